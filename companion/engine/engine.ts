@@ -1,0 +1,108 @@
+/**
+ * The engine as the rest of the companion sees it: load a model once, then generate windows.
+ * Inference runs in a worker thread (see worker.ts); this class only passes messages, so the
+ * caller's event loop keeps running while the GPU (or CPU) works.
+ */
+import { Worker } from 'node:worker_threads';
+import { ReshootError, type ErrorCode } from '../errors.ts';
+import type { Frame } from '../media/frame.ts';
+import type { ModelManifest } from '../models/types.ts';
+import type { StepInfo, WindowRequest } from './generate.ts';
+import type { FromWorker, ToWorker } from './messages.ts';
+import type { Provider } from './runtime.ts';
+
+export interface WindowOutput {
+  frames: Frame[];
+  tokens: number;
+  generatedTokens: number;
+  stepMs: number[];
+}
+
+export class Engine {
+  private readonly worker: Worker;
+  private readonly cancelFlag = new Int32Array(new SharedArrayBuffer(4));
+  private nextId = 0;
+  private readonly pending = new Map<number, { resolve: (o: WindowOutput) => void; reject: (e: Error) => void; onStep: (s: StepInfo) => void }>();
+  private loaded: { resolve: (v: { provider: Provider; manifest: ModelManifest; fallbacks: string[] }) => void; reject: (e: Error) => void } | null = null;
+  manifest: ModelManifest | null = null;
+  provider: Provider | null = null;
+
+  private constructor() {
+    this.worker = new Worker(new URL('./worker-entry.mjs', import.meta.url), { workerData: { cancel: this.cancelFlag.buffer } });
+    this.worker.on('message', (m: FromWorker) => this.onMessage(m));
+    this.worker.on('error', (e) => this.failAll(new ReshootError('internal', `engine worker crashed: ${e.message}`)));
+    this.worker.on('exit', (code) => {
+      if (code !== 0) this.failAll(new ReshootError('internal', `engine worker exited with code ${code}`));
+    });
+  }
+
+  /** Starts a worker and loads `modelId` on the first provider that works. */
+  static async open(modelId: string, providers: Provider[] = ['cpu']): Promise<Engine> {
+    const engine = new Engine();
+    try {
+      const info = await new Promise<{ provider: Provider; manifest: ModelManifest; fallbacks: string[] }>((resolve, reject) => {
+        engine.loaded = { resolve, reject };
+        engine.post({ type: 'load', modelId, providers });
+      });
+      engine.manifest = info.manifest;
+      engine.provider = info.provider;
+      for (const f of info.fallbacks) process.emitWarning(`provider fell back: ${f}`);
+      return engine;
+    } catch (e) {
+      await engine.close();
+      throw e;
+    }
+  }
+
+  generate(request: WindowRequest, onStep: (s: StepInfo) => void = () => {}): Promise<WindowOutput> {
+    const id = this.nextId++;
+    Atomics.store(this.cancelFlag, 0, 0);
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, onStep });
+      this.post({ type: 'window', id, request });
+    });
+  }
+
+  /** Asks the running window to stop; the sampler sees it before its next step. */
+  cancel(): void {
+    Atomics.store(this.cancelFlag, 0, 1);
+  }
+
+  async close(): Promise<void> {
+    await this.worker.terminate();
+  }
+
+  private post(m: ToWorker): void {
+    this.worker.postMessage(m);
+  }
+
+  private onMessage(m: FromWorker): void {
+    if (m.type === 'loaded') {
+      this.loaded?.resolve(m);
+      this.loaded = null;
+      return;
+    }
+    if (m.type === 'error' && m.id === -1) {
+      this.loaded?.reject(new ReshootError(m.code as ErrorCode, m.message));
+      this.loaded = null;
+      return;
+    }
+    const p = this.pending.get(m.id);
+    if (!p) return;
+    if (m.type === 'step') p.onStep({ step: m.step, steps: m.steps });
+    else if (m.type === 'done') {
+      this.pending.delete(m.id);
+      p.resolve({ frames: m.frames.map((f) => ({ ...f, channels: 3 as const })), tokens: m.tokens, generatedTokens: m.generatedTokens, stepMs: m.stepMs });
+    } else if (m.type === 'error') {
+      this.pending.delete(m.id);
+      p.reject(new ReshootError(m.code as ErrorCode, m.code === 'cancelled' ? 'the job was cancelled' : m.message));
+    }
+  }
+
+  private failAll(e: Error): void {
+    this.loaded?.reject(e);
+    this.loaded = null;
+    for (const p of this.pending.values()) p.reject(e);
+    this.pending.clear();
+  }
+}

@@ -1,0 +1,165 @@
+/**
+ * The one operation (DESIGN.md §3): given a window of frames at the model's working size, some
+ * of them unknown, a pixel mask per frame (> 0 = generate) and a prompt, produce the window with
+ * the masked pixels generated. Encode → reduce the mask to latent tokens → denoise with the
+ * rectified-flow Euler sampler → decode. Pixel compositing happens later, at full resolution.
+ *
+ * Runs wherever the ModelRuntime lives (the engine's worker thread); it only does arithmetic and
+ * calls the runtime.
+ */
+import type { Frame } from '../media/frame.ts';
+import { framesToVideoTensor, latentFrames, latentToTokens, latentTokenMask, tokensToLatent, videoTensorToFrames } from './latents.ts';
+import { Rng } from './noise.ts';
+import type { ModelRuntime } from './runtime.ts';
+import { addNoise, applyGuidance, blendKnown, eulerStep, sigmaSchedule, timestepFor, truncateForStrength } from './scheduler.ts';
+
+export type Conditioning = 'per-token' | 'blend';
+
+export interface WindowRequest {
+  width: number;
+  height: number;
+  /** Frames at working size in time order; null = unknown (to be generated whole). */
+  frames: (Frame | null)[];
+  /** Per frame: null = take the frame as known (or generate it whole when the frame is null);
+   *  otherwise alpha at working size, > 0 = generate that pixel. */
+  masks: (Float32Array | null)[];
+  prompt: string;
+  negativePrompt: string;
+  seed: number;
+  /** Noise stream: one per window of a job, so windows draw independent noise. */
+  stream: number;
+  steps: number;
+  guidance: number;
+  strength: number;
+  conditioning: Conditioning;
+  /** Sequence frame rate: the LTX RoPE scales the time axis by it. */
+  fps: number;
+}
+
+export interface StepInfo {
+  step: number;
+  steps: number;
+}
+
+export interface WindowResult {
+  frames: Frame[];
+  tokens: number;
+  generatedTokens: number;
+  stepMs: number[];
+}
+
+export async function generateWindow(
+  rt: ModelRuntime,
+  req: WindowRequest,
+  onStep: (s: StepInfo) => void,
+  isCancelled: () => boolean,
+): Promise<WindowResult> {
+  const { latent: spec } = rt.manifest;
+  const F = req.frames.length;
+  const { width, height } = req;
+  const fullMask = new Float32Array(width * height).fill(1);
+  const pixelMasks = req.frames.map((f, i) => req.masks[i] ?? (f ? new Float32Array(width * height) : fullMask));
+  const { mask: tokenMask, grid } = latentTokenMask(pixelMasks, width, height, spec);
+  const S = grid.frames * grid.height * grid.width;
+  const C = spec.channels;
+  if (latentFrames(F, spec.temporal) !== grid.frames) throw new Error('window frame count does not match the latent grid');
+
+  // Encode what is known; unknown frames go in as mid-grey: their tokens are pure noise anyway.
+  const grey: Frame = { width, height, channels: 3, data: new Uint8Array(width * height * 3).fill(128) };
+  const video = framesToVideoTensor(req.frames.map((f) => f ?? grey));
+  const x0 = latentToTokens(await rt.encodeVideo(video, F, height, width), C, S);
+
+  const cond = await rt.encodeText(req.prompt);
+  const useCfg = req.guidance !== 1;
+  const uncond = useCfg ? await rt.encodeText(req.negativePrompt) : null;
+
+  const sigmas = truncateForStrength(sigmaSchedule(req.steps, rt.manifest.scheduler.shift, S), req.strength);
+  const noise = new Rng(req.seed, req.stream).normal(new Float32Array(S * C));
+
+  // Start: generated tokens at the first σ, known tokens at the source.
+  const x = addNoise(x0, noise, sigmas[0]!);
+  for (let t = 0; t < S; t++) if (tokenMask[t] === 0) x.set(x0.subarray(t * C, (t + 1) * C), t * C);
+
+  const rope = rt.rope(grid, req.fps);
+  const perToken = req.conditioning === 'per-token';
+  const timestep = new Float32Array(S);
+  const stepMs: number[] = [];
+  const steps = sigmas.length - 1;
+  for (let i = 0; i < steps; i++) {
+    if (isCancelled()) throw new CancelledError();
+    const started = performance.now();
+    const sigma = sigmas[i]!;
+    const sigmaNext = sigmas[i + 1]!;
+    // Per-token timesteps: known tokens are told they are clean (t = 0). Blending: one t for all.
+    for (let t = 0; t < S; t++) timestep[t] = timestepFor(perToken ? sigma * tokenMask[t]! : sigma);
+    const v = useCfg
+      ? await guided(rt, x, timestep, cond, uncond!, rope, req.guidance, S, C)
+      : await rt.velocity(x, 1, timestep, cond, rope);
+    if (perToken) {
+      eulerStep(x, v, sigma, sigmaNext, C, tokenMask);
+    } else {
+      eulerStep(x, v, sigma, sigmaNext, C);
+      blendKnown(x, x0, noise, sigmaNext, C, tokenMask);
+    }
+    stepMs.push(performance.now() - started);
+    onStep({ step: i + 1, steps });
+  }
+  if (isCancelled()) throw new CancelledError();
+
+  const decoded = await rt.decodeVideo(tokensToLatent(x, C, S), grid.frames, grid.height, grid.width);
+  let generatedTokens = 0;
+  for (const m of tokenMask) generatedTokens += m;
+  return { frames: videoTensorToFrames(decoded, F, width, height), tokens: S, generatedTokens, stepMs };
+}
+
+/** Conditional and unconditional velocities in one batch of two, combined by CFG. */
+async function guided(
+  rt: ModelRuntime,
+  x: Float32Array,
+  timestep: Float32Array,
+  cond: TextEmbedding,
+  uncond: TextEmbedding,
+  rope: Rope,
+  guidance: number,
+  S: number,
+  C: number,
+): Promise<Float32Array> {
+  const xx = new Float32Array(2 * S * C);
+  xx.set(x, 0);
+  xx.set(x, S * C);
+  const tt = new Float32Array(2 * S);
+  tt.set(timestep, 0);
+  tt.set(timestep, S);
+  const v = await rt.velocity(xx, 2, tt, stackText(cond, uncond), rope);
+  return applyGuidance(v.slice(0, S * C), v.subarray(S * C), guidance);
+}
+
+export interface TextEmbedding {
+  /** [B, L, D] */
+  embeds: Float32Array;
+  /** [B, L], 1 = real token */
+  mask: Float32Array;
+  batch: number;
+}
+
+export interface Rope {
+  cos: Float32Array;
+  sin: Float32Array;
+}
+
+function stackText(a: TextEmbedding, b: TextEmbedding): TextEmbedding {
+  const embeds = new Float32Array(a.embeds.length + b.embeds.length);
+  embeds.set(a.embeds, 0);
+  embeds.set(b.embeds, a.embeds.length);
+  const mask = new Float32Array(a.mask.length + b.mask.length);
+  mask.set(a.mask, 0);
+  mask.set(b.mask, a.mask.length);
+  return { embeds, mask, batch: a.batch + b.batch };
+}
+
+export class CancelledError extends Error {
+  constructor() {
+    super('cancelled');
+    this.name = 'CancelledError';
+  }
+}

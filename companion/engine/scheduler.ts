@@ -1,0 +1,133 @@
+/**
+ * Rectified-flow sampling math. Pure functions over numbers and Float32Arrays: the scheduler
+ * knows no model, no tensors beyond flat arrays, and no I/O (diffusers' split of schedulers
+ * from models and pipelines).
+ *
+ * The flow: x_σ = (1 − σ)·x0 + σ·ε, σ from 1 (pure noise) to 0 (data). The model predicts the
+ * velocity v = ε − x0, so an Euler step from σ to σ' is x ← x + (σ' − σ)·v.
+ */
+
+export type Shift =
+  | { kind: 'static'; shift: number }
+  | { kind: 'dynamic'; baseShift: number; maxShift: number; baseTokens: number; maxTokens: number };
+
+/**
+ * The shift exponent μ for a sequence of `tokens` video tokens: linear in the token count
+ * between (baseTokens, baseShift) and (maxTokens, maxShift), as in the SD3/Flux/LTX pipelines.
+ * Larger videos are shifted further towards noise, because more tokens keep more signal at
+ * the same σ.
+ */
+export function dynamicShiftMu(tokens: number, s: Extract<Shift, { kind: 'dynamic' }>): number {
+  const slope = (s.maxShift - s.baseShift) / (s.maxTokens - s.baseTokens);
+  return s.baseShift + slope * (tokens - s.baseTokens);
+}
+
+/** Static shift: σ' = s·σ / (1 + (s − 1)·σ). s = 1 leaves σ unchanged. */
+export function shiftStatic(sigma: number, shift: number): number {
+  return (shift * sigma) / (1 + (shift - 1) * sigma);
+}
+
+/** Dynamic (exponential) shift: σ' = e^μ / (e^μ + (1/σ − 1)). Equals the static shift with s = e^μ. */
+export function shiftDynamic(sigma: number, mu: number): number {
+  if (sigma <= 0) return 0;
+  const e = Math.exp(mu);
+  return e / (e + (1 / sigma - 1));
+}
+
+/**
+ * The σ schedule for `steps` Euler steps: `steps` values evenly spaced from 1 down to 1/steps,
+ * shifted, then a terminal 0. Returns steps + 1 values, strictly decreasing.
+ */
+export function sigmaSchedule(steps: number, shift: Shift, tokens: number): Float64Array {
+  if (!Number.isInteger(steps) || steps < 1) throw new RangeError(`steps must be a positive integer, got ${steps}`);
+  const sigmas = new Float64Array(steps + 1);
+  const mu = shift.kind === 'dynamic' ? dynamicShiftMu(tokens, shift) : 0;
+  for (let i = 0; i < steps; i++) {
+    const base = 1 - (i * (1 - 1 / steps)) / Math.max(steps - 1, 1);
+    sigmas[i] = shift.kind === 'static' ? shiftStatic(base, shift.shift) : shiftDynamic(base, mu);
+  }
+  sigmas[steps] = 0;
+  return sigmas;
+}
+
+/**
+ * The part of the schedule that `strength` < 1 runs (image-to-image style): the last
+ * round(steps·strength) steps. strength 1 runs them all; the first σ of the result is where the
+ * known content is noised to before sampling starts.
+ */
+export function truncateForStrength(sigmas: Float64Array, strength: number): Float64Array {
+  if (!(strength > 0 && strength <= 1)) throw new RangeError(`strength must be in (0, 1], got ${strength}`);
+  const steps = sigmas.length - 1;
+  const run = Math.max(1, Math.round(steps * strength));
+  return sigmas.slice(steps - run);
+}
+
+/** The model's timestep input for σ: diffusers' flow schedulers use t = σ·1000. */
+export function timestepFor(sigma: number): number {
+  return sigma * 1000;
+}
+
+/** Noise clean latents to level σ: out = (1 − σ)·x0 + σ·ε. */
+export function addNoise(x0: Float32Array, noise: Float32Array, sigma: number, out = new Float32Array(x0.length)): Float32Array {
+  for (let i = 0; i < x0.length; i++) out[i] = (1 - sigma) * x0[i]! + sigma * noise[i]!;
+  return out;
+}
+
+/** Classifier-free guidance on velocities: v = v_u + g·(v_c − v_u), written into `cond`. */
+export function applyGuidance(cond: Float32Array, uncond: Float32Array, guidance: number): Float32Array {
+  for (let i = 0; i < cond.length; i++) cond[i] = uncond[i]! + guidance * (cond[i]! - uncond[i]!);
+  return cond;
+}
+
+/**
+ * One Euler step, in place, for tokens of `channels` values each. `tokenScale[t]` scales the
+ * step per token: 1 for generated tokens, 0 for known ones. With per-token timesteps the known
+ * tokens sit at σ = 0 and must not move; this is exactly x += (σ'·m − σ·m)·v.
+ */
+export function eulerStep(
+  x: Float32Array,
+  v: Float32Array,
+  sigma: number,
+  sigmaNext: number,
+  channels: number,
+  tokenScale?: Float32Array,
+): void {
+  const dt = sigmaNext - sigma;
+  if (!tokenScale) {
+    for (let i = 0; i < x.length; i++) x[i]! += dt * v[i]!;
+    return;
+  }
+  const tokens = x.length / channels;
+  for (let t = 0; t < tokens; t++) {
+    const d = dt * tokenScale[t]!;
+    if (d === 0) continue;
+    const base = t * channels;
+    for (let c = 0; c < channels; c++) x[base + c]! += d * v[base + c]!;
+  }
+}
+
+/**
+ * Latent blending (works with any flow model): after a step to σ', hold known tokens to the
+ * source noised to σ': x = m·x + (1 − m)·((1 − σ')·x0 + σ'·ε), with m per token (1 = generate).
+ * At σ' = 0 the known tokens equal x0 exactly.
+ */
+export function blendKnown(
+  x: Float32Array,
+  x0: Float32Array,
+  noise: Float32Array,
+  sigmaNext: number,
+  channels: number,
+  tokenMask: Float32Array,
+): void {
+  const tokens = x.length / channels;
+  for (let t = 0; t < tokens; t++) {
+    const m = tokenMask[t]!;
+    if (m === 1) continue;
+    const base = t * channels;
+    for (let c = 0; c < channels; c++) {
+      const i = base + c;
+      const known = (1 - sigmaNext) * x0[i]! + sigmaNext * noise[i]!;
+      x[i] = m === 0 ? known : m * x[i]! + (1 - m) * known;
+    }
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * The engine's worker thread: owns the ONNX Runtime sessions and runs windows one at a time.
+ * ORT's run() blocks the thread it runs on, so keeping it here leaves the main thread free to
+ * report progress, accept cancel and serve clients. Cancel arrives through a shared flag that
+ * the sampler reads between steps (a message could not be read while a step is running).
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { isReshootError } from '../errors.ts';
+import { loadModel } from '../models/registry.ts';
+import { CancelledError, generateWindow } from './generate.ts';
+import type { FromWorker, ToWorker } from './messages.ts';
+import { loadRuntime, type ModelRuntime } from './runtime.ts';
+
+const port = parentPort!;
+const cancelFlag = new Int32Array(workerData.cancel as SharedArrayBuffer);
+let runtime: ModelRuntime | null = null;
+
+const send = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
+
+port.on('message', async (msg: ToWorker) => {
+  if (msg.type === 'load') {
+    try {
+      const model = await loadModel(msg.modelId);
+      const fallbacks: string[] = [];
+      for (const provider of msg.providers) {
+        try {
+          runtime = await loadRuntime(model, provider);
+          send({ type: 'loaded', provider, manifest: model.manifest, fallbacks });
+          return;
+        } catch (e) {
+          fallbacks.push(`${provider}: ${(e as Error).message.split('\n')[0]}`);
+        }
+      }
+      throw new Error(`no execution provider could load ${msg.modelId} (${fallbacks.join('; ')})`);
+    } catch (e) {
+      send({ type: 'error', id: -1, code: isReshootError(e) ? e.code : 'model', message: (e as Error).message });
+    }
+    return;
+  }
+  const { id, request } = msg;
+  try {
+    if (!runtime) throw new Error('no model loaded');
+    const r = await generateWindow(
+      runtime,
+      request,
+      (s) => send({ type: 'step', id, ...s }),
+      () => Atomics.load(cancelFlag, 0) !== 0,
+    );
+    const frames = r.frames.map((f) => ({ width: f.width, height: f.height, data: f.data }));
+    send({ type: 'done', id, frames, tokens: r.tokens, generatedTokens: r.generatedTokens, stepMs: r.stepMs }, frames.map((f) => f.data.buffer as ArrayBuffer));
+  } catch (e) {
+    const code = e instanceof CancelledError ? 'cancelled' : isReshootError(e) ? e.code : 'internal';
+    send({ type: 'error', id, code, message: (e as Error).message });
+  }
+});

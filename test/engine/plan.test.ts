@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { cropAround, maskBounds, padToWindow, planChain, splitRange, workingSize } from '../../companion/engine/plan.ts';
+
+const tinyRules = { multiple: 8, maxPixels: 128 * 72, maxFrames: 17 };
+const tinyLatent = { channels: 384, spatial: 8, temporal: 2 };
+
+describe('working size', () => {
+  it('fits the pixel budget with the frame aspect, snapped to the multiple', () => {
+    expect(workingSize(1920, 1080, tinyRules)).toEqual({ width: 128, height: 72 });
+    const ltx = workingSize(1920, 1080, { multiple: 32, maxPixels: 768 * 512, maxFrames: 121 });
+    expect(ltx.width % 32).toBe(0);
+    expect(ltx.height % 32).toBe(0);
+    expect(ltx.width * ltx.height).toBeLessThanOrEqual(768 * 512);
+    expect(Math.abs(ltx.width / ltx.height - 16 / 9)).toBeLessThan(0.1);
+  });
+  it('never enlarges a small frame', () => {
+    expect(workingSize(64, 48, tinyRules)).toEqual({ width: 64, height: 48 });
+  });
+});
+
+describe('windows', () => {
+  it('pads to 1 + T·k', () => {
+    expect(padToWindow(1, tinyLatent)).toBe(1);
+    expect(padToWindow(2, tinyLatent)).toBe(3);
+    expect(padToWindow(17, tinyLatent)).toBe(17);
+    expect(padToWindow(12, { ...tinyLatent, temporal: 8 })).toBe(17);
+  });
+  it('splits a range into windows of at most maxFrames', () => {
+    expect(splitRange(48, tinyRules, tinyLatent)).toEqual([17, 17, 14]);
+    expect(splitRange(5, tinyRules, tinyLatent)).toEqual([5]);
+  });
+  it('chains an extension: context 1 + T·k, new frames a multiple of T per window', () => {
+    // 8 groups; a third is context: k = 2 → 5 frames; 12 new frames per window.
+    expect(planChain(24, 100, tinyRules, tinyLatent)).toEqual({ context: 5, windows: [12, 12] });
+    expect(planChain(25, 100, tinyRules, tinyLatent)).toEqual({ context: 5, windows: [12, 12, 1] });
+    // A 2-frame source can only give 1 frame of context.
+    expect(planChain(10, 2, tinyRules, tinyLatent)).toEqual({ context: 1, windows: [10] });
+    expect(planChain(10, 100, tinyRules, tinyLatent, 9).context).toBe(9);
+  });
+});
+
+describe('crop', () => {
+  it('grows the mask box by a margin, clamped to the frame', () => {
+    const a = new Float32Array(100 * 50);
+    a[20 * 100 + 30] = 0.5;
+    a[25 * 100 + 40] = 1;
+    const b = maskBounds(a, 100, 50)!;
+    expect(b).toEqual({ x: 30, y: 20, width: 11, height: 6 });
+    expect(cropAround(b, 100, 50)).toEqual({ x: 14, y: 4, width: 43, height: 38 });
+    expect(maskBounds(new Float32Array(10), 5, 2)).toBeNull();
+  });
+});
