@@ -4,7 +4,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import { ltxRope } from '../models/ltxv/rope.ts';
-import { tokenize } from '../models/tokenizer.ts';
+import { tokenizeBytes } from '../models/tokenizer.ts';
 import type { ModelHandle, ModelManifest } from '../models/types.ts';
 import type { Rope, TextEmbedding } from './generate.ts';
 import type { LatentGrid } from './latents.ts';
@@ -64,7 +64,7 @@ export async function loadRuntime(model: ModelHandle, provider: Provider = 'cpu'
     async encodeText(prompt) {
       const hit = textCache.get(prompt);
       if (hit) return hit;
-      const { ids, mask } = tokenize(prompt, m.text.maxTokens, m.text.padId);
+      const { ids, mask } = tokenizeBytes(prompt, m.text.maxTokens);
       const L = m.text.maxTokens;
       const out = await text.run({
         input_ids: new ort.Tensor('int64', ids, [1, L]),
@@ -106,7 +106,21 @@ export async function loadRuntime(model: ModelHandle, provider: Provider = 'cpu'
       const key = `${grid.frames}x${grid.height}x${grid.width}@${fps}`;
       let r = ropeCache.get(key);
       if (!r) {
-        r = ltxRope({ frames: grid.frames, height: grid.height, width: grid.width, fps, latent: m.latent, config: m.transformer });
+        const t = m.transformer;
+        const { cos, sin } = ltxRope({
+          dim: D,
+          frames: grid.frames,
+          height: grid.height,
+          width: grid.width,
+          frameRate: fps,
+          spatial: m.latent.spatial,
+          temporal: m.latent.temporal,
+          baseNumFrames: t.rope.baseNumFrames,
+          baseHeight: t.rope.baseHeight,
+          baseWidth: t.rope.baseWidth,
+          theta: t.rope.theta,
+        });
+        r = { cos, sin };
         ropeCache.set(key, r);
       }
       return r;

@@ -1,0 +1,147 @@
+/**
+ * `reshoot` on the command line:
+ *   reshoot render job.json [--out PATH] [--force] [--provider P]
+ *   reshoot doctor
+ *   reshoot models list
+ *   reshoot demo [--out DIR]
+ *   reshoot install-cuda
+ * Exit codes: 0 done, 1 the job failed (one clear message on stderr), 2 usage error.
+ */
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { parseJobSpec, JobSpecError } from '../protocol/index.ts';
+import { isReshootError } from './errors.ts';
+import { runJob } from './jobs/run.ts';
+import type { Progress } from './jobs/render.ts';
+import { PROVIDER_ORDER, type Provider } from './engine/runtime.ts';
+
+const USAGE = `usage:
+  reshoot render <job.json> [--out PATH] [--force] [--provider cpu|webgpu|cuda|dml|coreml]
+  reshoot doctor                 check ffmpeg, ONNX Runtime providers and the model cache
+  reshoot models list            models in the cache and built in
+  reshoot demo [--out DIR]       render the examples into ./out
+  reshoot install-cuda           opt in to ONNX Runtime's CUDA provider (downloads ~1 GB)`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'render':
+        return await render(rest);
+      case 'doctor':
+        return await (await import('./doctor.ts')).doctor();
+      case 'models':
+        return await models(rest);
+      case 'demo':
+        return await (await import('./demo.ts')).demo(parseArgs({ args: rest, options: { out: { type: 'string' } } }).values.out ?? 'out');
+      case 'install-cuda':
+        return await (await import('./doctor.ts')).installCuda();
+      case undefined:
+      case 'help':
+      case '--help':
+        console.log(USAGE);
+        return command ? 0 : 2;
+      default:
+        console.error(`reshoot: unknown command "${command}"\n${USAGE}`);
+        return 2;
+    }
+  } catch (e) {
+    return fail(e);
+  }
+}
+
+/** One clear message, no stack, for anything the user can fix; a stack for real bugs. */
+export function fail(e: unknown): number {
+  if (e instanceof JobSpecError) console.error(`reshoot: ${e.message}`);
+  else if (isReshootError(e)) console.error(`reshoot: ${e.message}`);
+  else if (e instanceof Error && 'code' in e && e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    console.error(`reshoot: ${e.message}\n${USAGE}`);
+    return 2;
+  } else console.error(`reshoot: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+  return 1;
+}
+
+async function render(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { out: { type: 'string' }, force: { type: 'boolean', default: false }, provider: { type: 'string' } },
+  });
+  if (positionals.length !== 1) {
+    console.error(`reshoot render: expected one job file\n${USAGE}`);
+    return 2;
+  }
+  const file = positionals[0]!;
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(file, 'utf8'));
+  } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message;
+    console.error(`reshoot: cannot read job file ${file}: ${why}`);
+    return 1;
+  }
+  const spec = parseJobSpec(json);
+  const providers = providerList(values.provider);
+  const bar = progressBar(`${spec.kind}`);
+  const result = await runJob(spec, { out: values.out, force: values.force, providers, onProgress: bar.update });
+  bar.done();
+  const t = result.provenance.timings;
+  console.log(
+    `${result.output}\n  ${result.provenance.frames} frames, seed ${result.provenance.seed}, model ${result.provenance.model.id}` +
+      ` on ${result.provenance.provider}, ${t.totalSeconds.toFixed(1)} s (${t.windows} windows, ${t.meanStepMs.toFixed(0)} ms/step)` +
+      (result.provenance.model.testModel ? `\n  note: ${result.provenance.model.id} is a test model; it exercises the pipeline and makes no real pictures` : '') +
+      `\n  provenance: ${result.sidecar}`,
+  );
+  return 0;
+}
+
+export function providerList(p: string | undefined): Provider[] | undefined {
+  if (!p) return undefined;
+  if (!(PROVIDER_ORDER as readonly string[]).includes(p)) throw new Error(`unknown provider "${p}" (one of ${PROVIDER_ORDER.join(', ')})`);
+  return p === 'cpu' ? ['cpu'] : [p as Provider, 'cpu'];
+}
+
+async function models(args: string[]): Promise<number> {
+  if (args[0] !== 'list') {
+    console.error(`reshoot models: expected "list"\n${USAGE}`);
+    return 2;
+  }
+  const { listModels } = await import('./models/registry.ts');
+  for (const m of await listModels()) console.log(formatModel(m as unknown as Record<string, unknown>));
+  return 0;
+}
+
+function formatModel(m: Record<string, unknown>): string {
+  const size = typeof m.bytes === 'number' && m.bytes > 0 ? `${(m.bytes / 1e6).toFixed(1)} MB` : 'not built yet';
+  return `${String(m.id).padEnd(20)} ${size.padEnd(14)} ${m.testModel ? 'test model' : ''}  ${m.dir ?? ''}`.trimEnd();
+}
+
+/** A one-line progress bar with ETA on stderr (plain lines when stderr is not a terminal). */
+export function progressBar(label: string): { update: (p: Progress) => void; done: () => void } {
+  const tty = process.stderr.isTTY;
+  let lastLine = '';
+  let lastPrint = 0;
+  return {
+    update(p) {
+      const width = 28;
+      const filled = Math.round(p.fraction * width);
+      const eta = p.etaSeconds === null ? '--' : formatEta(p.etaSeconds);
+      const what = p.phase === 'loading' ? 'loading model' : p.phase === 'done' ? 'done' : `window ${p.window}/${p.windows} step ${p.step}/${p.steps}`;
+      const line = `${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(p.fraction * 100).toFixed(0).padStart(3)}%  ${what}  ETA ${eta}`;
+      if (tty) process.stderr.write(`\r${line.padEnd(lastLine.length)}`);
+      else if (performance.now() - lastPrint > 2000 || p.phase !== 'generating') {
+        process.stderr.write(line + '\n');
+        lastPrint = performance.now();
+      }
+      lastLine = line;
+    },
+    done() {
+      if (tty) process.stderr.write('\n');
+    },
+  };
+}
+
+function formatEta(s: number): string {
+  if (s < 60) return `${Math.ceil(s)}s`;
+  return `${Math.floor(s / 60)}m${String(Math.ceil(s % 60)).padStart(2, '0')}s`;
+}

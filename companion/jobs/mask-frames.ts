@@ -1,0 +1,42 @@
+/**
+ * Per-frame alpha at the sequence's frame size for the three mask forms: vector shapes are
+ * rasterized, a matte clip is decoded alongside the source, an image is read once.
+ * Alpha 0 = keep the source pixel, > 0 = generate (1 = fully).
+ */
+import type { Mask, Rational } from '../../protocol/index.ts';
+import { timeToFrames } from '../../protocol/index.ts';
+import { decodeFrames, readImage } from '../media/decode.ts';
+import { probe } from '../media/probe.ts';
+import { checkMaskInFrame, matteToAlpha, rasterizeShapes } from '../masks/index.ts';
+import { ReshootError } from '../errors.ts';
+
+export interface MaskFrames {
+  /** Alpha for the next frame of the range, in order. */
+  next(): Promise<Float32Array>;
+  close(): Promise<void>;
+}
+
+export async function openMaskFrames(mask: Mask, width: number, height: number, fps: Rational, frameCount: number): Promise<MaskFrames> {
+  if (mask.type === 'shapes') {
+    checkMaskInFrame(mask, width, height, frameCount);
+    let i = 0;
+    return { next: async () => rasterizeShapes(mask, i++, width, height), close: async () => {} };
+  }
+  if (mask.type === 'image') {
+    const alpha = matteToAlpha(await readImage(mask.path, { width, height, channels: mask.channel === 'alpha' ? 4 : 3 }), mask.channel);
+    return { next: async () => alpha, close: async () => {} };
+  }
+  const info = await probe(mask.path);
+  const start = mask.in ? timeToFrames(mask.in, fps) : 0;
+  const it = decodeFrames({ path: info.path, info, fps, startFrame: start, frameCount, width, height, channels: mask.channel === 'alpha' ? 4 : 3 })[Symbol.asyncIterator]();
+  return {
+    async next() {
+      const r = await it.next();
+      if (r.done) throw new ReshootError('bad_mask', `the matte ${mask.path} ends before the job's range does`);
+      return matteToAlpha(r.value, mask.channel);
+    },
+    async close() {
+      await it.return?.();
+    },
+  };
+}

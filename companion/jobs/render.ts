@@ -1,0 +1,312 @@
+/**
+ * Renders one job spec to a finished clip: the companion's data flow (DESIGN.md §1)
+ * `spec → media in → engine → composite → media out → provenance`, for every kind.
+ *
+ * Two strategies cover the five kinds:
+ *  - masked (fill, replace): the range is cut into windows; each window's masked pixels are
+ *    generated on a crop around the mask and composited back at full resolution.
+ *  - chain (extend, generate, bridge): new frames are generated window after window, each
+ *    starting from the last known frames (source, then what came before).
+ *
+ * Everything that can be checked before work starts is checked in `prepare` (resolve.ts), so bad
+ * input fails fast and leaves nothing behind; the output is written to a temporary name and
+ * renamed into place only when complete.
+ */
+import { timeToFrames, toNumber } from '../../protocol/index.ts';
+import type { BridgeJob, ExtendJob, GenerateJob, JobSpec } from '../../protocol/index.ts';
+import { Engine } from '../engine/engine.ts';
+import type { Conditioning, WindowRequest } from '../engine/generate.ts';
+import { composite, crop, maskDown, resize, type Rect } from '../engine/image.ts';
+import { cropAround, maskBounds, padToWindow, planChain, splitRange, unionRect, workingSize } from '../engine/plan.ts';
+import { decodeFrames } from '../media/decode.ts';
+import { openEncoder, type Encoder } from '../media/encode.ts';
+import type { Frame } from '../media/frame.ts';
+import type { ModelManifest } from '../models/types.ts';
+import { openMaskFrames } from './mask-frames.ts';
+import { type Prepared, type SourceRange } from './resolve.ts';
+
+export interface Progress {
+  phase: 'loading' | 'generating' | 'done';
+  window: number;
+  windows: number;
+  step: number;
+  steps: number;
+  /** 0..1 over the whole job. */
+  fraction: number;
+  etaSeconds: number | null;
+}
+
+export interface RenderStats {
+  windows: number;
+  tokens: number[];
+  stepMs: number[];
+  framesWritten: number;
+}
+
+interface Ctx {
+  spec: JobSpec;
+  prepared: Prepared;
+  engine: Engine;
+  manifest: ModelManifest;
+  encoder: Encoder;
+  onProgress: (p: Progress) => void;
+  stats: RenderStats;
+  tracker: EtaTracker;
+}
+
+/** Runs a prepared job on an open engine, writing frames into `encoder` in time order. */
+export async function renderFrames(
+  spec: JobSpec,
+  prepared: Prepared,
+  engine: Engine,
+  encoder: Encoder,
+  onProgress: (p: Progress) => void,
+): Promise<RenderStats> {
+  const manifest = engine.manifest!;
+  const stats: RenderStats = { windows: 0, tokens: [], stepMs: [], framesWritten: 0 };
+  const ctx: Ctx = { spec, prepared, engine, manifest, encoder, onProgress, stats, tracker: new EtaTracker() };
+  switch (spec.kind) {
+    case 'fill':
+    case 'replace':
+      await renderMasked(ctx, spec);
+      break;
+    case 'extend':
+      await renderExtend(ctx, spec);
+      break;
+    case 'generate':
+      await renderGenerate(ctx, spec);
+      break;
+    case 'bridge':
+      await renderBridge(ctx, spec);
+      break;
+  }
+  onProgress({ phase: 'done', window: stats.windows, windows: stats.windows, step: 0, steps: 0, fraction: 1, etaSeconds: 0 });
+  return stats;
+}
+
+// ---------------------------------------------------------------- shared window plumbing
+
+function baseRequest(ctx: Ctx, width: number, height: number, windowIndex: number): Omit<WindowRequest, 'frames' | 'masks'> {
+  const { spec, manifest, prepared } = ctx;
+  return {
+    width,
+    height,
+    prompt: spec.prompt,
+    negativePrompt: spec.negativePrompt,
+    seed: prepared.seed,
+    stream: windowIndex,
+    steps: spec.steps ?? manifest.scheduler.steps,
+    guidance: spec.guidance ?? manifest.scheduler.guidance,
+    strength: spec.strength === 0 ? 1e-3 : spec.strength,
+    conditioning: (spec.conditioning ?? manifest.conditioning) as Conditioning,
+    fps: toNumber(spec.sequence.fps),
+  };
+}
+
+async function runWindow(ctx: Ctx, req: WindowRequest, index: number, total: number): Promise<Frame[]> {
+  const { tracker, onProgress, stats } = ctx;
+  const steps = req.steps;
+  const out = await ctx.engine.generate(req, (s) => {
+    tracker.step();
+    const done = index * steps + s.step;
+    onProgress({
+      phase: 'generating',
+      window: index + 1,
+      windows: total,
+      step: s.step,
+      steps: s.steps,
+      fraction: done / (total * steps),
+      etaSeconds: tracker.eta(total * steps - done),
+    });
+  });
+  stats.windows++;
+  stats.tokens.push(out.tokens);
+  stats.stepMs.push(...out.stepMs);
+  return out.frames;
+}
+
+async function write(ctx: Ctx, frame: Frame): Promise<void> {
+  await ctx.encoder.write(frame);
+  ctx.stats.framesWritten++;
+}
+
+// ---------------------------------------------------------------- masked: fill and replace
+
+async function renderMasked(ctx: Ctx, spec: Extract<JobSpec, { kind: 'fill' | 'replace' }>): Promise<void> {
+  const { width: W, height: H, fps } = spec.sequence;
+  const range = ctx.prepared.ranges[0]!;
+  const windows = splitRange(range.count, ctx.manifest.sizeRules, ctx.manifest.latent);
+  const masks = await openMaskFrames(spec.mask, W, H, fps, range.count);
+  const source = decodeFrames({ path: range.path, fps, startFrame: range.start, frameCount: range.count, width: W, height: H, channels: 3 })[Symbol.asyncIterator]();
+  try {
+    for (let w = 0; w < windows.length; w++) {
+      // This window's frames and masks at full size: bounded by the model window, not the clip.
+      const frames: Frame[] = [];
+      const alphas: Float32Array[] = [];
+      let bbox: Rect | null = null;
+      for (let i = 0; i < windows[w]!; i++) {
+        const r = await source.next();
+        if (r.done) throw new Error('source ended early');
+        frames.push(r.value);
+        const a = await masks.next();
+        alphas.push(a);
+        bbox = unionRect(bbox, maskBounds(a, W, H));
+      }
+      if (!bbox) {
+        // Nothing masked in this window: the source passes through untouched.
+        for (const f of frames) await write(ctx, f);
+        continue;
+      }
+      const region = cropAround(bbox, W, H);
+      const size = workingSize(region.width, region.height, ctx.manifest.sizeRules);
+      const small = frames.map((f) => resize(crop(f, region), size.width, size.height));
+      const smallMasks = alphas.map((a) => maskDown(a, W, H, region, size.width, size.height));
+      // Pad to 1 + T·k by repeating the last frame; the extra frames are dropped.
+      const padded = padToWindow(small.length, ctx.manifest.latent);
+      while (small.length < padded) {
+        small.push(small[small.length - 1]!);
+        smallMasks.push(smallMasks[smallMasks.length - 1]!);
+      }
+      const gen = await runWindow(ctx, { ...baseRequest(ctx, size.width, size.height, w), frames: small, masks: smallMasks }, w, windows.length);
+      for (let i = 0; i < frames.length; i++) {
+        const back = resize(gen[i]!, region.width, region.height);
+        await write(ctx, composite(frames[i]!, back, region, alphas[i]!));
+      }
+    }
+  } finally {
+    await source.return?.();
+    await masks.close();
+  }
+}
+
+// ---------------------------------------------------------------- chain: extend, generate, bridge
+
+interface ChainInput {
+  /** Known frames the chain grows from, in chain order (the last is next to the new ones). */
+  known: Frame[];
+  /** Frames to generate. */
+  count: number;
+  /** Known frames after the new ones, in chain order (bridge: the head of clip B). */
+  suffix: Frame[];
+  /** Chain order runs backwards in time (extend at the head). */
+  reversed: boolean;
+  width: number;
+  height: number;
+  contextWanted?: number;
+}
+
+/**
+ * Generates `count` frames at working size, in chain order. Each window is laid out in chain
+ * order as [context | new | suffix? | padding], padding being unknown frames that round the
+ * window up to 1 + T·k and are thrown away; the model always sees it in true time order.
+ */
+async function chain(ctx: Ctx, input: ChainInput): Promise<Frame[]> {
+  const { latent, sizeRules } = ctx.manifest;
+  const plan = planChain(input.count, Math.max(input.known.length, 1), sizeRules, latent, input.contextWanted);
+  const made: Frame[] = [];
+  const maxFrames = sizeRules.maxFrames;
+  let remaining = input.count;
+  let index = 0;
+  // The number of windows is only known exactly as we go (a suffix takes room); estimate for ETA.
+  const estimate = Math.max(plan.windows.length, 1) + (input.suffix.length ? 1 : 0);
+  while (remaining > 0) {
+    const history = [...input.known, ...made];
+    const context = history.slice(Math.max(0, history.length - plan.context));
+    const room = maxFrames - context.length;
+    let take: number;
+    let suffix: Frame[] = [];
+    if (input.suffix.length && remaining <= room - input.suffix.length) {
+      take = remaining;
+      suffix = input.suffix.slice(0, room - remaining);
+    } else {
+      take = Math.min(room, input.suffix.length ? remaining - 1 : remaining);
+    }
+    const real = context.length + take + suffix.length;
+    const pad = padToWindow(real, latent) - real;
+    const frames: (Frame | null)[] = [...context, ...Array<null>(take + pad).fill(null)];
+    if (suffix.length) frames.splice(context.length + take, 0, ...suffix);
+    // Padding must sit after everything known so it never sits between known frames in time.
+    const ordered = input.reversed ? [...frames].reverse() : frames;
+    const req = { ...baseRequest(ctx, input.width, input.height, index), frames: ordered, masks: ordered.map(() => null) };
+    const gen = await runWindow(ctx, req, index, Math.max(estimate, index + 1));
+    const inChainOrder = input.reversed ? [...gen].reverse() : gen;
+    made.push(...inChainOrder.slice(context.length, context.length + take));
+    remaining -= take;
+    index++;
+  }
+  return made;
+}
+
+async function readRange(ctx: Ctx, range: SourceRange, start: number, count: number, size: { width: number; height: number }): Promise<Frame[]> {
+  const out: Frame[] = [];
+  for await (const f of decodeFrames({ path: range.path, fps: ctx.spec.sequence.fps, startFrame: start, frameCount: count, width: size.width, height: size.height, channels: 3 })) {
+    out.push(f);
+  }
+  return out;
+}
+
+function seqSize(spec: JobSpec): { width: number; height: number } {
+  return { width: spec.sequence.width, height: spec.sequence.height };
+}
+
+async function writeUp(ctx: Ctx, frames: Frame[]): Promise<void> {
+  const { width, height } = seqSize(ctx.spec);
+  for (const f of frames) await write(ctx, resize(f, width, height));
+}
+
+async function renderExtend(ctx: Ctx, spec: ExtendJob): Promise<void> {
+  const fps = spec.sequence.fps;
+  const range = ctx.prepared.ranges[0]!;
+  const count = timeToFrames(spec.extend.duration, fps);
+  const size = workingSize(spec.sequence.width, spec.sequence.height, ctx.manifest.sizeRules);
+  const contextWanted = spec.extend.context ? timeToFrames(spec.extend.context, fps) : undefined;
+  const plan = planChain(count, range.count, ctx.manifest.sizeRules, ctx.manifest.latent, contextWanted);
+  const tail = spec.extend.direction === 'tail';
+  const start = tail ? range.start + range.count - plan.context : range.start;
+  // Decode at sequence size (what the editor sees on the timeline), then shrink to working size.
+  const known = (await readRange(ctx, range, start, plan.context, seqSize(spec))).map((f) => resize(f, size.width, size.height));
+  const made = await chain(ctx, { known: tail ? known : known.reverse(), count, suffix: [], reversed: !tail, ...size, contextWanted: plan.context });
+  await writeUp(ctx, tail ? made : made.reverse());
+}
+
+async function renderGenerate(ctx: Ctx, spec: GenerateJob): Promise<void> {
+  const size = workingSize(spec.sequence.width, spec.sequence.height, ctx.manifest.sizeRules);
+  const count = timeToFrames(spec.duration, spec.sequence.fps);
+  const range = ctx.prepared.ranges[0];
+  // The optional still is the first frame of the shot: known, and part of the output.
+  const first = range ? await readRange(ctx, range, range.start, 1, seqSize(spec)) : [];
+  for (const f of first) await write(ctx, f);
+  const still = first.map((f) => resize(f, size.width, size.height));
+  const made = await chain(ctx, { known: still, count: count - still.length, suffix: [], reversed: false, ...size });
+  await writeUp(ctx, made);
+}
+
+async function renderBridge(ctx: Ctx, spec: BridgeJob): Promise<void> {
+  const size = workingSize(spec.sequence.width, spec.sequence.height, ctx.manifest.sizeRules);
+  const count = timeToFrames(spec.gap, spec.sequence.fps);
+  const [a, b] = ctx.prepared.ranges as [SourceRange, SourceRange];
+  const plan = planChain(count, Math.min(a.count, b.count), ctx.manifest.sizeRules, ctx.manifest.latent);
+  const tailA = await readRange(ctx, a, a.start + a.count - plan.context, plan.context, seqSize(spec));
+  const headB = await readRange(ctx, b, b.start, Math.min(plan.context, b.count), seqSize(spec));
+  const shrink = (fs: Frame[]) => fs.map((f) => resize(f, size.width, size.height));
+  const made = await chain(ctx, { known: shrink(tailA), count, suffix: shrink(headB), reversed: false, ...size });
+  await writeUp(ctx, made);
+}
+
+// ---------------------------------------------------------------- progress
+
+/** ETA from the mean step time so far; null until a step has finished. */
+class EtaTracker {
+  private readonly started = performance.now();
+  private steps = 0;
+  step(): void {
+    this.steps++;
+  }
+  eta(remainingSteps: number): number | null {
+    if (this.steps === 0) return null;
+    return (((performance.now() - this.started) / this.steps) * remainingSteps) / 1000;
+  }
+}
+
+export type { Encoder };
+export { openEncoder };

@@ -1,0 +1,114 @@
+/**
+ * One job from spec to finished files: prepare (all checks), open the engine, render through an
+ * atomic encoder, then write the provenance sidecar `<output>.json`. The clip appears complete
+ * or not at all; on any failure the partial output is removed.
+ */
+import { rename, writeFile } from 'node:fs/promises';
+import { serializeJobSpec, type JobSpec } from '../../protocol/index.ts';
+import { Engine } from '../engine/engine.ts';
+import type { Provider } from '../engine/runtime.ts';
+import { ReshootError } from '../errors.ts';
+import { openEncoder } from '../media/encode.ts';
+import { loadModel } from '../models/registry.ts';
+import { renderFrames, type Progress, type RenderStats } from './render.ts';
+import { prepare } from './resolve.ts';
+
+export interface RunOptions {
+  out?: string;
+  force?: boolean;
+  defaultDir?: string;
+  providers?: Provider[];
+  /** Reuse an engine that already has the spec's model loaded (the service keeps one). */
+  engine?: Engine;
+  onProgress?: (p: Progress) => void;
+}
+
+export interface Provenance {
+  reshoot: string;
+  createdAt: string;
+  output: string;
+  frames: number;
+  seed: number;
+  model: { id: string; testModel: boolean; description: string };
+  provider: string;
+  spec: unknown;
+  timings: { totalSeconds: number; loadSeconds: number; renderSeconds: number; windows: number; meanStepMs: number; tokensPerWindow: number[] };
+}
+
+export interface RunResult {
+  output: string;
+  sidecar: string;
+  provenance: Provenance;
+  stats: RenderStats;
+}
+
+export const RESHOOT_VERSION = '0.1.0';
+
+export async function runJob(spec: JobSpec, opts: RunOptions = {}): Promise<RunResult> {
+  const t0 = performance.now();
+  const onProgress = opts.onProgress ?? (() => {});
+  // The model's manifest sizes the memory check, so load it (cheap: it is a folder) first.
+  const model = await loadModel(spec.model);
+  const prepared = await prepare(spec, {
+    out: opts.out,
+    force: opts.force ?? false,
+    defaultDir: opts.defaultDir ?? 'out',
+    maxWindowFrames: model.manifest.sizeRules.maxFrames,
+  });
+
+  onProgress({ phase: 'loading', window: 0, windows: 0, step: 0, steps: 0, fraction: 0, etaSeconds: null });
+  const engine = opts.engine ?? (await Engine.open(spec.model, opts.providers));
+  const t1 = performance.now();
+  const encoder = await openEncoder({
+    path: prepared.outputPath,
+    format: spec.output.format,
+    width: spec.sequence.width,
+    height: spec.sequence.height,
+    fps: spec.sequence.fps,
+    channels: 3,
+    overwrite: opts.force ?? false,
+  });
+  let stats: RenderStats;
+  try {
+    stats = await renderFrames({ ...spec, seed: prepared.seed }, prepared, engine, encoder, onProgress);
+    if (stats.framesWritten !== prepared.outputFrames) {
+      throw new ReshootError('internal', `rendered ${stats.framesWritten} frames, expected ${prepared.outputFrames}`);
+    }
+    await encoder.finish();
+  } catch (e) {
+    await encoder.abort();
+    throw e;
+  } finally {
+    if (!opts.engine) await engine.close();
+  }
+  const t2 = performance.now();
+
+  const m = model.manifest;
+  const provenance: Provenance = {
+    reshoot: RESHOOT_VERSION,
+    createdAt: new Date().toISOString(),
+    output: encoder.path,
+    frames: stats.framesWritten,
+    seed: prepared.seed,
+    model: { id: m.id, testModel: m.testModel, description: m.description },
+    provider: engine.provider ?? 'unknown',
+    spec: JSON.parse(serializeJobSpec({ ...spec, seed: prepared.seed })),
+    timings: {
+      totalSeconds: round((t2 - t0) / 1000),
+      loadSeconds: round((t1 - t0) / 1000),
+      renderSeconds: round((t2 - t1) / 1000),
+      windows: stats.windows,
+      meanStepMs: round(stats.stepMs.reduce((a, b) => a + b, 0) / Math.max(stats.stepMs.length, 1)),
+      tokensPerWindow: stats.tokens,
+    },
+  };
+  const sidecar = `${encoder.path}.json`;
+  const tmp = `${sidecar}.partial-${process.pid}`;
+  await writeFile(tmp, JSON.stringify(provenance, null, 2) + '\n');
+  await rename(tmp, sidecar);
+  return { output: encoder.path, sidecar, provenance, stats };
+}
+
+function round(v: number): number {
+  return Math.round(v * 1000) / 1000;
+}
