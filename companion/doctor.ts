@@ -40,7 +40,9 @@ export async function checkProviders(): Promise<ProviderCheck[]> {
 
 export async function doctor(): Promise<number> {
   let healthy = true;
-  const line = (ok: boolean, what: string, detail: string) => console.log(`${ok ? 'ok  ' : 'FAIL'}  ${what.padEnd(22)} ${detail}`);
+  // FAIL = Reshoot cannot work; "no" = an optional accelerator that is not usable here.
+  const line = (ok: boolean, what: string, detail: string, optional = false) =>
+    console.log(`${ok ? 'ok  ' : optional ? 'no  ' : 'FAIL'}  ${what.padEnd(22)} ${detail}`);
 
   try {
     const info = await ffmpegInfo();
@@ -53,7 +55,9 @@ export async function doctor(): Promise<number> {
 
   line(true, 'onnxruntime-node', `${ort.env.versions.common}; bundled providers: ${bundledProviders().join(', ')}`);
   try {
-    for (const p of await checkProviders()) line(p.ok, `provider ${p.provider}`, p.detail);
+    const checks = await checkProviders();
+    for (const p of checks) line(p.ok, `provider ${p.provider}`, p.detail, p.provider !== 'cpu');
+    healthy &&= checks.some((p) => p.ok);
   } catch (e) {
     healthy = false;
     line(false, 'providers', (e as Error).message);
