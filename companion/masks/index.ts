@@ -1,0 +1,3 @@
+export { rasterizeShapes, coverage, shapeAt, boundsOf, type ShapeGeometry, type Coverage } from './rasterize.ts';
+export { checkMaskInFrame } from './check.ts';
+export { matteToAlpha, type MattePixels } from './matte.ts';

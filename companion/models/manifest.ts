@@ -1,0 +1,79 @@
+/**
+ * The zod schema of `model.json` (see ModelManifest in types.ts), checked on every load so a hand
+ * edited or half-written folder is reported as such rather than failing deep inside the engine.
+ * Unknown keys are allowed (and dropped) so newer folders still load in older companions.
+ */
+import { z } from 'zod';
+import type { ModelManifest } from './types.ts';
+
+const positiveInt = z.number().int().positive();
+
+const latent = z.object({ channels: positiveInt, spatial: positiveInt, temporal: positiveInt });
+
+const sizeRules = z
+  .object({ multiple: positiveInt, maxPixels: positiveInt, maxFrames: positiveInt })
+  .refine((r) => r.maxPixels >= r.multiple * r.multiple, { message: 'maxPixels is smaller than one multiple × multiple tile' });
+
+const shift = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('static'), shift: z.number().positive() }),
+  z.object({
+    kind: z.literal('dynamic'),
+    baseShift: z.number(),
+    maxShift: z.number(),
+    baseTokens: positiveInt,
+    maxTokens: positiveInt,
+  }),
+]);
+
+const scheduler = z.object({ steps: positiveInt, guidance: z.number().nonnegative(), shift });
+
+const transformer = z.object({
+  inChannels: positiveInt,
+  outChannels: positiveInt,
+  numAttentionHeads: positiveInt,
+  attentionHeadDim: positiveInt,
+  numLayers: positiveInt,
+  crossAttentionDim: positiveInt,
+  captionChannels: positiveInt,
+  normEps: z.number().positive(),
+  rope: z.object({ baseNumFrames: z.number().positive(), baseHeight: z.number().positive(), baseWidth: z.number().positive(), theta: z.number().positive() }),
+});
+
+const file = z.object({
+  path: z
+    .string()
+    .min(1)
+    .refine((p) => !p.startsWith('/') && !p.split(/[\\/]/).includes('..') && !/^[a-zA-Z]:/.test(p), {
+      message: 'file paths must stay inside the model folder',
+    }),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  bytes: z.number().int().nonnegative(),
+});
+
+export const modelManifestSchema = z
+  .object({
+    id: z.string().min(1),
+    family: z.literal('ltxv'),
+    license: z.string(),
+    testModel: z.boolean(),
+    description: z.string(),
+    latent,
+    sizeRules,
+    scheduler,
+    transformer,
+    text: z.object({ tokenizer: z.literal('bytes'), maxTokens: positiveInt, padId: z.number().int().nonnegative() }),
+    conditioning: z.enum(['per-token', 'blend']),
+    files: z.array(file),
+    build: z.object({ producer: z.string(), version: z.number().int() }).optional(),
+  })
+  .refine((m) => (m.sizeRules.maxFrames - 1) % m.latent.temporal === 0, {
+    message: 'sizeRules.maxFrames must be 1 + latent.temporal · k',
+    path: ['sizeRules', 'maxFrames'],
+  });
+
+// The schema and the hand-written interface must describe the same thing.
+type Parsed = z.infer<typeof modelManifestSchema>;
+const _schemaMatchesType: (m: Parsed) => ModelManifest = (m) => m;
+const _typeMatchesSchema: (m: ModelManifest) => Parsed = (m) => m;
+void _schemaMatchesType;
+void _typeMatchesSchema;
