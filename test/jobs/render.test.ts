@@ -11,6 +11,8 @@ import { Engine } from '../../companion/engine/engine.ts';
 import { runJob } from '../../companion/jobs/run.ts';
 import { probe } from '../../companion/media/probe.ts';
 import { rasterizeShapes } from '../../companion/masks/index.ts';
+import type { WindowRequest } from '../../companion/engine/generate.ts';
+import type { Frame } from '../../companion/media/frame.ts';
 import { FPS, losslessClip, readAll, tempDir, useTestModelCache } from '../helpers/fixtures.ts';
 
 useTestModelCache();
@@ -36,6 +38,18 @@ const ellipse = {
   type: 'shapes' as const,
   shapes: [{ kind: 'ellipse' as const, feather: 4, keyframes: [{ frame: 0, cx: 40, cy: 30, rx: 14, ry: 10 }, { frame: SRC_FRAMES - 1, cx: 90, cy: 40, rx: 18, ry: 12 }] }],
 };
+
+/** An engine that records each window it is asked for and what it returned. */
+function spyOn(e: Engine) {
+  const calls: { req: WindowRequest; out: Frame[] }[] = [];
+  const spy = Object.create(e) as Engine;
+  spy.generate = async (req, onStep) => {
+    const r = await e.generate(req, onStep);
+    calls.push({ req, out: r.frames });
+    return r;
+  };
+  return { spy, calls };
+}
 
 function fillSpec(out: string, seed = 7): Extract<JobSpecInput, { kind: 'fill' }> {
   return { kind: 'fill', prompt: 'plate', seed, steps: 3, sequence, source: { path: source }, mask: ellipse, output: { format: 'ffv1', path: out } };
@@ -64,6 +78,34 @@ describe('extend', () => {
     const info = await probe(r.output);
     expect(info.frameCount).toBe(24); // 1 s at 24000/1001 = 24 frames
     expect(info.codec).toBe('prores');
+  });
+
+  it('new frames start on the frame after the last (tail) and end on the frame before the first (head)', async () => {
+    const src = await readAll(source, FPS, SRC_FRAMES);
+    for (const direction of ['tail', 'head'] as const) {
+      const { spy, calls } = spyOn(engine);
+      const out = path.join(tmp.dir, `order-${direction}.mkv`);
+      const spec = parseJobSpec({ kind: 'extend', seed: 1, steps: 2, sequence, source: { path: source, in: { frames: 3 }, out: { frames: 17 } }, extend: { direction, duration: { frames: 15 } }, output: { format: 'ffv1', path: out } });
+      await runJob(spec, { engine: spy });
+      const result = await readAll(out, FPS, 15);
+      const first = calls[0]!;
+      const known = first.req.frames.map((f, i) => (f ? i : -1)).filter((i) => i >= 0);
+      const same = (a: { data: Uint8Array }, b: { data: Uint8Array }) => Buffer.from(a.data).equals(Buffer.from(b.data));
+      if (direction === 'tail') {
+        // Known frames open the window, in order, and are the source's last frames (12..16).
+        expect(known).toEqual([0, 1, 2, 3, 4]);
+        known.forEach((i) => expect(same(first.req.frames[i]!, src[12 + i]!)).toBe(true));
+        // The first output frame is the one generated right after source frame 16.
+        expect(same(result[0]!, first.out[5]!)).toBe(true);
+      } else {
+        // Known frames close the window and are the source's first frames of the range (3..7).
+        const n = first.req.frames.length;
+        expect(known).toEqual([n - 5, n - 4, n - 3, n - 2, n - 1]);
+        known.forEach((i, k) => expect(same(first.req.frames[i]!, src[3 + k]!)).toBe(true));
+        // The last output frame is the one generated right before source frame 3.
+        expect(same(result[14]!, first.out[n - 6]!)).toBe(true);
+      }
+    }
   });
 
   it('the known frames of a window decode back to the source exactly (invertible test VAE)', async () => {
