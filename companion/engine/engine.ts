@@ -22,6 +22,7 @@ export class Engine {
   private readonly worker: Worker;
   private readonly cancelFlag = new Int32Array(new SharedArrayBuffer(4));
   private nextId = 0;
+  private queue: Promise<unknown> = Promise.resolve();
   private readonly pending = new Map<number, { resolve: (o: WindowOutput) => void; reject: (e: Error) => void; onStep: (s: StepInfo) => void }>();
   private loaded: { resolve: (v: { provider: Provider; manifest: ModelManifest; fallbacks: string[] }) => void; reject: (e: Error) => void } | null = null;
   manifest: ModelManifest | null = null;
@@ -54,13 +55,19 @@ export class Engine {
     }
   }
 
+  /** Generates one window. Calls are served one at a time, in order: one model, one device. */
   generate(request: WindowRequest, onStep: (s: StepInfo) => void = () => {}): Promise<WindowOutput> {
-    const id = this.nextId++;
-    Atomics.store(this.cancelFlag, 0, 0);
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, onStep });
-      this.post({ type: 'window', id, request });
-    });
+    const run = () => {
+      const id = this.nextId++;
+      Atomics.store(this.cancelFlag, 0, 0);
+      return new Promise<WindowOutput>((resolve, reject) => {
+        this.pending.set(id, { resolve, reject, onStep });
+        this.post({ type: 'window', id, request });
+      });
+    };
+    const result = this.queue.then(run, run);
+    this.queue = result.catch(() => undefined);
+    return result;
   }
 
   /** Asks the running window to stop; the sampler sees it before its next step. */
