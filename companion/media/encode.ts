@@ -1,0 +1,300 @@
+/**
+ * Frames into media files: ProRes 422 HQ, ProRes 4444 (alpha), H.264, PNG sequences, and
+ * lossless FFV1 (used by tests for bit-exact round trips).
+ *
+ * Outputs are atomic: ffmpeg writes to a hidden sibling (".name.partial-<pid>-<n>") that is
+ * renamed into place only after ffmpeg exits cleanly, so Premiere never imports half a file
+ * and a failed or cancelled render leaves nothing behind. Frames are piped as raw RGB(A) and
+ * `write` resolves only when the pipe has room, so a fast producer cannot pile frames up in
+ * memory while the encoder lags.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { lstat, mkdir, rename, rm } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import path from 'node:path';
+import { ReshootError } from '../errors.ts';
+import { formatRational, type Rational } from '../../protocol/rational.ts';
+import { frameBytes, type Frame } from './frame.ts';
+import { exited, ffmpegPath, runTool, spawnTool, StderrTail, summarizeStderr } from './ffmpeg.ts';
+import { SCALE_FLAGS } from './decode.ts';
+
+export type EncodeFormat = 'prores422hq' | 'prores4444' | 'h264' | 'png' | 'ffv1';
+
+/** The file extension each format is written with (PNG sequences are folders). */
+export const FORMAT_EXTENSION: Record<EncodeFormat, string> = {
+  prores422hq: '.mov',
+  prores4444: '.mov',
+  h264: '.mp4',
+  png: '',
+  ffv1: '.mkv',
+};
+
+export interface EncoderOptions {
+  /** Output file (or, for 'png', the folder that receives frame_000001.png ...). */
+  path: string;
+  format: EncodeFormat;
+  width: number;
+  height: number;
+  /** Stored exactly (24000/1001 stays 24000/1001). */
+  fps: Rational;
+  /** Channels of the frames that will be written. 4 keeps alpha (prores4444, png, ffv1). */
+  channels: 3 | 4;
+  /** Replace an existing output. Without it an existing path is refused before any work. */
+  overwrite: boolean;
+  /** Start timecode for .mov/.mp4, e.g. "01:00:00:00" ("01:00:00;00" for drop-frame). */
+  timecode?: string;
+}
+
+export interface Encoder {
+  /** Final path (where the output appears after finish()). */
+  readonly path: string;
+  readonly framesWritten: number;
+  /** Queues one frame; resolves when ffmpeg can take more. Rejects with write_failed. */
+  write(frame: Frame): Promise<void>;
+  /** Closes the stream, waits for ffmpeg and moves the output into place. */
+  finish(): Promise<void>;
+  /** Stops ffmpeg and removes the partial output. Safe to call at any time, more than once. */
+  abort(): Promise<void>;
+}
+
+let partialCounter = 0;
+/** Partial outputs of this process, removed if the process exits before they are finished. */
+const livePartials = new Set<string>();
+process.once('exit', () => {
+  for (const p of livePartials) rmSync(p, { recursive: true, force: true });
+});
+
+export async function openEncoder(opts: EncoderOptions): Promise<Encoder> {
+  const { width, height, channels, format } = opts;
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
+    throw new ReshootError('bad_spec', `Cannot encode frames of size ${width}x${height}.`);
+  }
+  const finalPath = path.resolve(opts.path);
+  await refuseExisting(finalPath, opts.overwrite);
+  const partial = path.join(
+    path.dirname(finalPath),
+    `.${path.basename(finalPath)}.partial-${process.pid}-${++partialCounter}`,
+  );
+  try {
+    await mkdir(path.dirname(finalPath), { recursive: true });
+    if (format === 'png') await mkdir(partial);
+  } catch (e) {
+    throw new ReshootError('write_failed', `Cannot create output "${finalPath}": ${(e as Error).message}`, { cause: e });
+  }
+  livePartials.add(partial);
+
+  const args = encoderArgs(opts, format === 'png' ? path.join(partial, 'frame_%06d.png') : partial);
+  const child = spawnTool(await ffmpegPath(), args, 'pipe');
+  return new FfmpegEncoder(child, opts, finalPath, partial);
+}
+
+/** Input: raw frames on stdin at the exact rate. Output: per-format codec settings. */
+function encoderArgs(opts: EncoderOptions, target: string): string[] {
+  const rate = formatRational(opts.fps);
+  const alpha = opts.channels === 4;
+  const args = ['-v', 'error', '-y'];
+  args.push('-f', 'rawvideo', '-pix_fmt', alpha ? 'rgba' : 'rgb24', '-s', `${opts.width}x${opts.height}`);
+  args.push('-framerate', rate, '-i', 'pipe:0', '-r', rate);
+
+  // RGB → YUV in one explicit scale filter: BT.709 matrix, limited range, and tags that say so,
+  // so Premiere and our own decoder read the colours back the same way.
+  const toYuv = (pixFmt: string, pre = ''): string[] => [
+    '-vf',
+    `${pre}scale=flags=${SCALE_FLAGS}:out_color_matrix=bt709:out_range=tv,format=${pixFmt}`,
+    '-pix_fmt', pixFmt,
+    '-colorspace', 'bt709', '-color_primaries', 'bt709', '-color_trc', 'bt709', '-color_range', 'tv',
+  ];
+  const timecode = opts.timecode ? ['-timecode', opts.timecode] : [];
+  // Older ffmpeg (the 2018 npm build) writes the mov 'colr' atom only when asked; without it
+  // the tags above are lost and readers fall back to guessing the matrix.
+  const movColr = ['-movflags', '+write_colr'];
+
+  switch (opts.format) {
+    case 'prores422hq':
+      return [...args, '-c:v', 'prores_ks', '-profile:v', '3', '-vendor', 'apl0', ...toYuv('yuv422p10le'),
+        ...movColr, ...timecode, '-f', 'mov', target];
+    case 'prores4444':
+      // 4444 is also right for opaque RGB (full chroma); alpha is stored only when given.
+      return [...args, '-c:v', 'prores_ks', '-profile:v', '4', '-vendor', 'apl0',
+        ...toYuv(alpha ? 'yuva444p10le' : 'yuv444p10le'), ...movColr, ...timecode, '-f', 'mov', target];
+    case 'h264':
+      // 4:2:0 needs even dimensions: pad odd ones by one black row/column rather than distort.
+      return [...args, '-c:v', 'libx264', '-preset', 'medium', '-crf', '16', '-profile:v', 'high',
+        ...toYuv('yuv420p', 'pad=ceil(iw/2)*2:ceil(ih/2)*2,'), '-movflags', '+faststart',
+        ...timecode, '-f', 'mp4', target];
+    case 'png':
+      return [...args, '-c:v', 'png', '-pix_fmt', alpha ? 'rgba' : 'rgb24', '-start_number', '1',
+        '-f', 'image2', target];
+    case 'ffv1':
+      // Lossless RGB: bgr0/bgra are FFV1's 8-bit RGB layouts; the shuffle from rgb24 is exact.
+      return [...args, '-c:v', 'ffv1', '-level', '3', '-pix_fmt', alpha ? 'bgra' : 'bgr0', '-f', 'matroska', target];
+  }
+}
+
+class FfmpegEncoder implements Encoder {
+  framesWritten = 0;
+  private state: 'open' | 'finishing' | 'done' | 'failed' = 'open';
+  private readonly stderr = new StderrTail();
+  private readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Set when ffmpeg dies or the pipe breaks while we still expect it to be working. */
+  private broken: Error | undefined;
+  private readonly frameSize: number;
+
+  constructor(
+    private readonly child: ChildProcess,
+    private readonly opts: EncoderOptions,
+    readonly path: string,
+    private readonly partial: string,
+  ) {
+    this.frameSize = frameBytes(opts.width, opts.height, opts.channels);
+    child.stderr!.on('data', (b: Buffer) => this.stderr.push(b));
+    child.stdin!.on('error', (e) => (this.broken ??= e));
+    child.once('error', (e) => (this.broken ??= e));
+    this.exit = exited(child);
+    void this.exit.then(({ code, signal }) => {
+      if (this.state === 'open') this.broken ??= new Error(`ffmpeg exited early (${code ?? signal})`);
+    });
+  }
+
+  async write(frame: Frame): Promise<void> {
+    if (this.state !== 'open') throw this.fail(`the encoder is already ${this.state === 'finishing' ? 'finishing' : 'closed'}`);
+    const { width, height, channels } = this.opts;
+    if (frame.width !== width || frame.height !== height || frame.channels !== channels || frame.data.length !== this.frameSize) {
+      const got = `${frame.width}x${frame.height}x${frame.channels} (${frame.data.length} bytes)`;
+      await this.cleanup();
+      throw this.fail(`frame ${this.framesWritten} is ${got}, expected ${width}x${height}x${channels}`);
+    }
+    if (this.broken) return this.failAfterExit();
+    const stdin = this.child.stdin!;
+    const ok = stdin.write(frame.data);
+    this.framesWritten++;
+    if (!ok) {
+      // Backpressure: wait for room, or for ffmpeg to die (then 'drain' never comes).
+      await this.roomOrExit(stdin);
+      if (this.broken) return this.failAfterExit();
+    }
+  }
+
+  /** Resolves on 'drain', or when the pipe or ffmpeg is gone; never rejects. */
+  private roomOrExit(stdin: NonNullable<ChildProcess['stdin']>): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        stdin.off('drain', done).off('close', done).off('error', done);
+        resolve();
+      };
+      stdin.on('drain', done).on('close', done).on('error', done);
+      void this.exit.then(done);
+    });
+  }
+
+  async finish(): Promise<void> {
+    if (this.state !== 'open') throw this.fail(`finish() called on an encoder that is ${this.state}`);
+    if (this.framesWritten === 0) {
+      await this.cleanup();
+      throw this.fail('no frames were written');
+    }
+    this.state = 'finishing';
+    this.child.stdin!.end();
+    const { code, signal } = await this.exit;
+    if (code !== 0 || this.broken) {
+      await this.cleanup();
+      throw this.fail(summarizeStderr(this.stderr.text()) || `ffmpeg exited with ${code ?? signal}`);
+    }
+    try {
+      await moveIntoPlace(this.partial, this.path, this.opts.overwrite);
+    } catch (e) {
+      await this.cleanup();
+      if (e instanceof ReshootError) throw e;
+      throw this.fail((e as Error).message, e);
+    }
+    livePartials.delete(this.partial);
+    this.state = 'done';
+  }
+
+  async abort(): Promise<void> {
+    if (this.state === 'done') return;
+    await this.cleanup();
+  }
+
+  /** Kills ffmpeg (if running) and removes the partial output. */
+  private async cleanup(): Promise<void> {
+    this.state = 'failed';
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+    this.child.stdin!.destroy();
+    await this.exit;
+    await rm(this.partial, { recursive: true, force: true });
+    livePartials.delete(this.partial);
+  }
+
+  private async failAfterExit(): Promise<never> {
+    await this.exit; // let stderr arrive so the message says why
+    await this.cleanup();
+    throw this.fail(summarizeStderr(this.stderr.text()) || this.broken?.message || 'ffmpeg stopped');
+  }
+
+  private fail(why: string, cause?: unknown): ReshootError {
+    return new ReshootError('write_failed', `Could not write "${this.path}": ${why}. No partial output was left.`, { cause });
+  }
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await lstat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function refuseExisting(finalPath: string, overwrite: boolean): Promise<void> {
+  if (!overwrite && (await exists(finalPath))) {
+    throw new ReshootError('output_exists', `Output "${finalPath}" already exists; choose another name or allow overwriting.`);
+  }
+}
+
+/**
+ * Renames a finished partial onto its final name. A file replaces a file atomically; a folder
+ * (PNG sequence) or a change of kind needs the old one moved aside first, then deleted.
+ */
+async function moveIntoPlace(partial: string, finalPath: string, overwrite: boolean): Promise<void> {
+  await refuseExisting(finalPath, overwrite); // it may have appeared while we were encoding
+  let old: string | undefined;
+  if (await exists(finalPath)) {
+    const [a, b] = await Promise.all([lstat(partial), lstat(finalPath)]);
+    if (a.isDirectory() || b.isDirectory()) {
+      old = path.join(path.dirname(finalPath), `.${path.basename(finalPath)}.old-${process.pid}-${++partialCounter}`);
+      await rename(finalPath, old);
+    }
+  }
+  await rename(partial, finalPath);
+  if (old) await rm(old, { recursive: true, force: true });
+}
+
+/**
+ * Writes one frame as a PNG (RGBA when the frame has 4 channels), atomically.
+ * `overwrite` defaults to false, like every output.
+ */
+export async function writePng(file: string, frame: Frame, opts: { overwrite?: boolean } = {}): Promise<void> {
+  const finalPath = path.resolve(file);
+  const overwrite = opts.overwrite ?? false;
+  await refuseExisting(finalPath, overwrite);
+  if (frame.data.length !== frameBytes(frame.width, frame.height, frame.channels)) {
+    throw new ReshootError('write_failed', `Could not write "${finalPath}": frame data does not match ${frame.width}x${frame.height}x${frame.channels}.`);
+  }
+  const partial = path.join(path.dirname(finalPath), `.${path.basename(finalPath)}.partial-${process.pid}-${++partialCounter}`);
+  const pixFmt = frame.channels === 4 ? 'rgba' : 'rgb24';
+  const args = ['-v', 'error', '-y', '-f', 'rawvideo', '-pix_fmt', pixFmt, '-s', `${frame.width}x${frame.height}`,
+    '-i', 'pipe:0', '-frames:v', '1', '-c:v', 'png', '-pix_fmt', pixFmt, '-f', 'image2', '-update', '1', partial];
+  try {
+    await mkdir(path.dirname(finalPath), { recursive: true });
+    const result = await runTool(await ffmpegPath(), args, { input: frame.data, timeoutMs: 60_000 });
+    if (result.code !== 0) throw new Error(summarizeStderr(result.stderr) || `ffmpeg exited with ${result.code}`);
+    await moveIntoPlace(partial, finalPath, overwrite);
+  } catch (e) {
+    await rm(partial, { force: true });
+    if (e instanceof ReshootError) throw e;
+    throw new ReshootError('write_failed', `Could not write "${finalPath}": ${(e as Error).message}`, { cause: e });
+  }
+}
+
+export { contactSheet } from './contact-sheet.ts';

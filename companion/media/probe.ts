@@ -1,0 +1,216 @@
+/**
+ * What a media file holds, from ffprobe: size, exact frame rate, frame count, codec, alpha.
+ * Also the one place that turns whatever path a user or the panel hands us (Windows paths,
+ * file:// URLs, quoted paste) into a path this OS can open, with errors that name the path.
+ */
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ReshootError } from '../errors.ts';
+import { rational, toNumber, type Rational } from '../../protocol/rational.ts';
+import { ffprobePath, runTool, summarizeStderr } from './ffmpeg.ts';
+
+export interface MediaInfo {
+  path: string;
+  width: number;
+  height: number;
+  /** Exact rate, e.g. {num: 24000, den: 1001}. Stills report 25/1 (ffmpeg's default); ignore it. */
+  fps: Rational;
+  /** Frames in the first video stream (1 for a still). */
+  frameCount: number;
+  durationSeconds: number;
+  /** ffmpeg codec name: "prores", "h264", "ffv1", "png", ... */
+  codec: string;
+  /** Codec profile when the codec has one ("HQ", "4444", "High"), else undefined. */
+  profile?: string;
+  pixFmt: string;
+  hasAlpha: boolean;
+  /** A single still image (PNG, JPEG, TIFF...), not a clip. */
+  isImage: boolean;
+  /** Seconds from the container's start to the first video frame (needed for exact seeking). */
+  videoStartOffset: number;
+  /** YUV matrix the file is tagged with ("bt709", "bt470bg"...), undefined when untagged. */
+  colorSpace?: string;
+}
+
+const isWindows = process.platform === 'win32';
+const WINDOWS_DRIVE = /^[A-Za-z]:[\\/]/;
+const WINDOWS_UNC = /^\\\\[^\\]/;
+
+/**
+ * Turns a user-supplied media path into one this OS can open:
+ * - trims whitespace and surrounding quotes (paths pasted from Explorer come quoted),
+ * - file:// URLs become paths (the panel shows frames as file: URLs),
+ * - on macOS/Linux, backslashes in a path that is not a Windows drive/UNC path become slashes
+ *   (relative paths written on Windows, e.g. "renders\\shot1.mov").
+ * A Windows drive path on macOS/Linux is left as is: it cannot exist here, and probe says so.
+ */
+export function normalizeMediaPath(input: string): string {
+  let p = input.trim();
+  if (p.length >= 2 && (p[0] === '"' || p[0] === "'") && p[p.length - 1] === p[0]) p = p.slice(1, -1);
+  if (/^file:/i.test(p)) {
+    const url = new URL(p);
+    // file:///C:/x on a non-Windows OS: fileURLToPath would give "/C:/x", which hides the fact
+    // that this is a Windows path. Keep it recognisable instead.
+    const drive = /^\/([A-Za-z]:\/.*)$/.exec(decodeURIComponent(url.pathname));
+    if (!isWindows && drive) return drive[1]!.replace(/\//g, '\\');
+    // file://server/share/x is a network share: show it as the UNC path Windows users know.
+    if (!isWindows && url.host && url.host !== 'localhost') {
+      return `\\\\${url.host}${decodeURIComponent(url.pathname).replace(/\//g, '\\')}`;
+    }
+    return fileURLToPath(url);
+  }
+  if (isWindows) return path.win32.normalize(p);
+  if (WINDOWS_DRIVE.test(p) || WINDOWS_UNC.test(p)) return p;
+  return p.replace(/\\/g, '/');
+}
+
+/** True for "C:\\..." or "\\\\server\\share" on an OS where such a path cannot exist. */
+export function isForeignWindowsPath(p: string): boolean {
+  return !isWindows && (WINDOWS_DRIVE.test(p) || WINDOWS_UNC.test(p));
+}
+
+/**
+ * Checks that `p` names an existing file and returns the normalized path, or throws
+ * source_missing with a message that helps (wrong OS, folder instead of file).
+ */
+export async function requireMediaFile(input: string): Promise<string> {
+  const p = normalizeMediaPath(input);
+  if (isForeignWindowsPath(p)) {
+    throw new ReshootError(
+      'source_missing',
+      `Media file not found: "${p}" is a Windows path, but the companion runs on ${process.platform}. ` +
+        `Give the path of the file as this machine sees it.`,
+    );
+  }
+  let s;
+  try {
+    s = await stat(p);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      throw new ReshootError('source_missing', `Media file not found: "${p}".`);
+    }
+    throw new ReshootError('source_unreadable', `Cannot open media file "${p}" (${code ?? String(e)}).`, { cause: e });
+  }
+  if (!s.isFile()) throw new ReshootError('source_unreadable', `"${p}" is a folder, not a media file.`);
+  if (s.size === 0) throw new ReshootError('corrupt_media', `"${p}" is empty (0 bytes), not a media file.`);
+  return p;
+}
+
+/** Reads size, exact rate, frame count, codec and alpha of the first video stream of `input`. */
+export async function probe(input: string): Promise<MediaInfo> {
+  const p = await requireMediaFile(input);
+  const args = ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', '-select_streams', 'v:0', p];
+  const result = await runTool(await ffprobePath(), args, { timeoutMs: 60_000 });
+  if (result.code !== 0) {
+    const why = summarizeStderr(result.stderr) || `ffprobe exited with ${result.code ?? result.signal}`;
+    throw new ReshootError('corrupt_media', `"${p}" is not a readable media file (${why}).`);
+  }
+  let json: FfprobeJson;
+  try {
+    json = JSON.parse(result.stdout.toString('utf8')) as FfprobeJson;
+  } catch (e) {
+    throw new ReshootError('source_unreadable', `ffprobe gave no usable answer for "${p}".`, { cause: e });
+  }
+  const stream = json.streams?.[0];
+  if (!stream || !stream.width || !stream.height) {
+    throw new ReshootError('corrupt_media', `"${p}" has no video stream (is it an audio file or not media at all?).`);
+  }
+  return describe(p, stream, json.format ?? {});
+}
+
+interface FfprobeStream {
+  codec_name?: string;
+  profile?: string;
+  width?: number;
+  height?: number;
+  pix_fmt?: string;
+  r_frame_rate?: string;
+  avg_frame_rate?: string;
+  nb_frames?: string;
+  duration?: string;
+  start_time?: string;
+  color_space?: string;
+  tags?: Record<string, string>;
+}
+interface FfprobeFormat {
+  format_name?: string;
+  duration?: string;
+  start_time?: string;
+}
+interface FfprobeJson {
+  streams?: FfprobeStream[];
+  format?: FfprobeFormat;
+}
+
+function describe(p: string, s: FfprobeStream, f: FfprobeFormat): MediaInfo {
+  const formatName = f.format_name ?? '';
+  // Single images come through the image2 demuxer or one of the *_pipe image demuxers.
+  const isImage = formatName === 'image2' || formatName.endsWith('_pipe');
+  const fps = pickFrameRate(s.r_frame_rate, s.avg_frame_rate);
+  const durationSeconds = num(s.duration) ?? matroskaDuration(s.tags) ?? num(f.duration) ?? 0;
+  let frameCount: number;
+  if (isImage) frameCount = 1;
+  else if (num(s.nb_frames) && num(s.nb_frames)! > 0) frameCount = num(s.nb_frames)!;
+  else {
+    // Matroska and some others carry no frame count; the duration covers the last frame fully,
+    // so rounding recovers it (durations are stored to the millisecond, well under half a frame).
+    frameCount = Math.round((durationSeconds * fps.num) / fps.den);
+  }
+  const pixFmt = s.pix_fmt ?? 'unknown';
+  const videoStart = num(s.start_time) ?? 0;
+  const formatStart = num(f.start_time) ?? videoStart;
+  return {
+    path: p,
+    width: s.width!,
+    height: s.height!,
+    fps,
+    frameCount,
+    durationSeconds: isImage ? 0 : durationSeconds,
+    codec: s.codec_name ?? 'unknown',
+    profile: s.profile && s.profile !== 'unknown' ? s.profile : undefined,
+    pixFmt,
+    hasAlpha: pixFmtHasAlpha(pixFmt),
+    isImage,
+    videoStartOffset: Math.max(0, videoStart - formatStart),
+    colorSpace: s.color_space && s.color_space !== 'unknown' ? s.color_space : undefined,
+  };
+}
+
+/**
+ * r_frame_rate is the exact base rate for constant-rate video (24000/1001), while avg_frame_rate
+ * can be a long approximation (2997/125). Use r_frame_rate unless it disagrees with the average
+ * by more than 1% (variable-rate phone footage, where r_frame_rate can read 90000/1).
+ */
+function pickFrameRate(r?: string, avg?: string): Rational {
+  const real = parseFfRate(r);
+  const average = parseFfRate(avg);
+  if (real && (!average || Math.abs(toNumber(real) / toNumber(average) - 1) < 0.01)) return real;
+  if (average) return average;
+  return rational(25); // ffmpeg's own default when nothing is known
+}
+
+function parseFfRate(text?: string): Rational | undefined {
+  const m = /^(\d+)\/(\d+)$/.exec(text ?? '');
+  if (!m || Number(m[1]) === 0 || Number(m[2]) === 0) return undefined;
+  return rational(Number(m[1]), Number(m[2]));
+}
+
+/** Matroska stores the stream duration as a tag "HH:MM:SS.nnnnnnnnn". */
+function matroskaDuration(tags?: Record<string, string>): number | undefined {
+  const text = tags?.DURATION ?? tags?.duration;
+  const m = /^(\d+):(\d+):(\d+(?:\.\d+)?)$/.exec(text ?? '');
+  return m ? Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3]) : undefined;
+}
+
+function num(text?: string): number | undefined {
+  if (text === undefined || text === 'N/A') return undefined;
+  const v = Number(text);
+  return Number.isFinite(v) ? v : undefined;
+}
+
+/** ffmpeg pixel format names carry alpha as an "a" component: rgba, yuva444p10le, gbrap, ya8... */
+export function pixFmtHasAlpha(pixFmt: string): boolean {
+  return /^(yuva|gbrap|ya\d)|^(rgba|bgra|argb|abgr)|^(rgba64|bgra64)/.test(pixFmt) || pixFmt === 'pal8';
+}
