@@ -4,7 +4,7 @@
  * byte for byte. Lossy all-intra and long-GOP clips check that seeking lands on the right
  * frame (the frame index is written into the picture).
  */
-import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { rational, type Rational } from '../../protocol/rational.ts';
@@ -143,9 +143,23 @@ describe('streaming', () => {
   const frameSize = LW * LH * 3;
 
   function ffmpegChildren(): number {
-    // Linux/macOS: count our child ffmpeg processes.
-    const out = execFileSync('ps', ['-A', '-o', 'ppid=,comm='], { encoding: 'utf8' });
-    return out.split('\n').filter((l) => l.trim().startsWith(`${process.pid} `) && l.includes('ffmpeg')).length;
+    // Count our child ffmpeg processes from /proc (Linux; no `ps` needed on a bare CI machine).
+    // /proc/PID/stat is "pid (comm) state ppid ...".
+    let n = 0;
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      let stat: string;
+      try {
+        stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      } catch {
+        continue; // the process ended while we looked
+      }
+      const close = stat.lastIndexOf(')');
+      const comm = stat.slice(stat.indexOf('(') + 1, close);
+      const ppid = Number(stat.slice(close + 2).split(' ')[1]);
+      if (ppid === process.pid && comm.includes('ffmpeg')) n++;
+    }
+    return n;
   }
 
   beforeAll(async () => {
