@@ -36,7 +36,10 @@ describe('engine', () => {
       if (s.step === 2) engine.cancel();
     });
     await expect(p).rejects.toMatchObject({ code: 'cancelled' });
-    expect(seen).toEqual([1, 2]);
+    // The worker checks the flag before every step; progress messages already in flight when
+    // cancel() ran may still arrive, so allow a few, but far fewer than the 50 asked for.
+    expect(seen.slice(0, 2)).toEqual([1, 2]);
+    expect(seen.length).toBeLessThanOrEqual(5);
     await expect(engine.generate(request(2))).resolves.toBeTruthy();
   });
 
