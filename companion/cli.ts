@@ -107,13 +107,11 @@ async function models(args: string[]): Promise<number> {
     return 2;
   }
   const { listModels } = await import('./models/registry.ts');
-  for (const m of await listModels()) console.log(formatModel(m as unknown as Record<string, unknown>));
+  for (const m of await listModels()) {
+    const state = m.status === 'ready' ? `${((m.bytes ?? 0) / 1e6).toFixed(1)} MB` : m.status === 'not_built' ? 'builds on first use' : `damaged: ${m.problem}`;
+    console.log(`${m.id.padEnd(20)} ${state.padEnd(20)} ${m.testModel ? 'test model  ' : ''}${m.dir}`);
+  }
   return 0;
-}
-
-function formatModel(m: Record<string, unknown>): string {
-  const size = typeof m.bytes === 'number' && m.bytes > 0 ? `${(m.bytes / 1e6).toFixed(1)} MB` : 'not built yet';
-  return `${String(m.id).padEnd(20)} ${size.padEnd(14)} ${m.testModel ? 'test model' : ''}  ${m.dir ?? ''}`.trimEnd();
 }
 
 /** A one-line progress bar with ETA on stderr (plain lines when stderr is not a terminal). */

@@ -19,7 +19,7 @@ import type { Conditioning, WindowRequest } from '../engine/generate.ts';
 import { composite, crop, maskDown, resize, type Rect } from '../engine/image.ts';
 import { cropAround, maskBounds, padToWindow, planChain, splitRange, unionRect, workingSize } from '../engine/plan.ts';
 import { decodeFrames } from '../media/decode.ts';
-import { openEncoder, type Encoder } from '../media/encode.ts';
+import type { Encoder } from '../media/encode.ts';
 import type { Frame } from '../media/frame.ts';
 import type { ModelManifest } from '../models/types.ts';
 import { openMaskFrames } from './mask-frames.ts';
@@ -202,7 +202,8 @@ interface ChainInput {
  */
 async function chain(ctx: Ctx, input: ChainInput): Promise<Frame[]> {
   const { latent, sizeRules } = ctx.manifest;
-  const plan = planChain(input.count, Math.max(input.known.length, 1), sizeRules, latent, input.contextWanted);
+  // Later windows take their context from what earlier ones made, so all of it counts as available.
+  const plan = planChain(input.count, input.known.length + input.count, sizeRules, latent, input.contextWanted);
   const made: Frame[] = [];
   const maxFrames = sizeRules.maxFrames;
   let remaining = input.count;
@@ -307,6 +308,3 @@ class EtaTracker {
     return (((performance.now() - this.started) / this.steps) * remainingSteps) / 1000;
   }
 }
-
-export type { Encoder };
-export { openEncoder };
