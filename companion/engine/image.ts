@@ -64,31 +64,48 @@ function areaDown(f: Frame, width: number, height: number): Frame {
   return { width, height, channels: 3, data: out };
 }
 
+/** Weights in 11-bit fixed point: integer arithmetic, exact rounding, no float per sample. */
+const W_BITS = 11;
+const W_ONE = 1 << W_BITS;
+const SHIFT = 2 * W_BITS;
+
 function bilinear(f: Frame, width: number, height: number): Frame {
   const ch = f.channels;
   const out = new Uint8Array(width * height * 3);
+  // Column taps and weights are the same for every row: compute them once.
+  const x0s = new Int32Array(width);
+  const x1s = new Int32Array(width);
+  const txs = new Int32Array(width);
   const sx = f.width / width;
+  for (let x = 0; x < width; x++) {
+    const fx = Math.min(Math.max((x + 0.5) * sx - 0.5, 0), f.width - 1);
+    const x0 = Math.floor(fx);
+    x0s[x] = x0 * ch;
+    x1s[x] = Math.min(x0 + 1, f.width - 1) * ch;
+    txs[x] = Math.round((fx - x0) * W_ONE);
+  }
   const sy = f.height / height;
+  const d = f.data;
+  const half = 1 << (2 * W_BITS - 1);
   for (let y = 0; y < height; y++) {
     const fy = Math.min(Math.max((y + 0.5) * sy - 0.5, 0), f.height - 1);
     const y0 = Math.floor(fy);
-    const y1 = Math.min(y0 + 1, f.height - 1);
-    const ty = fy - y0;
+    const ty = Math.round((fy - y0) * W_ONE);
+    const r0 = y0 * f.width * ch;
+    const r1 = Math.min(y0 + 1, f.height - 1) * f.width * ch;
+    let o = y * width * 3;
     for (let x = 0; x < width; x++) {
-      const fx = Math.min(Math.max((x + 0.5) * sx - 0.5, 0), f.width - 1);
-      const x0 = Math.floor(fx);
-      const x1 = Math.min(x0 + 1, f.width - 1);
-      const tx = fx - x0;
-      const a = (y0 * f.width + x0) * ch;
-      const b = (y0 * f.width + x1) * ch;
-      const c = (y1 * f.width + x0) * ch;
-      const d = (y1 * f.width + x1) * ch;
-      const o = (y * width + x) * 3;
-      for (let k = 0; k < 3; k++) {
-        const top = f.data[a + k]! + (f.data[b + k]! - f.data[a + k]!) * tx;
-        const bottom = f.data[c + k]! + (f.data[d + k]! - f.data[c + k]!) * tx;
-        out[o + k] = Math.round(top + (bottom - top) * ty);
-      }
+      const a = r0 + x0s[x]!;
+      const b = r0 + x1s[x]!;
+      const c = r1 + x0s[x]!;
+      const e = r1 + x1s[x]!;
+      const tx = txs[x]!;
+      const ux = W_ONE - tx;
+      const uy = W_ONE - ty;
+      // Unrolled over R, G, B: this loop runs for every output pixel.
+      out[o++] = ((d[a]! * ux + d[b]! * tx) * uy + (d[c]! * ux + d[e]! * tx) * ty + half) >> SHIFT;
+      out[o++] = ((d[a + 1]! * ux + d[b + 1]! * tx) * uy + (d[c + 1]! * ux + d[e + 1]! * tx) * ty + half) >> SHIFT;
+      out[o++] = ((d[a + 2]! * ux + d[b + 2]! * tx) * uy + (d[c + 2]! * ux + d[e + 2]! * tx) * ty + half) >> SHIFT;
     }
   }
   return { width, height, channels: 3, data: out };
@@ -120,24 +137,34 @@ export function maskDown(alpha: Float32Array, w: number, h: number, r: Rect, wid
  * recomputed), so untouched pixels are bit-exact whatever the model did.
  */
 export function composite(src: Frame, gen: Frame, at: Rect, alpha: Float32Array): Frame {
-  const out = new Uint8Array(src.width * src.height * 3);
-  const ch = src.channels;
-  for (let p = 0, n = src.width * src.height; p < n; p++) {
-    out[p * 3] = src.data[p * ch]!;
-    out[p * 3 + 1] = src.data[p * ch + 1]!;
-    out[p * 3 + 2] = src.data[p * ch + 2]!;
-  }
+  const out = src.channels === 3 ? src.data.slice() : toRgb(src.data);
+  const gch = gen.channels;
   for (let y = 0; y < at.height; y++) {
+    const row = (at.y + y) * src.width + at.x;
     for (let x = 0; x < at.width; x++) {
-      const p = (at.y + y) * src.width + at.x + x;
-      const a = alpha[p]!;
+      const a = alpha[row + x]!;
       if (a === 0) continue;
-      const g = (y * gen.width + x) * gen.channels;
-      for (let c = 0; c < 3; c++) {
-        const s = out[p * 3 + c]!;
-        out[p * 3 + c] = a === 1 ? gen.data[g + c]! : Math.round(s + (gen.data[g + c]! - s) * a);
+      const o = (row + x) * 3;
+      const g = (y * gen.width + x) * gch;
+      if (a === 1) {
+        out[o] = gen.data[g]!;
+        out[o + 1] = gen.data[g + 1]!;
+        out[o + 2] = gen.data[g + 2]!;
+      } else {
+        for (let c = 0; c < 3; c++) out[o + c] = Math.round(out[o + c]! + (gen.data[g + c]! - out[o + c]!) * a);
       }
     }
   }
   return { width: src.width, height: src.height, channels: 3, data: out };
+}
+
+function toRgb(rgba: Uint8Array): Uint8Array {
+  const n = rgba.length / 4;
+  const out = new Uint8Array(n * 3);
+  for (let p = 0; p < n; p++) {
+    out[p * 3] = rgba[p * 4]!;
+    out[p * 3 + 1] = rgba[p * 4 + 1]!;
+    out[p * 3 + 2] = rgba[p * 4 + 2]!;
+  }
+  return out;
 }

@@ -1,0 +1,91 @@
+/**
+ * Shared helpers for the benchmarks: the machine description every result is recorded with,
+ * medians, temp folders and number formatting. Benchmarks print figures; they never assert.
+ */
+import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { ffmpegInfo } from '../companion/media/ffmpeg.ts';
+
+export interface Machine {
+  date: string;
+  nproc: number;
+  cpu: string;
+  ramGiB: number;
+  node: string;
+  ort: string;
+  ffmpeg: string;
+}
+
+/** nproc, CPU model (/proc/cpuinfo), RAM, Node / onnxruntime-node / ffmpeg versions, date. */
+export async function machine(): Promise<Machine> {
+  let cpu = os.cpus()[0]?.model ?? 'unknown';
+  try {
+    const line = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('model name'));
+    if (line) cpu = line.split(':').slice(1).join(':').trim();
+  } catch {
+    // not Linux: os.cpus() is the best we have
+  }
+  let ort = 'unknown';
+  try {
+    const require = createRequire(import.meta.url);
+    ort = (require('onnxruntime-node/package.json') as { version: string }).version;
+  } catch {
+    // leave unknown
+  }
+  let ffmpeg = 'unknown';
+  try {
+    ffmpeg = (await ffmpegInfo()).ffmpeg.version;
+  } catch (e) {
+    ffmpeg = `not found (${(e as Error).message})`;
+  }
+  return {
+    date: new Date().toISOString().slice(0, 10),
+    nproc: os.availableParallelism(),
+    cpu,
+    ramGiB: os.totalmem() / 2 ** 30,
+    node: process.version,
+    ort,
+    ffmpeg,
+  };
+}
+
+export function printMachine(m: Machine): void {
+  console.log(`date: ${m.date}`);
+  console.log(`machine: nproc=${m.nproc}, cpu="${m.cpu}", RAM=${m.ramGiB.toFixed(1)} GiB`);
+  console.log(`node ${m.node}, onnxruntime-node ${m.ort}`);
+  console.log(`ffmpeg: ${m.ffmpeg}`);
+}
+
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** Reads a positive integer from the environment, or the default. */
+export function envInt(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a whole number ≥ 1, got "${raw}"`);
+  return v;
+}
+
+export interface TempDir {
+  dir: string;
+  cleanup(): void;
+}
+
+/** A temp folder removed on cleanup() and, as a fallback, when the process exits. */
+export function tempDir(prefix: string): TempDir {
+  const dir = mkdtempSync(path.join(os.tmpdir(), `reshoot-bench-${prefix}-`));
+  const cleanup = (): void => rmSync(dir, { recursive: true, force: true });
+  process.once('exit', cleanup);
+  return { dir, cleanup };
+}
+
+export const fmt = (v: number, digits = 1): string => v.toFixed(digits);
+export const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
