@@ -14,3 +14,4 @@ export {
 export * from './mask.ts';
 export * from './jobspec.ts';
 export { formatPath, type SpecIssue } from './issues.ts';
+export * from './jobs.ts';
