@@ -16,6 +16,8 @@ import type { Progress } from './jobs/render.ts';
 import { PROVIDER_ORDER, type Provider } from './engine/runtime.ts';
 
 const USAGE = `usage:
+  reshoot serve [--port N] [--host ADDR --allow-remote] [--allow-origin ORIGIN]...
+                                 the companion service the Premiere panel talks to (npm start)
   reshoot render <job.json> [--out PATH] [--force] [--provider cpu|webgpu|cuda|dml|coreml]
   reshoot doctor                 check ffmpeg, ONNX Runtime providers and the model cache
   reshoot models list            models in the cache and built in
@@ -28,6 +30,8 @@ export async function main(argv: string[]): Promise<number> {
     switch (command) {
       case 'render':
         return await render(rest);
+      case 'serve':
+        return await serve(rest);
       case 'doctor':
         return await (await import('./doctor.ts')).doctor();
       case 'models':
@@ -92,6 +96,42 @@ async function render(args: string[]): Promise<number> {
       (result.provenance.model.testModel ? `\n  note: ${result.provenance.model.id} is a test model; it exercises the pipeline and makes no real pictures` : '') +
       `\n  provenance: ${result.sidecar}`,
   );
+  return 0;
+}
+
+async function serve(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'allow-remote': { type: 'boolean', default: false },
+      'allow-origin': { type: 'string', multiple: true },
+    },
+  });
+  const { startService, DEFAULT_PORT } = await import('./service/service.ts');
+  const { reshootHome } = await import('./service/home.ts');
+  const port = values.port === undefined ? DEFAULT_PORT : Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be a port number, got ${values.port}`);
+  const service = await startService({
+    home: reshootHome(),
+    port,
+    host: values.host,
+    allowRemote: values['allow-remote'],
+    allowOrigins: values['allow-origin'] ?? [],
+  });
+  const { bundledProviders } = await import('./engine/runtime.ts');
+  console.log(`reshoot companion listening on http://${service.host}:${service.port} (WebSocket on the same port)`);
+  console.log(`  providers: ${bundledProviders().join(', ')} (reshoot doctor says which run here)`);
+  console.log(`  connection file: ${service.connectionFile}`);
+  console.log(`  jobs: ${service.queue.list().length} on record; Ctrl+C stops`);
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  console.log('stopping…');
+  await service.close();
   return 0;
 }
 

@@ -1,0 +1,26 @@
+/**
+ * A spec as the service accepts it: validated by the one schema, with uploaded sources turned
+ * into the files they were written to. Anything a client sends passes through here.
+ */
+import { parseJobSpec, type JobSpec } from '../../protocol/index.ts';
+import { ReshootError } from '../errors.ts';
+import { uploadFile } from './uploads.ts';
+
+type AnySource = { path?: string; upload?: string; in?: unknown; out?: unknown };
+
+export function acceptSpec(json: unknown, uploadsDir: string): JobSpec {
+  const spec = parseJobSpec(json);
+  if (spec.output.path) {
+    // The service writes only into its own results folder: a client must not choose a path
+    // on this machine to write to.
+    throw new ReshootError('bad_spec', 'output.path: the companion writes results into its own folder; leave output.path out (the result path is reported when the job is done)');
+  }
+  const resolve = <S extends AnySource>(s: S): S => {
+    if (!s.upload) return s;
+    const { upload, ...rest } = s;
+    return { ...rest, path: uploadFile(uploadsDir, upload) } as S;
+  };
+  if (spec.kind === 'bridge') return { ...spec, sources: { a: resolve(spec.sources.a), b: resolve(spec.sources.b) } } as JobSpec;
+  if (spec.source) return { ...spec, source: resolve(spec.source as AnySource) } as JobSpec;
+  return spec;
+}
