@@ -15,3 +15,5 @@ export * from './mask.ts';
 export * from './jobspec.ts';
 export { formatPath, type SpecIssue } from './issues.ts';
 export * from './jobs.ts';
+export * from './session.ts';
+export * from './binary.ts';

@@ -12,6 +12,7 @@ import {
   spanSchema,
   timeToFrames,
   type Time,
+  describe,
 } from './fields.ts';
 import { maskSchema } from './mask.ts';
 import { formatRational, type Rational } from './rational.ts';
@@ -20,14 +21,50 @@ import { issueMessage, issuesFromZod, type SpecIssue } from './issues.ts';
 export const JOB_KINDS = ['extend', 'fill', 'replace', 'generate', 'bridge'] as const;
 export const OUTPUT_FORMATS = ['prores422hq', 'prores4444', 'h264', 'png', 'ffv1'] as const;
 
-const sourceSchema = z.strictObject({
-  // Kept verbatim: Windows paths (C:\Users\...) and UNC shares are the panel's normal case.
-  path: z.string({ error: 'expected a file path' }).min(1, 'must not be empty'),
-  /** First frame used, in the source's own timeline seen at the sequence rate. */
-  in: positionSchema.optional(),
-  /** Exclusive: the first frame not used. */
-  out: positionSchema.optional(),
-});
+/**
+ * An upload's id, as the companion hands it out in `upload.ready` / `upload.done`. Restricted to
+ * a safe alphabet (a UUID fits) so an id can never be read as a path.
+ */
+export const UPLOAD_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+export const uploadIdSchema = z
+  .string({ error: 'expected an upload id' })
+  .regex(UPLOAD_ID_PATTERN, 'expected an upload id (1 to 64 letters, digits, "-" or "_")');
+
+const SOURCE_HINT = 'expected exactly one of path (a media file) or upload (an uploadId from upload.done)';
+
+/**
+ * A source clip, by reference (`path`: the companion decodes the file) or by value (`upload`:
+ * frames the panel streamed earlier). One object with an exactly-one check rather than a zod
+ * union, so that `source.path: must not be empty` is reported as such and not as "invalid union".
+ */
+const sourceSchema = z
+  .strictObject(
+    {
+      // Kept verbatim: Windows paths (C:\Users\...) and UNC shares are the panel's normal case.
+      path: z.string({ error: 'expected a file path' }).min(1, 'must not be empty').optional(),
+      /** An uploadId from `upload.done`; the companion resolves it to the uploaded frames. */
+      upload: uploadIdSchema.optional(),
+      /** First frame used, in the source's own timeline seen at the sequence rate. */
+      in: positionSchema.optional(),
+      /** Exclusive: the first frame not used. */
+      out: positionSchema.optional(),
+    },
+    { error: (iss) => (iss.code === 'invalid_type' ? `${SOURCE_HINT}, got ${describe(iss.input)}` : undefined) },
+  )
+  .check((ctx) => {
+    const s = ctx.value;
+    if (s.path !== undefined && s.upload !== undefined) {
+      ctx.issues.push({ code: 'custom', message: `${SOURCE_HINT}, not both`, input: s });
+    } else if (s.path === undefined && s.upload === undefined) {
+      ctx.issues.push({ code: 'custom', message: SOURCE_HINT, input: s });
+    }
+  })
+  .transform((s): Source => {
+    const out: Source = s.path !== undefined ? { path: s.path } : { upload: s.upload! };
+    if (s.in !== undefined) out.in = s.in;
+    if (s.out !== undefined) out.out = s.out;
+    return out;
+  });
 
 const sequenceSchema = z.strictObject({
   fps: fpsSchema,
@@ -146,7 +183,30 @@ export type JobSpec = z.output<typeof jobSpecSchema>;
 /** What a caller may write: defaults optional, rates and times in any accepted form. */
 export type JobSpecInput = z.input<typeof jobSpecSchema>;
 export type JobKind = JobSpec['kind'];
-export type Source = z.output<typeof sourceSchema>;
+/** A source given by reference: a media file the companion decodes. */
+export interface PathSource {
+  path: string;
+  upload?: undefined;
+  /** First frame used, in the source's own timeline seen at the sequence rate. */
+  in?: Time;
+  /** Exclusive: the first frame not used. */
+  out?: Time;
+}
+/** A source given by value: frames the panel uploaded (`upload.done`'s uploadId). */
+export interface UploadSource {
+  upload: string;
+  path?: undefined;
+  in?: Time;
+  out?: Time;
+}
+export type Source = PathSource | UploadSource;
+
+export function isUploadSource(s: Source): s is UploadSource {
+  return typeof s.upload === 'string';
+}
+export function isPathSource(s: Source): s is PathSource {
+  return typeof s.path === 'string';
+}
 export type Sequence = z.output<typeof sequenceSchema>;
 export type Output = z.output<typeof outputSchema>;
 export type OutputFormat = Output['format'];
