@@ -131,7 +131,7 @@ class Session {
 
   private async onText(text: string): Promise<void> {
     const parsed = parseClientMessage(text);
-    if (!parsed.ok) return this.strike(parsed.code, parsed.message);
+    if (!parsed.ok) return this.strike(parsed.code, parsed.message, parsed.requestId);
     const msg = parsed.msg;
     if (!this.greeted) {
       if (msg.type !== 'hello') return this.strike('bad_message', 'the first message must be hello');
@@ -177,12 +177,11 @@ class Session {
         if (msg.jobId !== '*' && !queue.get(msg.jobId)) return this.error('not_found', `no job ${msg.jobId}`, msg.requestId);
         this.subscriptions.add(msg.jobId);
         const jobs = msg.jobId === '*' ? queue.list() : [queue.get(msg.jobId)!];
-        // Catch-up: events after `since` when we still have them, else the records say where things are.
+        // Catch-up: the events after `since` while the queue still has them, else the record.
         if (msg.since !== undefined && msg.jobId !== '*') {
-          const missed = queue.events(msg.jobId, msg.since);
-          const current = jobs[0]!.seq;
-          if (missed.length === current - msg.since) {
-            for (const e of missed) this.send({ type: 'event', event: e });
+          const missed = queue.catchUp(msg.jobId, msg.since);
+          if (missed && 'events' in missed) {
+            for (const e of missed.events) this.send({ type: 'event', event: e });
             return this.send({ type: 'ok', requestId: msg.requestId });
           }
         }
@@ -220,9 +219,9 @@ class Session {
       const received = await upload.write(header.frameIndex, header.width, header.height, header.channels, pixels);
       this.send({ type: 'upload.ack', handle: header.handle, received });
     } catch (e) {
-      this.uploads.delete(header.handle);
-      await upload.abort();
+      if (!this.uploads.delete(header.handle)) return; // already refused: one error per upload
       this.error(isReshootError(e) ? e.code : 'write_failed', (e as Error).message);
+      await upload.abort();
     }
   }
 

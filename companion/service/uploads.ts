@@ -29,6 +29,7 @@ export class Upload {
   received = 0;
   private inFlight = 0;
   private failed: Error | null = null;
+  private lastWrite: Promise<unknown> = Promise.resolve();
   private constructor(
     readonly id: string,
     readonly handle: number,
@@ -65,20 +66,25 @@ export class Upload {
     if (frameIndex >= s.frames) throw new ReshootError('bad_spec', `upload ${this.id}: frame ${frameIndex} is past the ${s.frames} frames declared`);
     if (this.inFlight >= UPLOAD_WINDOW) throw new ReshootError('too_large', `upload ${this.id}: more than ${UPLOAD_WINDOW} frames sent without waiting for an ack`);
     this.inFlight++;
-    try {
-      // The encoder copies into its pipe; `pixels` may alias the socket's receive buffer.
-      await this.encoder.write({ width, height, channels: channels as 3 | 4, data: pixels });
-      this.received++;
-      return this.received;
-    } catch (e) {
-      this.failed = e as Error;
-      throw e;
-    } finally {
-      this.inFlight--;
-    }
+    const written = (async () => {
+      try {
+        await this.encoder.write({ width, height, channels: channels as 3 | 4, data: pixels });
+        this.received++;
+        return this.received;
+      } catch (e) {
+        this.failed = e as Error;
+        throw e;
+      } finally {
+        this.inFlight--;
+      }
+    })();
+    this.lastWrite = written.catch(() => undefined);
+    return written;
   }
 
   async finish(): Promise<void> {
+    // upload.end may arrive before the last frames are written: let them land first.
+    await this.lastWrite;
     if (this.received !== this.spec.frames) {
       await this.abort();
       throw new ReshootError('bad_spec', `upload ${this.id}: ${this.received} of ${this.spec.frames} declared frames arrived`);

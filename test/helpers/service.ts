@@ -87,7 +87,10 @@ export class TestClient {
       return Promise.resolve(this.received[i]!);
     }
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('timed out waiting for a message')), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`timed out waiting for a message; last received: ${JSON.stringify(this.received.slice(-3))}`)),
+        timeoutMs,
+      );
       this.waiters.push({ match, resolve: (m) => (clearTimeout(timer), resolve(m)) });
     });
   }
