@@ -10,7 +10,7 @@ function Panel() {
     <main style={{ fontFamily: 'sans-serif', padding: 12 }}>
       <h2>Reshoot</h2>
       <p>Generative extend, fill, replace, generate and bridge — rendered by the local companion.</p>
-      <p>This build is a placeholder: the full panel arrives with the companion service. Today, render from a terminal with <code>npx reshoot render job.json</code>.</p>
+      <p>This build is a placeholder: the full panel comes next. The companion service runs with <code>npm start</code>; jobs can be rendered from a terminal with <code>npx reshoot render job.json</code>.</p>
     </main>
   );
 }
