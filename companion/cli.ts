@@ -122,7 +122,7 @@ async function serve(args: string[]): Promise<number> {
   });
   const { bundledProviders } = await import('./engine/runtime.ts');
   console.log(`reshoot companion listening on http://${service.host}:${service.port} (WebSocket on the same port)`);
-  console.log(`  providers: ${bundledProviders().join(', ')} (reshoot doctor says which run here)`);
+  console.log(`  provider in use: cpu (this build also ships: ${bundledProviders().filter((p) => p !== 'cpu').join(', ') || 'nothing else'}; reshoot doctor says which run here)`);
   console.log(`  connection file: ${service.connectionFile}`);
   console.log(`  jobs: ${service.queue.list().length} on record; Ctrl+C stops`);
   await new Promise<void>((resolve) => {
