@@ -140,6 +140,12 @@ export class JobQueue extends EventEmitter<JobQueueEvents> {
     return store.get(created.id)!;
   }
 
+  /** Resolves once the job's record, as it stands now, is on disk: a client told "accepted" after
+   * this loses nothing to a crash. */
+  async saved(id: string): Promise<void> {
+    await this.store?.flush(id);
+  }
+
   /**
    * Cancels a job. Queued: cancelled at once (the returned record says so). Running: the engine
    * is told to stop, which it does within one step; the returned record is still `running` and

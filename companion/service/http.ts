@@ -58,9 +58,10 @@ export function httpApp(queue: JobQueue, policy: DoorPolicy, uploadsDir: string)
     res.json({ jobs: queue.list() });
   });
 
-  app.post('/jobs', express.json({ limit: '1mb' }), (req, res) => {
-    const spec = acceptSpec(req.body, uploadsDir);
-    res.status(201).json({ job: queue.submit(spec) });
+  app.post('/jobs', express.json({ limit: '1mb' }), async (req, res) => {
+    const job = queue.submit(acceptSpec(req.body, uploadsDir));
+    await queue.saved(job.id); // on disk before the client hears "created"
+    res.status(201).json({ job });
   });
 
   app.get('/jobs/:id', (req, res) => {

@@ -164,6 +164,7 @@ class Session {
         return this.send({ type: 'pong', requestId: msg.requestId });
       case 'submit': {
         const job = queue.submit(acceptSpec(msg.spec, this.ctx.uploadsDir));
+        await queue.saved(job.id);
         // The submitter hears about its job without asking.
         this.subscriptions.add(job.id);
         return this.send({ type: 'accepted', requestId: msg.requestId, job });

@@ -3,6 +3,7 @@
  * into the files they were written to. Anything a client sends passes through here.
  */
 import { parseJobSpec, type JobSpec } from '../../protocol/index.ts';
+import { pickSeed } from '../engine/noise.ts';
 import { ReshootError } from '../errors.ts';
 import { uploadFile } from './uploads.ts';
 
@@ -15,6 +16,8 @@ export function acceptSpec(json: unknown, uploadsDir: string): JobSpec {
     // on this machine to write to.
     throw new ReshootError('bad_spec', 'output.path: the companion writes results into its own folder; leave output.path out (the result path is reported when the job is done)');
   }
+  // A job without a seed gets one now, so a resumed job (after a crash) renders the same frames.
+  if (spec.seed === undefined) spec.seed = pickSeed();
   const resolve = <S extends AnySource>(s: S): S => {
     if (!s.upload) return s;
     const { upload, ...rest } = s;
