@@ -95,6 +95,12 @@ export function httpApp(queue: JobQueue, policy: DoorPolicy, uploadsDir: string)
     if (e.type === 'entity.too.large') return sendError(res, 'too_large', 'the body is larger than 1 MiB');
     if (isReshootError(err) || (e.code && e.message && e.code === 'bad_spec')) return sendError(res, e.code!, e.message!);
     if (e.status === 404) return sendError(res, 'not_found', 'the result file is missing');
+    // Other client errors from express and its parsers (a malformed %-escape in the path, an
+    // unsupported charset or content encoding): the request is at fault, not the service.
+    if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
+      const message = (err as { expose?: boolean }).expose && e.message ? e.message.slice(0, 200) : 'bad request';
+      return void res.status(e.status).json({ error: { code: 'bad_message', message } });
+    }
     console.error('reshoot service: internal error', err);
     sendError(res, 'internal', 'internal error');
   });

@@ -66,6 +66,10 @@ export class Sessions {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const authorized = tokenMatches(url.searchParams.get('token'), policy.token);
     this.wss.handleUpgrade(req, socket, head, (ws) => {
+      // ws reports a client's protocol violations (a text frame that is not UTF-8, a message over
+      // maxPayload, a bad opcode) as an 'error' event and then closes the socket itself (1007,
+      // 1009, 1002). Unheard, that event would throw and take the whole companion down.
+      ws.on('error', () => undefined);
       if (!authorized) {
         // Completing the handshake first lets the client read a clear close code and reason.
         ws.close(CLOSE.unauthorized, 'missing or wrong token');
@@ -92,6 +96,7 @@ export class Sessions {
 
 class Session {
   private greeted = false;
+  private disposed = false;
   private bad = 0;
   private readonly subscriptions = new Set<string>();
   private readonly uploads = new Map<number, Upload>();
@@ -196,6 +201,11 @@ class Session {
       case 'upload.begin': {
         const handle = this.nextHandle();
         const upload = await Upload.begin(this.ctx.uploadsDir, handle, { width: msg.width, height: msg.height, channels: msg.channels, frames: msg.frames, fps: msg.fps });
+        if (this.disposed) {
+          // The connection went while the encoder started: nobody will send its frames.
+          await upload.abort();
+          return;
+        }
         this.uploads.set(handle, upload);
         return this.send({ type: 'upload.ready', requestId: msg.requestId, uploadId: upload.id, handle, window: UPLOAD_WINDOW, maxFrameBytes: msg.width * msg.height * msg.channels });
       }
@@ -227,6 +237,7 @@ class Session {
   }
 
   async dispose(): Promise<void> {
+    this.disposed = true;
     clearTimeout(this.helloTimer);
     // A connection that drops mid-upload leaves no half-written clip behind.
     for (const u of this.uploads.values()) await u.abort();
