@@ -34,6 +34,7 @@ export const MAX_MESSAGE_BYTES = 4096 * 4096 * 4 + FRAME_HEADER_BYTES;
 /** Progress events are skipped for a client with more than this waiting to be sent. */
 const SLOW_CLIENT_BYTES = 4 * 1024 * 1024;
 const MAX_BAD_MESSAGES = 20;
+const MAX_UPLOADS_PER_SESSION = 2;
 const HELLO_TIMEOUT_MS = 10_000;
 
 export interface SessionContext {
@@ -100,6 +101,8 @@ class Session {
   private bad = 0;
   private readonly subscriptions = new Set<string>();
   private readonly uploads = new Map<number, Upload>();
+  /** upload.begin calls still starting their encoder. */
+  private beginning = 0;
   private readonly helloTimer: NodeJS.Timeout;
 
   constructor(
@@ -199,8 +202,15 @@ class Session {
       case 'list':
         return this.send({ type: 'snapshot', requestId: msg.requestId, jobs: queue.list() });
       case 'upload.begin': {
+        // Each upload holds an ffmpeg encoder: a session gets a few at a time, not any number.
+        if (this.uploads.size + this.beginning >= MAX_UPLOADS_PER_SESSION) {
+          return this.error('busy', `at most ${MAX_UPLOADS_PER_SESSION} uploads at a time per session; end one first`, msg.requestId);
+        }
         const handle = this.nextHandle();
-        const upload = await Upload.begin(this.ctx.uploadsDir, handle, { width: msg.width, height: msg.height, channels: msg.channels, frames: msg.frames, fps: msg.fps });
+        this.beginning++;
+        const upload = await Upload.begin(this.ctx.uploadsDir, handle, { width: msg.width, height: msg.height, channels: msg.channels, frames: msg.frames, fps: msg.fps }).finally(
+          () => this.beginning--,
+        );
         if (this.disposed) {
           // The connection went while the encoder started: nobody will send its frames.
           await upload.abort();

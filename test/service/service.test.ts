@@ -230,6 +230,14 @@ describe('uploads', () => {
     c.close();
   });
 
+  it('a session may hold only a few uploads at a time', async () => {
+    const c = await TestClient.connect(service);
+    for (const id of ['a', 'b', 'c']) c.send({ type: 'upload.begin', requestId: id, width: 32, height: 32, channels: 3, frames: 2, fps: '25' });
+    const replies = await Promise.all(['a', 'b', 'c'].map((id) => c.next((m) => 'requestId' in m && m.requestId === id)));
+    expect(replies.map((m) => (m.type === 'error' ? m.code : m.type)).sort()).toEqual(['busy', 'upload.ready', 'upload.ready']);
+    c.close();
+  });
+
   it('a sender that ignores the window is refused and the partial upload removed', async () => {
     const c = await TestClient.connect(service);
     const big = 256;
