@@ -1,18 +1,11 @@
 /** A small seeded random source for fuzz and load tests: the same seed gives the same inputs. */
+import { mulberry32 } from '../../companion/models/weights.ts';
 
 export class Rng {
-  private state: number;
+  /** Uniform in [0, 1): the project's one seeded uniform generator (mulberry32). */
+  readonly next: () => number;
   constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-
-  /** mulberry32: uniform in [0, 1). */
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    this.next = mulberry32(seed);
   }
 
   /** An integer in [0, n). */

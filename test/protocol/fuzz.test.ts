@@ -17,19 +17,9 @@ import {
 } from '../../protocol/index.ts';
 import { examples } from './examples.ts';
 import { clientExamples, serverExamples } from './messages.ts';
+import { mulberry32 } from '../../companion/models/weights.ts';
 
 const SEED = 0x5eed;
-
-function mulberry32(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class Gen {
   readonly rand: () => number;
