@@ -47,6 +47,8 @@ export const RESHOOT_VERSION = '0.1.0';
 export async function runJob(spec: JobSpec, opts: RunOptions = {}): Promise<RunResult> {
   const t0 = performance.now();
   const onProgress = opts.onProgress ?? (() => {});
+  // Tell the client at once that the job is under way: the checks below probe media files.
+  onProgress({ phase: 'loading', window: 0, windows: 0, step: 0, steps: 0, fraction: 0, etaSeconds: null });
   // The model's manifest sizes the memory check, so load it (cheap: it is a folder) first.
   const model = await loadModel(spec.model);
   const prepared = await prepare(spec, {
@@ -56,7 +58,6 @@ export async function runJob(spec: JobSpec, opts: RunOptions = {}): Promise<RunR
     maxWindowFrames: model.manifest.sizeRules.maxFrames,
   });
 
-  onProgress({ phase: 'loading', window: 0, windows: 0, step: 0, steps: 0, fraction: 0, etaSeconds: null });
   const engine = opts.engine ?? (await Engine.open(spec.model, opts.providers));
   const t1 = performance.now();
   const encoder = await openEncoder({

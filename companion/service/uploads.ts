@@ -42,7 +42,7 @@ export class Upload {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const id = `u${randomBytes(8).toString('hex')}`;
     const file = path.join(dir, `${id}.mkv`);
-    const encoder = await openEncoder({ path: file, format: 'ffv1', width: spec.width, height: spec.height, fps: spec.fps, channels: spec.channels, overwrite: false });
+    const encoder = await openEncoder({ path: file, format: 'ffvhuff', width: spec.width, height: spec.height, fps: spec.fps, channels: spec.channels, overwrite: false });
     return new Upload(id, handle, spec, file, encoder);
   }
 
