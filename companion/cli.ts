@@ -87,7 +87,10 @@ async function render(args: string[]): Promise<number> {
   const spec = parseJobSpec(json);
   const providers = providerList(values.provider);
   const bar = progressBar(`${spec.kind}`);
-  const result = await runJob(spec, { out: values.out, force: values.force, providers, onProgress: bar.update });
+  const result = await runJob(spec, { out: values.out, force: values.force, providers, onProgress: bar.update }).catch((e) => {
+    bar.clear(); // the error is the one line the user should see
+    throw e;
+  });
   bar.done();
   const t = result.provenance.timings;
   console.log(
@@ -155,7 +158,7 @@ async function models(args: string[]): Promise<number> {
 }
 
 /** A one-line progress bar with ETA on stderr (plain lines when stderr is not a terminal). */
-export function progressBar(label: string): { update: (p: Progress) => void; done: () => void } {
+export function progressBar(label: string): { update: (p: Progress) => void; done: () => void; clear: () => void } {
   const tty = process.stderr.isTTY;
   let lastLine = '';
   let lastPrint = 0;
@@ -167,7 +170,8 @@ export function progressBar(label: string): { update: (p: Progress) => void; don
       const what = p.phase === 'loading' ? 'loading model' : p.phase === 'done' ? 'done' : `window ${p.window}/${p.windows} step ${p.step}/${p.steps}`;
       const line = `${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(p.fraction * 100).toFixed(0).padStart(3)}%  ${what}  ETA ${eta}`;
       if (tty) process.stderr.write(`\r${line.padEnd(lastLine.length)}`);
-      else if (performance.now() - lastPrint > 2000 || p.phase !== 'generating') {
+      // Without a terminal, only lines worth keeping in a log: not the start, at most every 2 s.
+      else if (p.phase !== 'loading' && (performance.now() - lastPrint > 2000 || p.phase === 'done')) {
         process.stderr.write(line + '\n');
         lastPrint = performance.now();
       }
@@ -175,6 +179,9 @@ export function progressBar(label: string): { update: (p: Progress) => void; don
     },
     done() {
       if (tty) process.stderr.write('\n');
+    },
+    clear() {
+      if (tty && lastLine) process.stderr.write(`\r${' '.repeat(lastLine.length)}\r`);
     },
   };
 }
