@@ -218,7 +218,7 @@ async function chain(ctx: Ctx, input: ChainInput): Promise<Frame[]> {
     let suffix: Frame[] = [];
     if (input.suffix.length && remaining <= room - input.suffix.length) {
       take = remaining;
-      suffix = input.suffix.slice(0, room - remaining);
+      suffix = input.suffix;
     } else {
       take = Math.min(room, input.suffix.length ? remaining - 1 : remaining);
     }
