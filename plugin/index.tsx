@@ -1,18 +1,39 @@
 /**
- * The Reshoot panel. For now a placeholder that proves the build (React 18 + swc + webpack into
- * a UXP plugin folder); the panel itself — connection, the five kinds, mask editor, queue and
- * placement — is built on the companion service and plugin/host/.
+ * The UXP entry: the Reshoot panel inside Premiere Pro. Premiere is reached only through
+ * PremiereHost (plugin/host/premiere.ts, which requires 'premierepro' and 'uxp' at run time);
+ * the companion through the WebSocket client.
  */
 import { createRoot } from 'react-dom/client';
+import type { Host } from './host/types.ts';
+import { App, createClient } from './ui/App.tsx';
 
-function Panel() {
-  return (
-    <main style={{ fontFamily: 'sans-serif', padding: 12 }}>
-      <h2>Reshoot</h2>
-      <p>Generative extend, fill, replace, generate and bridge — rendered by the local companion.</p>
-      <p>This build is a placeholder: the full panel comes next. The companion service runs with <code>npm start</code>; jobs can be rendered from a terminal with <code>npx reshoot render job.json</code>.</p>
-    </main>
-  );
+// webpack's require.context: finds plugin/host/premiere.ts when it is there, so the bundle builds
+// (and says what is missing) even before the Premiere host exists.
+declare const require: {
+  context(dir: string, recursive: boolean, pattern: RegExp): { keys(): string[]; (id: string): Record<string, unknown> };
+};
+
+function premiereHost(): Host {
+  const ctx = require.context('./host', false, /^\.\/premiere\.ts$/);
+  const key = ctx.keys()[0];
+  if (!key) throw new Error('this build has no Premiere host (plugin/host/premiere.ts)');
+  const mod = ctx(key);
+  const Ctor = (mod.PremiereHost ?? mod.default) as (new () => Host) | undefined;
+  const create = mod.createPremiereHost as (() => Host) | undefined;
+  if (create) return create();
+  if (Ctor) return new Ctor();
+  throw new Error('plugin/host/premiere.ts exports no PremiereHost');
 }
 
-createRoot(document.getElementById('root')!).render(<Panel />);
+const root = createRoot(document.getElementById('root')!);
+try {
+  const host = premiereHost();
+  root.render(<App host={host} client={createClient(host)} />);
+} catch (e) {
+  root.render(
+    <main style={{ fontFamily: 'sans-serif', padding: 12 }}>
+      <h2>Reshoot</h2>
+      <p>The panel could not reach Premiere Pro: {(e as Error).message}</p>
+    </main>,
+  );
+}

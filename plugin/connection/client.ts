@@ -1,0 +1,459 @@
+/**
+ * The panel's line to the companion (DESIGN.md §5): a WebSocket client that works with the
+ * browser's and UXP's WebSocket (client only, no permessage-deflate, no Node).
+ *
+ *  - Finds the companion through the connection file (read through the Host) or a manual
+ *    address + token from the settings.
+ *  - hello/welcome handshake; submit, cancel, subscribe, list as promise-returning requests.
+ *  - Every incoming message is validated with parseServerMessage; a bad one is reported and
+ *    dropped, never trusted.
+ *  - Job events are applied per job in `seq` order: duplicates are ignored, a gap asks for
+ *    the missed events (`subscribe {jobId, since}`).
+ *  - Reconnects by itself with backoff; after a reconnect it subscribes to every job again
+ *    (`subscribe '*'`, which answers with a snapshot) and asks for the events it missed for
+ *    the jobs it tracks.
+ */
+import {
+  CLOSE,
+  FINAL_STATES,
+  PROTOCOL_VERSION,
+  SUBSCRIBE_ALL,
+  parseServerMessage,
+  type ClientMessageInput,
+  type JobEvent,
+  type JobRecord,
+  type JobSpecInput,
+  type ServerMessage,
+} from '../../protocol/index.ts';
+import type { Host } from '../host/types.ts';
+import { Store } from './store.ts';
+
+export const DEFAULT_COMPANION_PORT = 41780;
+export const CLIENT_NAME = 'reshoot-panel 0.1.0';
+
+export type ConnectionStatus =
+  /** Not started yet. */
+  | 'idle'
+  | 'connecting'
+  | 'connected'
+  /** Lost the companion; trying again. */
+  | 'reconnecting'
+  /** No connection file and no manual address: the companion is not running. */
+  | 'no-companion'
+  /** The companion refused the token (close 4001): waits for new settings. */
+  | 'unauthorized'
+  /** Protocol versions differ (close 4002): waits for an update. */
+  | 'mismatch';
+
+export interface Welcome {
+  version: string;
+  providers: string[];
+  models: string[];
+}
+
+export interface JobView {
+  record: JobRecord;
+  /** The highest seq applied to this job. */
+  seq: number;
+}
+
+export interface ConnectionState {
+  status: ConnectionStatus;
+  /** One line for the status bar (why it is not connected, or where it is connected to). */
+  detail: string;
+  address: string | null;
+  welcome: Welcome | null;
+  /** Jobs by id, and their order (oldest first). */
+  jobs: Record<string, JobView>;
+  order: string[];
+  /** Next reconnect attempt (ms since epoch) while reconnecting. */
+  retryAt: number | null;
+  /** Last protocol problem seen (a bad message from the companion), for diagnostics. */
+  lastProblem: string | null;
+}
+
+export interface ManualAddress {
+  /** "127.0.0.1:41780", "localhost:41780" or a ws:// URL. */
+  address: string;
+  token: string;
+}
+
+/** The WebSocket constructor the client uses (the global one in the browser and in UXP). */
+export type WebSocketFactory = (url: string) => WebSocket;
+
+export interface ClientOptions {
+  host: Host;
+  /** Overrides the connection file (settings fallback). */
+  manual?: () => ManualAddress | null;
+  webSocket?: WebSocketFactory;
+  /** Backoff: first delay and cap, ms. */
+  minDelayMs?: number;
+  maxDelayMs?: number;
+  /** How long a request waits for its answer. */
+  requestTimeoutMs?: number;
+}
+
+export class RequestError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RequestError';
+  }
+}
+
+const INITIAL: ConnectionState = {
+  status: 'idle',
+  detail: 'not started',
+  address: null,
+  welcome: null,
+  jobs: {},
+  order: [],
+  retryAt: null,
+  lastProblem: null,
+};
+
+interface Pending {
+  resolve: (m: ServerMessage) => void;
+  reject: (e: Error) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+export class CompanionClient {
+  readonly store = new Store<ConnectionState>(INITIAL);
+  private ws: WebSocket | null = null;
+  private pending = new Map<string, Pending>();
+  private nextId = 1;
+  private attempt = 0;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private stopped = true;
+  private readonly listeners = new Set<(e: JobEvent) => void>();
+  /** Jobs with a gap being filled, so one gap asks once. */
+  private catchingUp = new Set<string>();
+
+  constructor(private readonly opts: ClientOptions) {}
+
+  get state(): ConnectionState {
+    return this.store.get();
+  }
+
+  /** Starts connecting (and keeps reconnecting until stop()). */
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.attempt = 0;
+    void this.connect();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const ws = this.ws;
+    this.ws = null;
+    ws?.close(1000, 'panel closed');
+    this.failPending(new RequestError('closed', 'the connection was closed'));
+    this.patch({ status: 'idle', detail: 'stopped', retryAt: null });
+  }
+
+  /** Drops the connection and connects again now (after settings changed). */
+  reconnect(): void {
+    this.stop();
+    this.start();
+  }
+
+  /** Called for every job event applied (after the store is updated). */
+  onEvent(listener: (e: JobEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Requests
+
+  async submit(spec: JobSpecInput | unknown): Promise<JobRecord> {
+    const m = await this.request({ type: 'submit', spec } as ClientMessageInput);
+    if (m.type !== 'accepted') throw new RequestError('unexpected', `expected accepted, got ${m.type}`);
+    this.applyRecord(m.job);
+    return m.job;
+  }
+
+  async cancel(jobId: string): Promise<void> {
+    await this.request({ type: 'cancel', jobId } as ClientMessageInput);
+  }
+
+  async list(): Promise<JobRecord[]> {
+    const m = await this.request({ type: 'list' } as ClientMessageInput);
+    if (m.type !== 'snapshot') throw new RequestError('unexpected', `expected snapshot, got ${m.type}`);
+    for (const j of m.jobs) this.applyRecord(j);
+    return m.jobs;
+  }
+
+  /** Subscribes to one job (or '*'); with `since`, the events after it are replayed. */
+  async subscribe(jobId: string, since?: number): Promise<void> {
+    const m = await this.request({ type: 'subscribe', jobId, ...(since !== undefined ? { since } : {}) } as ClientMessageInput);
+    if (m.type === 'snapshot') for (const j of m.jobs) this.applyRecord(j);
+  }
+
+  private request(msg: ClientMessageInput): Promise<ServerMessage> {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== ws.OPEN || this.state.status !== 'connected') {
+      return Promise.reject(new RequestError('not_connected', 'not connected to the companion'));
+    }
+    const requestId = `r${this.nextId++}`;
+    return new Promise<ServerMessage>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(requestId);
+        reject(new RequestError('timeout', `the companion did not answer ${msg.type}`));
+      }, this.opts.requestTimeoutMs ?? 30_000);
+      this.pending.set(requestId, { resolve, reject, timer });
+      ws.send(JSON.stringify({ ...msg, requestId }));
+    });
+  }
+
+  private failPending(e: Error): void {
+    for (const p of this.pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(e);
+    }
+    this.pending.clear();
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Connection
+
+  private patch(p: Partial<ConnectionState>): void {
+    this.store.set((s) => ({ ...s, ...p }));
+  }
+
+  /** Where to connect: the manual setting if given, else the connection file. */
+  private async locate(): Promise<{ url: string; address: string } | { missing: string }> {
+    const manual = this.opts.manual?.();
+    if (manual && manual.address.trim() && manual.token.trim()) {
+      const base = manual.address.trim().replace(/^wss?:\/\//, '').replace(/\/.*$/, '');
+      const address = base.includes(':') ? base : `${base}:${DEFAULT_COMPANION_PORT}`;
+      return { url: `ws://${address}/?token=${encodeURIComponent(manual.token.trim())}`, address };
+    }
+    const file = await this.opts.host.connectionFilePath();
+    const text = await this.opts.host.readTextFile(file);
+    if (text === null) return { missing: `no companion running (no connection file at ${file}); start it with "npm start"` };
+    let info: { port?: unknown; token?: unknown; host?: unknown };
+    try {
+      info = JSON.parse(text) as typeof info;
+    } catch {
+      return { missing: `the connection file ${file} is not valid JSON` };
+    }
+    if (typeof info.port !== 'number' || typeof info.token !== 'string') return { missing: `the connection file ${file} has no port or token` };
+    const hostName = typeof info.host === 'string' && info.host !== '0.0.0.0' && info.host !== '::' ? info.host : '127.0.0.1';
+    const address = `${hostName.includes(':') ? `[${hostName}]` : hostName}:${info.port}`;
+    return { url: `ws://${address}/?token=${encodeURIComponent(info.token)}`, address };
+  }
+
+  private async connect(): Promise<void> {
+    if (this.stopped) return;
+    this.patch({ status: this.attempt === 0 ? 'connecting' : 'reconnecting', retryAt: null });
+    let where: Awaited<ReturnType<CompanionClient['locate']>>;
+    try {
+      where = await this.locate();
+    } catch (e) {
+      where = { missing: `cannot read the connection file: ${(e as Error).message}` };
+    }
+    if (this.stopped) return;
+    if ('missing' in where) {
+      this.patch({ status: 'no-companion', detail: where.missing, address: null, welcome: null });
+      return this.schedule();
+    }
+    const make = this.opts.webSocket ?? ((url: string) => new WebSocket(url));
+    let ws: WebSocket;
+    try {
+      ws = make(where.url);
+    } catch (e) {
+      this.patch({ status: 'reconnecting', detail: `cannot open ${where.address}: ${(e as Error).message}` });
+      return this.schedule();
+    }
+    this.ws = ws;
+    this.patch({ address: where.address, detail: `connecting to ${where.address}` });
+    let opened = false;
+    ws.onopen = () => {
+      opened = true;
+      ws.send(JSON.stringify({ type: 'hello', protocol: PROTOCOL_VERSION, client: `${CLIENT_NAME} / ${this.opts.host.name}` }));
+    };
+    ws.onmessage = (ev: MessageEvent) => {
+      if (this.ws !== ws) return;
+      if (typeof ev.data !== 'string') return; // the companion sends no binary to the panel
+      this.onText(ev.data, where.address);
+    };
+    ws.onerror = () => undefined; // onclose follows and says what happened
+    ws.onclose = (ev: CloseEvent) => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      this.failPending(new RequestError('closed', 'the connection to the companion was lost'));
+      if (this.stopped) return;
+      if (ev.code === CLOSE.unauthorized) {
+        this.patch({ status: 'unauthorized', welcome: null, detail: 'the companion refused the token; check the connection file or the token in the settings' });
+        return this.schedule(true);
+      }
+      if (ev.code === CLOSE.protocolMismatch) {
+        this.patch({ status: 'mismatch', welcome: null, detail: `protocol mismatch: ${ev.reason || 'update the panel or the companion'}` });
+        return this.schedule(true);
+      }
+      const why = !opened ? `no companion answering at ${where.address}` : ev.code === CLOSE.shuttingDown ? 'the companion shut down' : `connection lost (${ev.code}${ev.reason ? ` ${ev.reason}` : ''})`;
+      this.patch({ status: 'reconnecting', welcome: null, detail: why });
+      this.schedule();
+    };
+  }
+
+  /** Next attempt after a growing delay; `slow` = a refusal that only a settings change fixes. */
+  private schedule(slow = false): void {
+    if (this.stopped) return;
+    const min = this.opts.minDelayMs ?? 500;
+    const max = this.opts.maxDelayMs ?? 10_000;
+    const delay = slow ? max : Math.min(max, min * 2 ** Math.min(this.attempt, 10));
+    this.attempt++;
+    if (this.timer) clearTimeout(this.timer);
+    this.patch({ retryAt: Date.now() + delay });
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.connect();
+    }, delay);
+  }
+
+  private onText(text: string, address: string): void {
+    const parsed = parseServerMessage(text);
+    if (!parsed.ok) {
+      this.patch({ lastProblem: parsed.message });
+      if (parsed.requestId) this.settle(parsed.requestId, null, new RequestError('bad_message', parsed.message));
+      return;
+    }
+    const m = parsed.msg;
+    switch (m.type) {
+      case 'welcome':
+        this.attempt = 0;
+        this.patch({
+          status: 'connected',
+          detail: `connected to ${address} (companion ${m.version}; ${m.providers.join(', ') || 'no providers'})`,
+          welcome: { version: m.version, providers: m.providers, models: m.models },
+          retryAt: null,
+        });
+        void this.catchUp();
+        return;
+      case 'event':
+        this.applyEvent(m.event);
+        return;
+      case 'error':
+        if (m.requestId) this.settle(m.requestId, null, new RequestError(m.code, m.message));
+        else this.patch({ lastProblem: `${m.code}: ${m.message}` });
+        return;
+      case 'upload.ack':
+        return; // uploads by value are not used by the panel yet
+      default:
+        this.settle(m.requestId, m, null);
+    }
+  }
+
+  private settle(requestId: string, m: ServerMessage | null, e: Error | null): void {
+    const p = this.pending.get(requestId);
+    if (!p) return;
+    this.pending.delete(requestId);
+    clearTimeout(p.timer);
+    if (e) p.reject(e);
+    else p.resolve(m!);
+  }
+
+  /**
+   * After (re)connecting: every job, new ones included, plus what was missed. `subscribe '*'`
+   * answers with a snapshot of all jobs; then each unfinished job we knew asks for its missed
+   * events, so a progress bar continues where it left off.
+   */
+  private async catchUp(): Promise<void> {
+    try {
+      const known = Object.values(this.state.jobs).filter((j) => !FINAL_STATES.includes(j.record.state));
+      await this.subscribe(SUBSCRIBE_ALL);
+      for (const j of known) {
+        const now = this.state.jobs[j.record.id];
+        if (now && FINAL_STATES.includes(now.record.state)) continue;
+        await this.subscribe(j.record.id, now?.seq ?? j.seq).catch(() => undefined);
+      }
+    } catch {
+      // The connection went again; the next welcome starts over.
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Jobs
+
+  private applyRecord(record: JobRecord): void {
+    this.store.set((s) => {
+      const had = s.jobs[record.id];
+      if (had && had.seq > record.seq) return s; // an older picture than what we have
+      const jobs = { ...s.jobs, [record.id]: { record, seq: record.seq } };
+      const order = had ? s.order : [...s.order, record.id];
+      return { ...s, jobs, order };
+    });
+  }
+
+  private applyEvent(e: JobEvent): void {
+    const had = this.state.jobs[e.jobId];
+    if (had && e.seq <= had.seq) return; // seen already (a replay after catch-up)
+    if (had && e.seq > had.seq + 1) {
+      // A gap: ask for what we missed (the replay comes in order, this event included).
+      if (this.catchingUp.has(e.jobId)) return;
+      this.catchingUp.add(e.jobId);
+      void this.subscribe(e.jobId, had.seq)
+        .catch(() => undefined)
+        .finally(() => this.catchingUp.delete(e.jobId));
+      return;
+    }
+    if (!had) {
+      // A job we hear of first through an event (another client's): fetch its record.
+      void this.subscribe(e.jobId).catch(() => undefined);
+      return;
+    }
+    const record = reduceEvent(had.record, e);
+    this.store.set((s) => ({ ...s, jobs: { ...s.jobs, [e.jobId]: { record, seq: e.seq } } }));
+    for (const l of [...this.listeners]) l(e);
+  }
+}
+
+/** The record after one event (the companion's own record stays the authority on snapshot). */
+export function reduceEvent(r: JobRecord, e: JobEvent): JobRecord {
+  const next: JobRecord = { ...r, seq: e.seq };
+  switch (e.event) {
+    case 'queued':
+      next.state = 'queued';
+      break;
+    case 'started':
+      next.state = 'running';
+      next.attempts = e.attempt;
+      next.startedAt ??= new Date().toISOString();
+      break;
+    case 'progress':
+      next.state = 'running';
+      next.progress = e.progress;
+      break;
+    case 'preview':
+      break;
+    case 'done':
+      next.state = 'done';
+      next.result = e.result;
+      next.finishedAt ??= new Date().toISOString();
+      if (next.progress) next.progress = { ...next.progress, phase: 'done', fraction: 1, etaSeconds: 0 };
+      break;
+    case 'failed':
+      next.state = 'failed';
+      next.error = e.error;
+      next.finishedAt ??= new Date().toISOString();
+      break;
+    case 'cancelled':
+      next.state = 'cancelled';
+      next.finishedAt ??= new Date().toISOString();
+      break;
+    case 'resumed':
+      next.state = 'queued';
+      next.recovered = 'resumed';
+      next.progress = undefined;
+      break;
+  }
+  return next;
+}
