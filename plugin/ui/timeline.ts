@@ -103,9 +103,16 @@ export async function placeResult(host: Host, job: JobRecord, ctx: PlacementCont
   const spec = (job.spec ?? {}) as { prompt?: string; model?: string; kind?: string };
   const frames = result.frames || ctx.durationFrames;
   const duration = framesToTicks(frames, ctx.fps);
-  const startTicks = ctx.direction === 'tail' ? ctx.item.endTicks : Math.max(0, ctx.item.startTicks - duration);
-  const trackIndex = await firstFreeTrackAbove(host, ctx.item.trackIndex, startTicks, startTicks + duration);
+  const startTicks = ctx.direction === 'tail' ? ctx.item.endTicks : ctx.item.startTicks - duration;
+  if (startTicks < 0) {
+    const before = ticksToFrames(ctx.item.startTicks, ctx.fps);
+    throw new Error(`the ${frames}-frame head extension does not fit: "${ctx.item.name}" starts at frame ${before}; move the clip later or extend by fewer frames`);
+  }
   const imported = await host.importFile(result.path, RESULTS_BIN);
+  // Placing the same result again finds it where it already is instead of adding a copy.
+  const existing = await findPlaced(host, imported.projectItemId, startTicks);
+  if (existing) return { item: existing, trackIndex: existing.trackIndex, startTicks };
+  const trackIndex = await firstFreeTrackAbove(host, ctx.item.trackIndex, startTicks, startTicks + duration);
   const placed = await host.placeItem(imported.projectItemId, trackIndex, startTicks);
   await host.setMetadata(imported.projectItemId, {
     'reshoot.prompt': spec.prompt ?? '',
@@ -121,4 +128,13 @@ export async function placeResult(host: Host, job: JobRecord, ctx: PlacementCont
     durationTicks: duration,
   });
   return { item: placed, trackIndex, startTicks };
+}
+
+async function findPlaced(host: Host, projectItemId: string, startTicks: number): Promise<TrackItemInfo | null> {
+  const count = await host.videoTrackCount();
+  for (let t = 0; t < count; t++) {
+    const hit = (await host.videoTrackItems(t)).find((i) => i.projectItemId === projectItemId && i.startTicks === startTicks);
+    if (hit) return hit;
+  }
+  return null;
 }
