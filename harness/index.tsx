@@ -8,7 +8,7 @@ import { createRoot } from 'react-dom/client';
 import { parseRational } from '../protocol/rational.ts';
 import { TICKS_PER_SECOND } from '../plugin/host/types.ts';
 import { App, createClient } from '../plugin/ui/App.tsx';
-import { framesToTicks } from '../plugin/ui/timeline.ts';
+import { frameToTicks } from '../plugin/time.ts';
 import { FallbackMemoryHost } from './fallback-host.ts';
 
 const q = new URLSearchParams(location.search);
@@ -27,7 +27,7 @@ const host = new FallbackMemoryHost({
   pixelAspect: { num: 1, den: 1 },
   endTicks: 0,
 });
-const clip = host.addClip(0, media, 0, framesToTicks(frames, fps));
+const clip = host.addClip(0, media, 0, frameToTicks(frames, fps));
 if (q.get('select') !== '0') host.select([clip.id]);
 if (q.get('port') && q.get('token')) {
   void host.connectionFilePath().then((p) =>
@@ -35,7 +35,7 @@ if (q.get('port') && q.get('token')) {
   );
 }
 // Results are as long as the job made them; the harness cannot probe, so it asks the query.
-host.mediaDurationTicks = () => framesToTicks(Number(q.get('resultFrames') ?? 24), fps);
+host.mediaDurationTicks = () => frameToTicks(Number(q.get('resultFrames') ?? 24), fps);
 
 declare global {
   interface Window {

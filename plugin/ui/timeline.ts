@@ -1,26 +1,11 @@
 /**
- * Timeline arithmetic and placement the panel needs for the Extend slice. Exact: ticks are
- * converted with BigInt (254016000000 ticks per second times a 24000 numerator overflows 2^53).
- * Minimal local versions; plugin/time.ts and plugin/placement.ts are the shared ones once
- * they exist.
+ * What the Extend slice needs between the UI and the timeline: the job spec for the selected
+ * clip and placing its result. Tick math is plugin/time.ts, track choice plugin/placement.ts.
  */
 import { formatRational, type JobRecord, type JobSpecInput, type OutputFormat, type Rational, type Time, timeToFrames } from '../../protocol/index.ts';
-import { TICKS_PER_SECOND, type Host, type SequenceInfo, type TrackItemInfo } from '../host/types.ts';
-
-const TPS = BigInt(TICKS_PER_SECOND);
-
-/** The frame containing tick `ticks` at `fps` (floor; exact for frame boundaries). */
-export function ticksToFrames(ticks: number, fps: Rational): number {
-  const t = BigInt(Math.round(ticks));
-  return Number((t * BigInt(fps.num)) / (TPS * BigInt(fps.den)));
-}
-
-/** Where frame `frames` starts, in ticks (rounded to the nearest tick when not exact). */
-export function framesToTicks(frames: number, fps: Rational): number {
-  const n = BigInt(frames) * TPS * BigInt(fps.den);
-  const d = BigInt(fps.num);
-  return Number((n * 2n + d) / (2n * d));
-}
+import type { Host, SequenceInfo, TrackItemInfo } from '../host/types.ts';
+import { allVideoTracks, alreadyPlaced, isFree } from '../placement.ts';
+import { frameToTicks, sourceRange, ticksToFrame } from '../time.ts';
 
 export interface ExtendOptions {
   direction: 'head' | 'tail';
@@ -34,17 +19,10 @@ export interface ExtendOptions {
   format: OutputFormat;
 }
 
-/** The source range of a track item: in/out in frames of its media, seen at the sequence rate. */
-export function itemSourceRange(item: TrackItemInfo, seq: SequenceInfo): { in: number; out: number } {
-  const first = ticksToFrames(item.inPointTicks, seq.fps);
-  const length = ticksToFrames(item.endTicks - item.startTicks, seq.fps);
-  return { in: first, out: first + length };
-}
-
 /** The extend job for the selected item (frames by reference: the media path). */
 export function extendSpec(item: TrackItemInfo, seq: SequenceInfo, o: ExtendOptions): JobSpecInput {
   if (!item.mediaPath) throw new Error(`"${item.name}" has no media file (a title or an adjustment layer cannot be extended)`);
-  const range = itemSourceRange(item, seq);
+  const range = sourceRange(item, seq.fps);
   if (range.out <= range.in) throw new Error(`"${item.name}" is shorter than one frame`);
   return {
     kind: 'extend',
@@ -75,13 +53,9 @@ export function placementContext(item: TrackItemInfo, seq: SequenceInfo, o: Exte
 }
 
 /** The first video track above `from` with nothing in [start, end); the track count if none is free. */
-export async function firstFreeTrackAbove(host: Host, from: number, start: number, end: number): Promise<number> {
-  const count = await host.videoTrackCount();
-  for (let t = from + 1; t < count; t++) {
-    const items = await host.videoTrackItems(t);
-    if (!items.some((i) => i.startTicks < end && i.endTicks > start)) return t;
-  }
-  return count;
+function firstFreeTrackAbove(tracks: TrackItemInfo[][], from: number, start: number, end: number): number {
+  for (let t = from + 1; t < tracks.length; t++) if (isFree(tracks[t]!, start, end)) return t;
+  return tracks.length;
 }
 
 export const RESULTS_BIN = 'Reshoot';
@@ -102,17 +76,18 @@ export async function placeResult(host: Host, job: JobRecord, ctx: PlacementCont
   const result = job.result;
   const spec = (job.spec ?? {}) as { prompt?: string; model?: string; kind?: string };
   const frames = result.frames || ctx.durationFrames;
-  const duration = framesToTicks(frames, ctx.fps);
+  const duration = frameToTicks(frames, ctx.fps);
   const startTicks = ctx.direction === 'tail' ? ctx.item.endTicks : ctx.item.startTicks - duration;
   if (startTicks < 0) {
-    const before = ticksToFrames(ctx.item.startTicks, ctx.fps);
+    const before = ticksToFrame(ctx.item.startTicks, ctx.fps);
     throw new Error(`the ${frames}-frame head extension does not fit: "${ctx.item.name}" starts at frame ${before}; move the clip later or extend by fewer frames`);
   }
   const imported = await host.importFile(result.path, RESULTS_BIN);
   // Placing the same result again finds it where it already is instead of adding a copy.
-  const existing = await findPlaced(host, imported.projectItemId, startTicks);
+  const tracks = await allVideoTracks(host);
+  const existing = alreadyPlaced(tracks.flat(), imported.projectItemId, startTicks);
   if (existing) return { item: existing, trackIndex: existing.trackIndex, startTicks };
-  const trackIndex = await firstFreeTrackAbove(host, ctx.item.trackIndex, startTicks, startTicks + duration);
+  const trackIndex = firstFreeTrackAbove(tracks, ctx.item.trackIndex, startTicks, startTicks + duration);
   const placed = await host.placeItem(imported.projectItemId, trackIndex, startTicks);
   await host.setMetadata(imported.projectItemId, {
     'reshoot.prompt': spec.prompt ?? '',
@@ -130,11 +105,3 @@ export async function placeResult(host: Host, job: JobRecord, ctx: PlacementCont
   return { item: placed, trackIndex, startTicks };
 }
 
-async function findPlaced(host: Host, projectItemId: string, startTicks: number): Promise<TrackItemInfo | null> {
-  const count = await host.videoTrackCount();
-  for (let t = 0; t < count; t++) {
-    const hit = (await host.videoTrackItems(t)).find((i) => i.projectItemId === projectItemId && i.startTicks === startTicks);
-    if (hit) return hit;
-  }
-  return null;
-}

@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { FallbackMemoryHost } from '../../harness/fallback-host.ts';
 import { TICKS_PER_SECOND, type SequenceInfo } from '../../plugin/host/types.ts';
-import { extendSpec, framesToTicks, itemSourceRange, placeResult, placementContext, ticksToFrames } from '../../plugin/ui/timeline.ts';
+import { frameToTicks, sourceRange, ticksToFrame } from '../../plugin/time.ts';
+import { extendSpec, placeResult, placementContext } from '../../plugin/ui/timeline.ts';
 import { parseRational, type JobRecord, type Rational } from '../../protocol/index.ts';
 
 const RATES = ['24000/1001', '24', '25', '30000/1001', '30', '50', '60000/1001', '60'];
@@ -17,21 +18,21 @@ const TICKS_PER_FRAME: Record<string, number> = {
 
 const sequence = (fps: Rational): SequenceInfo => ({ id: 's', name: 'Seq', fps, width: 64, height: 48, pixelAspect: { num: 1, den: 1 }, endTicks: 0 });
 
-describe('ticks ↔ frames', () => {
+describe('ticks ↔ frames (plugin/time.ts)', () => {
   for (const r of RATES) {
     const fps = parseRational(r);
     it(`is exact at ${r} fps, also 9 hours in`, () => {
-      expect(framesToTicks(1, fps)).toBe(TICKS_PER_FRAME[r]);
+      expect(frameToTicks(1, fps)).toBe(TICKS_PER_FRAME[r]);
       const nineHours = Math.round((9 * 3600 * fps.num) / fps.den);
       for (const f of [0, 1, 23, 24, 1001, 86_399, nineHours]) {
-        const t = framesToTicks(f, fps);
+        const t = frameToTicks(f, fps);
         expect(t).toBe(f * TICKS_PER_FRAME[r]!);
-        expect(ticksToFrames(t, fps)).toBe(f);
+        expect(ticksToFrame(t, fps)).toBe(f);
         // Anywhere inside a frame belongs to that frame.
-        expect(ticksToFrames(t + TICKS_PER_FRAME[r]! - 1, fps)).toBe(f);
+        expect(ticksToFrame(t + TICKS_PER_FRAME[r]! - 1, fps)).toBe(f);
       }
       // One second of frames is one second of ticks.
-      expect(framesToTicks(fps.num, { num: fps.num, den: 1 }) ).toBe(TICKS_PER_SECOND);
+      expect(frameToTicks(fps.num, { num: fps.num, den: 1 }) ).toBe(TICKS_PER_SECOND);
     });
   }
 
@@ -39,7 +40,7 @@ describe('ticks ↔ frames', () => {
     const fps = parseRational('24000/1001');
     const tpf = TICKS_PER_FRAME['24000/1001']!;
     const item = { id: 'a', name: 'a.mov', trackIndex: 0, startTicks: 100 * tpf, endTicks: 148 * tpf, inPointTicks: 37 * tpf, mediaPath: '/m/a.mov', projectItemId: 'p1' };
-    expect(itemSourceRange(item, sequence(fps))).toEqual({ in: 37, out: 85 });
+    expect(sourceRange(item, fps)).toEqual({ in: 37, out: 85 });
     const spec = extendSpec(item, sequence(fps), { direction: 'tail', duration: { seconds: 1 }, prompt: 'x', format: 'ffv1' });
     expect(spec).toMatchObject({ source: { path: '/m/a.mov', in: { frames: 37 }, out: { frames: 85 } }, sequence: { fps: '24000/1001' } });
   });
