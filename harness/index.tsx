@@ -9,7 +9,7 @@ import { parseRational } from '../protocol/rational.ts';
 import { TICKS_PER_SECOND } from '../plugin/host/types.ts';
 import { App, createClient } from '../plugin/ui/App.tsx';
 import { frameToTicks } from '../plugin/time.ts';
-import { FallbackMemoryHost } from './fallback-host.ts';
+import { MemoryHost } from '../plugin/host/memory.ts';
 
 const q = new URLSearchParams(location.search);
 const fps = parseRational(q.get('fps') ?? '24000/1001');
@@ -18,15 +18,7 @@ const height = Number(q.get('h') ?? 1080);
 const media = q.get('media') ?? '/media/source.mov';
 const frames = Number(q.get('frames') ?? 48);
 
-const host = new FallbackMemoryHost({
-  id: 'seq-1',
-  name: 'Sequence 01',
-  fps,
-  width,
-  height,
-  pixelAspect: { num: 1, den: 1 },
-  endTicks: 0,
-});
+const host = new MemoryHost({ sequence: { id: 'seq-1', name: 'Sequence 01', fps, width, height } });
 const clip = host.addClip(0, media, 0, frameToTicks(frames, fps));
 if (q.get('select') !== '0') host.select([clip.id]);
 if (q.get('port') && q.get('token')) {
@@ -39,7 +31,7 @@ host.mediaDurationTicks = () => frameToTicks(Number(q.get('resultFrames') ?? 24)
 
 declare global {
   interface Window {
-    reshootHarness: { host: FallbackMemoryHost; ticksPerSecond: number };
+    reshootHarness: { host: MemoryHost; ticksPerSecond: number };
   }
 }
 window.reshootHarness = { host, ticksPerSecond: TICKS_PER_SECOND };
@@ -47,7 +39,7 @@ window.reshootHarness = { host, ticksPerSecond: TICKS_PER_SECOND };
 function renderTimeline() {
   const el = document.getElementById('timeline');
   if (!el) return;
-  const lines = [`${host.sequence.name}  ${width}x${height} @ ${fps.num}/${fps.den}`];
+  const lines = [`${host.sequence!.name}  ${width}x${height} @ ${fps.num}/${fps.den}`];
   host.tracks.forEach((t, i) => {
     const items = t.map((it) => {
       const p = host.project.get(it.projectItemId)!;

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FPS, losslessClip, tempDir, useTestModelCache } from '../helpers/fixtures.ts';
 import { testService } from '../helpers/service.ts';
-import type { FallbackMemoryHost } from '../../harness/fallback-host.ts';
+import type { MemoryHost } from '../../plugin/host/memory.ts';
 import { serveStatic } from './static.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -102,7 +102,7 @@ describe.skipIf(!haveChromium)('panel in Chromium against a real companion', () 
     expect(await job.locator('[data-testid=job-placed]').textContent()).toBe('placed on V2 at frame 24');
 
     const timeline = await page.evaluate(() => {
-      const h = (window as unknown as { reshootHarness: { host: FallbackMemoryHost } }).reshootHarness.host;
+      const h = (window as unknown as { reshootHarness: { host: MemoryHost } }).reshootHarness.host;
       return {
         tracks: h.tracks.map((t) => t.map((i) => ({ ...i }))),
         project: [...h.project.values()].map((p) => ({ ...p })),
@@ -119,7 +119,7 @@ describe.skipIf(!haveChromium)('panel in Chromium against a real companion', () 
     const result = timeline.project.find((p) => p.id === placed.projectItemId)!;
     expect(result.bin).toBe('Reshoot');
     expect(result.mediaPath).toMatch(/\.mkv$/);
-    expect(existsSync(result.mediaPath)).toBe(true);
+    expect(existsSync(result.mediaPath!)).toBe(true);
     expect(result.metadata).toMatchObject({ 'reshoot.prompt': 'the waves roll on', 'reshoot.seed': '1234', 'reshoot.model': 'builtin:tiny', 'reshoot.jobId': jobId, 'reshoot.kind': 'extend' });
     expect(timeline.markers).toHaveLength(1);
     expect(timeline.markers[0]).toMatchObject({ startTicks: ticksAt(24), durationTicks: ticksAt(24) });

@@ -10,14 +10,14 @@ import WebSocket from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startService } from '../../companion/service/service.ts';
 import { CompanionClient, type ConnectionState } from '../../plugin/connection/client.ts';
-import { FallbackMemoryHost } from '../../harness/fallback-host.ts';
+import { MemoryHost } from '../../plugin/host/memory.ts';
 import { FPS, losslessClip, tempDir, useTestModelCache } from '../helpers/fixtures.ts';
 
-function hostReading(file: string): FallbackMemoryHost {
-  const host = new FallbackMemoryHost({ id: 's', name: 's', fps: FPS, width: 64, height: 48, pixelAspect: { num: 1, den: 1 }, endTicks: 0 });
-  host.connectionFilePath = async () => file;
-  host.readTextFile = async (p: string) => readFile(p, 'utf8').catch(() => null);
-  return host;
+function hostReading(file: string): MemoryHost {
+  return new MemoryHost(
+    { sequence: { id: 's', name: 's', fps: FPS, width: 64, height: 48 } },
+    { connectionFilePath: file, readTextFile: (p: string) => readFile(p, 'utf8').catch(() => null) },
+  );
 }
 
 function until(client: CompanionClient, ok: (s: ConnectionState) => boolean, ms = 60_000): Promise<ConnectionState> {

@@ -3,7 +3,7 @@
  * rates editors use, clip in/out offsets, and placement that never destroys or duplicates.
  */
 import { describe, expect, it } from 'vitest';
-import { FallbackMemoryHost } from '../../harness/fallback-host.ts';
+import { MemoryHost } from '../../plugin/host/memory.ts';
 import { TICKS_PER_SECOND, type SequenceInfo } from '../../plugin/host/types.ts';
 import { frameToTicks, sourceRange, ticksToFrame } from '../../plugin/time.ts';
 import { extendSpec, placeResult, placementContext } from '../../plugin/ui/timeline.ts';
@@ -55,7 +55,7 @@ describe('placement', () => {
   });
 
   function setup() {
-    const host = new FallbackMemoryHost(sequence(fps));
+    const host = new MemoryHost({ sequence: { id: 's', name: 'Seq', fps, width: 64, height: 48 } });
     const clip = host.addClip(0, '/m/a.mov', 50 * tpf, 50 * tpf);
     return { host, clip };
   }
