@@ -177,6 +177,9 @@ describe('sessions and jobs', () => {
     const reply = await b.next((m) => (m.type === 'ok' || m.type === 'snapshot') && m.requestId === 'sub');
     const final = (await api(service, `/jobs/${id}`)).body.job;
     if (reply.type === 'ok') {
+      // The record takes its new seq before the event is on disk and announced, so the last
+      // event may arrive just after `ok`; it must arrive, once, in order.
+      await b.next((m) => m.type === 'event' && m.event.jobId === id && m.event.seq === final.seq);
       const got = b.received.filter(isEvent(id)).map((m) => (m.type === 'event' ? m.event.seq : -1));
       expect(got).toEqual(Array.from({ length: final.seq - seen }, (_, i) => seen + 1 + i));
     } else {
