@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { ffmpegInfo } from '../companion/media/ffmpeg.ts';
+import type { TransformerConfig } from '../companion/models/types.ts';
 
 export interface Machine {
   date: string;
@@ -89,3 +90,19 @@ export function tempDir(prefix: string): TempDir {
 
 export const fmt = (v: number, digits = 1): string => v.toFixed(digits);
 export const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+
+/**
+ * Multiply-adds of one LTX transformer run for one batch row: S video tokens, L text tokens.
+ * Counts the matmuls and attention products (norms, RoPE and softmax are small beside them).
+ */
+export function transformerMacs(c: TransformerConfig, S: number, L: number): number {
+  const D = c.numAttentionHeads * c.attentionHeadDim;
+  const once = S * (c.inChannels * D + D * c.outChannels + 256 * D + D * D + 6 * D * D) + L * (c.captionChannels * D + D * D);
+  const perLayer =
+    S * 4 * D * D + // self-attention q, k, v, out
+    2 * S * S * D + // scores and weighted sum
+    S * 2 * D * D + L * 2 * D * D + // cross-attention q, out on video; k, v on text
+    2 * S * L * D + // cross-attention scores and sum
+    S * 8 * D * D; // feed-forward D → 4D → D
+  return once + c.numLayers * perLayer;
+}

@@ -35,7 +35,7 @@ import { buildLtxvTransformer, loadModel } from '../companion/models/registry.ts
 import { tinyTransformerConfig } from '../companion/models/tiny.ts';
 import type { ModelHandle, TransformerConfig } from '../companion/models/types.ts';
 import { Rng } from '../companion/engine/noise.ts';
-import { envInt, fmt, machine, median, mib, printMachine, tempDir } from './common.ts';
+import { envInt, fmt, machine, median, mib, printMachine, tempDir, transformerMacs } from './common.ts';
 
 const REPS = envInt('BENCH_REPS', 5);
 const PROFILE = process.env.BENCH_PROFILE === '1';
@@ -68,18 +68,6 @@ interface Case {
  * Multiply-accumulates of one transformer run per batch row, counting the matmuls only
  * (proj in/out, per-token adaLN, caption projection, q/k/v/out, attention, feed-forward).
  */
-function macsPerRow(c: TransformerConfig, S: number, L: number): number {
-  const D = c.numAttentionHeads * c.attentionHeadDim;
-  const once = S * (c.inChannels * D + D * c.outChannels + 256 * D + D * D + 6 * D * D) + L * (c.captionChannels * D + D * D);
-  const perLayer =
-    S * 4 * D * D + // self-attention q, k, v, out
-    2 * S * S * D + // scores and weighted sum
-    S * 2 * D * D + L * 2 * D * D + // cross-attention q, out on video; k, v on text
-    2 * S * L * D + // cross-attention scores and sum
-    S * 8 * D * D; // feed-forward D → 4D → D
-  return once + c.numLayers * perLayer;
-}
-
 function textEmbedding(c: TransformerConfig, L: number, batch: number, seed: number): TextEmbedding {
   const embeds = new Rng(seed, 0).normal(new Float32Array(batch * L * c.captionChannels));
   const mask = new Float32Array(batch * L);
@@ -151,7 +139,7 @@ async function stepBench(): Promise<void> {
       for (const b of [2, 1] as const) {
         const ms = median(k.ms[b]);
         med.set(`${k.name}/${b}`, ms);
-        const gflop = (2 * b * macsPerRow(k.config, S, k.textTokens)) / 1e9;
+        const gflop = (2 * b * transformerMacs(k.config, S, k.textTokens)) / 1e9;
         console.log(
           `  ${k.name.padEnd(4)} batch ${b}: ${fmt(ms).padStart(7)} ms/step  ${fmt((b * S) / (ms / 1000), 0).padStart(6)} tokens/s  ` +
             `(${S} tokens, D=${D}, ${k.config.numLayers} layers; ~${fmt(gflop, 1)} GFLOP → ${fmt(gflop / (ms / 1000), 0)} GFLOP/s; ` +

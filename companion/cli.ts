@@ -1,6 +1,6 @@
 /**
  * `reshoot` on the command line:
- *   reshoot render job.json [--out PATH] [--force] [--provider P]
+ *   reshoot render job.json [--out PATH] [--force] [--provider P]   (default: RESHOOT_PROVIDER, else auto)
  *   reshoot doctor
  *   reshoot models list
  *   reshoot demo [--out DIR]
@@ -13,12 +13,12 @@ import { parseJobSpec, JobSpecError } from '../protocol/index.ts';
 import { isReshootError } from './errors.ts';
 import { runJob } from './jobs/run.ts';
 import type { Progress } from './jobs/render.ts';
-import { PROVIDER_ORDER, type Provider } from './engine/runtime.ts';
+import { providersFor } from './engine/providers.ts';
 
 const USAGE = `usage:
   reshoot serve [--port N] [--host ADDR --allow-remote] [--allow-origin ORIGIN]...
                                  the companion service the Premiere panel talks to (npm start)
-  reshoot render <job.json> [--out PATH] [--force] [--provider cpu|webgpu|cuda|dml|coreml]
+  reshoot render <job.json> [--out PATH] [--force] [--provider auto|cuda|dml|coreml|webgpu|cpu]
   reshoot doctor                 check ffmpeg, ONNX Runtime providers and the model cache
   reshoot models list            models in the cache and built in
   reshoot demo [--out DIR]       render the examples into ./out
@@ -84,14 +84,21 @@ async function render(args: string[]): Promise<number> {
     console.error(`reshoot: cannot read job file ${file}: ${why}`);
     return 1;
   }
+  let providers;
+  try {
+    providers = providersFor(values.provider);
+  } catch (e) {
+    console.error(`reshoot render: ${(e as Error).message}`);
+    return 2;
+  }
   const spec = parseJobSpec(json);
-  const providers = providerList(values.provider);
   const bar = progressBar(`${spec.kind}`);
   const result = await runJob(spec, { out: values.out, force: values.force, providers, onProgress: bar.update }).catch((e) => {
     bar.clear(); // the error is the one line the user should see
     throw e;
   });
   bar.done();
+  for (const f of result.provenance.providerFallbacks) console.error(`reshoot: provider fell back: ${f}`);
   const t = result.provenance.timings;
   console.log(
     `${result.output}\n  ${result.provenance.frames} frames, seed ${result.provenance.seed}, model ${result.provenance.model.id}` +
@@ -123,9 +130,8 @@ async function serve(args: string[]): Promise<number> {
     allowRemote: values['allow-remote'],
     allowOrigins: values['allow-origin'] ?? [],
   });
-  const { bundledProviders } = await import('./engine/runtime.ts');
   console.log(`reshoot companion listening on http://${service.host}:${service.port} (WebSocket on the same port)`);
-  console.log(`  provider in use: cpu (this build also ships: ${bundledProviders().filter((p) => p !== 'cpu').join(', ') || 'nothing else'}; reshoot doctor says which run here)`);
+  console.log(`  providers, tried in order: ${providersFor().join(', ')} (RESHOOT_PROVIDER picks one; reshoot doctor says which run here)`);
   console.log(`  connection file: ${service.connectionFile}`);
   console.log(`  jobs: ${service.queue.list().length} on record; Ctrl+C stops`);
   await new Promise<void>((resolve) => {
@@ -136,12 +142,6 @@ async function serve(args: string[]): Promise<number> {
   console.log('stopping…');
   await service.close();
   return 0;
-}
-
-export function providerList(p: string | undefined): Provider[] | undefined {
-  if (!p) return undefined;
-  if (!(PROVIDER_ORDER as readonly string[]).includes(p)) throw new Error(`unknown provider "${p}" (one of ${PROVIDER_ORDER.join(', ')})`);
-  return p === 'cpu' ? ['cpu'] : [p as Provider, 'cpu'];
 }
 
 async function models(args: string[]): Promise<number> {

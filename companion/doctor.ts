@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { bundledProviders, type Provider } from './engine/runtime.ts';
+import { bundledProviders, type Provider } from './engine/providers.ts';
 import { isReshootError } from './errors.ts';
 import { ffmpegInfo } from './media/ffmpeg.ts';
 import { listModels, loadModel, modelCacheDir } from './models/registry.ts';

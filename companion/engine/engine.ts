@@ -9,7 +9,7 @@ import type { Frame } from '../media/frame.ts';
 import type { ModelManifest } from '../models/types.ts';
 import type { StepInfo, WindowRequest } from './generate.ts';
 import type { FromWorker, ToWorker } from './messages.ts';
-import type { Provider } from './runtime.ts';
+import { providersFor, type Provider } from './providers.ts';
 
 export interface WindowOutput {
   frames: Frame[];
@@ -27,6 +27,8 @@ export class Engine {
   private loaded: { resolve: (v: { provider: Provider; manifest: ModelManifest; fallbacks: string[] }) => void; reject: (e: Error) => void } | null = null;
   manifest: ModelManifest | null = null;
   provider: Provider | null = null;
+  /** Provider fallbacks so far (load and first runs), one message each; goes into provenance. */
+  fallbacks: string[] = [];
 
   private constructor() {
     this.worker = new Worker(new URL('./worker-entry.mjs', import.meta.url), { workerData: { cancel: this.cancelFlag.buffer } });
@@ -37,8 +39,8 @@ export class Engine {
     });
   }
 
-  /** Starts a worker and loads `modelId` on the first provider that works. */
-  static async open(modelId: string, providers: Provider[] = ['cpu']): Promise<Engine> {
+  /** Starts a worker and loads `modelId` on the first provider that works (default: providersFor()). */
+  static async open(modelId: string, providers: Provider[] = providersFor()): Promise<Engine> {
     const engine = new Engine();
     try {
       const info = await new Promise<{ provider: Provider; manifest: ModelManifest; fallbacks: string[] }>((resolve, reject) => {
@@ -47,7 +49,7 @@ export class Engine {
       });
       engine.manifest = info.manifest;
       engine.provider = info.provider;
-      for (const f of info.fallbacks) process.emitWarning(`provider fell back: ${f}`);
+      engine.fallbacks = info.fallbacks;
       return engine;
     } catch (e) {
       await engine.close();
@@ -99,6 +101,8 @@ export class Engine {
     if (m.type === 'step') p.onStep({ step: m.step, steps: m.steps });
     else if (m.type === 'done') {
       this.pending.delete(m.id);
+      this.provider = m.provider;
+      this.fallbacks = m.fallbacks;
       p.resolve({ frames: m.frames.map((f) => ({ ...f, channels: 3 as const })), tokens: m.tokens, generatedTokens: m.generatedTokens, stepMs: m.stepMs });
     } else if (m.type === 'error') {
       this.pending.delete(m.id);

@@ -15,6 +15,9 @@ import { addNoise, applyGuidance, blendKnown, eulerStep, sigmaSchedule, timestep
 
 export type Conditioning = 'per-token' | 'blend';
 
+/** Offset of the decoder-noise stream from a window's sampler stream. */
+const DECODE_NOISE_STREAM = 1 << 20;
+
 export interface WindowRequest {
   width: number;
   height: number;
@@ -64,14 +67,15 @@ export async function generateWindow(
   const C = spec.channels;
   if (latentFrames(F, spec.temporal) !== grid.frames) throw new Error('window frame count does not match the latent grid');
 
+  // Text first: with stage-by-stage loading the text encoder is then done with for the window.
+  const cond = await rt.encodeText(req.prompt);
+  const useCfg = req.guidance !== 1;
+  const uncond = useCfg ? await rt.encodeText(req.negativePrompt) : null;
+
   // Encode what is known; unknown frames go in as mid-grey: their tokens are pure noise anyway.
   const grey: Frame = { width, height, channels: 3, data: new Uint8Array(width * height * 3).fill(128) };
   const video = framesToVideoTensor(req.frames.map((f) => f ?? grey));
   const x0 = latentToTokens(await rt.encodeVideo(video, F, height, width), C, S);
-
-  const cond = await rt.encodeText(req.prompt);
-  const useCfg = req.guidance !== 1;
-  const uncond = useCfg ? await rt.encodeText(req.negativePrompt) : null;
 
   const sigmas = truncateForStrength(sigmaSchedule(req.steps, rt.manifest.scheduler.shift, S), req.strength);
   const noise = new Rng(req.seed, req.stream).normal(new Float32Array(S * C));
@@ -106,7 +110,9 @@ export async function generateWindow(
   }
   if (isCancelled()) throw new CancelledError();
 
-  const decoded = await rt.decodeVideo(tokensToLatent(x, C, S), grid.frames, grid.height, grid.width);
+  // Decoder noise (timestep-conditioned VAEs) has its own stream: it never shifts the sampler's.
+  const decodeNoise = () => new Rng(req.seed, req.stream + DECODE_NOISE_STREAM).normal(new Float32Array(S * C));
+  const decoded = await rt.decodeVideo(tokensToLatent(x, C, S), grid.frames, grid.height, grid.width, decodeNoise);
   let generatedTokens = 0;
   for (const m of tokenMask) generatedTokens += m;
   return { frames: videoTensorToFrames(decoded, F, width, height), tokens: S, generatedTokens, stepMs };

@@ -1,7 +1,7 @@
 /** Messages between the Engine (main thread) and its worker. Structured-clone safe. */
 import type { ModelManifest } from '../models/types.ts';
 import type { WindowRequest } from './generate.ts';
-import type { Provider } from './runtime.ts';
+import type { Provider } from './providers.ts';
 
 export type ToWorker =
   | { type: 'load'; modelId: string; providers: Provider[] }
@@ -10,5 +10,15 @@ export type ToWorker =
 export type FromWorker =
   | { type: 'loaded'; provider: Provider; manifest: ModelManifest; fallbacks: string[] }
   | { type: 'step'; id: number; step: number; steps: number }
-  | { type: 'done'; id: number; frames: { width: number; height: number; data: Uint8Array }[]; tokens: number; generatedTokens: number; stepMs: number[] }
+  | {
+      type: 'done';
+      id: number;
+      frames: { width: number; height: number; data: Uint8Array }[];
+      tokens: number;
+      generatedTokens: number;
+      stepMs: number[];
+      /** Where the transformer ran, after any fallback, and every fallback so far. */
+      provider: Provider;
+      fallbacks: string[];
+    }
   | { type: 'error'; id: number; code: string; message: string };

@@ -1,100 +1,117 @@
 /**
- * ONNX Runtime sessions for one model folder, behind the few calls the sampler needs.
- * Lives in the engine's worker thread: ORT's run() blocks its thread for the whole step.
+ * A model's ONNX graphs behind the few calls the sampler needs: encode text, encode video,
+ * predict velocity, decode video. Lives in the engine's worker thread: ORT's run() blocks its
+ * thread for the whole step.
+ *
+ * Sessions open stage by stage within a memory budget and fall back to the next provider when
+ * one fails (stages.ts). Prompt embeddings are cached in memory and on disk beside the model,
+ * so a prompt used before does not load the (large) text encoder again.
  */
 import * as ort from 'onnxruntime-node';
 import { ltxRope } from '../models/ltxv/rope.ts';
-import { tokenizeBytes } from '../models/tokenizer.ts';
+import { loadTokenizer } from '../models/tokenizer.ts';
 import type { ModelHandle, ModelManifest } from '../models/types.ts';
 import type { Rope, TextEmbedding } from './generate.ts';
 import type { LatentGrid } from './latents.ts';
+import { PromptCache } from './promptCache.ts';
+import type { Provider } from './providers.ts';
+import { StageSessions } from './stages.ts';
+
+export { PROVIDER_ORDER, bundledProviders, type Provider } from './providers.ts';
 
 export interface ModelRuntime {
   manifest: ModelManifest;
-  provider: string;
+  /** The provider the transformer (the bulk of the work) runs on now. */
+  readonly provider: Provider;
+  /** Provider fallbacks so far, one message each. */
+  readonly fallbacks: readonly string[];
   encodeText(prompt: string): Promise<TextEmbedding>;
   encodeVideo(video: Float32Array, frames: number, height: number, width: number): Promise<Float32Array>;
-  decodeVideo(latent: Float32Array, frames: number, height: number, width: number): Promise<Float32Array>;
+  /** `noise` (same size as the latent) is mixed in first when the decoder is timestep-conditioned. */
+  decodeVideo(latent: Float32Array, frames: number, height: number, width: number, noise?: () => Float32Array): Promise<Float32Array>;
   velocity(tokens: Float32Array, batch: number, timestep: Float32Array, text: TextEmbedding, rope: Rope): Promise<Float32Array>;
   rope(grid: LatentGrid, fps: number): Rope;
   release(): Promise<void>;
 }
 
-/** Providers in the order Reshoot prefers them; CPU always last and always present. */
-export const PROVIDER_ORDER = ['cuda', 'dml', 'coreml', 'webgpu', 'cpu'] as const;
-export type Provider = (typeof PROVIDER_ORDER)[number];
-
-/** Providers this build of onnxruntime-node has the binaries for (not yet proof they work). */
-export function bundledProviders(): Provider[] {
-  const listed = new Set(
-    (ort as unknown as { listSupportedBackends?: () => { name: string; bundled: boolean }[] })
-      .listSupportedBackends?.()
-      .filter((b) => b.bundled)
-      .map((b) => b.name) ?? ['cpu'],
-  );
-  return PROVIDER_ORDER.filter((p) => listed.has(p) || p === 'cpu');
+export interface RuntimeOptions {
+  /** Providers to try in order (see providers.ts). */
+  providers: Provider[];
+  /** Weights resident at once (default: RESHOOT_MEMORY_BUDGET_GB or 16 GiB). */
+  budgetBytes?: number;
+  onFallback?: (message: string) => void;
 }
 
-async function openSession(path: string, provider: Provider): Promise<ort.InferenceSession> {
-  return ort.InferenceSession.create(path, {
-    executionProviders: [provider],
-    graphOptimizationLevel: 'all',
-    // Reproducibility: same inputs → same bytes on the same provider.
-    extra: { session: { use_deterministic_compute: '1' } },
-  } as ort.InferenceSession.SessionOptions);
-}
-
-export async function loadRuntime(model: ModelHandle, provider: Provider = 'cpu'): Promise<ModelRuntime> {
+export async function loadRuntime(model: ModelHandle, opts: RuntimeOptions | Provider = 'cpu'): Promise<ModelRuntime> {
+  const o: RuntimeOptions = typeof opts === 'string' ? { providers: [opts] } : opts;
   const m = model.manifest;
-  const [text, transformer, vaeEnc, vaeDec] = await Promise.all([
-    openSession(model.graphs.textEncoder, provider),
-    openSession(model.graphs.transformer, provider),
-    openSession(model.graphs.vaeEncoder, provider),
-    openSession(model.graphs.vaeDecoder, provider),
-  ]);
-  const textCache = new Map<string, TextEmbedding>();
+  const stages = new StageSessions(model.graphs, o);
+  // Small models stay resident: open everything now, so a broken provider shows at load.
+  // Large ones open the transformer now (the stage that decides the provider) and the rest on use.
+  if (stages.totalBytes() <= stages.budget || m.testModel) {
+    for (const stage of ['transformer', 'textEncoder', 'vaeEncoder', 'vaeDecoder'] as const) await stages.load(stage);
+  } else {
+    await stages.load('transformer');
+  }
+  const tokenize = await loadTokenizer(model);
+  // On disk only for real models: their text encoder is the slowest thing to load.
+  const prompts = new PromptCache(m.testModel ? null : model.dir);
   const ropeCache = new Map<string, Rope>();
   const D = m.transformer.numAttentionHeads * m.transformer.attentionHeadDim;
   const C = m.latent.channels;
+  const L = m.text.maxTokens;
 
   return {
     manifest: m,
-    provider,
+    get provider() {
+      return stages.providerOf('transformer');
+    },
+    get fallbacks() {
+      return stages.fallbacks;
+    },
 
     async encodeText(prompt) {
-      const hit = textCache.get(prompt);
-      if (hit) return hit;
-      const { ids, mask } = tokenizeBytes(prompt, m.text.maxTokens);
-      const L = m.text.maxTokens;
-      const out = await text.run({
-        input_ids: new ort.Tensor('int64', ids, [1, L]),
-        attention_mask: new ort.Tensor('int64', mask, [1, L]),
+      const { ids, mask } = tokenize(prompt);
+      return prompts.get(ids, mask, async () => {
+        const out = await stages.run('textEncoder', {
+          input_ids: new ort.Tensor('int64', ids, [1, L]),
+          attention_mask: new ort.Tensor('int64', mask, [1, L]),
+        });
+        return out.last_hidden_state!.data as Float32Array;
       });
-      const embeds = out.last_hidden_state!.data as Float32Array;
-      const emb: TextEmbedding = { embeds, mask: Float32Array.from(mask, (v) => Number(v)), batch: 1 };
-      textCache.set(prompt, emb);
-      return emb;
     },
 
     async encodeVideo(video, frames, height, width) {
-      const out = await vaeEnc.run({ sample: new ort.Tensor('float32', video, [1, 3, frames, height, width]) });
+      const out = await stages.run('vaeEncoder', { sample: new ort.Tensor('float32', video, [1, 3, frames, height, width]) });
       return out.latent!.data as Float32Array;
     },
 
-    async decodeVideo(latent, frames, height, width) {
-      const out = await vaeDec.run({ latent: new ort.Tensor('float32', latent, [1, C, frames, height, width]) });
+    async decodeVideo(latent, frames, height, width, noise) {
+      const feeds: Record<string, ort.Tensor> = {};
+      const vae = m.vae;
+      if (vae?.timestepConditioned) {
+        // LTX 0.9.1+: the decoder was trained on slightly noised latents and is told how much.
+        const scale = vae.decodeNoiseScale ?? 0;
+        if (scale > 0 && noise) {
+          const n = noise();
+          latent = latent.map((v, i) => (1 - scale) * v + scale * n[i]!);
+        }
+        feeds.timestep = new ort.Tensor('float32', Float32Array.of(vae.decodeTimestep ?? 0), [1]);
+      }
+      feeds.latent = new ort.Tensor('float32', latent, [1, C, frames, height, width]);
+      const out = await stages.run('vaeDecoder', feeds);
       return out.sample!.data as Float32Array;
     },
 
     async velocity(tokens, batch, timestep, txt, rope) {
       const S = timestep.length / batch;
-      const L = txt.mask.length / txt.batch;
+      const Lt = txt.mask.length / txt.batch;
       const cos = batch === 1 ? rope.cos : repeat(rope.cos, batch);
       const sin = batch === 1 ? rope.sin : repeat(rope.sin, batch);
-      const out = await transformer.run({
+      const out = await stages.run('transformer', {
         hidden_states: new ort.Tensor('float32', tokens, [batch, S, C]),
-        encoder_hidden_states: new ort.Tensor('float32', txt.embeds, [batch, L, m.transformer.captionChannels]),
-        encoder_attention_mask: new ort.Tensor('float32', txt.mask, [batch, L]),
+        encoder_hidden_states: new ort.Tensor('float32', txt.embeds, [batch, Lt, m.transformer.captionChannels]),
+        encoder_attention_mask: new ort.Tensor('float32', txt.mask, [batch, Lt]),
         timestep: new ort.Tensor('float32', timestep, [batch, S]),
         rope_cos: new ort.Tensor('float32', cos, [batch, S, D]),
         rope_sin: new ort.Tensor('float32', sin, [batch, S, D]),
@@ -119,6 +136,7 @@ export async function loadRuntime(model: ModelHandle, provider: Provider = 'cpu'
           baseHeight: t.rope.baseHeight,
           baseWidth: t.rope.baseWidth,
           theta: t.rope.theta,
+          causalFix: t.rope.causalFix ?? false,
         });
         r = { cos, sin };
         ropeCache.set(key, r);
@@ -126,9 +144,7 @@ export async function loadRuntime(model: ModelHandle, provider: Provider = 'cpu'
       return r;
     },
 
-    async release() {
-      await Promise.all([text, transformer, vaeEnc, vaeDec].map((s) => s.release()));
-    },
+    release: () => stages.releaseAll(),
   };
 }
 

@@ -21,19 +21,12 @@ port.on('message', async (msg: ToWorker) => {
   if (msg.type === 'load') {
     try {
       const model = await loadModel(msg.modelId);
-      const fallbacks: string[] = [];
-      for (const provider of msg.providers) {
-        try {
-          runtime = await loadRuntime(model, provider);
-          send({ type: 'loaded', provider, manifest: model.manifest, fallbacks });
-          return;
-        } catch (e) {
-          fallbacks.push(`${provider}: ${(e as Error).message.split('\n')[0]}`);
-        }
-      }
-      throw new Error(`no execution provider could load ${msg.modelId} (${fallbacks.join('; ')})`);
+      // Fallbacks are reported with the load, or with the window during which they happened.
+      runtime = await loadRuntime(model, { providers: msg.providers });
+      send({ type: 'loaded', provider: runtime.provider, manifest: model.manifest, fallbacks: [...runtime.fallbacks] });
     } catch (e) {
-      send({ type: 'error', id: -1, code: isReshootError(e) ? e.code : 'model', message: (e as Error).message });
+      const message = (e as Error).message;
+      send({ type: 'error', id: -1, code: isReshootError(e) ? e.code : 'model', message: isReshootError(e) ? message : `no execution provider could load ${msg.modelId}: ${message.split('\n')[0]}` });
     }
     return;
   }
@@ -47,7 +40,8 @@ port.on('message', async (msg: ToWorker) => {
       () => Atomics.load(cancelFlag, 0) !== 0,
     );
     const frames = r.frames.map((f) => ({ width: f.width, height: f.height, data: f.data }));
-    send({ type: 'done', id, frames, tokens: r.tokens, generatedTokens: r.generatedTokens, stepMs: r.stepMs }, frames.map((f) => f.data.buffer as ArrayBuffer));
+    const { provider, fallbacks } = runtime;
+    send({ type: 'done', id, frames, tokens: r.tokens, generatedTokens: r.generatedTokens, stepMs: r.stepMs, provider, fallbacks: [...fallbacks] }, frames.map((f) => f.data.buffer as ArrayBuffer));
   } catch (e) {
     const code = e instanceof CancelledError ? 'cancelled' : isReshootError(e) ? e.code : 'internal';
     send({ type: 'error', id, code, message: (e as Error).message });

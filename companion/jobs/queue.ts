@@ -32,7 +32,7 @@ import path from 'node:path';
 import { FINAL_STATES, type JobEvent, type JobRecord } from '../../protocol/jobs.ts';
 import { safeParseJobSpec, type JobSpec } from '../../protocol/jobspec.ts';
 import { Engine } from '../engine/engine.ts';
-import type { Provider } from '../engine/runtime.ts';
+import type { Provider } from '../engine/providers.ts';
 import { ReshootError } from '../errors.ts';
 import { FORMAT_EXTENSION } from '../media/encode.ts';
 import { loadModel } from '../models/registry.ts';

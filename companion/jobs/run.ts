@@ -6,7 +6,7 @@
 import { rename, writeFile } from 'node:fs/promises';
 import { serializeJobSpec, type JobSpec } from '../../protocol/index.ts';
 import { Engine } from '../engine/engine.ts';
-import type { Provider } from '../engine/runtime.ts';
+import type { Provider } from '../engine/providers.ts';
 import { ReshootError } from '../errors.ts';
 import { openEncoder } from '../media/encode.ts';
 import { loadModel } from '../models/registry.ts';
@@ -17,6 +17,7 @@ export interface RunOptions {
   out?: string;
   force?: boolean;
   defaultDir?: string;
+  /** Providers to try in order (default: RESHOOT_PROVIDER, else every bundled one; see providers.ts). */
   providers?: Provider[];
   /** Reuse an engine that already has the spec's model loaded (the service keeps one). */
   engine?: Engine;
@@ -31,6 +32,8 @@ export interface Provenance {
   seed: number;
   model: { id: string; testModel: boolean; description: string };
   provider: string;
+  /** Providers that failed before `provider` took over, with why (empty when none did). */
+  providerFallbacks: string[];
   spec: unknown;
   timings: { totalSeconds: number; loadSeconds: number; renderSeconds: number; windows: number; meanStepMs: number; tokensPerWindow: number[] };
 }
@@ -93,6 +96,7 @@ export async function runJob(spec: JobSpec, opts: RunOptions = {}): Promise<RunR
     seed: prepared.seed,
     model: { id: m.id, testModel: m.testModel, description: m.description },
     provider: engine.provider ?? 'unknown',
+    providerFallbacks: [...engine.fallbacks],
     spec: JSON.parse(serializeJobSpec({ ...spec, seed: prepared.seed })),
     timings: {
       totalSeconds: round((t2 - t0) / 1000),

@@ -3,6 +3,8 @@
  * Output matches the text_encoder graph's inputs (int64 [L] ids and attention mask); stack rows
  * for a batch.
  */
+import { join } from 'node:path';
+import type { ModelHandle } from './types.ts';
 
 export const BYTE_VOCAB_SIZE = 257;
 export const BYTE_PAD_ID = 0;
@@ -25,4 +27,19 @@ export function tokenizeBytes(text: string, maxTokens: number): Tokens {
     mask[i] = 1n;
   }
   return { ids, mask, length };
+}
+
+/** Turns a prompt into the text encoder's inputs, padded to the model's token count. */
+export type Tokenize = (text: string) => Tokens;
+
+/**
+ * The tokenizer a model's manifest names: bytes for test models, the checkpoint's own
+ * SentencePiece model for T5 (loaded once, from the file the model folder ships).
+ */
+export async function loadTokenizer(model: ModelHandle): Promise<Tokenize> {
+  const text = model.manifest.text;
+  if (text.tokenizer === 'bytes') return (s) => tokenizeBytes(s, text.maxTokens);
+  const { loadT5Tokenizer } = await import('./t5/tokenizer.ts');
+  const t5 = await loadT5Tokenizer(join(model.dir, text.file));
+  return (s) => t5.encode(s, text.maxTokens);
 }

@@ -6,7 +6,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { bundledProviders } from '../engine/runtime.ts';
+import { bundledProviders } from '../engine/providers.ts';
 import { JobQueue } from '../jobs/queue.ts';
 import { RESHOOT_VERSION } from '../jobs/run.ts';
 import { listModels } from '../models/registry.ts';

@@ -1,0 +1,39 @@
+/**
+ * Which ONNX Runtime execution providers to try, and in what order.
+ *
+ * `auto` tries the providers this build of onnxruntime-node can load, best first (CUDA when the
+ * opt-in install put its libraries in place, DirectML on Windows, CoreML on macOS, WebGPU, then
+ * CPU). A provider that fails to load a graph, or fails on its first run, hands over to the next
+ * one with a message (see stages.ts); CPU is always last and always present, so a render never
+ * fails just because a GPU provider is missing. `RESHOOT_PROVIDER` or `--provider` pick one
+ * explicitly (still with CPU behind it).
+ */
+import * as ort from 'onnxruntime-node';
+
+/** Providers in the order Reshoot prefers them; CPU always last and always present. */
+export const PROVIDER_ORDER = ['cuda', 'dml', 'coreml', 'webgpu', 'cpu'] as const;
+export type Provider = (typeof PROVIDER_ORDER)[number];
+export type ProviderChoice = Provider | 'auto';
+
+export const isProvider = (p: string): p is Provider => (PROVIDER_ORDER as readonly string[]).includes(p);
+
+/** Providers this build of onnxruntime-node has the binaries for (not yet proof they work). */
+export function bundledProviders(): Provider[] {
+  const listed = new Set(
+    (ort as unknown as { listSupportedBackends?: () => { name: string; bundled: boolean }[] })
+      .listSupportedBackends?.()
+      .filter((b) => b.bundled)
+      .map((b) => b.name) ?? ['cpu'],
+  );
+  return PROVIDER_ORDER.filter((p) => listed.has(p) || p === 'cpu');
+}
+
+/**
+ * The providers to try for a choice. An explicit provider keeps CPU behind it; `auto` is every
+ * bundled provider in preference order. With no choice, `RESHOOT_PROVIDER` decides, else auto.
+ */
+export function providersFor(choice: string | undefined = process.env.RESHOOT_PROVIDER || 'auto'): Provider[] {
+  if (choice === 'auto') return bundledProviders();
+  if (!isProvider(choice)) throw new Error(`unknown provider "${choice}" (one of auto, ${PROVIDER_ORDER.join(', ')})`);
+  return choice === 'cpu' ? ['cpu'] : [choice, 'cpu'];
+}
