@@ -25,7 +25,7 @@ const shift = z.discriminatedUnion('kind', [
   }),
 ]);
 
-const scheduler = z.object({ steps: positiveInt, guidance: z.number().nonnegative(), shift });
+const scheduler = z.object({ steps: positiveInt, guidance: z.number().nonnegative(), shift, shiftTerminal: z.number().positive().lt(1).optional() });
 
 const transformer = z.object({
   inChannels: positiveInt,
@@ -36,16 +36,52 @@ const transformer = z.object({
   crossAttentionDim: positiveInt,
   captionChannels: positiveInt,
   normEps: z.number().positive(),
-  rope: z.object({ baseNumFrames: z.number().positive(), baseHeight: z.number().positive(), baseWidth: z.number().positive(), theta: z.number().positive() }),
+  rope: z.object({
+    baseNumFrames: z.number().positive(),
+    baseHeight: z.number().positive(),
+    baseWidth: z.number().positive(),
+    theta: z.number().positive(),
+    causalFix: z.boolean().optional(),
+  }),
 });
+
+const text = z.discriminatedUnion('tokenizer', [
+  z.object({ tokenizer: z.literal('bytes'), maxTokens: positiveInt, padId: z.number().int().nonnegative() }),
+  z.object({
+    tokenizer: z.literal('t5'),
+    file: z.string().min(1), // checked like `files` paths below
+    maxTokens: positiveInt,
+    padId: z.number().int().nonnegative(),
+    eosId: z.number().int().nonnegative(),
+  }),
+]);
+
+const vae = z.object({
+  timestepConditioned: z.boolean(),
+  decodeTimestep: z.number().nonnegative().optional(),
+  decodeNoiseScale: z.number().min(0).max(1).optional(),
+});
+
+const source = z.object({
+  checkpoint: z.string().min(1),
+  repo: z.string().min(1).optional(),
+  revision: z.string().min(1).optional(),
+  version: z.string().min(1),
+});
+
+const graphPrecision = z.object({
+  stored: z.enum(['fp32', 'fp16']),
+  keptFp32: z.array(z.string()),
+  notes: z.array(z.string()),
+});
+
+const insideFolder = (p: string): boolean => !p.startsWith('/') && !p.split(/[\\/]/).includes('..') && !/^[a-zA-Z]:/.test(p);
 
 const file = z.object({
   path: z
     .string()
     .min(1)
-    .refine((p) => !p.startsWith('/') && !p.split(/[\\/]/).includes('..') && !/^[a-zA-Z]:/.test(p), {
-      message: 'file paths must stay inside the model folder',
-    }),
+    .refine(insideFolder, { message: 'file paths must stay inside the model folder' }),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
   bytes: z.number().int().nonnegative(),
 });
@@ -61,14 +97,21 @@ export const modelManifestSchema = z
     sizeRules,
     scheduler,
     transformer,
-    text: z.object({ tokenizer: z.literal('bytes'), maxTokens: positiveInt, padId: z.number().int().nonnegative() }),
+    text,
+    vae: vae.optional(),
     conditioning: z.enum(['per-token', 'blend']),
     files: z.array(file),
     build: z.object({ producer: z.string(), version: z.number().int() }).optional(),
+    source: source.optional(),
+    precision: z.record(z.string(), graphPrecision).optional(),
   })
   .refine((m) => (m.sizeRules.maxFrames - 1) % m.latent.temporal === 0, {
     message: 'sizeRules.maxFrames must be 1 + latent.temporal · k',
     path: ['sizeRules', 'maxFrames'],
+  })
+  .refine(({ text: t, files }) => t.tokenizer !== 't5' || (insideFolder(t.file) && files.some((f) => f.path === t.file)), {
+    message: 'text.file must be a file of the model folder listed in files',
+    path: ['text', 'file'],
   });
 
 // The schema and the hand-written interface must describe the same thing.

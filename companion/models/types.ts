@@ -17,6 +17,9 @@
  *   vae_encoder    in:  sample [B, 3, F, H, W] in [-1, 1]
  *                  out: latent [B, C, f, h, w]            already normalised (mean/std applied)
  *   vae_decoder    in:  latent [B, C, f, h, w]
+ *                       timestep [B]                      only when manifest.vae.timestepConditioned
+ *                       spatial_noise [N, Hn, Wn]         only for decoders that inject noise (0.9.1;
+ *                                                         see ltxv/vae.ts ltxvVaeDecoderNoiseShape)
  *                  out: sample [B, 3, F, H, W] in [-1, 1]
  *
  * Frame counts: F = 1 + temporal * (f - 1) (causal VAE: the first frame is coded alone).
@@ -46,6 +49,11 @@ export interface SchedulerDefaults {
   guidance: number;
   /** Shift of the sigma schedule: static `shift`, or resolution-dependent when `dynamic`. */
   shift: { kind: 'static'; shift: number } | { kind: 'dynamic'; baseShift: number; maxShift: number; baseTokens: number; maxTokens: number };
+  /**
+   * diffusers' FlowMatchEulerDiscreteScheduler `shift_terminal`: the shifted schedule is stretched
+   * so its last sigma is this value (LTX-Video 0.9.0/0.9.1 use 0.1). Absent: no stretch.
+   */
+  shiftTerminal?: number;
 }
 
 export interface TransformerConfig {
@@ -57,8 +65,66 @@ export interface TransformerConfig {
   crossAttentionDim: number;
   captionChannels: number;
   normEps: number;
-  /** RoPE base sizes and theta as in diffusers' LTXVideoRotaryPosEmbed. */
-  rope: { baseNumFrames: number; baseHeight: number; baseWidth: number; theta: number };
+  /**
+   * RoPE base sizes and theta as in diffusers' LTXVideoRotaryPosEmbed. `causalFix`: latent frame
+   * coordinates as the authors' code computes them, max(0, f·temporal + 1 − temporal) pixel frames
+   * (see ltxv/rope.ts); true for converted real models, absent (false) for test models.
+   */
+  rope: { baseNumFrames: number; baseHeight: number; baseWidth: number; theta: number; causalFix?: boolean };
+}
+
+/** Test models: bytes + 1 as ids (see tokenizer.ts). */
+export interface BytesTextSpec {
+  tokenizer: 'bytes';
+  maxTokens: number;
+  padId: number;
+}
+
+/** T5 v1.1 with the checkpoint's SentencePiece model, shipped in the model folder. */
+export interface T5TextSpec {
+  tokenizer: 't5';
+  /** Path of the SentencePiece model relative to the model folder, e.g. 'tokenizer/spiece.model'. */
+  file: string;
+  /** Tokens per prompt, padded (LTX-Video pipelines use 128). */
+  maxTokens: number;
+  padId: number;
+  eosId: number;
+}
+
+export type TextSpec = BytesTextSpec | T5TextSpec;
+
+/** How the VAE decoder is driven. */
+export interface VaeSpec {
+  /**
+   * True for LTX-Video 0.9.1+ decoders: the vae_decoder graph takes an extra input
+   * `timestep` float32 [B] (the decode timestep, already in the decoder's units).
+   */
+  timestepConditioned: boolean;
+  /** Timestep the decoder is run at (LTX publishes 0.05 for 0.9.1+). */
+  decodeTimestep?: number;
+  /** Noise mixed into the latent before decoding: x = (1 − s)·x + s·ε (LTX publishes 0.025). */
+  decodeNoiseScale?: number;
+}
+
+/** Where a converted model came from. */
+export interface ModelSource {
+  /** The checkpoint folder it was converted from (absolute path at conversion time). */
+  checkpoint: string;
+  /** Hugging Face repo id, when known (e.g. 'Lightricks/LTX-Video-0.9.5'). */
+  repo?: string;
+  /** Commit of that repo, when known. */
+  revision?: string;
+  /** LTX-Video version as detected from the configs: '0.9.0', '0.9.1' or '0.9.5+'. */
+  version: string;
+}
+
+/** Per graph (key: 'text_encoder' | 'transformer' | 'vae_encoder' | 'vae_decoder'): how weights are stored. */
+export interface GraphPrecision {
+  /** Storage of the graph's weight matrices; inputs and outputs are float32 either way. */
+  stored: 'fp32' | 'fp16';
+  /** Weights kept in fp32 although `stored` is fp16 (fp16 overflow, or known-sensitive layers). */
+  keptFp32: string[];
+  notes: string[];
 }
 
 export interface ModelFile {
@@ -79,12 +145,18 @@ export interface ModelManifest {
   sizeRules: SizeRules;
   scheduler: SchedulerDefaults;
   transformer: TransformerConfig;
-  text: { tokenizer: 'bytes'; maxTokens: number; padId: number };
+  text: TextSpec;
+  /** Absent for test models (patchify "VAE", no timestep). */
+  vae?: VaeSpec;
   /** How known tokens are held to the source when the job does not say. */
   conditioning: 'per-token' | 'blend';
   files: ModelFile[];
   /** Which builder wrote the folder; builtins are rebuilt when their builder version changes. */
   build?: { producer: string; version: number };
+  /** Set for models converted from a checkpoint. */
+  source?: ModelSource;
+  /** Set for models converted from a checkpoint: what was stored at which precision. */
+  precision?: Record<string, GraphPrecision>;
 }
 
 /** What `loadModel` hands the engine: the manifest plus absolute graph paths. */

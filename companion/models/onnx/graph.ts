@@ -8,10 +8,18 @@
  * is what lets the same code write a seeded test model or convert a multi-GB checkpoint without
  * holding it all in memory. Small constants (shapes, axes, epsilons) are Constant nodes, so the
  * graph's initializers are exactly the model's parameters.
+ *
+ * `save` can store chosen weights as fp16 (see ../precision.ts for who chooses): such a weight is
+ * written as a FLOAT16 initializer under its state-dict name and a Cast to float32 is placed in
+ * front of its consumers, so the graph computes, takes and returns float32 exactly as before and
+ * any execution provider (the CPU one included) runs it. Without options `save` writes the same
+ * bytes it always has.
  */
+import { createHash } from 'node:crypto';
 import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { basename, join } from 'node:path';
+import { floatToHalf } from '../precision.ts';
 import { DataType, encodeModel, type AttributeValue, type DataTypeCode, type NodeDef, type TensorDef, type ValueInfoDef } from './proto.ts';
 
 /** How a parameter would be initialised from scratch; sources that load checkpoints ignore it. */
@@ -36,6 +44,21 @@ export interface SavedGraph {
   dataPath: string;
   onnxBytes: number;
   dataBytes: number;
+  /** Names of the weights stored as fp16 (empty unless `SaveOptions.storage` chose some). */
+  fp16: string[];
+  /** sha256 (hex) of the two files, computed as they were written (no second pass over GBs). */
+  onnxSha256: string;
+  dataSha256: string;
+}
+
+/** How one weight is stored in `<file>.data`. */
+export type StorageDecision = 'fp32' | 'fp16';
+
+export interface SaveOptions {
+  /** Chooses each weight's storage after its values are fetched; default: all fp32. */
+  storage?: (p: ParamDecl, values: Float32Array) => StorageDecision;
+  /** Called after each weight is written (for progress reports). */
+  onParam?: (p: ParamDecl, index: number, total: number) => void;
 }
 
 type Attrs = Record<string, AttributeValue>;
@@ -243,35 +266,64 @@ export class GraphBuilder {
    * Writes `<dir>/<fileName>` and its weights `<dir>/<fileName>.data`. Tensors are streamed in
    * declaration order at aligned offsets, so the same inputs give byte-identical files.
    */
-  save(dir: string, fileName: string): SavedGraph {
+  save(dir: string, fileName: string, opts: SaveOptions = {}): SavedGraph {
     if (endianness() !== 'LE') throw new Error('ONNX raw data is little-endian; this machine is not');
     const onnxPath = join(dir, fileName);
     const dataPath = `${onnxPath}.data`;
     const location = basename(dataPath);
     const initializers: TensorDef[] = [];
+    const fp16: string[] = [];
+    const total = this.params.size;
+    const dataHash = createHash('sha256');
     const fd = openSync(dataPath, 'w');
     let offset = 0;
     try {
+      let index = 0;
       for (const p of this.params.values()) {
         const values = this.weights(p.name, p.dims, p.init);
         if (values.length !== product(p.dims)) {
           throw new Error(`weight ${p.name}: got ${values.length} values for shape [${p.dims}]`);
         }
-        const length = values.byteLength;
+        const half = opts.storage?.(p, values) === 'fp16';
+        const bytes = half ? floatToHalf(values) : values;
+        const length = bytes.byteLength;
         const align = alignFor(length);
         const padded = Math.ceil(offset / align) * align;
-        if (padded > offset) writeSync(fd, new Uint8Array(padded - offset), 0, padded - offset, offset);
-        writeSync(fd, new Uint8Array(values.buffer, values.byteOffset, length), 0, length, padded);
-        initializers.push({ name: p.name, dataType: DataType.FLOAT, dims: p.dims, external: { location, offset: padded, length } });
+        if (padded > offset) {
+          const zeros = new Uint8Array(padded - offset);
+          writeSync(fd, zeros, 0, zeros.length, offset);
+          dataHash.update(zeros);
+        }
+        const view = new Uint8Array(bytes.buffer, bytes.byteOffset, length);
+        writeSync(fd, view, 0, length, padded);
+        dataHash.update(view);
+        initializers.push({ name: p.name, dataType: half ? DataType.FLOAT16 : DataType.FLOAT, dims: p.dims, external: { location, offset: padded, length } });
+        if (half) fp16.push(p.name);
         offset = padded + length;
+        opts.onParam?.(p, index++, total);
       }
     } finally {
       closeSync(fd);
     }
     const bytes = encodeModel({
-      graph: { name: this.name, nodes: this.nodes, initializers, inputs: this.inputs, outputs: this.outputs },
+      graph: { name: this.name, nodes: fp16.length ? this.withCasts(fp16) : this.nodes, initializers, inputs: this.inputs, outputs: this.outputs },
     });
     writeFileSync(onnxPath, bytes);
-    return { onnxPath, dataPath, onnxBytes: bytes.length, dataBytes: offset };
+    const onnxSha256 = createHash('sha256').update(bytes).digest('hex');
+    return { onnxPath, dataPath, onnxBytes: bytes.length, dataBytes: offset, fp16, onnxSha256, dataSha256: dataHash.digest('hex') };
+  }
+
+  /** The nodes with each fp16 weight read through a Cast to float32 (Casts first: topological order). */
+  private withCasts(fp16: readonly string[]): NodeDef[] {
+    const renamed = new Map(fp16.map((name) => [name, `${name}::fp32`]));
+    const casts: NodeDef[] = fp16.map((name) => ({
+      opType: 'Cast',
+      name: `${name}::cast`,
+      inputs: [name],
+      outputs: [renamed.get(name)!],
+      attributes: { to: attr.i(DataType.FLOAT) },
+    }));
+    const rest = this.nodes.map((n) => (n.inputs.some((i) => renamed.has(i)) ? { ...n, inputs: n.inputs.map((i) => renamed.get(i) ?? i) } : n));
+    return [...casts, ...rest];
   }
 }

@@ -1,0 +1,197 @@
+/**
+ * Importing a diffusers-format LTX-Video checkpoint folder as a Reshoot model: model.json plus
+ * the four ONNX graphs with external weights, in the model cache under the model's id. Entry point
+ * of `reshoot models pull/import`.
+ *
+ * Order of work, so that a bad checkpoint never leaves anything behind:
+ *   1. open and check the folder (files, configs, version; see ../checkpoint.ts) and every graph's
+ *      parameter list against the safetensors headers (names, dtypes, shapes) — no weight is read;
+ *   2. build each graph into a temporary folder in the cache, streaming weights one tensor at a
+ *      time from the safetensors into `<graph>.onnx.data` (fp16 where chosen: ../precision.ts);
+ *   3. copy the tokenizer, hash the files, write model.json, and rename the folder into place
+ *      (as registry.ts does for builtins: a crash never leaves a half-written model).
+ *
+ * Import is once per model: `import.json` in the folder records a fingerprint of the checkpoint
+ * (see checkpointFingerprint), the converter version and the precision; importing the same
+ * checkpoint again returns the existing manifest without work. A changed checkpoint (or converter,
+ * or precision) under the same id is converted again and replaces the earlier import.
+ */
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { ReshootError } from '../../errors.ts';
+import { openLtxvCheckpoint, type LtxvCheckpoint } from '../checkpoint.ts';
+import { precisionPolicy, type PrecisionChoice } from '../precision.ts';
+import { loadModel, modelCacheDir, modelDir, modelManifestSchema } from '../registry.ts';
+import { describeFiles } from '../tiny.ts';
+import type { GraphPrecision, ModelFile, ModelManifest } from '../types.ts';
+import type { SavedGraph } from '../onnx/graph.ts';
+import { CONVERTER_VERSION, convertedManifest } from './manifest.ts';
+import { graphJob, graphJobs, paramsOf, type GraphJob, type GraphKey } from './parts.ts';
+
+export interface ImportProgress {
+  /** 'check', then each graph ('text_encoder', 'transformer', 'vae_encoder', 'vae_decoder'), 'files', 'done'. */
+  stage: string;
+  done: number;
+  total: number;
+}
+
+export interface ImportOptions {
+  /** Model id in the cache; default: the repo or folder name, lower-cased. */
+  id?: string;
+  onProgress?: (p: ImportProgress) => void;
+  /** 'auto' (default; fp32 for now), 'fp32', or 'fp16' storage where safe (see ../precision.ts). */
+  precision?: PrecisionChoice;
+}
+
+const IMPORT_RECORD = 'import.json';
+
+const importRecord = z.object({ fingerprint: z.string(), converter: z.number(), precision: z.string() });
+
+/** A model id from the checkpoint's name: 'Lightricks/LTX-Video-0.9.5' → 'ltx-video-0.9.5'. */
+export function defaultModelId(ckpt: Pick<LtxvCheckpoint, 'name'>): string {
+  return ckpt.name.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '') || 'ltxv';
+}
+
+/**
+ * What identifies a checkpoint without reading its weights: the folder, configs, tokenizer, and
+ * per weight file its header, size, modification time and real path (in a hub cache the real path
+ * is the blob named by its LFS sha256, i.e. the content). A re-downloaded or edited file changes
+ * it; converting again when unsure is the safe side.
+ */
+export function checkpointFingerprint(ckpt: LtxvCheckpoint, precision: PrecisionChoice): string {
+  const h = createHash('sha256');
+  h.update(`reshoot-import ${CONVERTER_VERSION} ${precision} ${ckpt.folder}\n`);
+  h.update(JSON.stringify(ckpt.configs));
+  for (const part of Object.values(ckpt.parts)) {
+    for (const f of part.files()) {
+      const st = statSync(f.path);
+      h.update(`\n${part.name} ${f.path} ${realpathSync(f.path)} ${f.size} ${st.mtimeMs}\n${f.headerText}`);
+    }
+  }
+  for (const rel of ckpt.tokenizerFiles) h.update(readFileSync(join(ckpt.folder, rel)));
+  return h.digest('hex');
+}
+
+/** Checks every graph's parameters against the checkpoint (throws the first problem); reads no weight. */
+export function checkCheckpoint(ckpt: LtxvCheckpoint, jobs: readonly GraphJob[] = graphJobs(ckpt)): void {
+  for (const job of jobs) ckpt.parts[job.part].check(paramsOf(job));
+}
+
+/**
+ * Builds one graph from the checkpoint into `dir`, streaming its weights. Used by the import for
+ * each graph, and on its own to convert (or test) a single part.
+ */
+export function convertGraph(
+  ckpt: LtxvCheckpoint,
+  graph: GraphKey,
+  dir: string,
+  opts: { precision?: PrecisionChoice; onProgress?: (p: ImportProgress) => void } = {},
+): { saved: SavedGraph; precision: GraphPrecision } {
+  const job = graphJob(ckpt, graph);
+  const part = ckpt.parts[job.part];
+  part.check(paramsOf(job));
+  const policy = precisionPolicy({ choice: opts.precision ?? 'auto', keep: job.keep });
+  const g = job.build(part.weights());
+  opts.onProgress?.({ stage: graph, done: 0, total: g.paramList().length });
+  const saved = g.save(dir, job.file, {
+    storage: (p, values) => policy.decide(p, values),
+    onParam: (_, i, total) => opts.onProgress?.({ stage: graph, done: i + 1, total }),
+  });
+  return { saved, precision: policy.report() };
+}
+
+function validId(id: string): string {
+  if (!id.trim()) throw new ReshootError('model', 'model id must not be empty');
+  if (id.startsWith('builtin:')) throw new ReshootError('model', `model id "${id}" is reserved for built-in models; pass another id`);
+  return id;
+}
+
+/** The manifest of a finished earlier import of the same checkpoint, or undefined. */
+async function previousImport(id: string, dir: string, fingerprint: string): Promise<ModelManifest | undefined> {
+  if (!existsSync(dir)) return undefined;
+  let record: z.infer<typeof importRecord> | undefined;
+  try {
+    record = importRecord.parse(JSON.parse(readFileSync(join(dir, IMPORT_RECORD), 'utf8')));
+  } catch {
+    throw new ReshootError('model', `model "${id}" already exists in ${dir} and was not imported from a checkpoint; pass another id`);
+  }
+  if (record.fingerprint !== fingerprint) return undefined; // another checkpoint, converter or precision: redo
+  try {
+    return (await loadModel(id)).manifest;
+  } catch {
+    return undefined; // damaged: convert again
+  }
+}
+
+const isRaceLoss = (e: unknown): boolean => {
+  const code = (e as NodeJS.ErrnoException).code;
+  return code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'EPERM' || code === 'EACCES';
+};
+
+/** Converts the checkpoint in `folder` into the model cache (once: a repeat import is a no-op). */
+export async function importCheckpoint(folder: string, opts: ImportOptions = {}): Promise<ModelManifest> {
+  const choice = opts.precision ?? 'auto';
+  const progress = (stage: string, done: number, total: number): void => opts.onProgress?.({ stage, done, total });
+  progress('check', 0, 1);
+  const ckpt = openLtxvCheckpoint(folder);
+  try {
+    const id = validId(opts.id ?? defaultModelId(ckpt));
+    const dir = modelDir(id);
+    const fingerprint = checkpointFingerprint(ckpt, choice);
+    const previous = await previousImport(id, dir, fingerprint);
+    if (previous) {
+      progress('done', 1, 1);
+      return previous;
+    }
+    const jobs = graphJobs(ckpt);
+    checkCheckpoint(ckpt, jobs);
+    progress('check', 1, 1);
+
+    await mkdir(modelCacheDir(), { recursive: true });
+    const tmp = await mkdtemp(join(modelCacheDir(), '.importing-'));
+    try {
+      const precision: Record<string, GraphPrecision> = {};
+      const files: ModelFile[] = [];
+      for (const job of jobs) {
+        const { saved, precision: report } = convertGraph(ckpt, job.graph, tmp, { precision: choice, onProgress: opts.onProgress });
+        precision[job.graph] = report;
+        files.push(
+          { path: job.file, sha256: saved.onnxSha256, bytes: saved.onnxBytes },
+          { path: `${job.file}.data`, sha256: saved.dataSha256, bytes: saved.dataBytes },
+        );
+      }
+      progress('files', 0, 1);
+      mkdirSync(join(tmp, 'tokenizer'));
+      for (const rel of ckpt.tokenizerFiles) copyFileSync(join(ckpt.folder, rel), join(tmp, rel));
+      files.push(...describeFiles(tmp, ckpt.tokenizerFiles));
+      progress('files', 1, 1);
+      const manifest = convertedManifest(ckpt, id, files, precision);
+      const checked = modelManifestSchema.safeParse(manifest);
+      if (!checked.success) throw new Error(`internal: the converted manifest is invalid: ${checked.error.message}`);
+      writeFileSync(join(tmp, 'model.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+      writeFileSync(join(tmp, IMPORT_RECORD), `${JSON.stringify({ fingerprint, converter: CONVERTER_VERSION, precision: choice }, null, 2)}\n`);
+
+      if (existsSync(dir)) {
+        // An import of another checkpoint (or converter) under this id: replace it.
+        const stale = join(modelCacheDir(), `.stale-${process.pid}-${Date.now()}`);
+        await rename(dir, stale).catch(() => undefined);
+        await rm(stale, { recursive: true, force: true });
+      }
+      try {
+        await rename(tmp, dir);
+      } catch (e) {
+        // Another process imported the same model first; its folder is as good as ours.
+        if (!isRaceLoss(e) || !existsSync(join(dir, 'model.json'))) throw e;
+      }
+      progress('done', 1, 1);
+      return manifest;
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+  } finally {
+    ckpt.close();
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * model.json of a converted LTX-Video checkpoint: everything the engine needs to drive it, taken
+ * from the checkpoint's configs and what Lightricks publishes for each version (decode timestep
+ * and noise for timestep-conditioned decoders, distilled step counts, resolutions trained at).
+ */
+import type { LtxvCheckpoint } from '../checkpoint.ts';
+import { LTX_MAX_TOKENS } from '../checkpoint.ts';
+import type { GraphPrecision, ModelFile, ModelManifest } from '../types.ts';
+
+/** Bump when converted folders change, so an import of the same checkpoint is redone. */
+export const CONVERTER_VERSION = 1;
+export const CONVERTER_PRODUCER = 'reshoot-import';
+
+/** Where the tokenizer's SentencePiece model goes in the model folder. */
+export const T5_TOKENIZER_FILE = 'tokenizer/spiece.model';
+
+/** Longest window: 257 frames (1 + 8·32), what LTX-Video 0.9.x generates at most. */
+const MAX_PIXEL_FRAMES = 257;
+
+export function convertedManifest(
+  ckpt: LtxvCheckpoint,
+  id: string,
+  files: ModelFile[],
+  precision: Record<string, GraphPrecision>,
+): ModelManifest {
+  const { vae, transformer: t } = ckpt;
+  const conditioned = vae.timestepConditioned;
+  const newer = ckpt.version === '0.9.5+';
+  const kind = ckpt.distilled ? ' distilled' : '';
+  return {
+    id,
+    family: 'ltxv',
+    license: ckpt.license ?? `unknown: see the model card of ${ckpt.repo ?? ckpt.folder}`,
+    testModel: false,
+    description:
+      `LTX-Video ${ckpt.version}${kind}: ${t.numLayers}-layer transformer (${t.numAttentionHeads} heads × ${t.attentionHeadDim}), ` +
+      `T5 text encoder (${ckpt.t5.numLayers} layers), ${vae.spatial}×${vae.spatial}×${vae.temporal} VAE; converted from ${ckpt.repo ?? ckpt.folder}.`,
+    latent: { channels: vae.latentChannels, spatial: vae.spatial, temporal: vae.temporal },
+    sizeRules: {
+      multiple: vae.spatial,
+      // Trained at 768×512 (0.9.0/0.9.1); 0.9.5+ at up to 1216×704.
+      maxPixels: newer ? 1216 * 704 : 768 * 512,
+      maxFrames: 1 + vae.temporal * Math.floor((MAX_PIXEL_FRAMES - 1) / vae.temporal),
+    },
+    scheduler: ckpt.scheduler,
+    transformer: t,
+    text: { tokenizer: 't5', file: T5_TOKENIZER_FILE, maxTokens: LTX_MAX_TOKENS, padId: 0, eosId: 1 },
+    // 0.9.1+ decoders are run at timestep 0.05 with 2.5 % noise (Lightricks' published settings).
+    vae: conditioned ? { timestepConditioned: true, decodeTimestep: 0.05, decodeNoiseScale: 0.025 } : { timestepConditioned: false },
+    // 0.9.5+ was trained with per-token timesteps (conditioning tokens at t = 0); older ones blend.
+    conditioning: newer ? 'per-token' : 'blend',
+    files,
+    build: { producer: CONVERTER_PRODUCER, version: CONVERTER_VERSION },
+    source: {
+      checkpoint: ckpt.folder,
+      ...(ckpt.repo ? { repo: ckpt.repo } : {}),
+      ...(ckpt.revision ? { revision: ckpt.revision } : {}),
+      version: ckpt.version,
+    },
+    precision,
+  };
+}
