@@ -89,7 +89,7 @@ export interface Batch {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Building one job spec
+// Building one job spec (the panel's forms build single jobs with the same functions)
 
 function common(seq: SequenceInfo, s: JobSettings) {
   return {
@@ -112,8 +112,8 @@ function clipSource(item: TrackItemInfo, seq: SequenceInfo) {
   return { path: item.mediaPath, ...range };
 }
 
-/** An error about one place of a batch; the batch goes on without it. */
-class BatchItemError extends Error {}
+/** An error about one place of a batch (or one job the panel builds); the batch goes on without it. */
+export class BatchItemError extends Error {}
 
 function checked(spec: JobSpecInput): JobSpecInput {
   const r = safeParseJobSpec(spec);
@@ -125,7 +125,7 @@ function framesLabel(t: Time, seq: SequenceInfo): string {
   return `${timeToFrames(t, seq.fps)}f`;
 }
 
-function extendJob(item: TrackItemInfo, seq: SequenceInfo, s: JobSettings, direction: 'tail' | 'head', duration: Time): BatchJob {
+export function extendJob(item: TrackItemInfo, seq: SequenceInfo, s: JobSettings, direction: 'tail' | 'head', duration: Time): BatchJob {
   const frames = timeToFrames(duration, seq.fps);
   const placement: PlacementRequest = { kind: 'extend', direction, item, frames };
   placementFor(placement, seq.fps); // refuses a head extension before 0:00 now, not after the render
@@ -133,7 +133,7 @@ function extendJob(item: TrackItemInfo, seq: SequenceInfo, s: JobSettings, direc
   return { label: `${item.name} · extend ${direction} ${framesLabel(duration, seq)}`, spec, placement };
 }
 
-function maskJob(item: TrackItemInfo, seq: SequenceInfo, s: JobSettings, kind: 'fill' | 'replace', mask: MaskInput | undefined): BatchJob {
+export function maskJob(item: TrackItemInfo, seq: SequenceInfo, s: JobSettings, kind: 'fill' | 'replace', mask: MaskInput | undefined): BatchJob {
   if (!mask) throw new BatchItemError(`${kind} needs a mask: draw one in the panel before running the batch`);
   const placement: PlacementRequest = { kind, item };
   placementFor(placement, seq.fps);
@@ -141,7 +141,7 @@ function maskJob(item: TrackItemInfo, seq: SequenceInfo, s: JobSettings, kind: '
   return { label: `${item.name} · ${kind}`, spec, placement };
 }
 
-function bridgeJob(a: TrackItemInfo, b: TrackItemInfo, seq: SequenceInfo, s: JobSettings): BatchJob {
+export function bridgeJob(a: TrackItemInfo, b: TrackItemInfo, seq: SequenceInfo, s: JobSettings): BatchJob {
   const placement: PlacementRequest = { kind: 'bridge', a, b };
   placementFor(placement, seq.fps);
   const gap = durationFrames(a.endTicks, b.startTicks, seq.fps);
@@ -149,7 +149,7 @@ function bridgeJob(a: TrackItemInfo, b: TrackItemInfo, seq: SequenceInfo, s: Job
   return { label: `${a.name} → ${b.name} · bridge ${gap}f`, spec, placement };
 }
 
-function generateJob(startTicks: number, seq: SequenceInfo, s: JobSettings, duration: Time): BatchJob {
+export function generateJob(startTicks: number, seq: SequenceInfo, s: JobSettings, duration: Time): BatchJob {
   const frames = timeToFrames(duration, seq.fps);
   const placement: PlacementRequest = { kind: 'generate', playheadTicks: startTicks, frames };
   placementFor(placement, seq.fps);

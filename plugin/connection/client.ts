@@ -12,9 +12,16 @@
  *  - Reconnects by itself with backoff; after a reconnect it subscribes to every job again
  *    (`subscribe '*'`, which answers with a snapshot) and asks for the events it missed for
  *    the jobs it tracks.
+ *  - Uploads frames by value: upload.begin → upload.ready {handle, window}, then binary frames
+ *    (protocol/binary.ts), never more than `window` unacknowledged (upload.ack), then
+ *    upload.end → upload.done. An upload belongs to its connection: if the connection drops,
+ *    the upload fails (the companion discards it) and the caller starts it again.
+ *  - Keeps the latest `preview` image per job (job events may carry a small PNG).
  */
 import {
   CLOSE,
+  FRAME_HEADER_BYTES,
+  writeFrameHeader,
   FINAL_STATES,
   PROTOCOL_VERSION,
   SUBSCRIBE_ALL,
@@ -25,6 +32,7 @@ import {
   type JobSpecInput,
   type ServerMessage,
 } from '../../protocol/index.ts';
+import type { Rational } from '../../protocol/rational.ts';
 import type { Host } from '../host/types.ts';
 import { Store } from './store.ts';
 
@@ -70,6 +78,42 @@ export interface ConnectionState {
   retryAt: number | null;
   /** Last protocol problem seen (a bad message from the companion), for diagnostics. */
   lastProblem: string | null;
+  /** The latest preview image per job, when the companion sends them. */
+  previews: Record<string, JobPreview>;
+}
+
+export interface JobPreview {
+  width: number;
+  height: number;
+  /** PNG, base64 (show as a data: URL). */
+  png: string;
+}
+
+/** Frames to upload (frames by value). */
+export interface UploadRequest {
+  width: number;
+  height: number;
+  channels: 3 | 4;
+  fps: Rational | string;
+  frames: number;
+  /** The pixels of frame `index` (asked for in order, 0 first): width × height × channels bytes. */
+  frame(index: number): Promise<Uint8Array>;
+  /** After each frame sent or acknowledged. */
+  onProgress?(p: { sent: number; acknowledged: number; total: number }): void;
+  /** Checked between frames: true stops the upload (it fails with code 'cancelled'). */
+  cancelled?(): boolean;
+}
+
+export interface UploadResult {
+  uploadId: string;
+  frames: number;
+}
+
+interface ActiveUpload {
+  ws: WebSocket;
+  acknowledged: number;
+  wake: (() => void) | null;
+  failure: Error | null;
 }
 
 export interface ManualAddress {
@@ -112,6 +156,7 @@ const INITIAL: ConnectionState = {
   order: [],
   retryAt: null,
   lastProblem: null,
+  previews: {},
 };
 
 interface Pending {
@@ -131,6 +176,8 @@ export class CompanionClient {
   private readonly listeners = new Set<(e: JobEvent) => void>();
   /** Jobs with a gap being filled, so one gap asks once. */
   private catchingUp = new Set<string>();
+  /** Uploads in progress, by handle. */
+  private uploads = new Map<number, ActiveUpload>();
 
   constructor(private readonly opts: ClientOptions) {}
 
@@ -154,6 +201,7 @@ export class CompanionClient {
     this.ws = null;
     ws?.close(1000, 'panel closed');
     this.failPending(new RequestError('closed', 'the connection was closed'));
+    this.failUploads(new RequestError('closed', 'the connection was closed'));
     this.patch({ status: 'idle', detail: 'stopped', retryAt: null });
   }
 
@@ -194,6 +242,71 @@ export class CompanionClient {
   async subscribe(jobId: string, since?: number): Promise<void> {
     const m = await this.request({ type: 'subscribe', jobId, ...(since !== undefined ? { since } : {}) } as ClientMessageInput);
     if (m.type === 'snapshot') for (const j of m.jobs) this.applyRecord(j);
+  }
+
+  /**
+   * Streams frames to the companion and resolves with the uploadId a job's source names
+   * (`{upload: uploadId}`). Respects the companion's window: at most `window` frames are sent and
+   * not yet acknowledged; the next frame is prepared while the window is full.
+   */
+  async upload(req: UploadRequest): Promise<UploadResult> {
+    const fps = typeof req.fps === 'string' ? req.fps : req.fps.den === 1 ? String(req.fps.num) : `${req.fps.num}/${req.fps.den}`;
+    const ready = await this.request({ type: 'upload.begin', width: req.width, height: req.height, channels: req.channels, frames: req.frames, fps } as ClientMessageInput);
+    if (ready.type !== 'upload.ready') throw new RequestError('unexpected', `expected upload.ready, got ${ready.type}`);
+    const ws = this.ws!;
+    const u: ActiveUpload = { ws, acknowledged: 0, wake: null, failure: null };
+    this.uploads.set(ready.handle, u);
+    const bytes = req.width * req.height * req.channels;
+    const progress = (sent: number) => req.onProgress?.({ sent, acknowledged: u.acknowledged, total: req.frames });
+    try {
+      for (let i = 0; i < req.frames; i++) {
+        if (req.cancelled?.()) throw new RequestError('cancelled', 'the upload was cancelled');
+        const pixels = await req.frame(i);
+        if (pixels.length !== bytes) {
+          throw new RequestError('bad_frame', `frame ${i} has ${pixels.length} bytes; ${req.width}x${req.height}x${req.channels} needs ${bytes}`);
+        }
+        // Wait for credit: no more than `window` frames unacknowledged.
+        while (i - u.acknowledged >= ready.window) {
+          if (u.failure) throw u.failure;
+          await new Promise<void>((resolve) => {
+            u.wake = resolve;
+          });
+          u.wake = null;
+        }
+        if (u.failure) throw u.failure;
+        if (this.ws !== ws || ws.readyState !== ws.OPEN) throw new RequestError('closed', 'the connection to the companion was lost during the upload');
+        // One ArrayBuffer per frame (UXP's WebSocket sends ArrayBuffers; a view may not be accepted).
+        const buf = new ArrayBuffer(FRAME_HEADER_BYTES + bytes);
+        const msg = new Uint8Array(buf);
+        writeFrameHeader(msg, { handle: ready.handle, frameIndex: i, width: req.width, height: req.height, channels: req.channels });
+        msg.set(pixels, FRAME_HEADER_BYTES);
+        ws.send(buf);
+        progress(i + 1);
+      }
+      const done = await this.request({ type: 'upload.end', uploadId: ready.uploadId } as ClientMessageInput);
+      if (done.type !== 'upload.done') throw new RequestError('unexpected', `expected upload.done, got ${done.type}`);
+      u.acknowledged = done.frames;
+      progress(req.frames);
+      return { uploadId: done.uploadId, frames: done.frames };
+    } catch (e) {
+      // Release the companion's side (it holds an encoder, and a session gets only a few): an
+      // upload.end before every frame arrived discards the upload there. Not awaited for long.
+      if (this.ws === ws && !(e instanceof RequestError && e.code === 'closed')) {
+        this.uploads.delete(ready.handle);
+        void this.request({ type: 'upload.end', uploadId: ready.uploadId } as ClientMessageInput).catch(() => undefined);
+      }
+      throw e;
+    } finally {
+      this.uploads.delete(ready.handle);
+    }
+  }
+
+  private failUploads(e: Error, ws?: WebSocket): void {
+    for (const u of this.uploads.values()) {
+      if (ws && u.ws !== ws) continue;
+      u.failure ??= e;
+      u.wake?.();
+    }
   }
 
   private request(msg: ClientMessageInput): Promise<ServerMessage> {
@@ -289,6 +402,7 @@ export class CompanionClient {
       if (this.ws !== ws) return;
       this.ws = null;
       this.failPending(new RequestError('closed', 'the connection to the companion was lost'));
+      this.failUploads(new RequestError('closed', 'the connection to the companion was lost during the upload'), ws);
       if (this.stopped) return;
       if (ev.code === CLOSE.unauthorized) {
         this.patch({ status: 'unauthorized', welcome: null, detail: 'the companion refused the token; check the connection file or the token in the settings' });
@@ -343,10 +457,21 @@ export class CompanionClient {
         return;
       case 'error':
         if (m.requestId) this.settle(m.requestId, null, new RequestError(m.code, m.message));
-        else this.patch({ lastProblem: `${m.code}: ${m.message}` });
+        else {
+          this.patch({ lastProblem: `${m.code}: ${m.message}` });
+          // A refused frame is answered without a requestId (binary frames carry none): the
+          // uploads of this connection cannot go on.
+          if (this.uploads.size > 0) this.failUploads(new RequestError(m.code, `the companion refused the upload: ${m.message}`), this.ws ?? undefined);
+        }
         return;
-      case 'upload.ack':
-        return; // uploads by value are not used by the panel yet
+      case 'upload.ack': {
+        const u = this.uploads.get(m.handle);
+        if (u) {
+          u.acknowledged = Math.max(u.acknowledged, m.received);
+          u.wake?.();
+        }
+        return;
+      }
       default:
         this.settle(m.requestId, m, null);
     }
@@ -411,7 +536,11 @@ export class CompanionClient {
       return;
     }
     const record = reduceEvent(had.record, e);
-    this.store.set((s) => ({ ...s, jobs: { ...s.jobs, [e.jobId]: { record, seq: e.seq } } }));
+    this.store.set((s) => ({
+      ...s,
+      jobs: { ...s.jobs, [e.jobId]: { record, seq: e.seq } },
+      ...(e.event === 'preview' ? { previews: { ...s.previews, [e.jobId]: { width: e.width, height: e.height, png: e.png } } } : {}),
+    }));
     for (const l of [...this.listeners]) l(e);
   }
 }

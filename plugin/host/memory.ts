@@ -9,12 +9,16 @@
  * frame grid, and refuses a track index more than one past the top track (Premiere adds at most
  * the one track an edit targets).
  *
- * What a browser or a test must provide is injectable: exportFrame (a real image, or a path the
- * harness serves), readTextFile and the connection file's path.
+ * exportFrame writes a real PNG into the host's in-memory file system (`binaryFiles`, read with
+ * readBinaryFile): a synthetic picture of what the timeline shows at that frame (the topmost clip
+ * with media, its colour from its media path, a pattern that moves with its source frame), so
+ * frames by value are decoded and uploaded for real. What a browser or a test must provide
+ * differently is injectable: exportFrame, readTextFile and the connection file's path.
  */
 import type { Host, ImportedItem, MarkerInfo, SequenceInfo, TrackItemInfo } from './types.ts';
 import { parseRational, type Rational } from '../../protocol/rational.ts';
 import { frameToTicks, isFrameBoundary, ticksToFrame } from '../time.ts';
+import { encodePng } from '../connection/png.ts';
 
 /** A clip in a description, in frames of the sequence rate. */
 export interface ClipDescription {
@@ -63,7 +67,7 @@ export interface ExportFrameRequest {
 
 export interface MemoryHostOptions {
   name?: string;
-  /** Renders a frame and resolves to its path. Default: no file is written, the path is `${folder}/frame-${frame}.png`. */
+  /** Renders a frame and resolves to its path. Default: a synthetic PNG in `binaryFiles` at `${folder}/frame-${frame}-${n}.png`. */
   exportFrame?: (req: ExportFrameRequest) => Promise<string> | string;
   readTextFile?: (path: string) => Promise<string | null> | string | null;
   connectionFilePath?: string;
@@ -93,6 +97,8 @@ export class MemoryHost implements Host {
   selectedIds = new Set<string>();
   playheadTicks = 0;
   files = new Map<string, string>();
+  /** Binary files (exported frames), by path. */
+  binaryFiles = new Map<string, Uint8Array>();
   /** Every exportFrame call, in order. */
   exportedFrames: ExportFrameRequest[] = [];
   mediaDurationTicks: (path: string) => number;
@@ -257,7 +263,45 @@ export class MemoryHost implements Host {
     const req: ExportFrameRequest = { ticks, frame: ticksToFrame(ticks, seq.fps), folder, width, height };
     this.exportedFrames.push(req);
     if (this.opts.exportFrame) return await this.opts.exportFrame(req);
-    return `${folder.replace(/[\\/]+$/, '')}/frame-${req.frame}.png`;
+    const path = `${folder.replace(/[\\/]+$/, '')}/frame-${req.frame}-${width}x${height}-${this.exportedFrames.length}.png`;
+    this.binaryFiles.set(path, encodePng(this.renderFrame(ticks, width, height)));
+    return path;
+  }
+
+  /**
+   * What the simulated timeline shows at `ticks`: the topmost item with media, as a colour from
+   * its media path with bands that move one pixel per source frame; black where nothing is.
+   */
+  renderFrame(ticks: number, width: number, height: number): { width: number; height: number; channels: 3; pixels: Uint8Array } {
+    const seq = this.requireSequence();
+    const pixels = new Uint8Array(width * height * 3);
+    let top: TrackItemInfo | undefined;
+    for (let t = this.tracks.length - 1; t >= 0 && !top; t--) {
+      top = this.tracks[t]!.find((i) => i.mediaPath && i.startTicks <= ticks && ticks < i.endTicks);
+    }
+    if (top) {
+      let h = 2166136261;
+      for (const c of top.mediaPath!) h = Math.imul(h ^ c.charCodeAt(0), 16777619) >>> 0;
+      const base = [64 + (h & 127), 64 + ((h >>> 8) & 127), 64 + ((h >>> 16) & 127)];
+      const frame = ticksToFrame(top.inPointTicks + ticks - top.startTicks, seq.fps);
+      for (let y = 0; y < height; y++) {
+        for (let x = 0; x < width; x++) {
+          const band = ((x + frame) >> 2) & 1 ? 48 : 0;
+          const p = (y * width + x) * 3;
+          pixels[p] = base[0]! + band;
+          pixels[p + 1] = base[1]! + (y & 8 ? 16 : 0);
+          pixels[p + 2] = base[2]!;
+        }
+      }
+    }
+    return { width, height, channels: 3, pixels };
+  }
+
+  /** A binary file exportFrame wrote (the panel reads exported frames through this). */
+  async readBinaryFile(path: string): Promise<Uint8Array> {
+    const bytes = this.binaryFiles.get(path);
+    if (!bytes) throw new Error(`no such file: ${path}`);
+    return bytes;
   }
 
   async importFile(path: string, binName: string): Promise<ImportedItem> {

@@ -1,37 +1,27 @@
 /**
- * The Reshoot panel: status line, kind picker with its form, the job queue. Everything Premiere
- * goes through `host`; everything companion through `client`.
+ * The Reshoot panel: status line, the five kinds (one small form each over one shared settings
+ * block), markers, and the job queue. Everything Premiere goes through `host`; everything
+ * companion through `client`; submitting, uploading and placing through the JobRunner.
  */
 import { useEffect, useMemo, useState } from 'react';
 import { JOB_KINDS, type JobKind, type JobRecord } from '../../protocol/index.ts';
 import type { Host } from '../host/types.ts';
 import { CompanionClient } from '../connection/client.ts';
+import type { ReadFile } from '../connection/frames.ts';
 import { useStore } from '../connection/store.ts';
+import { BridgeForm } from './BridgeForm.tsx';
+import { CommonSettings, defaultCommon, type CommonValues } from './CommonSettings.tsx';
 import { ExtendForm } from './ExtendForm.tsx';
+import type { KindFormProps } from './forms.ts';
+import { GenerateForm } from './GenerateForm.tsx';
 import { JobQueue } from './JobQueue.tsx';
+import { MarkersPanel } from './MarkersPanel.tsx';
+import { MaskForm } from './MaskForm.tsx';
+import { draftProblem, draftToMaskSpec, emptyDraft, type MaskDraft } from '../mask/draft.ts';
+import { JobRunner } from './runner.ts';
 import { Settings, loadManual } from './Settings.tsx';
 import { StatusLine } from './StatusLine.tsx';
 import { PANEL_CSS } from './styles.ts';
-import { placeResult, type PlacementContext } from './timeline.ts';
-
-const CONTEXT_KEY = 'reshoot.placementContexts';
-
-/** Placement contexts outlive a panel reload (the job outlives it on the companion). */
-function loadContexts(): Record<string, PlacementContext> {
-  try {
-    const raw = globalThis.localStorage?.getItem(CONTEXT_KEY);
-    return raw ? (JSON.parse(raw) as Record<string, PlacementContext>) : {};
-  } catch {
-    return {};
-  }
-}
-function saveContexts(c: Record<string, PlacementContext>): void {
-  try {
-    globalThis.localStorage?.setItem(CONTEXT_KEY, JSON.stringify(c));
-  } catch {
-    /* no storage */
-  }
-}
 
 export function createClient(host: Host, opts: Partial<ConstructorParameters<typeof CompanionClient>[0]> = {}): CompanionClient {
   return new CompanionClient({ host, manual: loadManual, ...opts });
@@ -39,41 +29,39 @@ export function createClient(host: Host, opts: Partial<ConstructorParameters<typ
 
 const KIND_LABEL: Record<JobKind, string> = { extend: 'Extend', fill: 'Fill', replace: 'Replace', generate: 'Generate', bridge: 'Bridge' };
 
-export function App({ host, client }: { host: Host; client: CompanionClient }) {
+export interface AppProps {
+  host: Host;
+  client: CompanionClient;
+  /** How exported frames are read (default: the host's own reader, else UXP's file system). */
+  readFile?: ReadFile;
+  /** A runner made by the caller (tests); default: one for this host and client. */
+  runner?: JobRunner;
+}
+
+export function App({ host, client, readFile, runner: given }: AppProps) {
   const state = useStore(client.store);
+  const runner = useMemo(() => given ?? new JobRunner(host, client, readFile ? { readFile } : {}), [given, host, client, readFile]);
+  const run = useStore(runner.store);
   const [kind, setKind] = useState<JobKind>('extend');
-  const [contexts, setContexts] = useState<Record<string, PlacementContext>>(loadContexts);
-  const [placed, setPlaced] = useState<Record<string, string>>({});
+  const [common, setCommon] = useState<CommonValues>(defaultCommon);
+  const [autoPlace, setAutoPlace] = useState(false);
+  const [draft, setDraft] = useState<MaskDraft>(emptyDraft);
 
   useEffect(() => {
     client.start();
-    return () => client.stop();
-  }, [client]);
-
-  const remember = (jobId: string, ctx: PlacementContext) =>
-    setContexts((c) => {
-      const next = { ...c, [jobId]: ctx };
-      saveContexts(next);
-      return next;
-    });
+    const stop = runner.start();
+    return () => {
+      stop();
+      client.stop();
+    };
+  }, [client, runner]);
 
   const jobs = useMemo(() => state.order.map((id) => state.jobs[id]!).filter(Boolean), [state.order, state.jobs]);
   const connected = state.status === 'connected';
+  const models = state.welcome?.models ?? [];
 
-  const place = async (job: JobRecord) => {
-    const ctx = contexts[job.id];
-    if (!ctx) throw new Error('the source clip of this job is unknown to this panel');
-    const seq = await host.activeSequence();
-    if (!seq || seq.id !== ctx.sequenceId) throw new Error('open the sequence the job was made from to place its result');
-    const p = await placeResult(host, job, ctx);
-    setPlaced((m) => ({ ...m, [job.id]: `placed on V${p.trackIndex + 1} at frame ${Math.round((p.startTicks * ctx.fps.num) / (254016000000 * ctx.fps.den))}` }));
-  };
-
-  const retry = async (job: JobRecord) => {
-    const again = await client.submit(job.spec);
-    const ctx = contexts[job.id];
-    if (ctx) remember(again.id, ctx);
-  };
+  const settings = <CommonSettings value={common} onChange={setCommon} models={models} frames={kind !== 'generate'} />;
+  const formProps: KindFormProps = { host, runner, common, models, connected, autoPlace, settings };
 
   return (
     <main className="rs-panel">
@@ -87,20 +75,32 @@ export function App({ host, client }: { host: Host; client: CompanionClient }) {
           </button>
         ))}
       </nav>
-      {kind === 'extend' ? (
-        <ExtendForm host={host} client={client} models={state.welcome?.models ?? []} connected={connected} onSubmitted={remember} />
-      ) : (
-        <div className="rs-muted rs-small">{KIND_LABEL[kind]} comes next in the panel; it can be rendered today with a job file (npx reshoot render job.json).</div>
-      )}
-      <h3>Jobs</h3>
+      {kind === 'extend' ? <ExtendForm {...formProps} /> : null}
+      {kind === 'fill' || kind === 'replace' ? <MaskForm {...formProps} kind={kind} draft={draft} onDraft={setDraft} /> : null}
+      {kind === 'generate' ? <GenerateForm {...formProps} /> : null}
+      {kind === 'bridge' ? <BridgeForm {...formProps} /> : null}
+      {/* Fill/replace marker commands use the mask drawn in the Fill/Replace form (markers carry none). */}
+      <MarkersPanel host={host} runner={runner} common={common} connected={connected} mask={draftProblem(draft) ? undefined : draftToMaskSpec(draft)} />
+      <div className="rs-row rs-between">
+        <h3>Jobs</h3>
+        <label className="rs-small" title="Put each result on the timeline as soon as it is done (batches always do)">
+          <input type="checkbox" data-testid="auto-place" checked={autoPlace} onChange={(e) => setAutoPlace(e.target.checked)} /> Auto-place
+        </label>
+      </div>
       <JobQueue
         jobs={jobs}
+        tasks={run.tasks}
+        previews={state.previews}
         connected={connected}
-        canPlace={(id) => id in contexts}
-        placed={(id) => placed[id] ?? null}
+        label={(id) => run.contexts[id]?.label ?? null}
+        canPlace={(id) => id in run.contexts}
+        autoPlaced={(id) => !!run.contexts[id]?.autoPlace}
+        placed={(id) => run.placed[id] ?? null}
+        placeError={(id) => run.placeErrors[id] ?? null}
         onCancel={(id) => client.cancel(id)}
-        onRetry={retry}
-        onPlace={place}
+        onRetry={async (job: JobRecord) => void (await runner.retry(job))}
+        onPlace={async (job: JobRecord) => void (await runner.place(job))}
+        onDismissTask={(id) => runner.dismiss(id)}
       />
     </main>
   );

@@ -1,161 +1,68 @@
 /**
- * Extend: generate frames before the head or after the tail of the selected clip. The selected
- * track item (Host.selection + activeSequence) becomes the job's source: its media path and
- * in/out at the sequence rate.
+ * Extend: generate frames before the head or after the tail of the selected clip, or of every
+ * selected clip ("apply to every selected clip": one job per clip, each placed when done).
  */
 import { useState } from 'react';
-import { OUTPUT_FORMATS, LIMITS, safeParseJobSpec, type OutputFormat, type Time } from '../../protocol/index.ts';
-import type { Host } from '../host/types.ts';
-import { extendSpec, placementContext, type ExtendOptions, type PlacementContext } from './timeline.ts';
-import type { CompanionClient } from '../connection/client.ts';
+import type { Time } from '../../protocol/index.ts';
+import { batchOverSelection, extendJob } from '../batch.ts';
+import { toJobSettings } from './CommonSettings.tsx';
+import { FormShell } from './FormShell.tsx';
+import { activeSequence, build, runBatch, selectedClips, type KindFormProps } from './forms.ts';
 
-export interface ExtendFormProps {
-  host: Host;
-  client: CompanionClient;
-  models: string[];
-  connected: boolean;
-  onSubmitted: (jobId: string, ctx: PlacementContext) => void;
+export function DurationInput({ amount, unit, onAmount, onUnit }: { amount: string; unit: 'seconds' | 'frames'; onAmount: (s: string) => void; onUnit: (u: 'seconds' | 'frames') => void }) {
+  return (
+    <div className="rs-row">
+      <label>
+        Duration <input data-testid="duration" className="rs-num" value={amount} onChange={(e) => onAmount(e.target.value)} />
+      </label>
+      <select data-testid="duration-unit" value={unit} onChange={(e) => onUnit(e.target.value as 'seconds' | 'frames')}>
+        <option value="seconds">seconds</option>
+        <option value="frames">frames</option>
+      </select>
+    </div>
+  );
 }
 
-function newSeed(): number {
-  return Math.floor(Math.random() * LIMITS.maxSeed);
+export function toTime(amount: string, unit: 'seconds' | 'frames'): Time {
+  const n = Number(amount.trim());
+  return unit === 'frames' ? { frames: n } : { seconds: n };
 }
 
-export function ExtendForm({ host, client, models, connected, onSubmitted }: ExtendFormProps) {
+export function ExtendForm({ host, runner, common, connected, autoPlace, settings }: KindFormProps) {
   const [direction, setDirection] = useState<'head' | 'tail'>('tail');
   const [amount, setAmount] = useState('1');
   const [unit, setUnit] = useState<'seconds' | 'frames'>('seconds');
-  const [prompt, setPrompt] = useState('');
-  const [seedMode, setSeedMode] = useState<'new' | 'lock'>('new');
-  const [seed, setSeed] = useState(() => String(newSeed()));
-  const [steps, setSteps] = useState('');
-  const [guidance, setGuidance] = useState('');
-  const [model, setModel] = useState('');
-  const [format, setFormat] = useState<OutputFormat>('prores422hq');
-  const [byReference, setByReference] = useState(true);
-  const [busy, setBusy] = useState(false);
-  const [message, setMessage] = useState<{ error: boolean; text: string } | null>(null);
+  const [all, setAll] = useState(false);
 
   const submit = async () => {
-    setBusy(true);
-    setMessage(null);
-    try {
-      const seq = await host.activeSequence();
-      if (!seq) throw new Error('no active sequence: open one in the timeline');
-      const selected = (await host.selection()).filter((i) => i.mediaPath);
-      if (selected.length === 0) throw new Error('select a clip on the timeline first');
-      const item = direction === 'tail' ? selected[selected.length - 1]! : selected[0]!;
-      if (!byReference) throw new Error('frames by value (uploading the rendered timeline) is not available yet; use frames by reference');
-      const n = Number(amount);
-      const duration: Time = unit === 'frames' ? { frames: Math.round(n) } : { seconds: n };
-      const opts: ExtendOptions = {
-        direction,
-        duration,
-        prompt,
-        ...(seedMode === 'lock' ? { seed: Number(seed) } : {}),
-        ...(steps.trim() ? { steps: Number(steps) } : {}),
-        ...(guidance.trim() ? { guidance: Number(guidance) } : {}),
-        ...(model ? { model } : {}),
-        format,
-      };
-      const spec = extendSpec(item, seq, opts);
-      // The panel validates with the companion's own schema: a bad field is reported here.
-      const checked = safeParseJobSpec(spec);
-      if (!checked.ok) throw checked.error;
-      const job = await client.submit(spec);
-      onSubmitted(job.id, placementContext(item, seq, opts));
-      setMessage({ error: false, text: `submitted ${job.id}: extend ${item.name} ${direction} by ${amount} ${unit}` });
-    } catch (e) {
-      setMessage({ error: true, text: (e as Error).message });
-    } finally {
-      setBusy(false);
+    const seq = await activeSequence(host);
+    const clips = await selectedClips(host);
+    const duration = toTime(amount, unit);
+    const settings = toJobSettings(common);
+    if (all) {
+      const batch = batchOverSelection(clips, seq, { kind: 'extend', direction, duration, ...settings });
+      return runBatch(runner, batch, seq, common.byValue);
     }
+    const item = direction === 'tail' ? clips[clips.length - 1]! : clips[0]!;
+    const job = build(() => extendJob(item, seq, settings, direction, duration));
+    const record = await runner.run(job, seq, { byValue: common.byValue, autoPlace });
+    return `submitted ${record.id}: ${job.label}`;
   };
 
   return (
-    <form
-      className="rs-form"
-      data-testid="extend-form"
-      onSubmit={(e) => {
-        e.preventDefault();
-        void submit();
-      }}
-    >
+    <FormShell testId="extend-form" action="Extend" connected={connected} onSubmit={submit} settings={settings}>
       <div className="rs-row">
         <label>
-          <input type="radio" name="direction" checked={direction === 'head'} onChange={() => setDirection('head')} /> Head
+          <input type="radio" name="direction" data-testid="direction-head" checked={direction === 'head'} onChange={() => setDirection('head')} /> Head
         </label>
         <label>
           <input type="radio" name="direction" data-testid="direction-tail" checked={direction === 'tail'} onChange={() => setDirection('tail')} /> Tail
         </label>
       </div>
-      <div className="rs-row">
-        <label>
-          Duration <input data-testid="duration" className="rs-num" value={amount} onChange={(e) => setAmount(e.target.value)} />
-        </label>
-        <select data-testid="duration-unit" value={unit} onChange={(e) => setUnit(e.target.value as 'seconds' | 'frames')}>
-          <option value="seconds">seconds</option>
-          <option value="frames">frames</option>
-        </select>
-      </div>
+      <DurationInput amount={amount} unit={unit} onAmount={setAmount} onUnit={setUnit} />
       <label className="rs-block">
-        Prompt
-        <textarea data-testid="prompt" rows={3} value={prompt} onChange={(e) => setPrompt(e.target.value)} />
+        <input type="checkbox" data-testid="apply-all" checked={all} onChange={(e) => setAll(e.target.checked)} /> Apply to every selected clip (each result placed when done)
       </label>
-      <div className="rs-row">
-        <label>
-          <input type="radio" name="seed" checked={seedMode === 'new'} onChange={() => setSeedMode('new')} /> New seed
-        </label>
-        <label>
-          <input type="radio" name="seed" data-testid="seed-lock" checked={seedMode === 'lock'} onChange={() => setSeedMode('lock')} /> Lock
-        </label>
-        <input data-testid="seed" className="rs-num" disabled={seedMode !== 'lock'} value={seed} onChange={(e) => setSeed(e.target.value)} />
-        <button type="button" onClick={() => setSeed(String(newSeed()))}>
-          ↻
-        </button>
-      </div>
-      <div className="rs-row">
-        <label>
-          Steps <input data-testid="steps" className="rs-num" placeholder="model" value={steps} onChange={(e) => setSteps(e.target.value)} />
-        </label>
-        <label>
-          Guidance <input data-testid="guidance" className="rs-num" placeholder="model" value={guidance} onChange={(e) => setGuidance(e.target.value)} />
-        </label>
-      </div>
-      <div className="rs-row">
-        <label>
-          Model{' '}
-          <select data-testid="model" value={model} onChange={(e) => setModel(e.target.value)}>
-            <option value="">default</option>
-            {models.map((m) => (
-              <option key={m} value={m}>
-                {m}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Codec{' '}
-          <select data-testid="format" value={format} onChange={(e) => setFormat(e.target.value as OutputFormat)}>
-            {OUTPUT_FORMATS.map((f) => (
-              <option key={f} value={f}>
-                {f}
-              </option>
-            ))}
-          </select>
-        </label>
-      </div>
-      <label className="rs-block">
-        <input type="checkbox" checked={byReference} onChange={(e) => setByReference(e.target.checked)} /> Frames by reference (the companion reads the source media)
-      </label>
-      <button type="submit" data-testid="submit" disabled={busy || !connected}>
-        {busy ? 'Submitting…' : 'Extend'}
-      </button>
-      {message ? (
-        <div data-testid="form-message" className={message.error ? 'rs-error' : 'rs-muted'}>
-          {message.text}
-        </div>
-      ) : null}
-    </form>
+    </FormShell>
   );
 }

@@ -25,5 +25,10 @@ export const PANEL_CSS = `
 .rs-fill.rs-done { background: #2d9d4f; }
 .rs-fill.rs-failed { background: #c9453a; }
 .rs-fill.rs-cancelled { background: #777; }
+.rs-fill.rs-upload { background: #b68cff; }
+.rs-kind { font-size: 10px; padding: 0 4px; border: 1px solid #555; border-radius: 3px; color: #bbb; }
+.rs-preview { display: block; max-width: 100%; height: auto; margin: 4px 0; border: 1px solid #444; }
+.rs-issues { margin: 2px 0; padding-left: 16px; }
+.rs-common { border-top: 1px solid #3a3a3a; margin-top: 6px; padding-top: 4px; }
 h3 { font-size: 13px; margin: 10px 0 4px; }
 `;

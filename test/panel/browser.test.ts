@@ -120,7 +120,7 @@ describe.skipIf(!haveChromium)('panel in Chromium against a real companion', () 
     expect(result.bin).toBe('Reshoot');
     expect(result.mediaPath).toMatch(/\.mkv$/);
     expect(existsSync(result.mediaPath!)).toBe(true);
-    expect(result.metadata).toMatchObject({ 'reshoot.prompt': 'the waves roll on', 'reshoot.seed': '1234', 'reshoot.model': 'builtin:tiny', 'reshoot.jobId': jobId, 'reshoot.kind': 'extend' });
+    expect(result.metadata).toMatchObject({ 'reshoot.prompt': 'the waves roll on', 'reshoot.seed': '1234', 'reshoot.model': 'builtin:tiny', 'reshoot.jobId': jobId, 'reshoot.kind': 'extend tail' });
     expect(timeline.markers).toHaveLength(1);
     expect(timeline.markers[0]).toMatchObject({ startTicks: ticksAt(24), durationTicks: ticksAt(24) });
     expect(timeline.markers[0]!.comment).toContain(jobId!);

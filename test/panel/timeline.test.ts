@@ -6,8 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { MemoryHost } from '../../plugin/host/memory.ts';
 import { TICKS_PER_SECOND, type SequenceInfo } from '../../plugin/host/types.ts';
 import { frameToTicks, sourceRange, ticksToFrame } from '../../plugin/time.ts';
-import { extendSpec, placeResult, placementContext } from '../../plugin/ui/timeline.ts';
-import { parseRational, type JobRecord, type Rational } from '../../protocol/index.ts';
+import { extendJob } from '../../plugin/batch.ts';
+import { placeResult } from '../../plugin/placement.ts';
+import { parseRational, type Rational } from '../../protocol/index.ts';
 
 const RATES = ['24000/1001', '24', '25', '30000/1001', '30', '50', '60000/1001', '60'];
 // Ticks per frame written out from 254016000000 · den / num (every rate divides evenly).
@@ -41,18 +42,15 @@ describe('ticks ↔ frames (plugin/time.ts)', () => {
     const tpf = TICKS_PER_FRAME['24000/1001']!;
     const item = { id: 'a', name: 'a.mov', trackIndex: 0, startTicks: 100 * tpf, endTicks: 148 * tpf, inPointTicks: 37 * tpf, mediaPath: '/m/a.mov', projectItemId: 'p1' };
     expect(sourceRange(item, fps)).toEqual({ in: 37, out: 85 });
-    const spec = extendSpec(item, sequence(fps), { direction: 'tail', duration: { seconds: 1 }, prompt: 'x', format: 'ffv1' });
+    const { spec } = extendJob(item, sequence(fps), { prompt: 'x', format: 'ffv1' }, 'tail', { seconds: 1 });
     expect(spec).toMatchObject({ source: { path: '/m/a.mov', in: { frames: 37 }, out: { frames: 85 } }, sequence: { fps: '24000/1001' } });
   });
 });
 
-describe('placement', () => {
+describe('placement through plugin/placement.ts (the one way the panel places)', () => {
   const fps = parseRational('25');
   const tpf = TICKS_PER_FRAME['25']!;
-  const done = (frames: number, path = '/results/r.mkv'): JobRecord => ({
-    id: 'j1', spec: { kind: 'extend', prompt: 'p', model: 'builtin:tiny' }, state: 'done', seq: 5, createdAt: '', attempts: 1,
-    result: { file: 'r.mkv', path, frames, bytes: 1, seed: 7, provider: 'cpu' },
-  });
+  const result = (frames: number, path = '/results/r.mkv') => ({ path, jobId: 'j1', kind: 'extend', prompt: 'p', seed: 7, model: 'builtin:tiny', direction: 'tail' as const, frames });
 
   function setup() {
     const host = new MemoryHost({ sequence: { id: 's', name: 'Seq', fps, width: 64, height: 48 } });
@@ -63,32 +61,30 @@ describe('placement', () => {
   it('tail: at the clip end, first free track above, on frame boundaries, with metadata and a marker', async () => {
     const { host, clip } = setup();
     host.addClip(1, '/m/title.mov', 90 * tpf, 30 * tpf); // V2 is busy where the result goes
-    const ctx = placementContext(clip, sequence(fps), { direction: 'tail', duration: { frames: 25 }, prompt: 'p', format: 'ffv1' });
-    const placed = await placeResult(host, done(25), ctx);
-    expect(placed.trackIndex).toBe(2);
-    expect(placed.startTicks).toBe(100 * tpf);
-    expect(placed.startTicks % tpf).toBe(0);
+    const placed = await placeResult(host, { kind: 'extend', direction: 'tail', item: clip, frames: 25 }, fps, result(25));
+    expect(placed.placement.trackIndex).toBe(2);
+    expect(placed.placement.startTicks).toBe(100 * tpf);
     expect(host.tracks[0]).toEqual([clip]); // the source is untouched
     const p = host.project.get(placed.item.projectItemId)!;
     expect(p.bin).toBe('Reshoot');
-    expect(p.metadata).toMatchObject({ 'reshoot.seed': '7', 'reshoot.jobId': 'j1', 'reshoot.model': 'builtin:tiny' });
+    expect(p.metadata).toMatchObject({ 'reshoot.seed': '7', 'reshoot.jobId': 'j1', 'reshoot.model': 'builtin:tiny', 'reshoot.kind': 'extend tail' });
     expect(host.markerList).toHaveLength(1);
   });
 
   it('head: ends where the clip starts; refused clearly when it does not fit before 0', async () => {
     const { host, clip } = setup();
-    const ctx = placementContext(clip, sequence(fps), { direction: 'head', duration: { frames: 25 }, prompt: 'p', format: 'ffv1' });
-    const placed = await placeResult(host, done(25), ctx);
-    expect(placed.startTicks + 25 * tpf).toBe(clip.startTicks);
-    await expect(placeResult(host, done(60, '/results/long.mkv'), { ...ctx, durationFrames: 60 })).rejects.toThrow(/does not fit.*starts at frame 50/);
+    const placed = await placeResult(host, { kind: 'extend', direction: 'head', item: clip, frames: 25 }, fps, { ...result(25), direction: 'head' });
+    expect(placed.placement.startTicks + 25 * tpf).toBe(clip.startTicks);
+    await expect(placeResult(host, { kind: 'extend', direction: 'head', item: clip, frames: 60 }, fps, result(60, '/results/long.mkv'))).rejects.toThrow(/cannot extend the head.*Move the clip later/);
   });
 
   it('placing the same result twice does not duplicate it', async () => {
     const { host, clip } = setup();
-    const ctx = placementContext(clip, sequence(fps), { direction: 'tail', duration: { frames: 25 }, prompt: 'p', format: 'ffv1' });
-    const a = await placeResult(host, done(25), ctx);
-    const b = await placeResult(host, done(25), ctx);
+    const req = { kind: 'extend' as const, direction: 'tail' as const, item: clip, frames: 25 };
+    const a = await placeResult(host, req, fps, result(25));
+    const b = await placeResult(host, req, fps, result(25));
     expect(b.item).toEqual(a.item);
+    expect(b.duplicate).toBe(true);
     expect(host.tracks.flat().filter((i) => i.mediaPath === '/results/r.mkv')).toHaveLength(1);
     expect(host.project.size).toBe(2);
     expect(host.markerList).toHaveLength(1);
