@@ -11,7 +11,7 @@ import type { Frame } from '../media/frame.ts';
 import { framesToVideoTensor, latentFrames, latentToTokens, latentTokenMask, tokensToLatent, videoTensorToFrames } from './latents.ts';
 import { Rng } from './noise.ts';
 import type { ModelRuntime } from './runtime.ts';
-import { addNoise, applyGuidance, blendKnown, eulerStep, sigmaSchedule, timestepFor, truncateForStrength } from './scheduler.ts';
+import { addNoise, applyGuidance, blendKnown, eulerStep, scheduleFor, timestepFor, truncateForStrength } from './scheduler.ts';
 
 export type Conditioning = 'per-token' | 'blend';
 
@@ -77,7 +77,7 @@ export async function generateWindow(
   const video = framesToVideoTensor(req.frames.map((f) => f ?? grey));
   const x0 = latentToTokens(await rt.encodeVideo(video, F, height, width), C, S);
 
-  const sigmas = truncateForStrength(sigmaSchedule(req.steps, rt.manifest.scheduler.shift, S), req.strength);
+  const sigmas = truncateForStrength(scheduleFor(rt.manifest.scheduler, req.steps, S), req.strength);
   const noise = new Rng(req.seed, req.stream).normal(new Float32Array(S * C));
 
   // Start: generated tokens at the first σ, known tokens at the source.
@@ -111,7 +111,8 @@ export async function generateWindow(
   if (isCancelled()) throw new CancelledError();
 
   // Decoder noise (timestep-conditioned VAEs) has its own stream: it never shifts the sampler's.
-  const decodeNoise = () => new Rng(req.seed, req.stream + DECODE_NOISE_STREAM).normal(new Float32Array(S * C));
+  const decodeRng = new Rng(req.seed, req.stream + DECODE_NOISE_STREAM);
+  const decodeNoise = (count: number) => decodeRng.normal(new Float32Array(count));
   const decoded = await rt.decodeVideo(tokensToLatent(x, C, S), grid.frames, grid.height, grid.width, decodeNoise);
   let generatedTokens = 0;
   for (const m of tokenMask) generatedTokens += m;

@@ -27,8 +27,11 @@ export interface ModelRuntime {
   readonly fallbacks: readonly string[];
   encodeText(prompt: string): Promise<TextEmbedding>;
   encodeVideo(video: Float32Array, frames: number, height: number, width: number): Promise<Float32Array>;
-  /** `noise` (same size as the latent) is mixed in first when the decoder is timestep-conditioned. */
-  decodeVideo(latent: Float32Array, frames: number, height: number, width: number, noise?: () => Float32Array): Promise<Float32Array>;
+  /**
+   * `noise(n)` draws n standard normals from the window's decoder stream: timestep-conditioned
+   * decoders get the latent mixed with noise first, and 0.9.1 decoders their in-block noise.
+   */
+  decodeVideo(latent: Float32Array, frames: number, height: number, width: number, noise?: (count: number) => Float32Array): Promise<Float32Array>;
   velocity(tokens: Float32Array, batch: number, timestep: Float32Array, text: TextEmbedding, rope: Rope): Promise<Float32Array>;
   rope(grid: LatentGrid, fps: number): Rope;
   release(): Promise<void>;
@@ -89,14 +92,21 @@ export async function loadRuntime(model: ModelHandle, opts: RuntimeOptions | Pro
     async decodeVideo(latent, frames, height, width, noise) {
       const feeds: Record<string, ort.Tensor> = {};
       const vae = m.vae;
+      const draw = noise ?? ((count: number) => new Float32Array(count));
       if (vae?.timestepConditioned) {
         // LTX 0.9.1+: the decoder was trained on slightly noised latents and is told how much.
+        // Mixed into the normalised latent, as the authors' pipeline does (diffusers mixes after
+        // de-normalising, which differs when latents_std ≠ 1).
         const scale = vae.decodeNoiseScale ?? 0;
-        if (scale > 0 && noise) {
-          const n = noise();
+        if (scale > 0) {
+          const n = draw(latent.length);
           latent = latent.map((v, i) => (1 - scale) * v + scale * n[i]!);
         }
         feeds.timestep = new ort.Tensor('float32', Float32Array.of(vae.decodeTimestep ?? 0), [1]);
+      }
+      if (vae?.spatialNoise) {
+        const { sites, scale } = vae.spatialNoise;
+        feeds.spatial_noise = new ort.Tensor('float32', draw(sites * scale * height * scale * width), [sites, scale * height, scale * width]);
       }
       feeds.latent = new ort.Tensor('float32', latent, [1, C, frames, height, width]);
       const out = await stages.run('vaeDecoder', feeds);

@@ -37,8 +37,11 @@ export function shiftDynamic(sigma: number, mu: number): number {
 /**
  * The σ schedule for `steps` Euler steps: `steps` values evenly spaced from 1 down to 1/steps,
  * shifted, then a terminal 0. Returns steps + 1 values, strictly decreasing.
+ *
+ * `terminal` (diffusers' `shift_terminal`) stretches the shifted values so the last one before 0
+ * lands on it: 1 − σ is scaled by (1 − terminal) / (1 − σ_last). The first σ stays 1.
  */
-export function sigmaSchedule(steps: number, shift: Shift, tokens: number): Float64Array {
+export function sigmaSchedule(steps: number, shift: Shift, tokens: number, terminal?: number): Float64Array {
   if (!Number.isInteger(steps) || steps < 1) throw new RangeError(`steps must be a positive integer, got ${steps}`);
   const sigmas = new Float64Array(steps + 1);
   const mu = shift.kind === 'dynamic' ? dynamicShiftMu(tokens, shift) : 0;
@@ -46,8 +49,29 @@ export function sigmaSchedule(steps: number, shift: Shift, tokens: number): Floa
     const base = 1 - (i * (1 - 1 / steps)) / Math.max(steps - 1, 1);
     sigmas[i] = shift.kind === 'static' ? shiftStatic(base, shift.shift) : shiftDynamic(base, mu);
   }
+  if (terminal !== undefined && steps > 1) {
+    const scale = (1 - sigmas[steps - 1]!) / (1 - terminal);
+    for (let i = 0; i < steps; i++) sigmas[i] = 1 - (1 - sigmas[i]!) / scale;
+  }
   sigmas[steps] = 0;
   return sigmas;
+}
+
+/** What a model says about its schedule (the scheduler part of its model.json). */
+export interface ScheduleDefaults {
+  steps: number;
+  shift: Shift;
+  shiftTerminal?: number;
+  sigmas?: readonly number[];
+}
+
+/**
+ * The schedule a job runs: the model's fixed σ list when it has one and the job runs the default
+ * step count (distilled models were trained on exactly those), else the shifted schedule.
+ */
+export function scheduleFor(model: ScheduleDefaults, steps: number, tokens: number): Float64Array {
+  if (model.sigmas && steps === model.sigmas.length) return Float64Array.from([...model.sigmas, 0]);
+  return sigmaSchedule(steps, model.shift, tokens, model.shiftTerminal);
 }
 
 /**

@@ -33,8 +33,12 @@ export type PartName = 'transformer' | 'vae' | 'text_encoder';
 /** RoPE constants of LTXVideoTransformer3DModel (fixed in its __init__, not in config.json). */
 export const LTX_ROPE = { baseNumFrames: 20, baseHeight: 2048, baseWidth: 2048, theta: 10000 } as const;
 
-/** Prompt length of every LTX-Video pipeline (max_sequence_length = 128). */
-export const LTX_MAX_TOKENS = 128;
+/**
+ * Prompt length: the authors' pipeline (Lightricks/LTX-Video, `text_encoder_max_tokens = 256`)
+ * rather than diffusers' 128 — where the port differs, the original wins (DESIGN.md §4). The
+ * transformer masks padding in cross-attention, so short prompts give the same result either way.
+ */
+export const LTX_MAX_TOKENS = 256;
 
 /** Tokenizer files copied into the model folder (spiece.model is required, the rest if present). */
 export const TOKENIZER_FILES = ['spiece.model', 'tokenizer_config.json', 'special_tokens_map.json', 'added_tokens.json'] as const;

@@ -25,7 +25,16 @@ const shift = z.discriminatedUnion('kind', [
   }),
 ]);
 
-const scheduler = z.object({ steps: positiveInt, guidance: z.number().nonnegative(), shift, shiftTerminal: z.number().positive().lt(1).optional() });
+const scheduler = z
+  .object({
+    steps: positiveInt,
+    guidance: z.number().nonnegative(),
+    shift,
+    shiftTerminal: z.number().positive().lt(1).optional(),
+    sigmas: z.array(z.number().gt(0).lte(1)).min(1).optional(),
+  })
+  .refine((s) => !s.sigmas || s.sigmas.every((v, i, a) => i === 0 || v < a[i - 1]!), { message: 'scheduler.sigmas must decrease', path: ['sigmas'] })
+  .refine((s) => !s.sigmas || s.sigmas.length === s.steps, { message: 'scheduler.sigmas must hold one σ per default step', path: ['sigmas'] });
 
 const transformer = z.object({
   inChannels: positiveInt,
@@ -60,6 +69,7 @@ const vae = z.object({
   timestepConditioned: z.boolean(),
   decodeTimestep: z.number().nonnegative().optional(),
   decodeNoiseScale: z.number().min(0).max(1).optional(),
+  spatialNoise: z.object({ sites: positiveInt, scale: positiveInt }).optional(),
 });
 
 const source = z.object({

@@ -54,6 +54,12 @@ export interface SchedulerDefaults {
    * so its last sigma is this value (LTX-Video 0.9.0/0.9.1 use 0.1). Absent: no stretch.
    */
   shiftTerminal?: number;
+  /**
+   * A fixed schedule (σ values from 1 towards 0, without the terminal 0) that replaces the
+   * shifted one when a job runs the default step count: timestep-distilled checkpoints were
+   * trained on exactly these σ. A job asking for another step count gets the shifted schedule.
+   */
+  sigmas?: number[];
 }
 
 export interface TransformerConfig {
@@ -104,6 +110,11 @@ export interface VaeSpec {
   decodeTimestep?: number;
   /** Noise mixed into the latent before decoding: x = (1 − s)·x + s·ε (LTX publishes 0.025). */
   decodeNoiseScale?: number;
+  /**
+   * LTX-Video 0.9.1 decoders inject noise inside their blocks; the graph takes it as the input
+   * `spatial_noise` float32 [sites, scale·h, scale·w] (h, w: latent size) so runs are seeded.
+   */
+  spatialNoise?: { sites: number; scale: number };
 }
 
 /** Where a converted model came from. */

@@ -5,6 +5,7 @@ import {
   blendKnown,
   dynamicShiftMu,
   eulerStep,
+  scheduleFor,
   sigmaSchedule,
   timestepFor,
   truncateForStrength,
@@ -91,5 +92,25 @@ describe('sampler steps', () => {
     close(x, [0.5 * 0.1 + 0.5, 0.5 * 0.2 - 0.5, 9, 9], 1e-7);
     blendKnown(x, x0, eps, 0, 2, Float32Array.from([0, 1]));
     expect(Array.from(x.slice(0, 2))).toEqual(Array.from(x0.slice(0, 2)));
+  });
+});
+
+describe('model schedules', () => {
+  const linear = { kind: 'static' as const, shift: 1 };
+
+  it('shift_terminal stretches the schedule so its last σ before 0 is the terminal (LTX 0.9.0/0.9.1: 0.1)', () => {
+    // linspace 1, .75, .5, .25; 1 − σ scaled by (1 − 0.1) / (1 − 0.25) = 1.2: 1, .7, .4, .1
+    close(sigmaSchedule(4, linear, 0, 0.1), [1, 0.7, 0.4, 0.1, 0]);
+    const shifted = sigmaSchedule(20, { kind: 'dynamic', baseShift: 0.95, maxShift: 2.05, baseTokens: 1024, maxTokens: 4096 }, 6144, 0.1);
+    expect(shifted[0]).toBe(1);
+    expect(shifted[19]).toBeCloseTo(0.1, 12);
+    for (let i = 1; i < shifted.length; i++) expect(shifted[i]!).toBeLessThan(shifted[i - 1]!);
+  });
+
+  it("a model's fixed σ list is used at its own step count; another step count gets the shifted schedule", () => {
+    const model = { steps: 3, shift: linear, sigmas: [1, 0.9, 0.4] };
+    close(scheduleFor(model, 3, 100), [1, 0.9, 0.4, 0]);
+    close(scheduleFor(model, 4, 100), [1, 0.75, 0.5, 0.25, 0]);
+    close(scheduleFor({ steps: 4, shift: linear, shiftTerminal: 0.1 }, 4, 0), [1, 0.7, 0.4, 0.1, 0]);
   });
 });

@@ -375,7 +375,7 @@ describe('importing a whole checkpoint', () => {
     expect(handle.manifest).toMatchObject({
       id: 'fixture-ltxv',
       testModel: false,
-      text: { tokenizer: 't5', file: 'tokenizer/spiece.model', maxTokens: 128, padId: 0, eosId: 1 },
+      text: { tokenizer: 't5', file: 'tokenizer/spiece.model', maxTokens: 256, padId: 0, eosId: 1 },
       vae: { timestepConditioned: true, decodeTimestep: 0.05, decodeNoiseScale: 0.025 },
       source: { checkpoint: f.folder, version: '0.9.5+' },
       conditioning: 'per-token',
@@ -383,7 +383,7 @@ describe('importing a whole checkpoint', () => {
       sizeRules: { multiple: 32, maxPixels: 1216 * 704, maxFrames: 257 },
       scheduler: { steps: 50, guidance: 3, shift: { kind: 'static', shift: 1 } },
       transformer: { ...f.transformer, rope: { ...f.transformer.rope, causalFix: true } },
-      build: { producer: 'reshoot-import', version: 1 },
+      build: { producer: 'reshoot-import', version: 2 },
     });
     expect(Object.keys(handle.manifest.precision ?? {})).toEqual(['text_encoder', 'transformer', 'vae_encoder', 'vae_decoder']);
     expect(handle.manifest.files.map((file) => file.path)).toEqual([
@@ -431,6 +431,9 @@ describe('importing a whole checkpoint', () => {
     const mid = fixture({ version: '0.9.1', distilled: true });
     const m1 = await importCheckpoint(mid.folder, { id: 'fixture-091', precision: 'fp16' });
     expect(m1).toMatchObject({ vae: { timestepConditioned: true, decodeTimestep: 0.05 }, conditioning: 'blend', scheduler: { steps: 8, guidance: 1 } });
+    // The fixture's 0.9.1 decoder injects noise in 3 of its blocks (1 layer each, 2 sites per layer).
+    expect(m1.vae?.spatialNoise?.sites).toBeGreaterThan(0);
+    expect(m0.vae?.spatialNoise).toBeUndefined();
     expect(m1.precision?.transformer.stored).toBe('fp16');
     expect(m1.precision?.text_encoder.keptFp32.every((n) => n.includes('DenseReluDense'))).toBe(true);
     expect((await graphInputs((await loadModel('fixture-091')).graphs)).vaeDecoder).toEqual(['latent', 'timestep', 'spatial_noise']);

@@ -5,10 +5,11 @@
  */
 import type { LtxvCheckpoint } from '../checkpoint.ts';
 import { LTX_MAX_TOKENS } from '../checkpoint.ts';
+import { ltxvVaeDecoderNoiseShape } from '../ltxv/vae.ts';
 import type { GraphPrecision, ModelFile, ModelManifest } from '../types.ts';
 
 /** Bump when converted folders change, so an import of the same checkpoint is redone. */
-export const CONVERTER_VERSION = 1;
+export const CONVERTER_VERSION = 2;
 export const CONVERTER_PRODUCER = 'reshoot-import';
 
 /** Where the tokenizer's SentencePiece model goes in the model folder. */
@@ -26,6 +27,8 @@ export function convertedManifest(
   const { vae, transformer: t } = ckpt;
   const conditioned = vae.timestepConditioned;
   const newer = ckpt.version === '0.9.5+';
+  // 0.9.1 decoders inject noise in their blocks: the graph takes it as an input, sized per latent cell.
+  const noiseSites = ltxvVaeDecoderNoiseShape(vae.config, 1, 1);
   const kind = ckpt.distilled ? ' distilled' : '';
   return {
     id,
@@ -46,7 +49,10 @@ export function convertedManifest(
     transformer: t,
     text: { tokenizer: 't5', file: T5_TOKENIZER_FILE, maxTokens: LTX_MAX_TOKENS, padId: 0, eosId: 1 },
     // 0.9.1+ decoders are run at timestep 0.05 with 2.5 % noise (Lightricks' published settings).
-    vae: conditioned ? { timestepConditioned: true, decodeTimestep: 0.05, decodeNoiseScale: 0.025 } : { timestepConditioned: false },
+    vae: {
+      ...(conditioned ? { timestepConditioned: true, decodeTimestep: 0.05, decodeNoiseScale: 0.025 } : { timestepConditioned: false }),
+      ...(noiseSites ? { spatialNoise: { sites: noiseSites.sites, scale: noiseSites.height } } : {}),
+    },
     // 0.9.5+ was trained with per-token timesteps (conditioning tokens at t = 0); older ones blend.
     conditioning: newer ? 'per-token' : 'blend',
     files,
