@@ -3,7 +3,10 @@
  * subscriber receives. Shared by panel and companion (no Node, no DOM).
  *
  * Every event carries the job's `seq`, a counter that increases by one per event of that job, so
- * a client that reconnects can ask for what it missed (`since`) and detect gaps.
+ * a client that reconnects can ask for what it missed (`since`) and detect gaps. The one exception
+ * is `preview`: ephemeral (never stored, never replayed), it does not advance the seq but carries
+ * the seq of the latest event sent before it. A client shows a preview without moving its seq;
+ * a preview whose seq is above the client's says that real events were missed.
  */
 import { z } from 'zod';
 
@@ -60,7 +63,7 @@ export const jobEventSchema = z.discriminatedUnion('event', [
   z.object({ event: z.literal('queued'), ...eventBase, position: z.number().int() }),
   z.object({ event: z.literal('started'), ...eventBase, attempt: z.number().int() }),
   z.object({ event: z.literal('progress'), ...eventBase, progress: progressSchema }),
-  /** Optional low-res preview of the current window, PNG as base64. */
+  /** Optional low-res preview of the current window, PNG as base64. Does not advance `seq` (above). */
   z.object({ event: z.literal('preview'), ...eventBase, width: z.number().int(), height: z.number().int(), png: z.string() }),
   z.object({ event: z.literal('done'), ...eventBase, result: jobResultSchema }),
   z.object({ event: z.literal('failed'), ...eventBase, error: jobErrorSchema }),

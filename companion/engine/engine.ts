@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads';
 import { ReshootError, type ErrorCode } from '../errors.ts';
 import type { Frame } from '../media/frame.ts';
 import type { ModelManifest } from '../models/types.ts';
-import type { StepInfo, WindowRequest } from './generate.ts';
+import type { PreviewImage, StepInfo, WindowRequest } from './generate.ts';
 import type { FromWorker, ToWorker } from './messages.ts';
 import { providersFor, type Provider } from './providers.ts';
 
@@ -23,7 +23,10 @@ export class Engine {
   private readonly cancelFlag = new Int32Array(new SharedArrayBuffer(4));
   private nextId = 0;
   private queue: Promise<unknown> = Promise.resolve();
-  private readonly pending = new Map<number, { resolve: (o: WindowOutput) => void; reject: (e: Error) => void; onStep: (s: StepInfo) => void }>();
+  private readonly pending = new Map<
+    number,
+    { resolve: (o: WindowOutput) => void; reject: (e: Error) => void; onStep: (s: StepInfo) => void; onPreview?: (p: PreviewImage) => void }
+  >();
   private loaded: { resolve: (v: { provider: Provider; manifest: ModelManifest; fallbacks: string[] }) => void; reject: (e: Error) => void } | null = null;
   manifest: ModelManifest | null = null;
   provider: Provider | null = null;
@@ -57,13 +60,16 @@ export class Engine {
     }
   }
 
-  /** Generates one window. Calls are served one at a time, in order: one model, one device. */
-  generate(request: WindowRequest, onStep: (s: StepInfo) => void = () => {}): Promise<WindowOutput> {
+  /**
+   * Generates one window. Calls are served one at a time, in order: one model, one device.
+   * `onPreview` receives the live previews that `request.preview` asks for (none without it).
+   */
+  generate(request: WindowRequest, onStep: (s: StepInfo) => void = () => {}, onPreview?: (p: PreviewImage) => void): Promise<WindowOutput> {
     const run = () => {
       const id = this.nextId++;
       Atomics.store(this.cancelFlag, 0, 0);
       return new Promise<WindowOutput>((resolve, reject) => {
-        this.pending.set(id, { resolve, reject, onStep });
+        this.pending.set(id, { resolve, reject, onStep, onPreview });
         this.post({ type: 'window', id, request });
       });
     };
@@ -99,6 +105,10 @@ export class Engine {
     const p = this.pending.get(m.id);
     if (!p) return;
     if (m.type === 'step') p.onStep({ step: m.step, steps: m.steps });
+    else if (m.type === 'preview') {
+      const { type: _, id: __, ...preview } = m;
+      p.onPreview?.(preview);
+    }
     else if (m.type === 'done') {
       this.pending.delete(m.id);
       this.provider = m.provider;

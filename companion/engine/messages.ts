@@ -10,6 +10,8 @@ export type ToWorker =
 export type FromWorker =
   | { type: 'loaded'; provider: Provider; manifest: ModelManifest; fallbacks: string[] }
   | { type: 'step'; id: number; step: number; steps: number }
+  /** A live preview (generate.ts PreviewImage); the PNG's buffer is transferred. */
+  | { type: 'preview'; id: number; width: number; height: number; png: Uint8Array; step: number; steps: number; latentFrame: number; ms: number }
   | {
       type: 'done';
       id: number;

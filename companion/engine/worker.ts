@@ -7,13 +7,16 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { isReshootError } from '../errors.ts';
 import { loadModel } from '../models/registry.ts';
-import { CancelledError, generateWindow } from './generate.ts';
+import { CancelledError, generateWindow, type PreviewSink } from './generate.ts';
 import type { FromWorker, ToWorker } from './messages.ts';
+import { previewMapFor } from './previewMap.ts';
 import { loadRuntime, type ModelRuntime } from './runtime.ts';
 
 const port = parentPort!;
 const cancelFlag = new Int32Array(workerData.cancel as SharedArrayBuffer);
 let runtime: ModelRuntime | null = null;
+/** The loaded model's folder: a fitted preview map is cached beside it (previewMap.ts). */
+let modelDir: string | null = null;
 
 const send = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
 
@@ -23,6 +26,7 @@ port.on('message', async (msg: ToWorker) => {
       const model = await loadModel(msg.modelId);
       // Fallbacks are reported with the load, or with the window during which they happened.
       runtime = await loadRuntime(model, { providers: msg.providers });
+      modelDir = model.dir;
       send({ type: 'loaded', provider: runtime.provider, manifest: model.manifest, fallbacks: [...runtime.fallbacks] });
     } catch (e) {
       const message = (e as Error).message;
@@ -33,11 +37,17 @@ port.on('message', async (msg: ToWorker) => {
   const { id, request } = msg;
   try {
     if (!runtime) throw new Error('no model loaded');
+    const rt = runtime;
+    const previews: PreviewSink = {
+      map: () => previewMapFor(rt, modelDir),
+      emit: (p) => send({ type: 'preview', id, ...p }, [p.png.buffer as ArrayBuffer]),
+    };
     const r = await generateWindow(
-      runtime,
+      rt,
       request,
       (s) => send({ type: 'step', id, ...s }),
       () => Atomics.load(cancelFlag, 0) !== 0,
+      previews,
     );
     const frames = r.frames.map((f) => ({ width: f.width, height: f.height, data: f.data }));
     const { provider, fallbacks } = runtime;

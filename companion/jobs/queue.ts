@@ -25,6 +25,11 @@
  *   folders are removed.
  * - `close()` stops taking work and interrupts the running job within one step; that job stays
  *   `running` on disk and is resumed by the next `start()` (it counts as an attempt).
+ * - Previews (a small PNG of the window being generated, at most one per ~750 ms) are ephemeral:
+ *   emitted as `preview` (not `event`), never written to disk, never kept for catch-up, and they
+ *   do not advance the seq: a preview carries the seq of the job's latest event emitted before it,
+ *   so real events stay contiguous and a client that missed a preview has missed nothing it
+ *   needs. A client that reconnects gets the next preview when it comes.
  */
 import { EventEmitter } from 'node:events';
 import { lstat, readdir, rm, stat } from 'node:fs/promises';
@@ -36,7 +41,7 @@ import type { Provider } from '../engine/providers.ts';
 import { ReshootError } from '../errors.ts';
 import { FORMAT_EXTENSION } from '../media/encode.ts';
 import { loadModel } from '../models/registry.ts';
-import type { Progress } from './render.ts';
+import type { Preview, Progress } from './render.ts';
 import { prepare } from './resolve.ts';
 import { runJob } from './run.ts';
 import { JobStore, type JobPatch } from './store.ts';
@@ -61,8 +66,13 @@ export interface JobQueueOptions {
   progressWriteMs?: number;
 }
 
+export type PreviewEvent = Extract<JobEvent, { event: 'preview' }>;
+
 export interface JobQueueEvents {
+  /** Every state change and progress report, in seq order (see the file comment). */
   event: [JobEvent];
+  /** Ephemeral previews of running jobs: not persisted, not replayed, seq not advanced. */
+  preview: [PreviewEvent];
 }
 
 /** What a client that reconnects needs: the events it missed, or the record when those are gone. */
@@ -317,6 +327,7 @@ export class JobQueue extends EventEmitter<JobQueueEvents> {
         out,
         force: true,
         onProgress: (p) => this.progress(id, p, stopped),
+        onPreview: (p) => this.preview(id, p, stopped),
       });
       if (cur.cancel) {
         // Cancelled as it finished: the user asked for no result, so none is left.
@@ -372,6 +383,18 @@ export class JobQueue extends EventEmitter<JobQueueEvents> {
     const progress = { ...p };
     store.update(id, { seq, progress }, { persist: write });
     this.emitEvent({ event: 'progress', jobId: id, seq, progress });
+  }
+
+  /** Sends a preview with the seq of the latest event sent (see the file comment); stores nothing. */
+  private preview(id: string, p: Preview, stopped: () => boolean): void {
+    if (stopped() || this.listenerCount('preview') === 0) return;
+    const seq = this.history.get(id)?.at(-1)?.seq ?? this.store!.get(id)!.seq;
+    const e: PreviewEvent = { event: 'preview', jobId: id, seq, width: p.width, height: p.height, png: Buffer.from(p.png.buffer, p.png.byteOffset, p.png.byteLength).toString('base64') };
+    try {
+      this.emit('preview', e);
+    } catch (err) {
+      this.log(`reshoot: a job preview listener threw: ${(err as Error)?.stack ?? err}`);
+    }
   }
 
   private async engineFor(modelId: string): Promise<Engine> {
@@ -495,12 +518,16 @@ export class JobQueue extends EventEmitter<JobQueueEvents> {
  */
 function guarded(engine: Engine, stopped: () => boolean): Engine {
   const g = Object.create(engine) as Engine;
-  g.generate = (request, onStep) => {
+  g.generate = (request, onStep, onPreview) => {
     if (stopped()) return Promise.reject(cancelledError());
-    return engine.generate(request, (s) => {
-      if (stopped()) engine.cancel();
-      onStep?.(s);
-    });
+    return engine.generate(
+      request,
+      (s) => {
+        if (stopped()) engine.cancel();
+        onStep?.(s);
+      },
+      onPreview,
+    );
   };
   return g;
 }

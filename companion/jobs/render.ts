@@ -15,7 +15,7 @@
 import { timeToFrames, toNumber } from '../../protocol/index.ts';
 import type { BridgeJob, ExtendJob, GenerateJob, JobSpec } from '../../protocol/index.ts';
 import { Engine } from '../engine/engine.ts';
-import type { Conditioning, WindowRequest } from '../engine/generate.ts';
+import type { Conditioning, PreviewRequest, WindowRequest } from '../engine/generate.ts';
 import { composite, crop, maskDown, resize, type Rect } from '../engine/image.ts';
 import { cropAround, maskBounds, padToWindow, planChain, splitRange, unionRect, workingSize } from '../engine/plan.ts';
 import { decodeFrames } from '../media/decode.ts';
@@ -36,6 +36,25 @@ export interface Progress {
   etaSeconds: number | null;
 }
 
+/** A live low-res look at the window being generated (an x0 estimate; see engine/previewMap.ts). */
+export interface Preview {
+  width: number;
+  height: number;
+  png: Uint8Array;
+  window: number;
+  windows: number;
+  step: number;
+  steps: number;
+}
+
+/**
+ * Previews: at most one per PREVIEW_EVERY_MS of wall time per window (the sampler also keeps them
+ * under 1/20 of its time), longer side PREVIEW_MAX_SIZE px. The first comes PREVIEW_EVERY_MS into
+ * a window, so short windows (fast models, small jobs) send none: their progress bar is enough.
+ */
+export const PREVIEW_EVERY_MS = 750;
+export const PREVIEW_MAX_SIZE = 192;
+
 export interface RenderStats {
   windows: number;
   tokens: number[];
@@ -50,6 +69,8 @@ interface Ctx {
   manifest: ModelManifest;
   encoder: Encoder;
   onProgress: (p: Progress) => void;
+  /** Absent: no previews are asked for (the CLI), so they cost nothing. */
+  onPreview?: (p: Preview) => void;
   stats: RenderStats;
   tracker: EtaTracker;
 }
@@ -61,10 +82,11 @@ export async function renderFrames(
   engine: Engine,
   encoder: Encoder,
   onProgress: (p: Progress) => void,
+  onPreview?: (p: Preview) => void,
 ): Promise<RenderStats> {
   const manifest = engine.manifest!;
   const stats: RenderStats = { windows: 0, tokens: [], stepMs: [], framesWritten: 0 };
-  const ctx: Ctx = { spec, prepared, engine, manifest, encoder, onProgress, stats, tracker: new EtaTracker() };
+  const ctx: Ctx = { spec, prepared, engine, manifest, encoder, onProgress, onPreview, stats, tracker: new EtaTracker() };
   switch (spec.kind) {
     case 'fill':
     case 'replace':
@@ -103,9 +125,24 @@ function baseRequest(ctx: Ctx, width: number, height: number, windowIndex: numbe
   };
 }
 
+/**
+ * The preview part of a window's request, when the job wants previews: `frame` is the pixel frame
+ * (time order in the window) the preview shows. Callers name the middle of the frames the window
+ * generates for the editor: the middle of a fill's range, the middle of an extension's new frames.
+ * Not the first new frame of an extension: it still looks like the source's last frame; the middle
+ * is where the model's own motion and content show, and where it lands on the timeline.
+ */
+function previewFor(ctx: Ctx, frame: number): { preview?: PreviewRequest } {
+  return ctx.onPreview ? { preview: { everyMs: PREVIEW_EVERY_MS, maxSize: PREVIEW_MAX_SIZE, frame } } : {};
+}
+
 async function runWindow(ctx: Ctx, req: WindowRequest, index: number, total: number): Promise<Frame[]> {
-  const { tracker, onProgress, stats } = ctx;
+  const { tracker, onProgress, stats, onPreview } = ctx;
   const steps = req.steps;
+  const preview = onPreview
+    ? (p: { width: number; height: number; png: Uint8Array; step: number; steps: number }) =>
+        onPreview({ width: p.width, height: p.height, png: p.png, window: index + 1, windows: total, step: p.step, steps: p.steps })
+    : undefined;
   const out = await ctx.engine.generate(req, (s) => {
     tracker.step();
     const done = index * steps + s.step;
@@ -118,7 +155,7 @@ async function runWindow(ctx: Ctx, req: WindowRequest, index: number, total: num
       fraction: done / (total * steps),
       etaSeconds: tracker.eta(total * steps - done),
     });
-  });
+  }, preview);
   stats.windows++;
   stats.tokens.push(out.tokens);
   stats.stepMs.push(...out.stepMs);
@@ -167,7 +204,8 @@ async function renderMasked(ctx: Ctx, spec: Extract<JobSpec, { kind: 'fill' | 'r
         small.push(small[small.length - 1]!);
         smallMasks.push(smallMasks[smallMasks.length - 1]!);
       }
-      const gen = await runWindow(ctx, { ...baseRequest(ctx, size.width, size.height, w), frames: small, masks: smallMasks }, w, windows.length);
+      const req = { ...baseRequest(ctx, size.width, size.height, w), frames: small, masks: smallMasks, ...previewFor(ctx, (frames.length - 1) >> 1) };
+      const gen = await runWindow(ctx, req, w, windows.length);
       for (let i = 0; i < frames.length; i++) {
         const back = resize(gen[i]!, region.width, region.height);
         await write(ctx, composite(frames[i]!, back, region, alphas[i]!));
@@ -228,7 +266,10 @@ async function chain(ctx: Ctx, input: ChainInput): Promise<Frame[]> {
     if (suffix.length) frames.splice(context.length + take, 0, ...suffix);
     // Padding must sit after everything known so it never sits between known frames in time.
     const ordered = input.reversed ? [...frames].reverse() : frames;
-    const req = { ...baseRequest(ctx, input.width, input.height, index), frames: ordered, masks: ordered.map(() => null) };
+    // Preview the middle new frame, in the window's true time order.
+    const middle = context.length + ((take - 1) >> 1);
+    const shown = input.reversed ? ordered.length - 1 - middle : middle;
+    const req = { ...baseRequest(ctx, input.width, input.height, index), frames: ordered, masks: ordered.map(() => null), ...previewFor(ctx, shown) };
     const gen = await runWindow(ctx, req, index, Math.max(estimate, index + 1));
     const inChainOrder = input.reversed ? [...gen].reverse() : gen;
     made.push(...inChainOrder.slice(context.length, context.length + take));

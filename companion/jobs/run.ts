@@ -10,7 +10,7 @@ import type { Provider } from '../engine/providers.ts';
 import { ReshootError } from '../errors.ts';
 import { openEncoder } from '../media/encode.ts';
 import { loadModel } from '../models/registry.ts';
-import { renderFrames, type Progress, type RenderStats } from './render.ts';
+import { renderFrames, type Preview, type Progress, type RenderStats } from './render.ts';
 import { prepare } from './resolve.ts';
 
 export interface RunOptions {
@@ -22,6 +22,8 @@ export interface RunOptions {
   /** Reuse an engine that already has the spec's model loaded (the service keeps one). */
   engine?: Engine;
   onProgress?: (p: Progress) => void;
+  /** Live previews while windows generate (render.ts Preview); absent = none asked for. */
+  onPreview?: (p: Preview) => void;
 }
 
 export interface Provenance {
@@ -74,7 +76,7 @@ export async function runJob(spec: JobSpec, opts: RunOptions = {}): Promise<RunR
   });
   let stats: RenderStats;
   try {
-    stats = await renderFrames({ ...spec, seed: prepared.seed }, prepared, engine, encoder, onProgress);
+    stats = await renderFrames({ ...spec, seed: prepared.seed }, prepared, engine, encoder, onProgress, opts.onPreview);
     if (stats.framesWritten !== prepared.outputFrames) {
       throw new ReshootError('internal', `rendered ${stats.framesWritten} frames, expected ${prepared.outputFrames}`);
     }

@@ -5,9 +5,9 @@
  * the session goes on (a client that keeps sending garbage is closed). Binary messages carry
  * upload frames (protocol/binary.ts).
  *
- * Slow clients: progress events are dropped for a client whose send buffer is backed up (the
- * next one supersedes them), but state changes are always sent; a reconnecting client asks for
- * what it missed with `subscribe { since }`.
+ * Slow clients: progress and preview events are dropped for a client whose send buffer is backed
+ * up (the next one supersedes them), but state changes are always sent; a reconnecting client asks
+ * for what it missed with `subscribe { since }`. Previews are live only (queue.ts): never replayed.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -52,6 +52,9 @@ export class Sessions {
 
   constructor(private readonly ctx: SessionContext) {
     ctx.queue.on('event', (e: JobEvent) => {
+      for (const s of this.live) s.onJobEvent(e);
+    });
+    ctx.queue.on('preview', (e: JobEvent) => {
       for (const s of this.live) s.onJobEvent(e);
     });
   }
@@ -133,7 +136,7 @@ class Session {
 
   onJobEvent(e: JobEvent): void {
     if (!this.subscriptions.has('*') && !this.subscriptions.has(e.jobId)) return;
-    if (e.event === 'progress' && this.ws.bufferedAmount > SLOW_CLIENT_BYTES) return;
+    if ((e.event === 'progress' || e.event === 'preview') && this.ws.bufferedAmount > SLOW_CLIENT_BYTES) return;
     this.send({ type: 'event', event: e });
   }
 

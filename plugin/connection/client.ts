@@ -520,14 +520,18 @@ export class CompanionClient {
 
   private applyEvent(e: JobEvent): void {
     const had = this.state.jobs[e.jobId];
+    if (e.event === 'preview') {
+      // Previews are ephemeral: they carry the seq of the latest real event and never advance it.
+      if (!had || FINAL_STATES.includes(had.record.state)) return;
+      if (e.seq > had.seq) this.requestMissed(e.jobId, had.seq); // real events went missing
+      this.store.set((s) => ({ ...s, previews: { ...s.previews, [e.jobId]: { width: e.width, height: e.height, png: e.png } } }));
+      for (const l of [...this.listeners]) l(e);
+      return;
+    }
     if (had && e.seq <= had.seq) return; // seen already (a replay after catch-up)
     if (had && e.seq > had.seq + 1) {
       // A gap: ask for what we missed (the replay comes in order, this event included).
-      if (this.catchingUp.has(e.jobId)) return;
-      this.catchingUp.add(e.jobId);
-      void this.subscribe(e.jobId, had.seq)
-        .catch(() => undefined)
-        .finally(() => this.catchingUp.delete(e.jobId));
+      this.requestMissed(e.jobId, had.seq);
       return;
     }
     if (!had) {
@@ -536,12 +540,17 @@ export class CompanionClient {
       return;
     }
     const record = reduceEvent(had.record, e);
-    this.store.set((s) => ({
-      ...s,
-      jobs: { ...s.jobs, [e.jobId]: { record, seq: e.seq } },
-      ...(e.event === 'preview' ? { previews: { ...s.previews, [e.jobId]: { width: e.width, height: e.height, png: e.png } } } : {}),
-    }));
+    this.store.set((s) => ({ ...s, jobs: { ...s.jobs, [e.jobId]: { record, seq: e.seq } } }));
     for (const l of [...this.listeners]) l(e);
+  }
+
+  /** Asks once for the events of `jobId` after `since` (the replay comes in order). */
+  private requestMissed(jobId: string, since: number): void {
+    if (this.catchingUp.has(jobId)) return;
+    this.catchingUp.add(jobId);
+    void this.subscribe(jobId, since)
+      .catch(() => undefined)
+      .finally(() => this.catchingUp.delete(jobId));
   }
 }
 

@@ -123,24 +123,27 @@ describe('CompanionClient.upload', () => {
 });
 
 describe('CompanionClient previews', () => {
-  it('keeps the latest preview image per job', async () => {
+  it('keeps the latest preview image per job; previews never move the job seq', async () => {
     const record = { id: 'j1', spec: { kind: 'fill' }, state: 'running', seq: 1, createdAt: '', attempts: 1 };
     const { client, connected, socket } = connect((s, m) => {
       if (m.type === 'submit') s.reply({ type: 'accepted', requestId: m.requestId, job: record });
     });
     await connected;
     await client.submit({});
-    socket().reply({ type: 'event', event: { event: 'preview', jobId: 'j1', seq: 2, width: 8, height: 6, png: 'AAAA' } });
-    socket().reply({ type: 'event', event: { event: 'preview', jobId: 'j1', seq: 3, width: 8, height: 6, png: 'BBBB' } });
+    // The companion stamps a preview with the seq of the job's latest real event.
+    socket().reply({ type: 'event', event: { event: 'preview', jobId: 'j1', seq: 1, width: 8, height: 6, png: 'AAAA' } });
+    socket().reply({ type: 'event', event: { event: 'preview', jobId: 'j1', seq: 1, width: 8, height: 6, png: 'BBBB' } });
     const state = await new Promise<ConnectionState>((resolve) => {
       const off = client.store.subscribe(() => {
-        if (client.state.jobs.j1?.seq === 3) {
+        if (client.state.previews.j1?.png === 'BBBB') {
           off();
           resolve(client.state);
         }
       });
     });
     expect(state.previews.j1).toEqual({ width: 8, height: 6, png: 'BBBB' });
+    expect(state.jobs.j1?.seq).toBe(1);
+    expect(socket().sentText.filter((m) => m.type === 'subscribe' && m.jobId === 'j1')).toEqual([]); // no catch-up asked
     client.stop();
   });
 });
