@@ -176,6 +176,8 @@ export const errorSchema = z.strictObject({
   requestId: requestIdSchema.optional(),
   code: z.string().min(1, 'must not be empty'),
   message: z.string(),
+  /** For a refused binary frame: the upload handle it was for (frames carry no requestId). */
+  handle: z.number().int().nonnegative().optional(),
 });
 
 export const acceptedSchema = z.strictObject({ type: z.literal('accepted'), requestId: requestIdSchema, job: jobRecordSchema });

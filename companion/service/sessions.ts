@@ -125,8 +125,8 @@ class Session {
     if (this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify(m));
   }
 
-  private error(code: string, message: string, requestId?: string): void {
-    this.send({ type: 'error', code, message, ...(requestId ? { requestId } : {}) });
+  private error(code: string, message: string, requestId?: string, handle?: number): void {
+    this.send({ type: 'error', code, message, ...(requestId ? { requestId } : {}), ...(handle !== undefined ? { handle } : {}) });
   }
 
   private strike(code: string, message: string, requestId?: string): void {
@@ -244,7 +244,7 @@ class Session {
       this.send({ type: 'upload.ack', handle: header.handle, received });
     } catch (e) {
       if (!this.uploads.delete(header.handle)) return; // already refused: one error per upload
-      this.error(isReshootError(e) ? e.code : 'write_failed', (e as Error).message);
+      this.error(isReshootError(e) ? e.code : 'write_failed', (e as Error).message, undefined, header.handle);
       await upload.abort();
     }
   }

@@ -301,6 +301,13 @@ export class CompanionClient {
     }
   }
 
+  private failUpload(handle: number, e: Error): void {
+    const u = this.uploads.get(handle);
+    if (!u) return;
+    u.failure ??= e;
+    u.wake?.();
+  }
+
   private failUploads(e: Error, ws?: WebSocket): void {
     for (const u of this.uploads.values()) {
       if (ws && u.ws !== ws) continue;
@@ -459,9 +466,11 @@ export class CompanionClient {
         if (m.requestId) this.settle(m.requestId, null, new RequestError(m.code, m.message));
         else {
           this.patch({ lastProblem: `${m.code}: ${m.message}` });
-          // A refused frame is answered without a requestId (binary frames carry none): the
-          // uploads of this connection cannot go on.
-          if (this.uploads.size > 0) this.failUploads(new RequestError(m.code, `the companion refused the upload: ${m.message}`), this.ws ?? undefined);
+          // A refused frame is answered with its upload's handle (binary frames carry no
+          // requestId); an error without one stops every upload of this connection.
+          const e = new RequestError(m.code, `the companion refused the upload: ${m.message}`);
+          if (m.handle !== undefined) this.failUpload(m.handle, e);
+          else if (this.uploads.size > 0) this.failUploads(e, this.ws ?? undefined);
         }
         return;
       case 'upload.ack': {

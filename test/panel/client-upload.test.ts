@@ -109,6 +109,25 @@ describe('CompanionClient.upload', () => {
     client.stop();
   });
 
+  it('a refusal naming its upload handle fails only that upload; the other one finishes', async () => {
+    let begun = 0;
+    const { client, connected } = connect((s, m) => {
+      if (m.type === 'upload.begin') {
+        const handle = ++begun;
+        s.reply({ type: 'upload.ready', requestId: m.requestId, uploadId: `u000000000000000${handle}`, handle, window: 1, maxFrameBytes: 768 });
+      }
+      if (m.type === 'frame' && m.handle === 1) s.reply({ type: 'error', code: 'bad_spec', message: 'frame 0 refused', handle: 1 });
+      if (m.type === 'frame' && m.handle === 2) s.reply({ type: 'upload.ack', handle: 2, received: m.index + 1 });
+      if (m.type === 'upload.end') s.reply({ type: 'upload.done', requestId: m.requestId, uploadId: m.uploadId, frames: 2 });
+    });
+    await connected;
+    const refused = client.upload({ width: 16, height: 16, channels: 3, fps: '24', frames: 2, frame: async () => pixels() });
+    const fine = client.upload({ width: 16, height: 16, channels: 3, fps: '24', frames: 2, frame: async () => pixels() });
+    await expect(refused).rejects.toMatchObject({ code: 'bad_spec' });
+    await expect(fine).resolves.toEqual({ uploadId: 'u0000000000000002', frames: 2 });
+    client.stop();
+  });
+
   it('checks frame sizes before sending', async () => {
     const { client, connected, socket } = connect((s, m) => {
       if (m.type === 'upload.begin') s.reply({ type: 'upload.ready', requestId: m.requestId, uploadId: 'u0123456789abcdef', handle: 3, window: 4, maxFrameBytes: 768 });
