@@ -66,13 +66,25 @@ export function ropeGrid(o: RopeOptions, f: number, h: number, w: number): [numb
   return [axis(f, o.temporal / o.frameRate, pt, o.baseNumFrames), axis(h, o.spatial, p, o.baseHeight), axis(w, o.spatial, p, o.baseWidth)];
 }
 
+/**
+ * Element k of torch.linspace(0, 1, n) in float32, as torch's kernel computes it (CUDA, where the
+ * model was trained, and CPU for small n): step = f32(1 / (n − 1)), the lower half k·step, the
+ * upper half 1 − (n − 1 − k)·step. Rounding k / (n − 1) directly differs by one float32 step for
+ * about a third of the exponents at D = 2048, which moves the top frequencies by up to ~1e-2 rad.
+ */
+export function linspace01(k: number, n: number): number {
+  if (n === 1) return 0;
+  const step = f32(1 / (n - 1));
+  return k < n >> 1 ? f32(k * step) : f32(1 - f32((n - 1 - k) * step));
+}
+
 export function ltxRope(o: RopeOptions): RopeTables {
   const { dim } = o;
   const n = Math.floor(dim / 6);
   const pad = dim % 6;
   // theta ** linspace(log_theta(1), log_theta(theta), n) = theta ** linspace(0, 1, n); then · π / 2
   const freqs = Array.from({ length: n }, (_, k) => {
-    const exponent = f32(n === 1 ? 0 : k / (n - 1));
+    const exponent = linspace01(k, n);
     return f32(f32(f32(Math.pow(o.theta, exponent)) * f32(Math.PI)) / 2);
   });
   const tokens = o.frames * o.height * o.width;
