@@ -25,6 +25,8 @@ export interface ModelRuntime {
   readonly provider: Provider;
   /** Provider fallbacks so far, one message each. */
   readonly fallbacks: readonly string[];
+  /** Stages holding a session right now (for the memory benchmark). */
+  resident(): string[];
   encodeText(prompt: string): Promise<TextEmbedding>;
   encodeVideo(video: Float32Array, frames: number, height: number, width: number): Promise<Float32Array>;
   /**
@@ -72,6 +74,7 @@ export async function loadRuntime(model: ModelHandle, opts: RuntimeOptions | Pro
     get fallbacks() {
       return stages.fallbacks;
     },
+    resident: () => stages.resident(),
 
     async encodeText(prompt) {
       const { ids, mask } = tokenize(prompt);

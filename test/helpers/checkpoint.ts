@@ -43,6 +43,10 @@ export interface LtxvFixtureOptions {
   seed?: number;
   /** Overrides of transformer/config.json fields. */
   transformerConfig?: Record<string, unknown>;
+  /** Overrides of text_encoder/config.json fields (the tiny T5's; keep vocab_size for the tokenizer). */
+  textEncoderConfig?: Record<string, unknown>;
+  /** Overrides of vae/config.json fields (e.g. wider block_out_channels). */
+  vaeConfig?: Record<string, unknown>;
 }
 
 export interface LtxvFixture {
@@ -227,7 +231,7 @@ export function writeLtxvCheckpointFixture(folder: string, opts: LtxvFixtureOpti
   else writeSafetensors(join(folder, 'transformer', 'diffusion_pytorch_model.safetensors'), t.tensors, { format: 'pt' });
 
   // text encoder (+ tokenizer, from the T5 fixture)
-  const t5Json = tinyT5ConfigJson();
+  const t5Json = tinyT5ConfigJson(opts.textEncoderConfig);
   writeJson(join(folder, 'text_encoder', 'config.json'), t5Json);
   const te = seeded(t5EncoderParams(parseT5Config(t5Json)), seed + 1, 'F32');
   writeSafetensors(join(folder, 'text_encoder', 'model.safetensors'), te.tensors, { format: 'pt' });
@@ -235,7 +239,7 @@ export function writeLtxvCheckpointFixture(folder: string, opts: LtxvFixtureOpti
 
   // vae: the two graph builders' params (they include the latents_mean / latents_std buffers and the
   // decoder's timestep_scale_multiplier, which the real files carry), plus those buffers if not.
-  const vaeJson = fixtureVaeConfigJson(version);
+  const vaeJson = opts.vaeConfig ? { ...fixtureVaeConfigJson(version), ...opts.vaeConfig } : fixtureVaeConfigJson(version);
   writeJson(join(folder, 'vae', 'config.json'), vaeJson);
   const builders = ltxvVaeBuilders();
   const vaeParams = new Map<string, ParamDecl>();
