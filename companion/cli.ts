@@ -2,7 +2,7 @@
  * `reshoot` on the command line:
  *   reshoot render job.json [--out PATH] [--force] [--provider P]   (default: RESHOOT_PROVIDER, else auto)
  *   reshoot doctor
- *   reshoot models list
+ *   reshoot models list|pull|import|info|remove   (see modelsCli.ts)
  *   reshoot demo [--out DIR]
  *   reshoot install-cuda
  * Exit codes: 0 done, 1 the job failed (one clear message on stderr), 2 usage error.
@@ -14,13 +14,14 @@ import { isReshootError } from './errors.ts';
 import { runJob } from './jobs/run.ts';
 import type { Progress } from './jobs/render.ts';
 import { providersFor } from './engine/providers.ts';
+import { MODELS_USAGE } from './modelsCli.ts';
 
 const USAGE = `usage:
   reshoot serve [--port N] [--host ADDR --allow-remote] [--allow-origin ORIGIN]...
                                  the companion service the Premiere panel talks to (npm start)
   reshoot render <job.json> [--out PATH] [--force] [--provider auto|cuda|dml|coreml|webgpu|cpu]
   reshoot doctor                 check ffmpeg, ONNX Runtime providers and the model cache
-  reshoot models list            models in the cache and built in
+${MODELS_USAGE}
   reshoot demo [--out DIR]       render the examples into ./out
   reshoot install-cuda           opt in to ONNX Runtime's CUDA provider (downloads ~1 GB)`;
 
@@ -35,7 +36,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'doctor':
         return await (await import('./doctor.ts')).doctor();
       case 'models':
-        return await models(rest);
+        return await (await import('./modelsCli.ts')).modelsCommand(rest);
       case 'demo':
         return await (await import('./demo.ts')).demo(parseArgs({ args: rest, options: { out: { type: 'string' } } }).values.out ?? 'out');
       case 'install-cuda':
@@ -141,19 +142,6 @@ async function serve(args: string[]): Promise<number> {
   });
   console.log('stopping…');
   await service.close();
-  return 0;
-}
-
-async function models(args: string[]): Promise<number> {
-  if (args[0] !== 'list') {
-    console.error(`reshoot models: expected "list"\n${USAGE}`);
-    return 2;
-  }
-  const { listModels } = await import('./models/registry.ts');
-  for (const m of await listModels()) {
-    const state = m.status === 'ready' ? `${((m.bytes ?? 0) / 1e6).toFixed(1)} MB` : m.status === 'not_built' ? 'builds on first use' : `damaged: ${m.problem}`;
-    console.log(`${m.id.padEnd(20)} ${state.padEnd(20)} ${m.testModel ? 'test model  ' : ''}${m.dir}`);
-  }
   return 0;
 }
 

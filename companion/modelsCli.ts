@@ -1,0 +1,163 @@
+/**
+ * `reshoot models …`: what is in the model cache, and getting LTX-Video into it.
+ *
+ *   models list                                   models in the cache and built in
+ *   models pull <repo-id> [--revision R] [--id NAME] [--all] [--precision auto|fp32|fp16]
+ *                                                 download into the Hugging Face cache, then convert
+ *   models import <folder> [--id NAME] [--precision …]   convert a checkpoint already on disk
+ *   models info <id>                              what a model is, where it came from, its files
+ *   models remove <id> [--hf-cache]               delete a converted model (and its hub download)
+ */
+import { rm } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { ReshootError } from './errors.ts';
+import type { PrecisionChoice } from './models/precision.ts';
+
+export const MODELS_USAGE = `  reshoot models list            models in the cache and built in
+  reshoot models pull <repo-id> [--revision R] [--id NAME] [--all] [--precision auto|fp32|fp16]
+                                 download a diffusers LTX-Video checkpoint from the Hugging Face Hub
+                                 (HF_TOKEN for gated repos; resumes; HF cache layout) and convert it
+  reshoot models import <folder> [--id NAME] [--precision auto|fp32|fp16]
+                                 convert a checkpoint folder already on disk
+  reshoot models info <id>       what a model is, where it came from, its files and precision
+  reshoot models remove <id> [--hf-cache]   delete a converted model (--hf-cache: its download too)`;
+
+const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
+
+/** One status line on stderr, rewritten in place on a terminal, every few seconds in a log. */
+function statusLine(): { show: (line: string) => void; done: () => void } {
+  const tty = process.stderr.isTTY;
+  let last = '';
+  let printed = 0;
+  return {
+    show(line) {
+      if (tty) process.stderr.write(`\r${line.padEnd(last.length)}`);
+      else if (performance.now() - printed > 3000) {
+        process.stderr.write(`${line}\n`);
+        printed = performance.now();
+      }
+      last = line;
+    },
+    done() {
+      if (tty && last) process.stderr.write('\n');
+      last = '';
+    },
+  };
+}
+
+function precisionOf(p: string | undefined): PrecisionChoice {
+  if (p === undefined) return 'auto';
+  if (p === 'auto' || p === 'fp32' || p === 'fp16') return p;
+  throw new ReshootError('model', `--precision must be auto, fp32 or fp16, not "${p}"`);
+}
+
+async function convert(folder: string, id: string | undefined, precision: PrecisionChoice): Promise<number> {
+  const { importCheckpoint } = await import('./models/convert/index.ts');
+  const line = statusLine();
+  const m = await importCheckpoint(folder, {
+    ...(id ? { id } : {}),
+    precision,
+    onProgress: (p) => line.show(`converting ${p.stage} ${p.total ? `${p.done}/${p.total}` : ''}`),
+  });
+  line.done();
+  console.log(`${m.id}: ${m.description}`);
+  console.log(`  render with "model": "${m.id}" in a job spec, or pick it in the panel`);
+  return 0;
+}
+
+export async function modelsCommand(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: rest,
+      allowPositionals: true,
+      options: {
+        revision: { type: 'string' },
+        id: { type: 'string' },
+        all: { type: 'boolean', default: false },
+        precision: { type: 'string' },
+        'hf-cache': { type: 'boolean', default: false },
+      },
+    });
+  } catch (e) {
+    return usage((e as Error).message);
+  }
+  const { values, positionals } = parsed;
+  const registry = await import('./models/registry.ts');
+  switch (sub) {
+    case 'list': {
+      for (const m of await registry.listModels()) {
+        const state = m.status === 'ready' ? mb(m.bytes ?? 0) : m.status === 'not_built' ? 'builds on first use' : `damaged: ${m.problem}`;
+        console.log(`${m.id.padEnd(20)} ${state.padEnd(20)} ${m.testModel ? 'test model  ' : ''}${m.dir}`);
+      }
+      return 0;
+    }
+    case 'pull': {
+      if (positionals.length !== 1) return usage('pull takes one repo id, e.g. Lightricks/LTX-Video');
+      const { pullCheckpoint } = await import('./models/hub/pull.ts');
+      const line = statusLine();
+      const r = await pullCheckpoint(positionals[0]!, {
+        ...(values.revision ? { revision: values.revision } : {}),
+        all: values.all,
+        onProgress: (p) => {
+          if (p.file) line.show(`${mb(p.doneBytes)} / ${mb(p.totalBytes)}  ${p.file} ${((100 * p.fileBytes) / Math.max(p.fileTotal, 1)).toFixed(0)}%`);
+        },
+      });
+      line.done();
+      console.log(
+        r.offline
+          ? `the hub is unreachable; using ${r.repo}@${r.commit.slice(0, 12)} from the cache: ${r.snapshotDir}`
+          : `${r.repo}@${r.commit.slice(0, 12)}: ${r.files.length} files, ${mb(r.downloadedBytes)} downloaded, in ${r.snapshotDir}`,
+      );
+      return convert(r.snapshotDir, values.id, precisionOf(values.precision));
+    }
+    case 'import': {
+      if (positionals.length !== 1) return usage('import takes one checkpoint folder');
+      return convert(positionals[0]!, values.id, precisionOf(values.precision));
+    }
+    case 'info': {
+      if (positionals.length !== 1) return usage('info takes one model id');
+      const { manifest: m, dir } = await registry.loadModel(positionals[0]!);
+      const bytes = m.files.reduce((s, f) => s + f.bytes, 0);
+      console.log(`${m.id}${m.testModel ? ' (test model: makes no pictures)' : ''}\n  ${m.description}`);
+      console.log(`  folder: ${dir} (${mb(bytes)})`);
+      if (m.source) console.log(`  from: ${m.source.repo ? `${m.source.repo}@${m.source.revision?.slice(0, 12) ?? '?'} ` : ''}${m.source.checkpoint} (LTX-Video ${m.source.version})`);
+      console.log(`  license: ${m.license}`);
+      console.log(`  sampling: ${m.scheduler.steps} steps, guidance ${m.scheduler.guidance}, ${m.conditioning} conditioning; up to ${m.sizeRules.maxFrames} frames, multiples of ${m.sizeRules.multiple} px`);
+      for (const [graph, p] of Object.entries(m.precision ?? {})) {
+        console.log(`  ${graph}: ${p.stored}${p.keptFp32.length ? `, ${p.keptFp32.length} tensors kept fp32` : ''}${p.notes.length ? ` (${p.notes.join('; ')})` : ''}`);
+      }
+      for (const f of m.files) console.log(`    ${f.path.padEnd(28)} ${mb(f.bytes).padStart(12)}  sha256 ${f.sha256.slice(0, 16)}…`);
+      return 0;
+    }
+    case 'remove': {
+      if (positionals.length !== 1) return usage('remove takes one model id');
+      const id = positionals[0]!;
+      if (id.startsWith('builtin:')) throw new ReshootError('model', `${id} is built in (it is rebuilt on first use); nothing to remove`);
+      const { manifest, dir } = await registry.loadModel(id).catch(async (e: unknown) => {
+        // A damaged folder can still be removed; an unknown id cannot.
+        const listed = (await registry.listModels()).find((m) => m.id === id);
+        if (!listed) throw e;
+        return { manifest: null, dir: listed.dir };
+      });
+      await rm(dir, { recursive: true, force: true });
+      console.log(`removed ${id} (${dir})`);
+      if (values['hf-cache'] && manifest?.source?.repo && manifest.source.revision) {
+        const { RepoCache, removeSnapshot } = await import('./models/hub/cache.ts');
+        const freed = await removeSnapshot(new RepoCache(manifest.source.repo), manifest.source.revision);
+        console.log(`removed ${manifest.source.repo}@${manifest.source.revision.slice(0, 12)} from the Hugging Face cache (${mb(freed)} freed)`);
+      } else if (values['hf-cache']) {
+        console.log('the model did not come from the Hugging Face cache; nothing else removed');
+      }
+      return 0;
+    }
+    default:
+      return usage(`unknown subcommand "${sub ?? ''}"`);
+  }
+}
+
+function usage(problem: string): number {
+  console.error(`reshoot models: ${problem}\n${MODELS_USAGE}`);
+  return 2;
+}
