@@ -1,11 +1,10 @@
 /**
- * The real panel bundle (harness/dist) in headless Chromium against a real companion, for the
+ * The real panel bundle (the harness) in headless Chromium against a real companion, for the
  * kinds beyond a single extend: a batch over two selected clips (extend both tails by 1 s, both
  * placed by themselves at the right times), and a fill with a rectangle drawn in the mask editor,
  * frames by value (timeline frames exported as PNGs, decoded, uploaded through the window/ack
  * protocol), placed over the clip. Needs Debian's Chromium (/usr/bin/chromium).
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,9 +12,8 @@ import type { Page } from 'playwright-core';
 import { FPS, losslessClip, tempDir, useTestModelCache } from '../helpers/fixtures.ts';
 import { testService } from '../helpers/service.ts';
 import type { MemoryHost } from '../../plugin/host/memory.ts';
-import { serveStatic } from './static.ts';
+import { CHROMIUM, launchChromium, serveHarness } from './static.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const root = path.resolve(import.meta.dirname, '../..');
 const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium) console.warn(`browser-batch.test.ts skipped: ${CHROMIUM} is missing (apt-get install -y chromium; .ci/run does this)`);
@@ -57,10 +55,7 @@ describe.skipIf(!haveChromium)('panel in Chromium: batches and fills by value', 
 
   beforeAll(async () => {
     useTestModelCache();
-    if (!existsSync(path.join(root, 'harness/dist/index.js')) || process.env.RESHOOT_REBUILD_HARNESS !== '0') {
-      execFileSync(process.execPath, [path.join(root, 'node_modules/webpack-cli/bin/cli.js'), '--mode', 'production', '--config-name', 'harness'], { cwd: root, stdio: 'pipe' });
-    }
-    const site = await serveStatic(path.join(root, 'harness/dist'));
+    const site = await serveHarness();
     cleanups.push(site.close);
     origin = site.origin;
     service = await testService({ allowOrigins: [origin] });
@@ -69,16 +64,9 @@ describe.skipIf(!haveChromium)('panel in Chromium: batches and fills by value', 
     cleanups.push(dir.cleanup);
     mediaA = await losslessClip(dir.dir, 'a.mkv', W, H, 24);
     mediaB = await losslessClip(dir.dir, 'b.mkv', W, H, 30);
-    const profile = tempDir('reshoot-chromium-');
-    cleanups.push(profile.cleanup);
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launchPersistentContext(profile.dir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 900, height: 1000 },
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
-    cleanups.push(() => browser.close());
+    const chrome = await launchChromium({ width: 900, height: 1000 });
+    browser = chrome.browser;
+    cleanups.push(chrome.close);
   }, 240_000);
 
   afterAll(async () => {

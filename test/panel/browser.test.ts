@@ -1,19 +1,17 @@
 /**
- * The real panel bundle (harness/dist: plugin/ui with the in-memory host) in headless Chromium,
+ * The real panel bundle (the harness: plugin/ui with the in-memory host) in headless Chromium,
  * against a real companion: select the clip, Extend tail by 1 s, submit, watch progress, see
  * the job done, Place, and check the in-memory timeline. Needs Debian's Chromium
  * (/usr/bin/chromium; .ci/run installs it).
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FPS, losslessClip, tempDir, useTestModelCache } from '../helpers/fixtures.ts';
 import { testService } from '../helpers/service.ts';
 import type { MemoryHost } from '../../plugin/host/memory.ts';
-import { serveStatic } from './static.ts';
+import { CHROMIUM, launchChromium, serveHarness } from './static.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const root = path.resolve(import.meta.dirname, '../..');
 const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium) console.warn(`browser.test.ts skipped: ${CHROMIUM} is missing (apt-get install -y chromium; .ci/run does this)`);
@@ -30,8 +28,7 @@ describe.skipIf(!haveChromium)('panel in Chromium against a real companion', () 
 
   beforeAll(async () => {
     useTestModelCache();
-    execFileSync(process.execPath, [path.join(root, 'node_modules/webpack-cli/bin/cli.js'), '--mode', 'production', '--config-name', 'harness'], { cwd: root, stdio: 'pipe' });
-    const site = await serveStatic(path.join(root, 'harness/dist'));
+    const site = await serveHarness();
     cleanups.push(site.close);
     origin = site.origin;
     service = await testService({ allowOrigins: [origin] });
@@ -39,17 +36,9 @@ describe.skipIf(!haveChromium)('panel in Chromium against a real companion', () 
     const dir = tempDir('reshoot-panel-');
     cleanups.push(dir.cleanup);
     media = await losslessClip(dir.dir, 'source.mkv', 64, 48, 24);
-    const profile = tempDir('reshoot-chromium-');
-    cleanups.push(profile.cleanup);
-    const { chromium } = await import('playwright-core');
-    // A fresh profile per run (launchPersistentContext passes it as --user-data-dir).
-    browser = await chromium.launchPersistentContext(profile.dir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 900, height: 720 },
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
-    cleanups.push(() => browser.close());
+    const chrome = await launchChromium({ width: 900, height: 720 });
+    browser = chrome.browser;
+    cleanups.push(chrome.close);
   }, 240_000);
 
   afterAll(async () => {

@@ -5,7 +5,6 @@
  * panel would send — and that the overlay shows what the companion would rasterise.
  * Needs Debian's Chromium (/usr/bin/chromium; .ci/run installs it).
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,10 +12,8 @@ import type { ShapesMask } from '../../protocol/mask.ts';
 import { shapeAt } from '../../protocol/maskInterpolate.ts';
 import { rasterizeShapes } from '../../companion/masks/index.ts';
 import { safeParseJobSpec } from '../../protocol/jobspec.ts';
-import { tempDir } from '../helpers/fixtures.ts';
-import { serveStatic } from './static.ts';
+import { CHROMIUM, launchChromium, serveHarness } from './static.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const root = path.resolve(import.meta.dirname, '../..');
 const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium) console.warn(`mask-editor.test.ts skipped: ${CHROMIUM} is missing (apt-get install -y chromium; .ci/run does this)`);
@@ -31,27 +28,12 @@ describe.skipIf(!haveChromium)('mask editor in Chromium', () => {
   let origin: string;
 
   beforeAll(async () => {
-    // Its own output folder: browser.test.ts builds harness/dist, maybe at the same time.
-    const out = tempDir('reshoot-mask-harness-');
-    cleanups.push(out.cleanup);
-    execFileSync(
-      process.execPath,
-      [path.join(root, 'node_modules/webpack-cli/bin/cli.js'), '--mode', 'production', '--config-name', 'harness', '--output-path', out.dir],
-      { cwd: root, stdio: 'pipe' },
-    );
-    const site = await serveStatic(out.dir);
+    const site = await serveHarness();
     cleanups.push(site.close);
     origin = site.origin;
-    const profile = tempDir('reshoot-chromium-');
-    cleanups.push(profile.cleanup);
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launchPersistentContext(profile.dir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 900, height: 760 },
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
-    cleanups.push(() => browser.close());
+    const chrome = await launchChromium({ width: 900, height: 760 });
+    browser = chrome.browser;
+    cleanups.push(chrome.close);
   }, 240_000);
 
   afterAll(async () => {
