@@ -12,6 +12,7 @@ import { rm } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { ReshootError } from './errors.ts';
 import type { PrecisionChoice } from './models/precision.ts';
+import { describeRecipe } from './models/recipe.ts';
 
 export const MODELS_USAGE = `  reshoot models list            models in the cache and built in
   reshoot models pull <repo-id> [--revision R] [--id NAME] [--all] [--precision auto|fp32|fp16]
@@ -125,6 +126,7 @@ export async function modelsCommand(args: string[]): Promise<number> {
       if (m.source) console.log(`  from: ${m.source.repo ? `${m.source.repo}@${m.source.revision?.slice(0, 12) ?? '?'} ` : ''}${m.source.checkpoint} (LTX-Video ${m.source.version})`);
       console.log(`  license: ${m.license}`);
       console.log(`  sampling: ${m.scheduler.steps} steps, guidance ${m.scheduler.guidance}, ${m.conditioning} conditioning; up to ${m.sizeRules.maxFrames} frames, multiples of ${m.sizeRules.multiple} px`);
+      if (m.recipe) for (const line of describeRecipe(m.recipe)) console.log(`  ${line}`);
       for (const [graph, p] of Object.entries(m.precision ?? {})) {
         console.log(`  ${graph}: ${p.stored}${p.keptFp32.length ? `, ${p.keptFp32.length} tensors kept fp32` : ''}${p.notes.length ? ` (${p.notes.join('; ')})` : ''}`);
       }

@@ -13,12 +13,29 @@ import { framesToVideoTensor, latentFrames, latentToTokens, latentTokenMask, tok
 import { Rng } from './noise.ts';
 import { previewPicture, type PreviewMap, type PreviewPicture } from './previewMap.ts';
 import type { ModelRuntime } from './runtime.ts';
-import { addNoise, applyGuidance, blendKnown, eulerStep, scheduleFor, timestepFor, truncateForStrength } from './scheduler.ts';
+import { firstPass, guidanceAt } from '../models/recipe.ts';
+import type { ModelManifest } from '../models/types.ts';
+import { combineGuidance } from './guidance.ts';
+import {
+  addNoise,
+  applyGuidance,
+  blendKnown,
+  eulerStep,
+  noiseKnown,
+  passSchedule,
+  scheduleFor,
+  sigmaSchedule,
+  stochasticStep,
+  timestepFor,
+  truncateForStrength,
+} from './scheduler.ts';
 
 export type Conditioning = 'per-token' | 'blend';
 
-/** Offset of the decoder-noise stream from a window's sampler stream. */
+/** Offsets of the decoder-noise, stochastic-step and conditioning-noise streams from a window's sampler stream. */
 const DECODE_NOISE_STREAM = 1 << 20;
+const STOCHASTIC_NOISE_STREAM = 2 << 20;
+const CONDITIONING_NOISE_STREAM = 3 << 20;
 
 export interface WindowRequest {
   width: number;
@@ -105,10 +122,10 @@ export async function generateWindow(
   const C = spec.channels;
   if (latentFrames(F, spec.temporal) !== grid.frames) throw new Error('window frame count does not match the latent grid');
 
+  const plan = samplingPlan(rt.manifest, req, S);
   // Text first: with stage-by-stage loading the text encoder is then done with for the window.
   const cond = await rt.encodeText(req.prompt);
-  const useCfg = req.guidance !== 1;
-  const uncond = useCfg ? await rt.encodeText(req.negativePrompt) : null;
+  const uncond = plan.anyCfg ? await rt.encodeText(plan.negativePrompt) : null;
 
   // Encode what is known; unknown frames go in as mid-grey: their tokens are pure noise anyway.
   const grey: Frame = { width, height, channels: 3, data: new Uint8Array(width * height * 3).fill(128) };
@@ -117,8 +134,12 @@ export async function generateWindow(
   // Right after the encode: a model whose preview map must be fitted uses its encoder, resident now.
   const preview = req.preview && previews ? await startPreviews(req.preview, previews, tokenMask, grid, spec.temporal) : null;
 
-  const sigmas = truncateForStrength(scheduleFor(rt.manifest.scheduler, req.steps, S), req.strength);
+  const sigmas = plan.sigmas;
   const noise = new Rng(req.seed, req.stream).normal(new Float32Array(S * C));
+  // Further noise streams of the recipe (stochastic steps, conditioning noise), each its own so
+  // none shifts the sampler's initial noise.
+  const stepRng = new Rng(req.seed, req.stream + STOCHASTIC_NOISE_STREAM);
+  const condRng = new Rng(req.seed, req.stream + CONDITIONING_NOISE_STREAM);
 
   // Start: generated tokens at the first σ, known tokens at the source.
   const x = addNoise(x0, noise, sigmas[0]!);
@@ -134,12 +155,14 @@ export async function generateWindow(
     const started = performance.now();
     const sigma = sigmas[i]!;
     const sigmaNext = sigmas[i + 1]!;
+    if (perToken && plan.conditioningNoise > 0) noiseKnown(x, x0, condRng.normal(new Float32Array(S * C)), plan.conditioningNoise, sigma, C, tokenMask);
     // Per-token timesteps: known tokens are told they are clean (t = 0). Blending: one t for all.
     for (let t = 0; t < S; t++) timestep[t] = timestepFor(perToken ? sigma * tokenMask[t]! : sigma);
-    const v = useCfg
-      ? await guided(rt, x, timestep, cond, uncond!, rope, req.guidance, S, C)
-      : await rt.velocity(x, 1, timestep, cond, rope);
-    if (perToken) {
+    const v = await stepVelocity(rt, x, timestep, cond, uncond, rope, plan.weightsAt(sigma), S, C);
+    if (plan.stochastic) {
+      stochasticStep(x, v, sigma, sigmaNext, C, stepRng.normal(new Float32Array(S * C)), perToken ? tokenMask : undefined);
+      if (!perToken) blendKnown(x, x0, noise, sigmaNext, C, tokenMask);
+    } else if (perToken) {
       eulerStep(x, v, sigma, sigmaNext, C, tokenMask);
     } else {
       eulerStep(x, v, sigma, sigmaNext, C);
@@ -154,7 +177,7 @@ export async function generateWindow(
   // Decoder noise (timestep-conditioned VAEs) has its own stream: it never shifts the sampler's.
   const decodeRng = new Rng(req.seed, req.stream + DECODE_NOISE_STREAM);
   const decodeNoise = (count: number) => decodeRng.normal(new Float32Array(count));
-  const decoded = await rt.decodeVideo(tokensToLatent(x, C, S), grid.frames, grid.height, grid.width, decodeNoise);
+  const decoded = await rt.decodeVideo(tokensToLatent(x, C, S), grid.frames, grid.height, grid.width, decodeNoise, plan.toneMap);
   let generatedTokens = 0;
   for (const m of tokenMask) generatedTokens += m;
   return { frames: videoTensorToFrames(decoded, F, width, height), tokens: S, generatedTokens, stepMs };
@@ -218,26 +241,118 @@ export function previewLatentFrame(frame: number | undefined, tokenMask: Float32
   return generated.length ? generated[(generated.length - 1) >> 1]! : (grid.frames - 1) >> 1;
 }
 
-/** Conditional and unconditional velocities in one batch of two, combined by CFG. */
-async function guided(
+/**
+ * One step's velocity: the conditional pass, plus the unconditional (CFG) and perturbed (STG)
+ * passes the step's weights ask for, in one batch [cond, uncond?, perturbed?], combined as the
+ * authors do (guidance.ts). CFG alone keeps the plain v_u + g·(v_c − v_u) of applyGuidance.
+ */
+async function stepVelocity(
   rt: ModelRuntime,
   x: Float32Array,
   timestep: Float32Array,
   cond: TextEmbedding,
-  uncond: TextEmbedding,
+  uncond: TextEmbedding | null,
   rope: Rope,
-  guidance: number,
+  w: StepPlan,
   S: number,
   C: number,
 ): Promise<Float32Array> {
-  const xx = new Float32Array(2 * S * C);
-  xx.set(x, 0);
-  xx.set(x, S * C);
-  const tt = new Float32Array(2 * S);
-  tt.set(timestep, 0);
-  tt.set(timestep, S);
-  const v = await rt.velocity(xx, 2, tt, stackText(cond, uncond), rope);
-  return applyGuidance(v.slice(0, S * C), v.subarray(S * C), guidance);
+  const texts = [cond, ...(w.useCfg ? [uncond!] : []), ...(w.useStg ? [cond] : [])];
+  const batch = texts.length;
+  if (batch === 1) return rt.velocity(x, 1, timestep, cond, rope);
+  const xx = new Float32Array(batch * S * C);
+  const tt = new Float32Array(batch * S);
+  for (let b = 0; b < batch; b++) {
+    xx.set(x, b * S * C);
+    tt.set(timestep, b * S);
+  }
+  let perturb: Float32Array | undefined;
+  if (w.useStg) {
+    const layers = rt.manifest.transformer.numLayers;
+    perturb = new Float32Array(layers * batch);
+    for (const block of w.skipBlocks) perturb[block * batch + (batch - 1)] = 1;
+  }
+  const v = await rt.velocity(xx, batch, tt, stackText(texts), rope, perturb);
+  const part = (b: number) => v.subarray(b * S * C, (b + 1) * S * C);
+  if (w.useCfg && !w.useStg && !w.cfgStar) return applyGuidance(v.slice(0, S * C), part(1), w.cfg);
+  return combineGuidance(
+    { cond: part(0), ...(w.useCfg ? { uncond: part(1) } : {}), ...(w.useStg ? { perturbed: part(batch - 1) } : {}) },
+    { cfg: w.cfg, stg: w.stg, rescale: w.rescale, cfgStar: w.cfgStar },
+  );
+}
+
+/** What one step runs. */
+export interface StepPlan {
+  useCfg: boolean;
+  cfg: number;
+  cfgStar: boolean;
+  useStg: boolean;
+  stg: number;
+  rescale: number;
+  skipBlocks: number[];
+}
+
+/** How a window is sampled: the model's recipe (models/recipe.ts) with the job's overrides. */
+export interface SamplingPlan {
+  sigmas: Float64Array;
+  weightsAt(sigma: number): StepPlan;
+  /** Whether any step runs CFG (the negative prompt is encoded only then). */
+  anyCfg: boolean;
+  negativePrompt: string;
+  stochastic: boolean;
+  conditioningNoise: number;
+  toneMap: number;
+}
+
+/**
+ * The sampling plan of a window. Without a recipe (test models): the shifted schedule at
+ * `steps`, constant CFG wherever guidance ≠ 1, Euler steps. With one, the recipe's first pass
+ * (a multi-scale recipe's low-resolution pass: the second pass needs the latent upscaler):
+ *  - steps: at the recipe's own count, its fixed σ list or its shifted schedule with skipped
+ *    steps; another count asked for by the job gets the plain shifted schedule;
+ *  - guidance: at the model's default (`manifest.scheduler.guidance`, the schedule's peak) the
+ *    recipe's CFG / STG / rescale schedules over σ; another value replaces the CFG scale at every
+ *    step (STG and rescale keep their schedules); CFG runs where the scale is > 1, STG where > 0;
+ *  - the recipe's CFG-star, stochastic sampling, conditioning noise, default negative prompt
+ *    (when the job gives none) and tone mapping of the final latents.
+ * `strength` < 1 then keeps the last steps, as before.
+ */
+export function samplingPlan(m: ModelManifest, req: Pick<WindowRequest, 'steps' | 'guidance' | 'strength' | 'negativePrompt'>, tokens: number): SamplingPlan {
+  const recipe = m.recipe;
+  if (!recipe) {
+    const useCfg = req.guidance !== 1;
+    const w: StepPlan = { useCfg, cfg: req.guidance, cfgStar: false, useStg: false, stg: 0, rescale: 1, skipBlocks: [] };
+    return {
+      sigmas: truncateForStrength(scheduleFor(m.scheduler, req.steps, tokens), req.strength),
+      weightsAt: () => w,
+      anyCfg: useCfg,
+      negativePrompt: req.negativePrompt,
+      stochastic: false,
+      conditioningNoise: 0,
+      toneMap: 0,
+    };
+  }
+  const pass = firstPass(recipe);
+  const full =
+    req.steps === pass.steps ? passSchedule(pass, m.scheduler.shift, tokens, m.scheduler.shiftTerminal) : sigmaSchedule(req.steps, m.scheduler.shift, tokens, m.scheduler.shiftTerminal);
+  const sigmas = truncateForStrength(full, req.strength);
+  const ownGuidance = req.guidance === m.scheduler.guidance;
+  const weightsAt = (sigma: number): StepPlan => {
+    const g = guidanceAt(pass.guidance, sigma);
+    const cfg = ownGuidance ? g.cfg : req.guidance;
+    const useStg = g.stg > 0 && g.skipBlocks.length > 0;
+    return { useCfg: cfg > 1, cfg, cfgStar: pass.cfgStar, useStg, stg: g.stg, rescale: g.rescale, skipBlocks: g.skipBlocks };
+  };
+  const anyCfg = Array.from(sigmas.subarray(0, -1)).some((s) => weightsAt(s).useCfg);
+  return {
+    sigmas,
+    weightsAt,
+    anyCfg,
+    negativePrompt: req.negativePrompt || recipe.negativePrompt,
+    stochastic: recipe.stochastic,
+    conditioningNoise: recipe.conditioningNoise,
+    toneMap: recipe.passes[recipe.passes.length - 1]!.toneMapCompression,
+  };
 }
 
 export interface TextEmbedding {
@@ -253,14 +368,18 @@ export interface Rope {
   sin: Float32Array;
 }
 
-function stackText(a: TextEmbedding, b: TextEmbedding): TextEmbedding {
-  const embeds = new Float32Array(a.embeds.length + b.embeds.length);
-  embeds.set(a.embeds, 0);
-  embeds.set(b.embeds, a.embeds.length);
-  const mask = new Float32Array(a.mask.length + b.mask.length);
-  mask.set(a.mask, 0);
-  mask.set(b.mask, a.mask.length);
-  return { embeds, mask, batch: a.batch + b.batch };
+function stackText(texts: readonly TextEmbedding[]): TextEmbedding {
+  const embeds = new Float32Array(texts.reduce((n, t) => n + t.embeds.length, 0));
+  const mask = new Float32Array(texts.reduce((n, t) => n + t.mask.length, 0));
+  let e = 0;
+  let k = 0;
+  for (const t of texts) {
+    embeds.set(t.embeds, e);
+    mask.set(t.mask, k);
+    e += t.embeds.length;
+    k += t.mask.length;
+  }
+  return { embeds, mask, batch: texts.reduce((n, t) => n + t.batch, 0) };
 }
 
 export class CancelledError extends Error {

@@ -14,6 +14,7 @@ import type { ModelHandle, ModelManifest } from '../models/types.ts';
 import type { Rope, TextEmbedding } from './generate.ts';
 import type { LatentGrid } from './latents.ts';
 import { PromptCache } from './promptCache.ts';
+import { toneMapLatents } from './scheduler.ts';
 import type { Provider } from './providers.ts';
 import { StageSessions } from './stages.ts';
 
@@ -33,8 +34,20 @@ export interface ModelRuntime {
    * `noise(n)` draws n standard normals from the window's decoder stream: timestep-conditioned
    * decoders get the latent mixed with noise first, and 0.9.1 decoders their in-block noise.
    */
-  decodeVideo(latent: Float32Array, frames: number, height: number, width: number, noise?: (count: number) => Float32Array): Promise<Float32Array>;
-  velocity(tokens: Float32Array, batch: number, timestep: Float32Array, text: TextEmbedding, rope: Rope): Promise<Float32Array>;
+  decodeVideo(
+    latent: Float32Array,
+    frames: number,
+    height: number,
+    width: number,
+    noise?: (count: number) => Float32Array,
+    /** The recipe's tone-map compression of the final latents, after the decode noise (0 = none). */
+    toneMap?: number,
+  ): Promise<Float32Array>;
+  /**
+   * `perturb` [numLayers, batch], 1 = that block's self-attention perturbed for that batch element
+   * (STG); only for graphs with the STG input (manifest.transformer.stg), which get zeros without it.
+   */
+  velocity(tokens: Float32Array, batch: number, timestep: Float32Array, text: TextEmbedding, rope: Rope, perturb?: Float32Array): Promise<Float32Array>;
   rope(grid: LatentGrid, fps: number): Rope;
   release(): Promise<void>;
 }
@@ -92,7 +105,7 @@ export async function loadRuntime(model: ModelHandle, opts: RuntimeOptions | Pro
       return out.latent!.data as Float32Array;
     },
 
-    async decodeVideo(latent, frames, height, width, noise) {
+    async decodeVideo(latent, frames, height, width, noise, toneMap = 0) {
       const feeds: Record<string, ort.Tensor> = {};
       const vae = m.vae;
       const draw = noise ?? ((count: number) => new Float32Array(count));
@@ -107,6 +120,8 @@ export async function loadRuntime(model: ModelHandle, opts: RuntimeOptions | Pro
         }
         feeds.timestep = new ort.Tensor('float32', Float32Array.of(vae.decodeTimestep ?? 0), [1]);
       }
+      // The authors tone-map after mixing in the decode noise, right before the decoder.
+      if (toneMap > 0) latent = toneMapLatents(Float32Array.from(latent), toneMap);
       if (vae?.spatialNoise) {
         const { sites, scale } = vae.spatialNoise;
         feeds.spatial_noise = new ort.Tensor('float32', draw(sites * scale * height * scale * width), [sites, scale * height, scale * width]);
@@ -116,12 +131,18 @@ export async function loadRuntime(model: ModelHandle, opts: RuntimeOptions | Pro
       return out.sample!.data as Float32Array;
     },
 
-    async velocity(tokens, batch, timestep, txt, rope) {
+    async velocity(tokens, batch, timestep, txt, rope, perturb) {
       const S = timestep.length / batch;
       const Lt = txt.mask.length / txt.batch;
       const cos = batch === 1 ? rope.cos : repeat(rope.cos, batch);
       const sin = batch === 1 ? rope.sin : repeat(rope.sin, batch);
+      const layers = m.transformer.numLayers;
+      if (perturb && !m.transformer.stg) throw new Error(`internal: ${m.id} has no STG input; the sampler asked for a perturbed pass`);
+      if (perturb && perturb.length !== layers * batch) throw new Error(`internal: stg_perturb has ${perturb.length} values, expected ${layers} × ${batch}`);
+      const feeds: Record<string, ort.Tensor> = {};
+      if (m.transformer.stg) feeds.stg_perturb = new ort.Tensor('float32', perturb ?? new Float32Array(layers * batch), [layers, batch]);
       const out = await stages.run('transformer', {
+        ...feeds,
         hidden_states: new ort.Tensor('float32', tokens, [batch, S, C]),
         encoder_hidden_states: new ort.Tensor('float32', txt.embeds, [batch, Lt, m.transformer.captionChannels]),
         encoder_attention_mask: new ort.Tensor('float32', txt.mask, [batch, Lt]),

@@ -155,3 +155,89 @@ export function blendKnown(
     }
   }
 }
+
+/** A recipe pass's schedule (see models/recipe.ts RecipePass): what `passSchedule` needs of it. */
+export interface PassSchedule {
+  steps: number;
+  sigmas?: readonly number[];
+  skipInitialSteps: number;
+  skipFinalSteps: number;
+}
+
+/**
+ * The σ list of a recipe pass at its own step count: its fixed σ list when it has one, else the
+ * shifted schedule with the first `skipInitialSteps` and last `skipFinalSteps` values dropped
+ * (the authors' `retrieve_timesteps`: the last step then goes straight to 0). Ends with 0.
+ */
+export function passSchedule(pass: PassSchedule, shift: Shift, tokens: number, terminal?: number): Float64Array {
+  if (pass.sigmas) return Float64Array.from([...pass.sigmas, 0]);
+  const full = sigmaSchedule(pass.steps, shift, tokens, terminal);
+  const kept = full.slice(pass.skipInitialSteps, pass.steps - pass.skipFinalSteps);
+  return Float64Array.from([...kept, 0]);
+}
+
+/**
+ * One stochastic step (the authors' `stochastic_sampling`), in place: the x0 estimate x − σ·v is
+ * noised afresh to σ' with `noise`, x = (1 − σ')·x̂0 + σ'·ε, instead of the Euler step. Tokens
+ * with `tokenScale` 0 (known, held at t = 0) do not move.
+ */
+export function stochasticStep(
+  x: Float32Array,
+  v: Float32Array,
+  sigma: number,
+  sigmaNext: number,
+  channels: number,
+  noise: Float32Array,
+  tokenScale?: Float32Array,
+): void {
+  const tokens = x.length / channels;
+  for (let t = 0; t < tokens; t++) {
+    if (tokenScale && tokenScale[t] === 0) continue;
+    const base = t * channels;
+    for (let c = 0; c < channels; c++) {
+      const i = base + c;
+      const x0 = x[i]! - sigma * v[i]!;
+      x[i] = (1 - sigmaNext) * x0 + sigmaNext * noise[i]!;
+    }
+  }
+}
+
+/**
+ * Conditioning noise (the authors' `image_cond_noise_scale`), in place: before a step at σ, known
+ * tokens (mask 0) are set to their source plus scale·σ²·ε — a little noise on the conditioning,
+ * fading as sampling ends, which helps motion continue from a still.
+ */
+export function noiseKnown(
+  x: Float32Array,
+  x0: Float32Array,
+  noise: Float32Array,
+  scale: number,
+  sigma: number,
+  channels: number,
+  tokenMask: Float32Array,
+): void {
+  const k = scale * sigma * sigma;
+  const tokens = x.length / channels;
+  for (let t = 0; t < tokens; t++) {
+    if (tokenMask[t] !== 0) continue;
+    const base = t * channels;
+    for (let c = 0; c < channels; c++) x[base + c] = x0[base + c]! + k * noise[base + c]!;
+  }
+}
+
+/**
+ * The authors' tone mapping of final latents (`tone_map_latents`), in place: each value is scaled
+ * by 1 − 0.8·s·sigmoid(4·s·(|x| − 1)) with s = 0.75·compression — large values are pulled in,
+ * small ones barely change. compression 0 leaves the latents as they are.
+ */
+export function toneMapLatents(latents: Float32Array, compression: number): Float32Array {
+  if (!(compression >= 0 && compression <= 1)) throw new RangeError(`tone-map compression must be in [0, 1], got ${compression}`);
+  if (compression === 0) return latents;
+  const s = compression * 0.75;
+  for (let i = 0; i < latents.length; i++) {
+    const a = Math.abs(latents[i]!);
+    const sig = 1 / (1 + Math.exp(-4 * s * (a - 1)));
+    latents[i] = latents[i]! * (1 - 0.8 * s * sig);
+  }
+  return latents;
+}

@@ -9,6 +9,7 @@ import { Engine } from '../engine/engine.ts';
 import type { Provider } from '../engine/providers.ts';
 import { ReshootError } from '../errors.ts';
 import { openEncoder } from '../media/encode.ts';
+import type { Recipe } from '../models/recipe.ts';
 import { loadModel } from '../models/registry.ts';
 import { renderFrames, type Preview, type Progress, type RenderStats } from './render.ts';
 import { prepare } from './resolve.ts';
@@ -32,7 +33,8 @@ export interface Provenance {
   output: string;
   frames: number;
   seed: number;
-  model: { id: string; testModel: boolean; description: string };
+  /** `recipe`: how the model was sampled (models/recipe.ts), for models that have one. */
+  model: { id: string; testModel: boolean; description: string; recipe?: Recipe };
   provider: string;
   /** Providers that failed before `provider` took over, with why (empty when none did). */
   providerFallbacks: string[];
@@ -96,7 +98,7 @@ export async function runJob(spec: JobSpec, opts: RunOptions = {}): Promise<RunR
     output: encoder.path,
     frames: stats.framesWritten,
     seed: prepared.seed,
-    model: { id: m.id, testModel: m.testModel, description: m.description },
+    model: { id: m.id, testModel: m.testModel, description: m.description, ...(m.recipe ? { recipe: m.recipe } : {}) },
     provider: engine.provider ?? 'unknown',
     providerFallbacks: [...engine.fallbacks],
     spec: JSON.parse(serializeJobSpec({ ...spec, seed: prepared.seed })),

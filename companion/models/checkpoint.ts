@@ -25,6 +25,8 @@ import type { ParamDecl, WeightSource } from './onnx/graph.ts';
 import { isFloatDtype, openSafetensors, type SafetensorsFile, type TensorReader } from './safetensors.ts';
 import { parseT5Config, type T5Config } from './t5/config.ts';
 import { parseLtxvVaeConfig, type LtxvVaeConfig } from './ltxv/vae-config.ts';
+import { resolveLtxvRecipe } from './ltxv/recipes.ts';
+import { firstPass, peakGuidance, type Recipe } from './recipe.ts';
 import type { SchedulerDefaults, TransformerConfig } from './types.ts';
 
 export type LtxVersion = LtxvVaeConfig['version'];
@@ -133,7 +135,8 @@ export function parseLtxvTransformerConfig(json: unknown, where = 'transformer/c
     crossAttentionDim: c.cross_attention_dim,
     captionChannels: c.caption_channels,
     normEps: c.norm_eps,
-    rope: { ...LTX_ROPE, causalFix: true },
+    // Frame positioning depends on the release, not the config: set from the recipe (openLtxvCheckpoint).
+    rope: { ...LTX_ROPE },
   };
 }
 
@@ -187,11 +190,10 @@ const schedulerSchema = z.looseObject({
 });
 
 /**
- * Steps and guidance: LTXPipeline's defaults (50 steps, guidance 3) for dev checkpoints;
- * distilled ones (guidance- and timestep-distilled, 0.9.6+) are run at guidance 1 and 4–10 steps,
- * Lightricks publishing an 8-step schedule.
+ * The σ shift of the checkpoint's scheduler config (steps, guidance and fixed σ lists come from
+ * its recipe: see ./recipe.ts).
  */
-export function schedulerDefaults(json: unknown, distilled: boolean, where = 'scheduler/scheduler_config.json'): SchedulerDefaults {
+export function schedulerShift(json: unknown, where = 'scheduler/scheduler_config.json'): Pick<SchedulerDefaults, 'shift' | 'shiftTerminal'> {
   const c = parseConfig(schedulerSchema, json, where);
   if (c._class_name !== undefined && c._class_name !== 'FlowMatchEulerDiscreteScheduler') {
     throw fail(`${where}: _class_name = "${c._class_name}" is not supported (Reshoot samples with FlowMatchEulerDiscreteScheduler)`);
@@ -203,7 +205,17 @@ export function schedulerDefaults(json: unknown, distilled: boolean, where = 'sc
   const shift: SchedulerDefaults['shift'] = c.use_dynamic_shifting
     ? { kind: 'dynamic', baseShift: c.base_shift, maxShift: c.max_shift, baseTokens: c.base_image_seq_len, maxTokens: c.max_image_seq_len }
     : { kind: 'static', shift: c.shift };
-  return { steps: distilled ? 8 : 50, guidance: distilled ? 1 : 3, shift, ...(c.shift_terminal ? { shiftTerminal: c.shift_terminal } : {}) };
+  return { shift, ...(c.shift_terminal ? { shiftTerminal: c.shift_terminal } : {}) };
+}
+
+/**
+ * A model's scheduler defaults under its recipe: the first pass's step count (or fixed σ list)
+ * and its largest CFG scale. A job that asks for exactly these runs the recipe's schedules; one
+ * that asks for other values gets them as constants (see engine/generate.ts).
+ */
+export function recipeScheduler(recipe: Recipe, shift: Pick<SchedulerDefaults, 'shift' | 'shiftTerminal'>): SchedulerDefaults {
+  const p = firstPass(recipe);
+  return { steps: p.steps, guidance: peakGuidance(p), ...shift, ...(p.sigmas ? { sigmas: [...p.sigmas] } : {}) };
 }
 
 // ---- weights ------------------------------------------------------------------------------------
@@ -328,6 +340,8 @@ export interface LtxvCheckpoint {
   /** Raw configs, for the VAE and T5 builders. */
   configs: { modelIndex: Record<string, unknown>; transformer: Record<string, unknown>; vae: Record<string, unknown>; textEncoder: Record<string, unknown>; scheduler: Record<string, unknown> };
   scheduler: SchedulerDefaults;
+  /** How the authors sample this checkpoint (./ltxv/recipes.ts). */
+  recipe: Recipe;
   /** Tokenizer files present (relative to the checkpoint folder), spiece.model first. */
   tokenizerFiles: string[];
   parts: Record<PartName, CheckpointPart>;
@@ -378,15 +392,15 @@ export function openLtxvCheckpoint(folderIn: string): LtxvCheckpoint {
   const vaeJson = readJson(folder, 'vae/config.json');
   const textJson = readJson(folder, 'text_encoder/config.json');
   const schedulerJson = readJson(folder, 'scheduler/scheduler_config.json');
-  const transformer = parseLtxvTransformerConfig(transformerJson, `checkpoint ${folder}: transformer/config.json`);
+  const parsedTransformer = parseLtxvTransformerConfig(transformerJson, `checkpoint ${folder}: transformer/config.json`);
   const vae = detectLtxvVae(vaeJson, folder);
   const t5 = parseT5Config(textJson, `checkpoint ${folder}: text_encoder/config.json`);
-  if (t5.dModel !== transformer.captionChannels) {
-    throw fail(`checkpoint ${folder}: text_encoder d_model (${t5.dModel}) does not match transformer caption_channels (${transformer.captionChannels})`);
+  if (t5.dModel !== parsedTransformer.captionChannels) {
+    throw fail(`checkpoint ${folder}: text_encoder d_model (${t5.dModel}) does not match transformer caption_channels (${parsedTransformer.captionChannels})`);
   }
-  if (vae.latentChannels !== transformer.inChannels || vae.latentChannels !== transformer.outChannels) {
+  if (vae.latentChannels !== parsedTransformer.inChannels || vae.latentChannels !== parsedTransformer.outChannels) {
     throw fail(
-      `checkpoint ${folder}: vae latent_channels (${vae.latentChannels}) does not match transformer in_channels/out_channels (${transformer.inChannels}/${transformer.outChannels})`,
+      `checkpoint ${folder}: vae latent_channels (${vae.latentChannels}) does not match transformer in_channels/out_channels (${parsedTransformer.inChannels}/${parsedTransformer.outChannels})`,
     );
   }
 
@@ -399,7 +413,20 @@ export function openLtxvCheckpoint(folderIn: string): LtxvCheckpoint {
   const name = origin.repo?.split('/')[1] ?? basename(folder);
   const names = [name, folder, modelIndex._name_or_path ?? '', String(transformerJson._name_or_path ?? '')];
   const distilled = names.some((n) => /distill/i.test(n));
-  const scheduler = schedulerDefaults(schedulerJson, distilled, `checkpoint ${folder}: scheduler/scheduler_config.json`);
+  let recipe: Recipe;
+  try {
+    recipe = resolveLtxvRecipe({ version: vae.version, numLayers: parsedTransformer.numLayers, distilled, names });
+  } catch (e) {
+    if (e instanceof ReshootError) throw fail(`checkpoint ${folder}: ${e.message}`);
+    throw e;
+  }
+  const scheduler = recipeScheduler(recipe, schedulerShift(schedulerJson, `checkpoint ${folder}: scheduler/scheduler_config.json`));
+  // The graph takes the STG selector as an input, so every converted model can run its recipe's STG.
+  const transformer: TransformerConfig = {
+    ...parsedTransformer,
+    rope: { ...parsedTransformer.rope, causalFix: recipe.framePositioning === 'causal' },
+    stg: recipe.stgMode,
+  };
 
   // Weight files last: their headers are checked against their sizes here (truncation).
   const opened: CheckpointPart[] = [];
@@ -429,6 +456,7 @@ export function openLtxvCheckpoint(folderIn: string): LtxvCheckpoint {
     t5,
     configs: { modelIndex: modelIndexJson, transformer: transformerJson, vae: vaeJson, textEncoder: textJson, scheduler: schedulerJson },
     scheduler,
+    recipe,
     tokenizerFiles,
     parts,
     close: () => opened.forEach((p) => p.close()),

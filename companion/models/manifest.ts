@@ -4,6 +4,7 @@
  * Unknown keys are allowed (and dropped) so newer folders still load in older companions.
  */
 import { z } from 'zod';
+import { recipeSchema, stgDepth } from './recipe.ts';
 import type { ModelManifest } from './types.ts';
 
 const positiveInt = z.number().int().positive();
@@ -52,6 +53,7 @@ const transformer = z.object({
     theta: z.number().positive(),
     causalFix: z.boolean().optional(),
   }),
+  stg: z.enum(['attention_values', 'attention_skip']).optional(),
 });
 
 const text = z.discriminatedUnion('tokenizer', [
@@ -114,10 +116,19 @@ export const modelManifestSchema = z
     build: z.object({ producer: z.string(), version: z.number().int() }).optional(),
     source: source.optional(),
     precision: z.record(z.string(), graphPrecision).optional(),
+    recipe: recipeSchema.optional(),
   })
   .refine((m) => (m.sizeRules.maxFrames - 1) % m.latent.temporal === 0, {
     message: 'sizeRules.maxFrames must be 1 + latent.temporal · k',
     path: ['sizeRules', 'maxFrames'],
+  })
+  .refine((m) => !m.recipe || m.recipe.passes.every((p) => stgDepth(p.guidance) < m.transformer.numLayers), {
+    message: 'recipe perturbs a transformer block the model does not have',
+    path: ['recipe'],
+  })
+  .refine((m) => !m.recipe || m.recipe.passes.every((p) => p.guidance.stg.every((s) => s === 0)) || m.transformer.stg !== undefined, {
+    message: 'recipe uses STG but the transformer graph has no STG input',
+    path: ['recipe'],
   })
   .refine(({ text: t, files }) => t.tokenizer !== 't5' || (insideFolder(t.file) && files.some((f) => f.path === t.file)), {
     message: 'text.file must be a file of the model folder listed in files',

@@ -13,6 +13,9 @@
  *                       encoder_attention_mask [B, L]     1 = real token, 0 = padding
  *                       timestep [B, S]                   per-token sigma * 1000
  *                       rope_cos [B, S, innerDim], rope_sin [B, S, innerDim]
+ *                       stg_perturb [numLayers, B]       only when transformer.stg is set: 1 = that
+ *                                                         block's self-attention is perturbed for that
+ *                                                         batch element (spatio-temporal guidance)
  *                  out: velocity [B, S, C]               rectified-flow velocity (noise - x0)
  *   vae_encoder    in:  sample [B, 3, F, H, W] in [-1, 1]
  *                  out: latent [B, C, f, h, w]            already normalised (mean/std applied)
@@ -25,6 +28,8 @@
  * Frame counts: F = 1 + temporal * (f - 1) (causal VAE: the first frame is coded alone).
  * Pixel sizes: H = spatial * h, W = spatial * w.
  */
+
+import type { Recipe, StgMode } from './recipe.ts';
 
 export interface LatentSpec {
   /** Latent channels C. */
@@ -77,6 +82,11 @@ export interface TransformerConfig {
    * (see ltxv/rope.ts); true for converted real models, absent (false) for test models.
    */
   rope: { baseNumFrames: number; baseHeight: number; baseWidth: number; theta: number; causalFix?: boolean };
+  /**
+   * Set when the graph takes the STG input `stg_perturb`: what a perturbed block's self-attention
+   * passes on instead of its output (its values V, or its input). Absent: no STG input.
+   */
+  stg?: StgMode;
 }
 
 /** Test models: bytes + 1 as ids (see tokenizer.ts). */
@@ -168,6 +178,8 @@ export interface ModelManifest {
   source?: ModelSource;
   /** Set for models converted from a checkpoint: what was stored at which precision. */
   precision?: Record<string, GraphPrecision>;
+  /** How the checkpoint's authors sample it (./recipe.ts); absent: the plain loop (test models). */
+  recipe?: Recipe;
 }
 
 /** What `loadModel` hands the engine: the manifest plus absolute graph paths. */

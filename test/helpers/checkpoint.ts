@@ -38,8 +38,10 @@ export interface LtxvFixtureOptions {
   transformerDtype?: FloatDtype;
   /** Split the transformer over this many shards with an index (real 13B checkpoints are sharded). */
   transformerShards?: number;
-  /** Name the pipeline "…-distilled" (in model_index _name_or_path). */
+  /** Name the pipeline "…-distilled" (in model_index _name_or_path; 'Lightricks/LTX-Video-0.9.6-distilled' unless `name` says). */
   distilled?: boolean;
+  /** model_index _name_or_path (what names the release, e.g. 'Lightricks/LTX-Video-0.9.8-13B-distilled'). */
+  name?: string;
   seed?: number;
   /** Overrides of transformer/config.json fields. */
   transformerConfig?: Record<string, unknown>;
@@ -75,7 +77,8 @@ export function fixtureTransformerConfigJson(overrides: Record<string, unknown> 
     norm_elementwise_affine: false,
     norm_eps: 1e-6,
     num_attention_heads: 2,
-    num_layers: 2,
+    // The real 2B depth (at a tiny width): recipes perturb block 19 with STG.
+    num_layers: 28,
     out_channels: FIXTURE_LATENT_CHANNELS,
     patch_size: 1,
     patch_size_t: 1,
@@ -212,7 +215,7 @@ export function writeLtxvCheckpointFixture(folder: string, opts: LtxvFixtureOpti
   writeJson(join(folder, 'model_index.json'), {
     _class_name: pipeline,
     _diffusers_version: '0.33.0.dev0',
-    ...(opts.distilled ? { _name_or_path: 'Lightricks/LTX-Video-0.9.7-distilled' } : {}),
+    ...(opts.name || opts.distilled ? { _name_or_path: opts.name ?? 'Lightricks/LTX-Video-0.9.6-distilled' } : {}),
     scheduler: ['diffusers', 'FlowMatchEulerDiscreteScheduler'],
     text_encoder: ['transformers', 'T5EncoderModel'],
     tokenizer: ['transformers', 'T5Tokenizer'],

@@ -64,6 +64,8 @@ async function runTransformer(path: string, c: TransformerConfig): Promise<Float
       timestep: new ort.Tensor('float32', Float32Array.from({ length: S }, (_, i) => (i < 4 ? 0 : 700 + i)), [1, S]),
       rope_cos: new ort.Tensor('float32', rope.cos, [1, S, D]),
       rope_sin: new ort.Tensor('float32', rope.sin, [1, S, D]),
+      // Converted graphs take the STG selector; all zeros = the plain forward.
+      ...(session.inputNames.includes('stg_perturb') ? { stg_perturb: new ort.Tensor('float32', new Float32Array(c.numLayers), [c.numLayers, 1]) } : {}),
     });
     return out.velocity.data as Float32Array;
   } finally {
@@ -124,16 +126,19 @@ describe('opening a diffusers LTX-Video checkpoint', () => {
         outChannels: 16,
         numAttentionHeads: 2,
         attentionHeadDim: 8,
-        numLayers: 2,
+        numLayers: 28,
         crossAttentionDim: 16,
         captionChannels: 16,
         normEps: 1e-6,
-        rope: { baseNumFrames: 20, baseHeight: 2048, baseWidth: 2048, theta: 10000, causalFix: true },
+        // 0.9.0/0.9.1 place frames at plain f·8/fps; causal positioning came with 0.9.5.
+        rope: { baseNumFrames: 20, baseHeight: 2048, baseWidth: 2048, theta: 10000, causalFix: version === '0.9.5' },
+        stg: 'attention_values',
       });
+      expect(c.recipe.name).toBe({ '0.9.0': 'ltxv-2b-0.9', '0.9.1': 'ltxv-2b-0.9.1', '0.9.5': 'ltxv-2b-0.9.5' }[version]);
       expect(c.scheduler.shift.kind).toBe(shiftKind);
       if (version !== '0.9.5') {
         expect(c.scheduler).toEqual({
-          steps: 50,
+          steps: 40,
           guidance: 3,
           shift: { kind: 'dynamic', baseShift: 0.95, maxShift: 2.05, baseTokens: 1024, maxTokens: 4096 },
           shiftTerminal: 0.1,
@@ -165,10 +170,11 @@ describe('opening a diffusers LTX-Video checkpoint', () => {
     expect(() => parseLtxvTransformerConfig({ ...base, num_layers: 'many' })).toThrow(/field num_layers is invalid/);
   });
 
-  it('reads distilled checkpoints as few-step, guidance-free', () => {
+  it('reads distilled checkpoints as few-step, guidance-free, with their recipe', () => {
     const f = fixture({ distilled: true });
     withCheckpoint(f.folder, (c) => {
       expect(c.distilled).toBe(true);
+      expect(c.recipe).toMatchObject({ name: 'ltxv-2b-0.9.6-distilled', stochastic: true });
       expect([c.scheduler.steps, c.scheduler.guidance]).toEqual([8, 1]);
     });
   });
@@ -381,9 +387,10 @@ describe('importing a whole checkpoint', () => {
       conditioning: 'per-token',
       latent: { channels: 16, spatial: 32, temporal: 8 },
       sizeRules: { multiple: 32, maxPixels: 1216 * 704, maxFrames: 257 },
-      scheduler: { steps: 50, guidance: 3, shift: { kind: 'static', shift: 1 } },
-      transformer: { ...f.transformer, rope: { ...f.transformer.rope, causalFix: true } },
-      build: { producer: 'reshoot-import', version: 2 },
+      scheduler: { steps: 40, guidance: 3, shift: { kind: 'static', shift: 1 } },
+      transformer: { ...f.transformer, rope: { ...f.transformer.rope, causalFix: true }, stg: 'attention_values' },
+      build: { producer: 'reshoot-import', version: 3 },
+      recipe: { name: 'ltxv-2b-0.9.5', framePositioning: 'causal', source: { repo: 'Lightricks/LTX-Video', file: 'configs/ltxv-2b-0.9.5.yaml' } },
     });
     expect(Object.keys(handle.manifest.precision ?? {})).toEqual(['text_encoder', 'transformer', 'vae_encoder', 'vae_decoder']);
     expect(handle.manifest.files.map((file) => file.path)).toEqual([
@@ -403,13 +410,13 @@ describe('importing a whole checkpoint', () => {
     for (const file of handle.manifest.files) expect([file.path, sha256File(join(handle.dir, file.path))]).toEqual([file.path, file.sha256]);
     expect(await graphInputs(handle.graphs)).toEqual({
       textEncoder: ['input_ids', 'attention_mask'],
-      transformer: ['hidden_states', 'encoder_hidden_states', 'encoder_attention_mask', 'timestep', 'rope_cos', 'rope_sin'],
+      transformer: ['hidden_states', 'encoder_hidden_states', 'encoder_attention_mask', 'timestep', 'rope_cos', 'rope_sin', 'stg_perturb'],
       vaeEncoder: ['sample'],
       vaeDecoder: ['latent', 'timestep'],
     });
     // The converted transformer is the one built directly from the checkpoint's weights.
     const direct = ltxvTransformerGraph(f.transformer, f.weights.transformer).save(mkdtempSync(join(root, 'out-')), 'direct.onnx');
-    expect(maxDiff(await runTransformer(handle.graphs.transformer, handle.manifest.transformer), await runTransformer(direct.onnxPath, f.transformer))).toBe(0);
+    expect(maxDiff(await runTransformer(handle.graphs.transformer, handle.manifest.transformer), await runTransformer(direct.onnxPath, handle.manifest.transformer))).toBe(0);
 
     const before = readFileSync(join(handle.dir, 'model.json'));
     const mtime = statSync(handle.graphs.transformer).mtimeMs;
@@ -420,17 +427,19 @@ describe('importing a whole checkpoint', () => {
     expect(readdirSync(process.env.RESHOOT_MODELS!)).toEqual(['fixture-ltxv']);
   });
 
-  it('converts 0.9.0 and 0.9.1 checkpoints (blend conditioning; 0.9.1 decoder with timestep and noise inputs), ids from the folder name', async () => {
+  it('converts 0.9.0 and 0.9.1 checkpoints (per-token conditioning and plain frame positions as the authors run them; 0.9.1 decoder with timestep and noise inputs), ids from the folder name', async () => {
     const old = fixture({ version: '0.9.0' });
     const m0 = await importCheckpoint(old.folder);
     expect(m0.id).toBe(defaultModelId({ name: old.folder.split('/').pop()! }));
-    expect(m0).toMatchObject({ vae: { timestepConditioned: false }, conditioning: 'blend', source: { version: '0.9.0' }, sizeRules: { maxPixels: 768 * 512 } });
+    expect(m0).toMatchObject({ vae: { timestepConditioned: false }, conditioning: 'per-token', source: { version: '0.9.0' }, sizeRules: { maxPixels: 768 * 512 } });
+    expect(m0.transformer.rope.causalFix).toBe(false);
     expect(m0.scheduler).toMatchObject({ shift: { kind: 'dynamic' }, shiftTerminal: 0.1 });
     expect((await graphInputs((await loadModel(m0.id)).graphs)).vaeDecoder).toEqual(['latent']);
 
-    const mid = fixture({ version: '0.9.1', distilled: true });
+    const mid = fixture({ version: '0.9.1' });
     const m1 = await importCheckpoint(mid.folder, { id: 'fixture-091', precision: 'fp16' });
-    expect(m1).toMatchObject({ vae: { timestepConditioned: true, decodeTimestep: 0.05 }, conditioning: 'blend', scheduler: { steps: 8, guidance: 1 } });
+    expect(m1).toMatchObject({ vae: { timestepConditioned: true, decodeTimestep: 0.05 }, conditioning: 'per-token', scheduler: { steps: 40, guidance: 3 } });
+    expect(m1.recipe).toMatchObject({ name: 'ltxv-2b-0.9.1', framePositioning: 'plain', passes: [{ guidance: { stg: [1], rescale: [0.7], skipBlocks: [[19]] } }] });
     // The fixture's 0.9.1 decoder injects noise in 3 of its blocks (1 layer each, 2 sites per layer).
     expect(m1.vae?.spatialNoise?.sites).toBeGreaterThan(0);
     expect(m0.vae?.spatialNoise).toBeUndefined();

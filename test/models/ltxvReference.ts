@@ -17,6 +17,12 @@ export interface ReferenceInputs {
   timestep: Float32Array; // [B, S]
   cos: Float32Array; // [S, D]
   sin: Float32Array; // [S, D]
+  /**
+   * Spatio-temporal guidance as the authors' attention processor does it: for batch elements with
+   * perturb[layer·B + b] = 1, that block's self-attention hands to_out its values V
+   * ('attention_values') or its own input ('attention_skip') instead of the attention output.
+   */
+  stg?: { mode: 'attention_values' | 'attention_skip'; perturb: Float32Array };
 }
 
 const f32 = Math.fround;
@@ -115,7 +121,7 @@ function attention(q: Float64Array, k: Float64Array, v: Float64Array, B: number,
 
 function attn(
   W: Weights, c: TransformerConfig, p: string, x: Float64Array, ctx: Float64Array, B: number, Sq: number, Sk: number, ctxDim: number,
-  opt: { cos?: Float32Array; sin?: Float32Array; bias?: Float64Array },
+  opt: { cos?: Float32Array; sin?: Float32Array; bias?: Float64Array; perturbed?: (b: number) => boolean; mode?: 'attention_values' | 'attention_skip' },
 ): Float64Array {
   const D = c.numAttentionHeads * c.attentionHeadDim;
   let q = lin(W, x, B * Sq, D, `${p}.to_q`, D);
@@ -128,6 +134,11 @@ function attn(
     k = rope(k, B, Sk, D, opt.cos, opt.sin);
   }
   const o = attention(q, k, v, B, Sq, Sk, c.numAttentionHeads, c.attentionHeadDim, opt.bias);
+  for (let b = 0; b < B; b++) {
+    if (!opt.perturbed?.(b)) continue;
+    const alt = opt.mode === 'attention_values' ? v : x;
+    o.set(alt.subarray(b * Sq * D, (b + 1) * Sq * D), b * Sq * D);
+  }
   return lin(W, o, B * Sq, D, `${p}.to_out.0`, D);
 }
 
@@ -173,7 +184,12 @@ export function referenceForward(c: TransformerConfig, W: Weights, inp: Referenc
       });
 
     const n1 = modulate(rmsNorm(x, N, D, c.normEps), 0, 1);
-    const a1 = attn(W, c, `${p}.attn1`, n1, n1, B, S, S, D, { cos: inp.cos, sin: inp.sin });
+    const stg = inp.stg;
+    const a1 = attn(W, c, `${p}.attn1`, n1, n1, B, S, S, D, {
+      cos: inp.cos,
+      sin: inp.sin,
+      ...(stg ? { mode: stg.mode, perturbed: (b: number) => stg.perturb[i * B + b]! >= 0.5 } : {}),
+    });
     x = x.map((v, idx) => v + a1[idx] * ada(Math.floor(idx / D), 2, idx % D));
     const a2 = attn(W, c, `${p}.attn2`, x, text, B, S, L, c.crossAttentionDim, { bias: maskBias });
     x = x.map((v, idx) => v + a2[idx]);

@@ -1,7 +1,7 @@
 /**
  * model.json of a converted LTX-Video checkpoint: everything the engine needs to drive it, taken
- * from the checkpoint's configs and what Lightricks publishes for each version (decode timestep
- * and noise for timestep-conditioned decoders, distilled step counts, resolutions trained at).
+ * from the checkpoint's configs and its recipe (how the authors sample it: ../recipe.ts), which
+ * the manifest carries whole for the sampler, the provenance sidecar and `models info`.
  */
 import type { LtxvCheckpoint } from '../checkpoint.ts';
 import { LTX_MAX_TOKENS } from '../checkpoint.ts';
@@ -9,7 +9,7 @@ import { ltxvVaeDecoderNoiseShape } from '../ltxv/vae.ts';
 import type { GraphPrecision, ModelFile, ModelManifest } from '../types.ts';
 
 /** Bump when converted folders change, so an import of the same checkpoint is redone. */
-export const CONVERTER_VERSION = 2;
+export const CONVERTER_VERSION = 3;
 export const CONVERTER_PRODUCER = 'reshoot-import';
 
 /** Where the tokenizer's SentencePiece model goes in the model folder. */
@@ -30,6 +30,7 @@ export function convertedManifest(
   // 0.9.1 decoders inject noise in their blocks: the graph takes it as an input, sized per latent cell.
   const noiseSites = ltxvVaeDecoderNoiseShape(vae.config, 1, 1);
   const kind = ckpt.distilled ? ' distilled' : '';
+  const recipeNote = ` Sampled as the authors' ${ckpt.recipe.name} recipe.`;
   return {
     id,
     family: 'ltxv',
@@ -37,7 +38,7 @@ export function convertedManifest(
     testModel: false,
     description:
       `LTX-Video ${ckpt.version}${kind}: ${t.numLayers}-layer transformer (${t.numAttentionHeads} heads × ${t.attentionHeadDim}), ` +
-      `T5 text encoder (${ckpt.t5.numLayers} layers), ${vae.spatial}×${vae.spatial}×${vae.temporal} VAE; converted from ${ckpt.repo ?? ckpt.folder}.`,
+      `T5 text encoder (${ckpt.t5.numLayers} layers), ${vae.spatial}×${vae.spatial}×${vae.temporal} VAE; converted from ${ckpt.repo ?? ckpt.folder}.${recipeNote}`,
     latent: { channels: vae.latentChannels, spatial: vae.spatial, temporal: vae.temporal },
     sizeRules: {
       multiple: vae.spatial,
@@ -48,13 +49,15 @@ export function convertedManifest(
     scheduler: ckpt.scheduler,
     transformer: t,
     text: { tokenizer: 't5', file: T5_TOKENIZER_FILE, maxTokens: LTX_MAX_TOKENS, padId: 0, eosId: 1 },
-    // 0.9.1+ decoders are run at timestep 0.05 with 2.5 % noise (Lightricks' published settings).
+    // Timestep-conditioned decoders (0.9.1+) run at the recipe's decode timestep and noise.
     vae: {
-      ...(conditioned ? { timestepConditioned: true, decodeTimestep: 0.05, decodeNoiseScale: 0.025 } : { timestepConditioned: false }),
+      ...(conditioned
+        ? { timestepConditioned: true, decodeTimestep: ckpt.recipe.decode.timestep, decodeNoiseScale: ckpt.recipe.decode.noiseScale }
+        : { timestepConditioned: false }),
       ...(noiseSites ? { spatialNoise: { sites: noiseSites.sites, scale: noiseSites.height } } : {}),
     },
-    // 0.9.5+ was trained with per-token timesteps (conditioning tokens at t = 0); older ones blend.
-    conditioning: newer ? 'per-token' : 'blend',
+    // The authors hold known tokens at timestep 0 on every version; blending stays a job option.
+    conditioning: ckpt.recipe.conditioning,
     files,
     build: { producer: CONVERTER_PRODUCER, version: CONVERTER_VERSION },
     source: {
@@ -64,5 +67,6 @@ export function convertedManifest(
       version: ckpt.version,
     },
     precision,
+    recipe: ckpt.recipe,
   };
 }

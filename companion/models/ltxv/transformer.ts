@@ -12,8 +12,15 @@
  *     depend on the video's frame count, size or frame rate;
  *   - `encoder_attention_mask` arrives as 0/1 and is turned into the additive bias inside.
  *
+ * Spatio-temporal guidance (STG) when `config.stg` is set: an extra input `stg_perturb`
+ * [numLayers, B] picks, per block and batch element, a perturbed self-attention — the block
+ * passes on its values V ('attention_values') or its input ('attention_skip') instead of the
+ * attention output, before to_out, as the authors' attention processor does. The same weights
+ * serve the plain and the perturbed batch elements; 0 everywhere gives the plain output exactly.
+ *
  * Graph I/O: see ../types.ts.
  */
+import type { StgMode } from '../recipe.ts';
 import type { TransformerConfig } from '../types.ts';
 import { DataType } from '../onnx/proto.ts';
 import { GraphBuilder, type SavedGraph, type WeightSource } from '../onnx/graph.ts';
@@ -63,7 +70,7 @@ function attention(
   x: string,
   context: string,
   contextDim: number,
-  opts: { rope?: { cos: string; sin: string }; bias?: string },
+  opts: { rope?: { cos: string; sin: string }; bias?: string; stg?: StgSwitch },
 ): string {
   return g.scope(prefix, () => {
     let q = g.linear(x, `${prefix}.to_q`, D, D);
@@ -84,9 +91,17 @@ function attention(
     let scores = g.mul(g.matmul(qh, kh), g.scalar(1 / Math.sqrt(Dh)));
     if (opts.bias) scores = g.add(scores, opts.bias);
     const out = g.matmul(g.softmax(scores, -1), vh);
-    const merged = g.reshape(g.transpose(out, [0, 2, 1, 3]), [0, 0, D]);
+    let merged = g.reshape(g.transpose(out, [0, 2, 1, 3]), [0, 0, D]);
+    // STG: what goes into to_out for the perturbed batch elements (the authors' processor).
+    if (opts.stg) merged = g.op('Where', [opts.stg.perturbed, opts.stg.mode === 'attention_values' ? v : x, merged]);
     return g.linear(merged, `${prefix}.to_out.0`, D, D);
   });
+}
+
+/** STG for one block: `perturbed` is bool [B, 1, 1] (this block, each batch element). */
+interface StgSwitch {
+  mode: StgMode;
+  perturbed: string;
 }
 
 /**
@@ -102,7 +117,16 @@ function applyRotaryEmb(g: GraphBuilder, x: string, cos: string, sin: string): s
 }
 
 /** LTXVideoTransformerBlock.forward. `ada` are the six per-token modulation tensors [B, S, D]. */
-function block(ctx: Ctx, i: number, x: string, text: string, temb: string, rope: { cos: string; sin: string }, maskBias: string): string {
+function block(
+  ctx: Ctx,
+  i: number,
+  x: string,
+  text: string,
+  temb: string,
+  rope: { cos: string; sin: string },
+  maskBias: string,
+  stg?: StgSwitch,
+): string {
   const { g, c, D } = ctx;
   const p = `transformer_blocks.${i}`;
   return g.scope(p, () => {
@@ -114,7 +138,7 @@ function block(ctx: Ctx, i: number, x: string, text: string, temb: string, rope:
 
     // norm1 is RMSNorm(dim, eps=norm_eps, elementwise_affine=False): no parameters.
     const n1 = g.add(g.mul(g.rmsNorm(x, c.normEps), g.add(one, scaleMsa)), shiftMsa);
-    const a1 = attention(ctx, `${p}.attn1`, n1, n1, D, { rope });
+    const a1 = attention(ctx, `${p}.attn1`, n1, n1, D, { rope, ...(stg ? { stg } : {}) });
     x = g.add(x, g.mul(a1, gateMsa));
 
     // Cross-attention reads the un-normalised stream, no RoPE, no gate (as in diffusers).
@@ -167,7 +191,14 @@ export function ltxvTransformerGraph(c: TransformerConfig, weights: WeightSource
     g.linear(g.geluTanh(g.linear(captions, 'caption_projection.linear_1', c.captionChannels, D)), 'caption_projection.linear_2', D, D),
   );
 
-  for (let i = 0; i < c.numLayers; i++) x = block(ctx, i, x, text, temb, { cos, sin }, maskBias);
+  // STG selector [numLayers, B] → per block a bool [B, 1, 1]. Unsqueeze, not Reshape(-1, 1, 1):
+  // shape inference keeps B symbolic, so ORT still fuses the ops after (SkipLayerNormalization)
+  // and the graph with all-zero STG gives exactly the plain graph's output.
+  const perturb = c.stg ? g.input('stg_perturb', F32, [c.numLayers, 'batch']) : undefined;
+  const stgFor = (i: number): StgSwitch | undefined =>
+    perturb && c.stg ? { mode: c.stg, perturbed: g.op('Greater', [g.unsqueeze(g.gather(perturb, i, 0), [1, 2]), g.scalar(0.5)]) } : undefined;
+
+  for (let i = 0; i < c.numLayers; i++) x = block(ctx, i, x, text, temb, { cos, sin }, maskBias, stgFor(i));
 
   // shift, scale = scale_shift_table[None, None] + embedded_timestep[:, :, None]
   const table = g.param('scale_shift_table', [2, D], { kind: 'table', dim: D });
