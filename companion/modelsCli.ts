@@ -29,7 +29,8 @@ const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
 function statusLine(): { show: (line: string) => void; done: () => void } {
   const tty = process.stderr.isTTY;
   let last = '';
-  let printed = 0;
+  // A log gets its first line after 3 s too: quick steps print nothing, however old the process.
+  let printed = performance.now();
   return {
     show(line) {
       if (tty) process.stderr.write(`\r${line.padEnd(last.length)}`);

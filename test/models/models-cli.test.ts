@@ -66,6 +66,10 @@ describe('reshoot models', () => {
     expect(info.code).toBe(0);
     expect(info.stdout).toMatch(/from: Lightricks\/LTX-Fixture@[0-9a-f]{12} .* \(LTX-Video 0\.9\.1\)/);
     expect(info.stdout).toMatch(/transformer\.onnx\.data/);
+    // The recipe it samples with, and where the authors publish it.
+    expect(info.stdout).toMatch(/recipe ltxv-2b-0\.9\.1 \(Lightricks\/LTX-Video configs\/ltxv-2b-0\.9\.1\.yaml @ 5260738e1719\)/);
+    expect(info.stdout).toMatch(/pass 1: 40 steps; cfg 3, stg 1 on blocks \[19\], rescale 0\.7/);
+    expect(info.stdout).toMatch(/frame positioning plain/);
     expect((await reshoot('models', 'list')).stdout).toMatch(/^fixture\s+[\d.]+ MB/m);
     const hubRoot = path.join(tmp.dir, 'hf', 'hub', 'models--Lightricks--LTX-Fixture');
     expect(existsSync(hubRoot)).toBe(true);
