@@ -17,12 +17,13 @@
  * list — every tensor's presence, dtype and shape. A broken or half-downloaded checkpoint is
  * reported in one sentence naming the file or tensor, never as a half-written model.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { ReshootError } from '../errors.ts';
 import type { ParamDecl, WeightSource } from './onnx/graph.ts';
 import { isFloatDtype, openSafetensors, type SafetensorsFile, type TensorReader } from './safetensors.ts';
+import { singleFileRefusal } from './singleFile.ts';
 import { parseT5Config, type T5Config } from './t5/config.ts';
 import { parseLtxvVaeConfig, type LtxvVaeConfig } from './ltxv/vae-config.ts';
 import { resolveLtxvRecipe } from './ltxv/recipes.ts';
@@ -373,6 +374,10 @@ function readmeLicense(folder: string): string | undefined {
 export function openLtxvCheckpoint(folderIn: string): LtxvCheckpoint {
   const folder = resolve(folderIn);
   if (!existsSync(folder)) throw fail(`checkpoint folder ${folder} does not exist`);
+  if (statSync(folder).isFile()) {
+    if (folder.endsWith('.safetensors')) throw singleFileRefusal(folder);
+    throw fail(`${folder} is a file; Reshoot imports a diffusers-format checkpoint folder (with model_index.json)`);
+  }
   const modelIndexJson = readJson(folder, 'model_index.json');
   const modelIndex = parseConfig(modelIndexSchema, modelIndexJson, `checkpoint ${folder}: model_index.json`);
   if (!PIPELINES.includes(modelIndex._class_name)) {
