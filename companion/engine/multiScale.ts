@@ -1,0 +1,58 @@
+/**
+ * The arithmetic of the authors' multi-scale pipeline (Lightricks/LTX-Video
+ * ltx_video/pipelines/pipeline_ltx_video.py, LTXMultiScalePipeline), pure functions: the sizes of
+ * the two passes, and the AdaIN filter that gives the upsampled latents the first pass's
+ * per-channel statistics before the second pass. (The passes themselves are not wired into the
+ * sampler yet: see README, "How each checkpoint is sampled".)
+ */
+
+export interface PassSizes {
+  /** First pass: the size × downscale factor, each side rounded down to a multiple of `multiple`. */
+  first: { width: number; height: number };
+  /** Second pass: twice the first (the upsampler's ×2); the result is then resized to the target. */
+  second: { width: number; height: number };
+}
+
+/** Pass sizes for a target size, as LTXMultiScalePipeline computes them (int() then floor to the multiple). */
+export function multiScaleSizes(width: number, height: number, downscaleFactor: number, multiple: number): PassSizes {
+  const down = (v: number): number => {
+    const x = Math.trunc(v * downscaleFactor);
+    return x - (x % multiple);
+  };
+  const first = { width: down(width), height: down(height) };
+  if (first.width < multiple || first.height < multiple) {
+    throw new RangeError(`${width}×${height} is too small for a multi-scale pass at ×${downscaleFactor} (multiples of ${multiple})`);
+  }
+  return { first, second: { width: 2 * first.width, height: 2 * first.height } };
+}
+
+/** Mean and sample standard deviation (n − 1, as torch.std_mean) of `n` values from `at(i)`. */
+function stdMean(n: number, at: (i: number) => number): { mean: number; std: number } {
+  let mean = 0;
+  for (let i = 0; i < n; i++) mean += at(i);
+  mean /= n;
+  let ss = 0;
+  for (let i = 0; i < n; i++) ss += (at(i) - mean) ** 2;
+  return { mean, std: Math.sqrt(ss / Math.max(n - 1, 1)) };
+}
+
+/**
+ * adain_filter_latent: each channel of `latents` [C, ...] (channel-major, `cells` values each)
+ * normalised to its own mean/std and given the reference's ([C, refCells]), then mixed back with
+ * the input by `factor` (1 = fully filtered). Returns a new array.
+ */
+export function adainFilter(latents: Float32Array, reference: Float32Array, channels: number, factor = 1): Float32Array {
+  const cells = latents.length / channels;
+  const refCells = reference.length / channels;
+  const out = new Float32Array(latents.length);
+  for (let c = 0; c < channels; c++) {
+    const src = stdMean(cells, (i) => latents[c * cells + i]!);
+    const ref = stdMean(refCells, (i) => reference[c * refCells + i]!);
+    for (let i = 0; i < cells; i++) {
+      const v = latents[c * cells + i]!;
+      const filtered = ((v - src.mean) / src.std) * ref.std + ref.mean;
+      out[c * cells + i] = v + factor * (filtered - v);
+    }
+  }
+  return out;
+}
