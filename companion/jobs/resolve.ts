@@ -5,6 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { checkOutputWritable } from '../media/writable.ts';
 import { equalRational, formatRational, timeToFrames, toNumber, type JobSpec, type Source } from '../../protocol/index.ts';
 import { ReshootError } from '../errors.ts';
 import { FORMAT_EXTENSION } from '../media/encode.ts';
@@ -87,6 +88,7 @@ export async function prepare(spec: JobSpec, opts: PrepareOptions): Promise<Prep
   }
 
   const outputPath = resolveOutput(spec, opts);
+  await checkOutputWritable(outputPath);
   return { seed, ranges, outputPath, outputFrames };
 }
 

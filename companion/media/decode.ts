@@ -15,6 +15,7 @@ import { formatRational, type Rational } from '../../protocol/rational.ts';
 import { frameBytes, type Frame } from './frame.ts';
 import { exited, ffmpegPath, runTool, spawnTool, StderrTail, summarizeStderr } from './ffmpeg.ts';
 import { probe, type MediaInfo } from './probe.ts';
+import { inputArgs } from './safe-input.ts';
 
 export interface DecodeOptions {
   path: string;
@@ -60,11 +61,11 @@ export async function* decodeFrames(opts: DecodeOptions): AsyncGenerator<Frame, 
   if (lastSource >= info.frameCount) throw shortClip(opts, info, lastSource);
 
   const args = ['-v', 'error', '-nostdin'];
+  const seek: string[] = [];
   if (firstSource > 0) {
-    const seek = info.videoStartOffset + ((firstSource - 0.5) * info.fps.den) / info.fps.num;
-    args.push('-ss', seek.toFixed(6));
+    seek.push('-ss', (info.videoStartOffset + ((firstSource - 0.5) * info.fps.den) / info.fps.num).toFixed(6));
   }
-  args.push('-i', info.path, '-map', '0:v:0', '-an', '-sn', '-dn');
+  args.push(...inputArgs(info.path, seek), '-map', '0:v:0', '-an', '-sn', '-dn');
   args.push('-vf', videoFilter(info, width, height, channels));
   // passthrough: one output frame per decoded frame, no duplication to "fix" the rate.
   args.push('-vsync', 'passthrough', '-frames:v', String(lastSource - firstSource + 1));
@@ -134,7 +135,7 @@ export async function readImage(
   const height = opts.height ?? info.height;
   const channels = opts.channels ?? 3;
   checkSize(width, height);
-  const args = ['-v', 'error', '-nostdin', '-i', info.path, '-map', '0:v:0', '-frames:v', '1'];
+  const args = ['-v', 'error', '-nostdin', ...inputArgs(info.path), '-map', '0:v:0', '-frames:v', '1'];
   args.push('-vf', videoFilter(info, width, height, channels));
   args.push('-f', 'rawvideo', '-pix_fmt', channels === 4 ? 'rgba' : 'rgb24', 'pipe:1');
   const result = await runTool(await ffmpegPath(), args, { timeoutMs: 60_000 });

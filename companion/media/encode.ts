@@ -60,11 +60,29 @@ export interface Encoder {
 }
 
 let partialCounter = 0;
-/** Partial outputs of this process, removed if the process exits before they are finished. */
-const livePartials = new Set<string>();
-process.once('exit', () => {
-  for (const p of livePartials) rmSync(p, { recursive: true, force: true });
-});
+/**
+ * Partial outputs of this process (partial path → final path and the ffmpeg writing it),
+ * removed if the process exits before they are finished.
+ */
+const livePartials = new Map<string, { finalPath: string; child?: ChildProcess }>();
+process.once('exit', () => abandonOutputs());
+
+/**
+ * Stops every encoder of this process at once and removes its partial output, synchronously:
+ * for a signal handler (Ctrl-C, SIGTERM) that must leave no `.partial-…` file behind before
+ * the process exits. Returns the final paths that will now not be written.
+ */
+export function abandonOutputs(): string[] {
+  const abandoned: string[] = [];
+  for (const [partial, { finalPath, child }] of livePartials) {
+    // Kill the writer first so it cannot create another file in a folder being removed.
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    rmSync(partial, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
+    abandoned.push(finalPath);
+  }
+  livePartials.clear();
+  return abandoned;
+}
 
 export async function openEncoder(opts: EncoderOptions): Promise<Encoder> {
   const { width, height, channels, format } = opts;
@@ -83,10 +101,11 @@ export async function openEncoder(opts: EncoderOptions): Promise<Encoder> {
   } catch (e) {
     throw new ReshootError('write_failed', `Cannot create output "${finalPath}": ${(e as Error).message}`, { cause: e });
   }
-  livePartials.add(partial);
+  livePartials.set(partial, { finalPath });
 
   const args = encoderArgs(opts, format === 'png' ? path.join(partial, 'frame_%06d.png') : partial);
   const child = spawnTool(await ffmpegPath(), args, 'pipe');
+  livePartials.set(partial, { finalPath, child });
   return new FfmpegEncoder(child, opts, finalPath, partial);
 }
 

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { ReshootError } from '../errors.ts';
 import { rational, toNumber, type Rational } from '../../protocol/rational.ts';
 import { ffprobePath, runTool, summarizeStderr } from './ffmpeg.ts';
+import { checkPlainFile, inputArgs, sniffPlaylist } from './safe-input.ts';
 
 export interface MediaInfo {
   path: string;
@@ -93,15 +94,16 @@ export async function requireMediaFile(input: string): Promise<string> {
     }
     throw new ReshootError('source_unreadable', `Cannot open media file "${p}" (${code ?? String(e)}).`, { cause: e });
   }
-  if (!s.isFile()) throw new ReshootError('source_unreadable', `"${p}" is a folder, not a media file.`);
+  checkPlainFile(p, s);
   if (s.size === 0) throw new ReshootError('corrupt_media', `"${p}" is empty (0 bytes), not a media file.`);
+  await sniffPlaylist(p);
   return p;
 }
 
 /** Reads size, exact rate, frame count, codec and alpha of the first video stream of `input`. */
 export async function probe(input: string): Promise<MediaInfo> {
   const p = await requireMediaFile(input);
-  const args = ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', '-select_streams', 'v:0', p];
+  const args = ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', '-select_streams', 'v:0', ...inputArgs(p)];
   const result = await runTool(await ffprobePath(), args, { timeoutMs: 60_000 });
   if (result.code !== 0) {
     const why = summarizeStderr(result.stderr) || `ffprobe exited with ${result.code ?? result.signal}`;
