@@ -73,10 +73,20 @@ const sequenceSchema = z.strictObject({
   pixelAspect: pixelAspectSchema.default({ num: 1, den: 1 }),
 });
 
+/** Formats that store an alpha channel. */
+export const ALPHA_FORMATS: readonly OutputFormatName[] = ['prores4444', 'png', 'ffv1'];
+type OutputFormatName = (typeof OUTPUT_FORMATS)[number];
+
 const outputSchema = z.strictObject({
   format: z.enum(OUTPUT_FORMATS),
   /** Where to write; absent = the companion's results folder. */
   path: z.string({ error: 'expected a file path' }).min(1, 'must not be empty').optional(),
+  /**
+   * A source's alpha, for formats that carry it (prores4444, png, ffv1): it is always kept
+   * outside the mask; inside, generated pixels are 'opaque' (absent = this) or keep the
+   * 'source' alpha; 'none' writes no alpha channel at all.
+   */
+  alpha: z.enum(['opaque', 'source', 'none']).optional(),
 });
 
 function dimension() {
@@ -177,6 +187,10 @@ export const jobSpecSchema = z
       checkSpan(spec.extend.context, ['extend', 'context']);
     }
     if (spec.kind === 'generate') checkSpan(spec.duration, ['duration']);
+    const { alpha, format } = spec.output;
+    if (alpha && alpha !== 'none' && !ALPHA_FORMATS.includes(format)) {
+      issue(['output', 'alpha'], `${format} cannot store alpha; use ${ALPHA_FORMATS.join(', ')} or leave alpha out`);
+    }
   });
 
 export type JobSpec = z.output<typeof jobSpecSchema>;

@@ -10,7 +10,9 @@ import { equalRational, formatRational, timeToFrames, toNumber, type JobSpec, ty
 import { ReshootError } from '../errors.ts';
 import { FORMAT_EXTENSION } from '../media/encode.ts';
 import { normalizeMediaPath, probe, type MediaInfo } from '../media/probe.ts';
-import { checkMaskInFrame } from '../masks/index.ts';
+import { checkMaskInFrame, type AlphaInside } from '../masks/index.ts';
+import type { Depth } from '../media/frame.ts';
+import { ALPHA_FORMATS } from '../../protocol/jobspec.ts';
 import { pickSeed } from '../engine/noise.ts';
 
 /** Frames [start, start + count) of a source, counted at the sequence rate. */
@@ -28,6 +30,21 @@ export interface Prepared {
   outputPath: string;
   /** Frames the output will hold. */
   outputFrames: number;
+  /** How frames travel from source to output (see pickPipeline). */
+  pipeline: Pipeline;
+}
+
+/**
+ * Bits and channels of the frames written. A fill/replace passes the source through outside the
+ * mask, so it works at the source's precision (16 bits when the source has more than 8) and
+ * keeps its alpha when the output format can store it; generated-only kinds (extend, generate,
+ * bridge) are the model's 8-bit RGB.
+ */
+export interface Pipeline {
+  depth: Depth;
+  channels: 3 | 4;
+  /** Alpha of generated pixels when channels = 4. */
+  alphaInside: AlphaInside;
 }
 
 /** Refused before work starts: more output than a workstation should be asked for in one job. */
@@ -89,7 +106,16 @@ export async function prepare(spec: JobSpec, opts: PrepareOptions): Promise<Prep
 
   const outputPath = resolveOutput(spec, opts);
   await checkOutputWritable(outputPath);
-  return { seed, ranges, outputPath, outputFrames };
+  return { seed, ranges, outputPath, outputFrames, pipeline: pickPipeline(spec, ranges[0]?.info) };
+}
+
+export function pickPipeline(spec: JobSpec, source: MediaInfo | undefined): Pipeline {
+  const { format, alpha } = spec.output;
+  const passThrough = (spec.kind === 'fill' || spec.kind === 'replace') && source !== undefined;
+  // H.264 is 8-bit 4:2:0 here: a deeper source gains nothing from a 16-bit path into it.
+  const depth: Depth = passThrough && source.bitDepth > 8 && format !== 'h264' ? 16 : 8;
+  const keepAlpha = passThrough && source.hasAlpha && alpha !== 'none' && ALPHA_FORMATS.includes(format);
+  return { depth, channels: keepAlpha ? 4 : 3, alphaInside: alpha === 'source' ? 'source' : 'opaque' };
 }
 
 async function resolveSource(src: Source, spec: JobSpec, at: string): Promise<SourceRange> {

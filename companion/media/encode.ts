@@ -14,7 +14,7 @@ import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { ReshootError } from '../errors.ts';
 import { formatRational, type Rational } from '../../protocol/rational.ts';
-import { frameBytes, type Frame } from './frame.ts';
+import { frameBuffer, frameBytes, type AnyFrame, type Depth, type Frame } from './frame.ts';
 import { exited, ffmpegPath, runTool, spawnTool, StderrTail, summarizeStderr } from './ffmpeg.ts';
 import { SCALE_FLAGS } from './decode.ts';
 
@@ -41,6 +41,11 @@ export interface EncoderOptions {
   fps: Rational;
   /** Channels of the frames that will be written. 4 keeps alpha (prores4444, png, ffv1). */
   channels: 3 | 4;
+  /**
+   * Bits per channel of the frames that will be written (default 8). 16 (DeepFrame) is stored as
+   * 16-bit PNG and FFV1 (lossless, every level kept) and feeds ProRes's 10-bit encode directly.
+   */
+  depth?: Depth;
   /** Replace an existing output. Without it an existing path is refused before any work. */
   overwrite: boolean;
   /** Start timecode for .mov/.mp4, e.g. "01:00:00:00" ("01:00:00;00" for drop-frame). */
@@ -52,7 +57,7 @@ export interface Encoder {
   readonly path: string;
   readonly framesWritten: number;
   /** Queues one frame; resolves when ffmpeg can take more. Rejects with write_failed. */
-  write(frame: Frame): Promise<void>;
+  write(frame: AnyFrame): Promise<void>;
   /** Closes the stream, waits for ffmpeg and moves the output into place. */
   finish(): Promise<void>;
   /** Stops ffmpeg and removes the partial output. Safe to call at any time, more than once. */
@@ -113,8 +118,10 @@ export async function openEncoder(opts: EncoderOptions): Promise<Encoder> {
 function encoderArgs(opts: EncoderOptions, target: string): string[] {
   const rate = formatRational(opts.fps);
   const alpha = opts.channels === 4;
+  const deep = opts.depth === 16;
   const args = ['-v', 'error', '-y'];
-  args.push('-f', 'rawvideo', '-pix_fmt', alpha ? 'rgba' : 'rgb24', '-s', `${opts.width}x${opts.height}`);
+  const input = deep ? (alpha ? 'rgba64le' : 'rgb48le') : alpha ? 'rgba' : 'rgb24';
+  args.push('-f', 'rawvideo', '-pix_fmt', input, '-s', `${opts.width}x${opts.height}`);
   args.push('-framerate', rate, '-i', 'pipe:0', '-r', rate);
 
   // RGB → YUV in one explicit scale filter: BT.709 matrix, limited range, and tags that say so,
@@ -143,13 +150,18 @@ function encoderArgs(opts: EncoderOptions, target: string): string[] {
       return [...args, '-c:v', 'libx264', '-preset', 'medium', '-crf', '16', '-profile:v', 'high',
         ...toYuv('yuv420p', 'pad=ceil(iw/2)*2:ceil(ih/2)*2,'), '-movflags', '+faststart',
         ...timecode, '-f', 'mp4', target];
-    case 'png':
-      return [...args, '-c:v', 'png', '-pix_fmt', alpha ? 'rgba' : 'rgb24', '-start_number', '1',
-        '-f', 'image2', target];
-    case 'ffv1':
-      // Lossless RGB: bgr0/bgra are FFV1's 8-bit RGB layouts; the shuffle from rgb24 is exact.
-      return [...args, '-c:v', 'ffv1', '-level', '3', '-pix_fmt', alpha ? 'bgra' : 'bgr0', '-f', 'matroska', target];
+    case 'png': {
+      const pixFmt = deep ? (alpha ? 'rgba64be' : 'rgb48be') : alpha ? 'rgba' : 'rgb24';
+      return [...args, '-c:v', 'png', '-pix_fmt', pixFmt, '-start_number', '1', '-f', 'image2', target];
+    }
+    case 'ffv1': {
+      // Lossless RGB: bgr0/bgra are FFV1's 8-bit RGB layouts (the shuffle from rgb24 is exact);
+      // rgb48le/rgba64le keep all 16 bits.
+      const pixFmt = deep ? input : alpha ? 'bgra' : 'bgr0';
+      return [...args, '-c:v', 'ffv1', '-level', '3', '-pix_fmt', pixFmt, '-f', 'matroska', target];
+    }
     case 'ffvhuff':
+      if (deep) throw new ReshootError('internal', 'ffvhuff is written at 8 bits only');
       return [...args, '-c:v', 'ffvhuff', '-pix_fmt', alpha ? 'bgra' : 'rgb24', '-f', 'matroska', target];
   }
 }
@@ -169,7 +181,7 @@ class FfmpegEncoder implements Encoder {
     readonly path: string,
     private readonly partial: string,
   ) {
-    this.frameSize = frameBytes(opts.width, opts.height, opts.channels);
+    this.frameSize = frameBytes(opts.width, opts.height, opts.channels, opts.depth ?? 8);
     child.stderr!.on('data', (b: Buffer) => this.stderr.push(b));
     child.stdin!.on('error', (e) => (this.broken ??= e));
     child.once('error', (e) => (this.broken ??= e));
@@ -179,17 +191,19 @@ class FfmpegEncoder implements Encoder {
     });
   }
 
-  async write(frame: Frame): Promise<void> {
+  async write(frame: AnyFrame): Promise<void> {
     if (this.state !== 'open') throw this.fail(`the encoder is already ${this.state === 'finishing' ? 'finishing' : 'closed'}`);
     const { width, height, channels } = this.opts;
-    if (frame.width !== width || frame.height !== height || frame.channels !== channels || frame.data.length !== this.frameSize) {
-      const got = `${frame.width}x${frame.height}x${frame.channels} (${frame.data.length} bytes)`;
+    const depth = this.opts.depth ?? 8;
+    const bytes = frameBuffer(frame);
+    if (frame.width !== width || frame.height !== height || frame.channels !== channels || (frame.depth ?? 8) !== depth || bytes.length !== this.frameSize) {
+      const got = `${frame.width}x${frame.height}x${frame.channels} at ${frame.depth ?? 8} bits (${bytes.length} bytes)`;
       await this.cleanup();
-      throw this.fail(`frame ${this.framesWritten} is ${got}, expected ${width}x${height}x${channels}`);
+      throw this.fail(`frame ${this.framesWritten} is ${got}, expected ${width}x${height}x${channels} at ${depth} bits`);
     }
     if (this.broken) return this.failAfterExit();
     const stdin = this.child.stdin!;
-    const ok = stdin.write(frame.data);
+    const ok = stdin.write(bytes);
     this.framesWritten++;
     if (!ok) {
       // Backpressure: wait for room, or for ffmpeg to die (then 'drain' never comes).

@@ -25,6 +25,8 @@ export interface MediaInfo {
   /** Codec profile when the codec has one ("HQ", "4444", "High"), else undefined. */
   profile?: string;
   pixFmt: string;
+  /** Bits per sample of the stored picture (8 for yuv420p, 10 for yuv422p10le, 16 for rgb48, 32 for float EXR). */
+  bitDepth: number;
   hasAlpha: boolean;
   /** A single still image (PNG, JPEG, TIFF...), not a clip. */
   isImage: boolean;
@@ -134,6 +136,7 @@ interface FfprobeStream {
   duration?: string;
   start_time?: string;
   color_space?: string;
+  bits_per_raw_sample?: string;
   tags?: Record<string, string>;
 }
 interface FfprobeFormat {
@@ -173,6 +176,7 @@ function describe(p: string, s: FfprobeStream, f: FfprobeFormat): MediaInfo {
     codec: s.codec_name ?? 'unknown',
     profile: s.profile && s.profile !== 'unknown' ? s.profile : undefined,
     pixFmt,
+    bitDepth: pixFmtBitDepth(pixFmt, num(s.bits_per_raw_sample)),
     hasAlpha: pixFmtHasAlpha(pixFmt),
     isImage,
     videoStartOffset: Math.max(0, videoStart - formatStart),
@@ -210,6 +214,23 @@ function num(text?: string): number | undefined {
   if (text === undefined || text === 'N/A') return undefined;
   const v = Number(text);
   return Number.isFinite(v) ? v : undefined;
+}
+
+/**
+ * Bits per sample from an ffmpeg pixel format name: a trailing number is the depth
+ * (yuv422p10le, gbrp12le, gray16be) except for the packed RGB names that count the whole pixel
+ * (rgb48 = 3×16, rgba64 = 4×16); float formats (gbrpf32le, EXR) are 32. Everything else is 8.
+ */
+export function pixFmtBitDepth(pixFmt: string, rawBits?: number): number {
+  if (/f32/.test(pixFmt)) return 32;
+  if (/f16/.test(pixFmt)) return 16;
+  if (/^(rgb|bgr)48|^(rgba|bgra)64|^ya16|^gray16|^xyz12/.test(pixFmt)) return /^xyz12/.test(pixFmt) ? 12 : 16;
+  if (/^(p010|p210|p410)/.test(pixFmt)) return 10;
+  if (/^(p016|p216|p416)/.test(pixFmt)) return 16;
+  if (/^(x2rgb10|x2bgr10|v210|y210)/.test(pixFmt)) return 10;
+  const m = /[a-z](9|10|12|14|16)(le|be)?$/.exec(pixFmt);
+  if (m) return Number(m[1]);
+  return rawBits && rawBits > 8 ? rawBits : 8;
 }
 
 /** ffmpeg pixel format names carry alpha as an "a" component: rgba, yuva444p10le, gbrap, ya8... */
