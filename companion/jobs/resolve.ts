@@ -9,7 +9,9 @@ import { checkOutputWritable } from '../media/writable.ts';
 import { equalRational, formatRational, timeToFrames, toNumber, type JobSpec, type Source } from '../../protocol/index.ts';
 import { ReshootError } from '../errors.ts';
 import { FORMAT_EXTENSION } from '../media/encode.ts';
-import { normalizeMediaPath, probe, type MediaInfo } from '../media/probe.ts';
+import { normalizeMediaPath, probe, type AudioInfo, type MediaInfo } from '../media/probe.ts';
+import type { AudioCopy } from '../media/encode.ts';
+import { formatTimecode, offsetTimecode, parseTimecode } from '../media/timecode.ts';
 import { checkMaskInFrame, type AlphaInside } from '../masks/index.ts';
 import type { Depth } from '../media/frame.ts';
 import { ALPHA_FORMATS } from '../../protocol/jobspec.ts';
@@ -32,6 +34,15 @@ export interface Prepared {
   outputFrames: number;
   /** How frames travel from source to output (see pickPipeline). */
   pipeline: Pipeline;
+  /** Timecode, reel and sound the output carries (see pickTags). */
+  tags: OutputTags;
+}
+
+export interface OutputTags {
+  /** Timecode of the output's first frame. */
+  timecode?: string;
+  reelName?: string;
+  audio?: AudioCopy;
 }
 
 /**
@@ -106,7 +117,59 @@ export async function prepare(spec: JobSpec, opts: PrepareOptions): Promise<Prep
 
   const outputPath = resolveOutput(spec, opts);
   await checkOutputWritable(outputPath);
-  return { seed, ranges, outputPath, outputFrames, pipeline: pickPipeline(spec, ranges[0]?.info) };
+  return { seed, ranges, outputPath, outputFrames, pipeline: pickPipeline(spec, ranges[0]?.info), tags: pickTags(spec, ranges) };
+}
+
+/**
+ * What an editor expects to find on the output when it goes back into the timeline: the timecode
+ * of its first frame (the source's start timecode plus where the output begins; an extension
+ * continues the clip's count, before its head or after its tail; a bridge continues clip A), the
+ * reel name, and — for fill/replace, whose frames replace the source's own — the source's sound
+ * for the same span, sample for sample. New frames (extend, generate, bridge) get no sound.
+ */
+export function pickTags(spec: JobSpec, ranges: SourceRange[]): OutputTags {
+  const fps = spec.sequence.fps;
+  const src = ranges[0];
+  if (!src) return {};
+  let offset: number;
+  switch (spec.kind) {
+    case 'fill':
+    case 'replace':
+    case 'generate':
+      offset = src.start;
+      break;
+    case 'extend':
+      offset = spec.extend.direction === 'tail' ? src.start + src.count : src.start - timeToFrames(spec.extend.duration, fps);
+      break;
+    case 'bridge':
+      offset = src.start + src.count;
+      break;
+  }
+  const tags: OutputTags = {};
+  const tc = src.info.isImage ? undefined : parseTimecode(src.info.timecode, src.info.fps);
+  if (tc) tags.timecode = formatTimecode(offsetTimecode(tc, src.info.fps, offset, fps));
+  if (src.info.reelName) tags.reelName = src.info.reelName;
+  const audio = src.info.audio;
+  if (audio && (spec.kind === 'fill' || spec.kind === 'replace') && spec.output.format !== 'png') {
+    tags.audio = {
+      path: src.path,
+      start: src.info.videoStartOffset + (src.start * fps.den) / fps.num,
+      duration: (src.count * fps.den) / fps.num,
+      codec: audioCodecFor(audio, spec.output.format),
+    };
+  }
+  return tags;
+}
+
+/** PCM that holds the source's samples exactly (its own PCM codec when it has one); AAC in MP4. */
+function audioCodecFor(audio: AudioInfo, format: JobSpec['output']['format']): string {
+  if (format === 'h264') return 'aac';
+  if (audio.codec.startsWith('pcm_')) return audio.codec;
+  if (/^s16/.test(audio.sampleFormat)) return 'pcm_s16le';
+  if (/^s32/.test(audio.sampleFormat)) return 'pcm_s32le';
+  if (/^flt/.test(audio.sampleFormat)) return 'pcm_f32le';
+  if (/^dbl/.test(audio.sampleFormat)) return 'pcm_f64le';
+  return 'pcm_s24le';
 }
 
 export function pickPipeline(spec: JobSpec, source: MediaInfo | undefined): Pipeline {

@@ -38,7 +38,7 @@ export interface Provenance {
   providerFallbacks: string[];
   spec: unknown;
   /** Bits per channel and alpha of the written frames (16 = the source's precision kept). */
-  media: { depth: number; alpha: boolean };
+  media: { depth: number; alpha: boolean; timecode: string | null; reelName: string | null; audio: string | null };
   timings: { totalSeconds: number; loadSeconds: number; renderSeconds: number; windows: number; meanStepMs: number; tokensPerWindow: number[] };
 }
 
@@ -76,6 +76,7 @@ export async function runJob(spec: JobSpec, opts: RunOptions = {}): Promise<RunR
     channels: prepared.pipeline.channels,
     depth: prepared.pipeline.depth,
     overwrite: opts.force ?? false,
+    ...prepared.tags,
   });
   let stats: RenderStats;
   try {
@@ -103,7 +104,13 @@ export async function runJob(spec: JobSpec, opts: RunOptions = {}): Promise<RunR
     provider: engine.provider ?? 'unknown',
     providerFallbacks: [...engine.fallbacks],
     spec: JSON.parse(serializeJobSpec({ ...spec, seed: prepared.seed })),
-    media: { depth: prepared.pipeline.depth, alpha: prepared.pipeline.channels === 4 },
+    media: {
+      depth: prepared.pipeline.depth,
+      alpha: prepared.pipeline.channels === 4,
+      timecode: prepared.tags.timecode ?? null,
+      reelName: prepared.tags.reelName ?? null,
+      audio: prepared.tags.audio?.codec ?? null,
+    },
     timings: {
       totalSeconds: round((t2 - t0) / 1000),
       loadSeconds: round((t1 - t0) / 1000),

@@ -17,6 +17,7 @@ import { formatRational, type Rational } from '../../protocol/rational.ts';
 import { frameBuffer, frameBytes, type AnyFrame, type Depth, type Frame } from './frame.ts';
 import { exited, ffmpegPath, runTool, spawnTool, StderrTail, summarizeStderr } from './ffmpeg.ts';
 import { SCALE_FLAGS } from './decode.ts';
+import { inputArgs } from './safe-input.ts';
 
 /** Output formats; 'ffvhuff' is internal (uploaded frames): lossless like FFV1, about 5× faster to write. */
 export type EncodeFormat = 'prores422hq' | 'prores4444' | 'h264' | 'png' | 'ffv1' | 'ffvhuff';
@@ -48,8 +49,25 @@ export interface EncoderOptions {
   depth?: Depth;
   /** Replace an existing output. Without it an existing path is refused before any work. */
   overwrite: boolean;
-  /** Start timecode for .mov/.mp4, e.g. "01:00:00:00" ("01:00:00;00" for drop-frame). */
+  /** Start timecode for .mov/.mp4/.mkv, e.g. "01:00:00:00" ("01:00:00;00" for drop-frame). */
   timecode?: string;
+  /** Reel (tape) name stored with the timecode (mov). */
+  reelName?: string;
+  /** Sound from a source file laid under the frames (not for image sequences). */
+  audio?: AudioCopy;
+}
+
+/**
+ * A span of a file's first audio stream, decoded and re-encoded as `codec`: PCM at the source's
+ * rate and channels keeps every sample bit for bit, and the decode lets ffmpeg cut on the exact
+ * sample (a stream copy could only cut on packet boundaries).
+ */
+export interface AudioCopy {
+  path: string;
+  /** Seconds from the file's start. */
+  start: number;
+  duration: number;
+  codec: string;
 }
 
 export interface Encoder {
@@ -122,7 +140,13 @@ function encoderArgs(opts: EncoderOptions, target: string): string[] {
   const args = ['-v', 'error', '-y'];
   const input = deep ? (alpha ? 'rgba64le' : 'rgb48le') : alpha ? 'rgba' : 'rgb24';
   args.push('-f', 'rawvideo', '-pix_fmt', input, '-s', `${opts.width}x${opts.height}`);
-  args.push('-framerate', rate, '-i', 'pipe:0', '-r', rate);
+  args.push('-framerate', rate, '-i', 'pipe:0');
+  if (opts.audio) {
+    // Floor to the microsecond ffmpeg counts in, so the cut never lands after the wanted sample.
+    const us = (t: number) => (Math.floor(t * 1e6 + 1e-6) / 1e6).toFixed(6);
+    args.push(...inputArgs(opts.audio.path, ['-ss', us(opts.audio.start), '-t', us(opts.audio.duration)]));
+  }
+  args.push('-r', rate);
 
   // RGB → YUV in one explicit scale filter: BT.709 matrix, limited range, and tags that say so,
   // so Premiere and our own decoder read the colours back the same way.
@@ -132,7 +156,11 @@ function encoderArgs(opts: EncoderOptions, target: string): string[] {
     '-pix_fmt', pixFmt,
     '-colorspace', 'bt709', '-color_primaries', 'bt709', '-color_trc', 'bt709', '-color_range', 'tv',
   ];
-  const timecode = opts.timecode ? ['-timecode', opts.timecode] : [];
+  const timecode = [
+    ...(opts.timecode ? ['-timecode', opts.timecode] : []),
+    ...(opts.reelName ? ['-metadata:s:v:0', `reel_name=${opts.reelName}`] : []),
+    ...audioArgs(opts.audio),
+  ];
   // Older ffmpeg (the 2018 npm build) writes the mov 'colr' atom only when asked; without it
   // the tags above are lost and readers fall back to guessing the matrix.
   const movColr = ['-movflags', '+write_colr'];
@@ -151,6 +179,7 @@ function encoderArgs(opts: EncoderOptions, target: string): string[] {
         ...toYuv('yuv420p', 'pad=ceil(iw/2)*2:ceil(ih/2)*2,'), '-movflags', '+faststart',
         ...timecode, '-f', 'mp4', target];
     case 'png': {
+      if (opts.audio) throw new ReshootError('internal', 'an image sequence has no audio track');
       const pixFmt = deep ? (alpha ? 'rgba64be' : 'rgb48be') : alpha ? 'rgba' : 'rgb24';
       return [...args, '-c:v', 'png', '-pix_fmt', pixFmt, '-start_number', '1', '-f', 'image2', target];
     }
@@ -158,12 +187,20 @@ function encoderArgs(opts: EncoderOptions, target: string): string[] {
       // Lossless RGB: bgr0/bgra are FFV1's 8-bit RGB layouts (the shuffle from rgb24 is exact);
       // rgb48le/rgba64le keep all 16 bits.
       const pixFmt = deep ? input : alpha ? 'bgra' : 'bgr0';
-      return [...args, '-c:v', 'ffv1', '-level', '3', '-pix_fmt', pixFmt, '-f', 'matroska', target];
+      return [...args, '-c:v', 'ffv1', '-level', '3', '-pix_fmt', pixFmt, ...timecode, '-f', 'matroska', target];
     }
     case 'ffvhuff':
       if (deep) throw new ReshootError('internal', 'ffvhuff is written at 8 bits only');
       return [...args, '-c:v', 'ffvhuff', '-pix_fmt', alpha ? 'bgra' : 'rgb24', '-f', 'matroska', target];
   }
+}
+
+/** Maps the audio input (index 1) into the output with its own codec settings. */
+function audioArgs(audio: AudioCopy | undefined): string[] {
+  if (!audio) return [];
+  const args = ['-map', '0:v:0', '-map', '1:a:0', '-c:a', audio.codec, '-max_muxing_queue_size', '4096'];
+  if (audio.codec === 'aac') args.push('-b:a', '320k');
+  return args;
 }
 
 class FfmpegEncoder implements Encoder {

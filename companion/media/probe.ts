@@ -34,6 +34,23 @@ export interface MediaInfo {
   videoStartOffset: number;
   /** YUV matrix the file is tagged with ("bt709", "bt470bg"...), undefined when untagged. */
   colorSpace?: string;
+  /** Start timecode as written in the file ("01:00:10:00", ";" for drop-frame), if any. */
+  timecode?: string;
+  /** Tape/reel name stored with the timecode, if any. */
+  reelName?: string;
+  /** The first audio stream, if the file has one. */
+  audio?: AudioInfo;
+}
+
+export interface AudioInfo {
+  /** ffmpeg codec name: "pcm_s24le", "aac", ... */
+  codec: string;
+  sampleRate: number;
+  channels: number;
+  /** ffmpeg sample format of the decoded samples: "s16", "s32", "fltp", ... */
+  sampleFormat: string;
+  /** Seconds from the container's start to the first audio sample. */
+  startOffset: number;
 }
 
 const isWindows = process.platform === 'win32';
@@ -105,7 +122,7 @@ export async function requireMediaFile(input: string): Promise<string> {
 /** Reads size, exact rate, frame count, codec and alpha of the first video stream of `input`. */
 export async function probe(input: string): Promise<MediaInfo> {
   const p = await requireMediaFile(input);
-  const args = ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', '-select_streams', 'v:0', ...inputArgs(p)];
+  const args = ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', ...inputArgs(p)];
   const result = await runTool(await ffprobePath(), args, { timeoutMs: 60_000 });
   if (result.code !== 0) {
     const why = summarizeStderr(result.stderr) || `ffprobe exited with ${result.code ?? result.signal}`;
@@ -117,15 +134,41 @@ export async function probe(input: string): Promise<MediaInfo> {
   } catch (e) {
     throw new ReshootError('source_unreadable', `ffprobe gave no usable answer for "${p}".`, { cause: e });
   }
-  const stream = json.streams?.[0];
+  const streams = json.streams ?? [];
+  const stream = streams.find((s) => s.codec_type === 'video' && !s.disposition?.attached_pic);
   if (!stream || !stream.width || !stream.height) {
     throw new ReshootError('corrupt_media', `"${p}" has no video stream (is it an audio file or not media at all?).`);
   }
-  return describe(p, stream, json.format ?? {});
+  const info = describe(p, stream, json.format ?? {});
+  // Timecode lives on the video stream, a tmcd data track (mov) or the container (mxf).
+  // Matroska spells its tags in capitals (TIMECODE).
+  const tagged = (key: string) =>
+    [stream, ...streams.filter((s) => s.codec_type === 'data'), json.format ?? {}].map((s) => s.tags?.[key] ?? s.tags?.[key.toUpperCase()]).find(Boolean);
+  const timecode = tagged('timecode');
+  const reelName = tagged('reel_name');
+  if (timecode) info.timecode = timecode;
+  if (reelName) info.reelName = reelName;
+  const a = streams.find((s) => s.codec_type === 'audio');
+  if (a && num(a.sample_rate) && a.channels) {
+    const formatStart = num(json.format?.start_time) ?? 0;
+    info.audio = {
+      codec: a.codec_name ?? 'unknown',
+      sampleRate: num(a.sample_rate)!,
+      channels: a.channels,
+      sampleFormat: a.sample_fmt ?? 'unknown',
+      startOffset: Math.max(0, (num(a.start_time) ?? formatStart) - formatStart),
+    };
+  }
+  return info;
 }
 
 interface FfprobeStream {
+  codec_type?: string;
   codec_name?: string;
+  sample_rate?: string;
+  sample_fmt?: string;
+  channels?: number;
+  disposition?: Record<string, number>;
   profile?: string;
   width?: number;
   height?: number;
@@ -140,6 +183,7 @@ interface FfprobeStream {
   tags?: Record<string, string>;
 }
 interface FfprobeFormat {
+  tags?: Record<string, string>;
   format_name?: string;
   duration?: string;
   start_time?: string;

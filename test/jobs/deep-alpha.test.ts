@@ -93,7 +93,7 @@ function compareOutside(out: AnyFrame[], ref: AnyFrame[]) {
 describe('the source precision is kept outside the mask', () => {
   it('8-bit source, FFV1 out: 8-bit pipeline, bit-exact', async () => {
     const r = await runJob(parseJobSpec(fill(src.eight, path.join(tmp.dir, 'o8.mkv'), { format: 'ffv1' })), { engine });
-    expect(r.provenance.media).toEqual({ depth: 8, alpha: false });
+    expect(r.provenance.media).toMatchObject({ depth: 8, alpha: false });
     const { differing } = compareOutside(await decodeAll(r.output), await decodeAll(src.eight));
     expect(differing).toBe(0);
   });
@@ -129,7 +129,7 @@ describe('the source precision is kept outside the mask', () => {
 describe('alpha', () => {
   it('ProRes 4444 with a gradient alpha into FFV1: colour and alpha bit-exact outside, opaque inside', async () => {
     const r = await runJob(parseJobSpec(fill(src.alpha, path.join(tmp.dir, 'a.mkv'), { format: 'ffv1' })), { engine });
-    expect(r.provenance.media).toEqual({ depth: 16, alpha: true });
+    expect(r.provenance.media).toMatchObject({ depth: 16, alpha: true });
     expect((await probe(r.output)).hasAlpha).toBe(true);
     const out = await decodeAll(r.output, 4);
     const ref = await decodeAll(src.alpha, 4);
