@@ -187,7 +187,9 @@ async function resolveSource(src: Source, spec: JobSpec, at: string): Promise<So
     // The service turns uploads into files before a job is queued; only a path reaches here.
     throw new ReshootError('bad_spec', `${at}: uploaded frames ("upload") can only be used through the companion service; give a file path`);
   }
-  const info = await probe(src.path);
+  const probed = await probe(src.path);
+  // An image sequence plays at the job's rate (it has none of its own).
+  const info = probed.sequence ? { ...probed, fps } : probed;
   // The clip's length in frames at the sequence rate (a still is as long as it is asked to be).
   const length = info.isImage
     ? Number.POSITIVE_INFINITY

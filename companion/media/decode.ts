@@ -52,7 +52,9 @@ export function decodeFrames(opts: DecodeOptions): AsyncGenerator<AnyFrame, void
 
 async function* decodeAny(opts: DecodeOptions): AsyncGenerator<AnyFrame, void, undefined> {
   checkRange(opts);
-  const info = opts.info ?? (await probe(opts.path));
+  let info = opts.info ?? (await probe(opts.path));
+  // An image sequence has no rate of its own: frame k of the job is image start + k.
+  if (info.sequence) info = { ...info, fps: opts.fps };
   const width = opts.width ?? info.width;
   const height = opts.height ?? info.height;
   const channels = opts.channels ?? 3;
@@ -72,7 +74,12 @@ async function* decodeAny(opts: DecodeOptions): AsyncGenerator<AnyFrame, void, u
 
   const args = ['-v', 'error', '-nostdin'];
   const seek: string[] = [];
-  if (firstSource > 0) {
+  if (info.sequence) {
+    // No seeking in a sequence: start reading at the first wanted image.
+    seek.push('-f', 'image2', '-framerate', formatRational(opts.fps), '-start_number', String(info.sequence.start + firstSource));
+    // EXR holds linear light: shown to the model and written out with the sRGB curve, as a comp viewer shows it.
+    if (info.sequence.ext === 'exr') seek.push('-apply_trc', 'iec61966_2_1');
+  } else if (firstSource > 0) {
     seek.push('-ss', (info.videoStartOffset + ((firstSource - 0.5) * info.fps.den) / info.fps.num).toFixed(6));
   }
   args.push(...inputArgs(info.path, seek), '-map', '0:v:0', '-an', '-sn', '-dn');

@@ -10,6 +10,7 @@ import { ReshootError } from '../errors.ts';
 import { rational, toNumber, type Rational } from '../../protocol/rational.ts';
 import { ffprobePath, runTool, summarizeStderr } from './ffmpeg.ts';
 import { checkPlainFile, inputArgs, sniffPlaylist } from './safe-input.ts';
+import { isSequencePattern, sequenceFromPattern, sequenceInFolder, type ImageSequence } from './sequence.ts';
 
 export interface MediaInfo {
   path: string;
@@ -40,6 +41,11 @@ export interface MediaInfo {
   reelName?: string;
   /** The first audio stream, if the file has one. */
   audio?: AudioInfo;
+  /**
+   * Set for an image sequence: `path` is then its printf pattern, `frameCount` its length, and
+   * `fps` a placeholder — a sequence has no rate of its own; it plays at the job's.
+   */
+  sequence?: { start: number; ext: string };
 }
 
 export interface AudioInfo {
@@ -119,9 +125,30 @@ export async function requireMediaFile(input: string): Promise<string> {
   return p;
 }
 
-/** Reads size, exact rate, frame count, codec and alpha of the first video stream of `input`. */
+/**
+ * Reads size, exact rate, frame count, codec and alpha of the first video stream of `input`:
+ * a media file, or an image sequence given as its folder or a printf pattern (sequence.ts).
+ */
 export async function probe(input: string): Promise<MediaInfo> {
-  const p = await requireMediaFile(input);
+  const seq = await findSequence(normalizeMediaPath(input));
+  if (!seq) return probeFile(await requireMediaFile(input));
+  const first = await probeFile(await requireMediaFile(seq.first));
+  const { timecode: _tc, reelName: _reel, audio: _audio, ...picture } = first;
+  return { ...picture, path: seq.pattern, isImage: false, frameCount: seq.count, durationSeconds: 0, sequence: { start: seq.start, ext: seq.ext } };
+}
+
+/** The sequence `p` names, if it names one: an existing folder, or a printf pattern that is not itself a file. */
+async function findSequence(p: string): Promise<ImageSequence | undefined> {
+  let s;
+  try {
+    s = await stat(p);
+  } catch {
+    return isSequencePattern(p) ? sequenceFromPattern(p) : undefined;
+  }
+  return s.isDirectory() ? sequenceInFolder(p) : undefined;
+}
+
+async function probeFile(p: string): Promise<MediaInfo> {
   const args = ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', ...inputArgs(p)];
   const result = await runTool(await ffprobePath(), args, { timeoutMs: 60_000 });
   if (result.code !== 0) {
