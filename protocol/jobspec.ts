@@ -19,7 +19,9 @@ import { formatRational, type Rational } from './rational.ts';
 import { issueMessage, issuesFromZod, type SpecIssue } from './issues.ts';
 
 export const JOB_KINDS = ['extend', 'fill', 'replace', 'generate', 'bridge'] as const;
-export const OUTPUT_FORMATS = ['prores422hq', 'prores4444', 'h264', 'png', 'ffv1'] as const;
+export const OUTPUT_FORMATS = ['prores422hq', 'prores4444', 'h264', 'png', 'ffv1', 'tiff', 'dpx'] as const;
+/** Formats written as a folder of numbered images rather than one file. */
+export const SEQUENCE_FORMATS: readonly string[] = ['png', 'tiff', 'dpx'];
 
 /**
  * An upload's id, as the companion hands it out in `upload.ready` / `upload.done`. Restricted to
@@ -74,7 +76,7 @@ const sequenceSchema = z.strictObject({
 });
 
 /** Formats that store an alpha channel. */
-export const ALPHA_FORMATS: readonly OutputFormatName[] = ['prores4444', 'png', 'ffv1'];
+export const ALPHA_FORMATS: readonly OutputFormatName[] = ['prores4444', 'png', 'ffv1', 'tiff', 'dpx'];
 type OutputFormatName = (typeof OUTPUT_FORMATS)[number];
 
 const outputSchema = z.strictObject({

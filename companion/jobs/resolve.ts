@@ -14,7 +14,7 @@ import type { AudioCopy } from '../media/encode.ts';
 import { formatTimecode, offsetTimecode, parseTimecode } from '../media/timecode.ts';
 import { checkMaskInFrame, type AlphaInside } from '../masks/index.ts';
 import type { Depth } from '../media/frame.ts';
-import { ALPHA_FORMATS } from '../../protocol/jobspec.ts';
+import { ALPHA_FORMATS, SEQUENCE_FORMATS } from '../../protocol/jobspec.ts';
 import { pickSeed } from '../engine/noise.ts';
 
 /** Frames [start, start + count) of a source, counted at the sequence rate. */
@@ -43,6 +43,8 @@ export interface OutputTags {
   timecode?: string;
   reelName?: string;
   audio?: AudioCopy;
+  /** First image number of a sequence output: a fill of a plate keeps the plate's own numbering. */
+  startNumber?: number;
 }
 
 /**
@@ -149,8 +151,9 @@ export function pickTags(spec: JobSpec, ranges: SourceRange[]): OutputTags {
   const tc = src.info.isImage ? undefined : parseTimecode(src.info.timecode, src.info.fps);
   if (tc) tags.timecode = formatTimecode(offsetTimecode(tc, src.info.fps, offset, fps));
   if (src.info.reelName) tags.reelName = src.info.reelName;
+  if (src.info.sequence && (spec.kind === 'fill' || spec.kind === 'replace')) tags.startNumber = src.info.sequence.start + src.start;
   const audio = src.info.audio;
-  if (audio && (spec.kind === 'fill' || spec.kind === 'replace') && spec.output.format !== 'png') {
+  if (audio && (spec.kind === 'fill' || spec.kind === 'replace') && !SEQUENCE_FORMATS.includes(spec.output.format)) {
     tags.audio = {
       path: src.path,
       start: src.info.videoStartOffset + (src.start * fps.den) / fps.num,

@@ -20,7 +20,10 @@ import { SCALE_FLAGS } from './decode.ts';
 import { inputArgs } from './safe-input.ts';
 
 /** Output formats; 'ffvhuff' is internal (uploaded frames): lossless like FFV1, about 5× faster to write. */
-export type EncodeFormat = 'prores422hq' | 'prores4444' | 'h264' | 'png' | 'ffv1' | 'ffvhuff';
+export type EncodeFormat = 'prores422hq' | 'prores4444' | 'h264' | 'png' | 'ffv1' | 'ffvhuff' | 'tiff' | 'dpx';
+
+/** Image-sequence formats: the output is a folder of frame_000001.<ext> … */
+const SEQUENCE_EXT: Partial<Record<EncodeFormat, string>> = { png: 'png', tiff: 'tif', dpx: 'dpx' };
 
 /** The file extension each format is written with (PNG sequences are folders). */
 export const FORMAT_EXTENSION: Record<EncodeFormat, string> = {
@@ -30,10 +33,12 @@ export const FORMAT_EXTENSION: Record<EncodeFormat, string> = {
   png: '',
   ffv1: '.mkv',
   ffvhuff: '.mkv',
+  tiff: '',
+  dpx: '',
 };
 
 export interface EncoderOptions {
-  /** Output file (or, for 'png', the folder that receives frame_000001.png ...). */
+  /** Output file (or, for png/tiff/dpx, the folder that receives frame_000001.png ...). */
   path: string;
   format: EncodeFormat;
   width: number;
@@ -55,6 +60,8 @@ export interface EncoderOptions {
   reelName?: string;
   /** Sound from a source file laid under the frames (not for image sequences). */
   audio?: AudioCopy;
+  /** Number of the first image of a sequence output (default 1; a plate's own numbering, e.g. 1001). */
+  startNumber?: number;
 }
 
 /**
@@ -120,13 +127,14 @@ export async function openEncoder(opts: EncoderOptions): Promise<Encoder> {
   );
   try {
     await mkdir(path.dirname(finalPath), { recursive: true });
-    if (format === 'png') await mkdir(partial);
+    if (SEQUENCE_EXT[format]) await mkdir(partial);
   } catch (e) {
     throw new ReshootError('write_failed', `Cannot create output "${finalPath}": ${(e as Error).message}`, { cause: e });
   }
   livePartials.set(partial, { finalPath });
 
-  const args = encoderArgs(opts, format === 'png' ? path.join(partial, 'frame_%06d.png') : partial);
+  const ext = SEQUENCE_EXT[format];
+  const args = encoderArgs(opts, ext ? path.join(partial, `frame_%06d.${ext}`) : partial);
   const child = spawnTool(await ffmpegPath(), args, 'pipe');
   livePartials.set(partial, { finalPath, child });
   return new FfmpegEncoder(child, opts, finalPath, partial);
@@ -178,10 +186,21 @@ function encoderArgs(opts: EncoderOptions, target: string): string[] {
       return [...args, '-c:v', 'libx264', '-preset', 'medium', '-crf', '16', '-profile:v', 'high',
         ...toYuv('yuv420p', 'pad=ceil(iw/2)*2:ceil(ih/2)*2,'), '-movflags', '+faststart',
         ...timecode, '-f', 'mp4', target];
-    case 'png': {
+    case 'png':
+    case 'tiff':
+    case 'dpx': {
       if (opts.audio) throw new ReshootError('internal', 'an image sequence has no audio track');
-      const pixFmt = deep ? (alpha ? 'rgba64be' : 'rgb48be') : alpha ? 'rgba' : 'rgb24';
-      return [...args, '-c:v', 'png', '-pix_fmt', pixFmt, '-start_number', '1', '-f', 'image2', target];
+      const start = ['-start_number', String(opts.startNumber ?? 1)];
+      if (opts.format === 'png') {
+        const pixFmt = deep ? (alpha ? 'rgba64be' : 'rgb48be') : alpha ? 'rgba' : 'rgb24';
+        return [...args, '-c:v', 'png', '-pix_fmt', pixFmt, ...start, '-f', 'image2', target];
+      }
+      if (opts.format === 'tiff') {
+        const pixFmt = deep ? (alpha ? 'rgba64le' : 'rgb48le') : alpha ? 'rgba' : 'rgb24';
+        return [...args, '-c:v', 'tiff', '-pix_fmt', pixFmt, ...start, '-f', 'image2', target];
+      }
+      // DPX as VFX exchanges it: 10-bit RGB; with alpha, 16-bit RGBA (DPX has no 10-bit RGBA in ffmpeg).
+      return [...args, '-c:v', 'dpx', '-pix_fmt', alpha ? 'rgba64le' : 'gbrp10le', ...start, '-f', 'image2', target];
     }
     case 'ffv1': {
       // Lossless RGB: bgr0/bgra are FFV1's 8-bit RGB layouts (the shuffle from rgb24 is exact);

@@ -3,7 +3,7 @@
  * 16-bit TIFF, 10-bit DPX or linear half-float EXR frames numbered from 1001, played at the job's
  * rate. Frames come out exactly as the files hold them; a gap is named, never skipped.
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseJobSpec } from '../../protocol/index.ts';
@@ -134,5 +134,27 @@ describe('a fill on a 16-bit PNG plate', () => {
       for (let p = 0; p < W * H; p++) if (a[p] === 0) for (let c = 0; c < 3; c++) if (out[f]!.data[p * 3 + c] !== src[f]!.data[p * 3 + c]) differing++;
     }
     expect(differing).toBe(0);
+  });
+
+  it('written back as 16-bit TIFF and 10-bit DPX sequences numbered like the plate (1003…)', async () => {
+    for (const [format, ext, pixFmt] of [['tiff', 'tif', 'rgb48le'], ['dpx', 'dpx', 'gbrp10le']] as const) {
+      const out = path.join(tmp.dir, `plate-${format}`);
+      const r = await runJob(parseJobSpec({
+        kind: 'fill', seed: 4, steps: 2, sequence: { fps: '24', width: W, height: H },
+        source: { path: dirs.png, in: { frames: 2 }, out: { frames: 6 } },
+        mask: { type: 'shapes', shapes: [{ kind: 'rectangle', feather: 0, keyframes: [{ frame: 0, x: 20, y: 12, width: 16, height: 12 }] }] },
+        output: { format, path: out },
+      }), { engine });
+      const names = readdirSync(r.output).sort();
+      expect(names, format).toEqual([1003, 1004, 1005, 1006].map((n) => `frame_${String(n).padStart(6, '0')}.${ext}`));
+      const info = await probe(r.output);
+      expect(info).toMatchObject({ frameCount: 4, pixFmt, sequence: { start: 1003 } });
+      if (format === 'tiff') {
+        // 16-bit TIFF is lossless: the corner (outside the mask) is the plate's own value.
+        const [a] = await frames(r.output, 0, 1);
+        const [b] = await frames(dirs.png, 2, 1);
+        expect(Array.from(a!.data.subarray(0, 30))).toEqual(Array.from(b!.data.subarray(0, 30)));
+      }
+    }
   });
 });
