@@ -73,6 +73,12 @@ const sequenceSchema = z.strictObject({
   width: dimension(),
   height: dimension(),
   pixelAspect: pixelAspectSchema.default({ num: 1, den: 1 }),
+  /**
+   * A source of another shape (by displayed aspect: size × pixel aspect, after rotation): 'fit'
+   * (absent = this; whole picture, bars, as Premiere's "scale to frame size"), 'fill' (cover,
+   * crop the overflow) or 'stretch'.
+   */
+  fit: z.enum(['fit', 'fill', 'stretch']).optional(),
 });
 
 /** Formats that store an alpha channel. */

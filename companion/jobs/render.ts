@@ -16,7 +16,7 @@ import { timeToFrames, toNumber } from '../../protocol/index.ts';
 import type { BridgeJob, ExtendJob, GenerateJob, JobSpec } from '../../protocol/index.ts';
 import { Engine } from '../engine/engine.ts';
 import type { Conditioning, PreviewRequest, WindowRequest } from '../engine/generate.ts';
-import { crop, maskDown, resize, type Rect } from '../engine/image.ts';
+import { maskDown, resize, type Rect } from '../engine/image.ts';
 import { cropAround, maskBounds, padToWindow, planChain, splitRange, unionRect, workingSize } from '../engine/plan.ts';
 import { decodeFrames } from '../media/decode.ts';
 import type { Encoder } from '../media/encode.ts';
@@ -177,7 +177,7 @@ async function renderMasked(ctx: Ctx, spec: Extract<JobSpec, { kind: 'fill' | 'r
   const masks = await openMaskFrames(spec.mask, W, H, fps, range.count);
   // Decoded at the source's precision and with its alpha when the output keeps them (Pipeline).
   const { depth, channels, alphaInside } = ctx.prepared.pipeline;
-  const source = decodeFrames({ path: range.path, info: range.info, fps, startFrame: range.start, frameCount: range.count, width: W, height: H, channels, depth })[Symbol.asyncIterator]();
+  const source = decodeFrames({ path: range.path, info: range.info, fps, startFrame: range.start, frameCount: range.count, width: W, height: H, channels, depth, ...placement(ctx.spec) })[Symbol.asyncIterator]();
   try {
     for (let w = 0; w < windows.length; w++) {
       // This window's frames and masks at full size: bounded by the model window, not the clip.
@@ -199,7 +199,7 @@ async function renderMasked(ctx: Ctx, spec: Extract<JobSpec, { kind: 'fill' | 'r
       }
       const region = cropAround(bbox, W, H);
       const size = workingSize(region.width, region.height, ctx.manifest.sizeRules);
-      const small = frames.map((f) => resize(crop(toModelRgb(f), region), size.width, size.height));
+      const small = frames.map((f) => resize(toModelRgb(f, region), size.width, size.height));
       const smallMasks = alphas.map((a) => maskDown(a, W, H, region, size.width, size.height));
       // Pad to 1 + T·k by repeating the last frame; the extra frames are dropped.
       const padded = padToWindow(small.length, ctx.manifest.latent);
@@ -284,10 +284,15 @@ async function chain(ctx: Ctx, input: ChainInput): Promise<Frame[]> {
 
 async function readRange(ctx: Ctx, range: SourceRange, start: number, count: number, size: { width: number; height: number }): Promise<Frame[]> {
   const out: Frame[] = [];
-  for await (const f of decodeFrames({ path: range.path, fps: ctx.spec.sequence.fps, startFrame: start, frameCount: count, width: size.width, height: size.height, channels: 3 })) {
+  for await (const f of decodeFrames({ path: range.path, info: range.info, fps: ctx.spec.sequence.fps, startFrame: start, frameCount: count, width: size.width, height: size.height, channels: 3, ...placement(ctx.spec) })) {
     out.push(f);
   }
   return out;
+}
+
+/** How sources of another shape are placed in the sequence frame (media/fit.ts). */
+function placement(spec: JobSpec): { fit: 'fit' | 'fill' | 'stretch'; pixelAspect: JobSpec['sequence']['pixelAspect'] } {
+  return { fit: spec.sequence.fit ?? 'fit', pixelAspect: spec.sequence.pixelAspect };
 }
 
 function seqSize(spec: JobSpec): { width: number; height: number } {

@@ -77,6 +77,7 @@ export async function runJob(spec: JobSpec, opts: RunOptions = {}): Promise<RunR
     depth: prepared.pipeline.depth,
     overwrite: opts.force ?? false,
     ...prepared.tags,
+    sar: spec.sequence.pixelAspect,
   });
   let stats: RenderStats;
   try {

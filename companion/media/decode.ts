@@ -11,7 +11,8 @@
  * tip the trim onto the wrong side of a frame boundary.
  */
 import { ReshootError } from '../errors.ts';
-import { formatRational, type Rational } from '../../protocol/rational.ts';
+import { formatRational, rational, type Rational } from '../../protocol/rational.ts';
+import { fitGeometry, placeFilter, type Fit } from './fit.ts';
 import { frameBytes, type AnyFrame, type DeepFrame, type Depth, type Frame } from './frame.ts';
 import { exited, ffmpegPath, runTool, spawnTool, StderrTail, summarizeStderr } from './ffmpeg.ts';
 import { probe, type MediaInfo } from './probe.ts';
@@ -31,6 +32,10 @@ export interface DecodeOptions {
   channels?: 3 | 4;
   /** 8 (default) or 16 bits per channel (DeepFrame): 16 keeps every level of a deeper source. */
   depth?: Depth;
+  /** How a picture of another shape goes into width × height (fit.ts); default 'stretch'. */
+  fit?: Fit;
+  /** Pixel aspect of the output frame (the sequence's), for `fit`. Default 1. */
+  pixelAspect?: Rational;
   /** Pass a probe result you already have to skip probing again. */
   info?: MediaInfo;
 }
@@ -62,7 +67,7 @@ async function* decodeAny(opts: DecodeOptions): AsyncGenerator<AnyFrame, void, u
   checkSize(width, height);
 
   if (info.isImage) {
-    const still = await readImage(info.path, { width, height, channels, depth, info });
+    const still = await readImage(info.path, { width, height, channels, depth, info, fit: opts.fit, pixelAspect: opts.pixelAspect });
     for (let i = 0; i < opts.frameCount; i++) yield i === 0 ? still : copyFrame(still);
     return;
   }
@@ -83,7 +88,7 @@ async function* decodeAny(opts: DecodeOptions): AsyncGenerator<AnyFrame, void, u
     seek.push('-ss', (info.videoStartOffset + ((firstSource - 0.5) * info.fps.den) / info.fps.num).toFixed(6));
   }
   args.push(...inputArgs(info.path, seek), '-map', '0:v:0', '-an', '-sn', '-dn');
-  args.push('-vf', videoFilter(info, width, height, channels, depth));
+  args.push('-vf', videoFilter(info, width, height, channels, depth, opts));
   // passthrough: one output frame per decoded frame, no duplication to "fix" the rate.
   args.push('-vsync', 'passthrough', '-frames:v', String(lastSource - firstSource + 1));
   args.push('-f', 'rawvideo', '-pix_fmt', rawPixFmt(channels, depth), 'pipe:1');
@@ -156,7 +161,7 @@ export async function readImage(path: string, opts: ImageOptions = {}): Promise<
   const depth = opts.depth ?? 8;
   checkSize(width, height);
   const args = ['-v', 'error', '-nostdin', ...inputArgs(info.path), '-map', '0:v:0', '-frames:v', '1'];
-  args.push('-vf', videoFilter(info, width, height, channels, depth));
+  args.push('-vf', videoFilter(info, width, height, channels, depth, opts));
   args.push('-f', 'rawvideo', '-pix_fmt', rawPixFmt(channels, depth), 'pipe:1');
   const result = await runTool(await ffmpegPath(), args, { timeoutMs: 60_000 });
   const size = frameBytes(width, height, channels, depth);
@@ -176,6 +181,8 @@ export interface ImageOptions {
   channels?: 3 | 4;
   depth?: Depth;
   info?: MediaInfo;
+  fit?: Fit;
+  pixelAspect?: Rational;
 }
 
 /** ffmpeg's name for our in-memory layout: 16-bit samples little-endian, as typed arrays are on every supported CPU. */
@@ -209,8 +216,10 @@ export function sourceFrameAt(k: number, out: Rational, src: Rational): number {
  * YUV is read the way players do: BT.709 from 720 lines up, BT.601 below. (RGB sources ignore
  * the matrix.)
  */
-function videoFilter(info: MediaInfo, width: number, height: number, channels: 3 | 4, depth: Depth): string {
-  return `scale=${width}:${height}:flags=${SCALE_FLAGS}:in_color_matrix=${yuvMatrix(info)},format=${rawPixFmt(channels, depth)}`;
+function videoFilter(info: MediaInfo, width: number, height: number, channels: 3 | 4, depth: Depth, place: { fit?: Fit; pixelAspect?: Rational }): string {
+  const g = fitGeometry(info.width, info.height, info.sampleAspect ?? rational(1), width, height, place.pixelAspect ?? rational(1), place.fit ?? 'stretch');
+  const scale = `scale=${g.width}:${g.height}:flags=${SCALE_FLAGS}:in_color_matrix=${yuvMatrix(info)},format=${rawPixFmt(channels, depth)}`;
+  return scale + placeFilter(g, width, height, channels === 4);
 }
 
 /** ffprobe's color_space name → the scale filter's matrix name. */

@@ -60,6 +60,8 @@ export interface EncoderOptions {
   reelName?: string;
   /** Sound from a source file laid under the frames (not for image sequences). */
   audio?: AudioCopy;
+  /** Pixel aspect stored in the output (mov 'pasp', the stream's SAR); absent or 1 = square. */
+  sar?: Rational;
   /** Number of the first image of a sequence output (default 1; a plate's own numbering, e.g. 1001). */
   startNumber?: number;
 }
@@ -158,9 +160,12 @@ function encoderArgs(opts: EncoderOptions, target: string): string[] {
 
   // RGB → YUV in one explicit scale filter: BT.709 matrix, limited range, and tags that say so,
   // so Premiere and our own decoder read the colours back the same way.
+  // Non-square pixels are tagged on the stream so Premiere interprets the footage as it should.
+  const sar = opts.sar && opts.sar.num !== opts.sar.den ? `setsar=${opts.sar.num}/${opts.sar.den}` : '';
+  const sarOnly = sar ? ['-vf', sar] : [];
   const toYuv = (pixFmt: string, pre = ''): string[] => [
     '-vf',
-    `${pre}scale=flags=${SCALE_FLAGS}:out_color_matrix=bt709:out_range=tv,format=${pixFmt}`,
+    `${pre}scale=flags=${SCALE_FLAGS}:out_color_matrix=bt709:out_range=tv,format=${pixFmt}${sar ? `,${sar}` : ''}`,
     '-pix_fmt', pixFmt,
     '-colorspace', 'bt709', '-color_primaries', 'bt709', '-color_trc', 'bt709', '-color_range', 'tv',
   ];
@@ -193,20 +198,20 @@ function encoderArgs(opts: EncoderOptions, target: string): string[] {
       const start = ['-start_number', String(opts.startNumber ?? 1)];
       if (opts.format === 'png') {
         const pixFmt = deep ? (alpha ? 'rgba64be' : 'rgb48be') : alpha ? 'rgba' : 'rgb24';
-        return [...args, '-c:v', 'png', '-pix_fmt', pixFmt, ...start, '-f', 'image2', target];
+        return [...args, '-c:v', 'png', '-pix_fmt', pixFmt, ...sarOnly, ...start, '-f', 'image2', target];
       }
       if (opts.format === 'tiff') {
         const pixFmt = deep ? (alpha ? 'rgba64le' : 'rgb48le') : alpha ? 'rgba' : 'rgb24';
-        return [...args, '-c:v', 'tiff', '-pix_fmt', pixFmt, ...start, '-f', 'image2', target];
+        return [...args, '-c:v', 'tiff', '-pix_fmt', pixFmt, ...sarOnly, ...start, '-f', 'image2', target];
       }
       // DPX as VFX exchanges it: 10-bit RGB; with alpha, 16-bit RGBA (DPX has no 10-bit RGBA in ffmpeg).
-      return [...args, '-c:v', 'dpx', '-pix_fmt', alpha ? 'rgba64le' : 'gbrp10le', ...start, '-f', 'image2', target];
+      return [...args, '-c:v', 'dpx', '-pix_fmt', alpha ? 'rgba64le' : 'gbrp10le', ...sarOnly, ...start, '-f', 'image2', target];
     }
     case 'ffv1': {
       // Lossless RGB: bgr0/bgra are FFV1's 8-bit RGB layouts (the shuffle from rgb24 is exact);
       // rgb48le/rgba64le keep all 16 bits.
       const pixFmt = deep ? input : alpha ? 'bgra' : 'bgr0';
-      return [...args, '-c:v', 'ffv1', '-level', '3', '-pix_fmt', pixFmt, ...timecode, '-f', 'matroska', target];
+      return [...args, '-c:v', 'ffv1', '-level', '3', '-pix_fmt', pixFmt, ...sarOnly, ...timecode, '-f', 'matroska', target];
     }
     case 'ffvhuff':
       if (deep) throw new ReshootError('internal', 'ffvhuff is written at 8 bits only');

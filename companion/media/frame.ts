@@ -48,23 +48,23 @@ export function frameBuffer(f: AnyFrame): Uint8Array {
  * An 8-bit RGB view of any frame, for the model: 16-bit samples rounded to the nearest 8-bit
  * level (v·255/65535), alpha dropped. An 8-bit RGB frame is returned as is.
  */
-export function toModelRgb(f: AnyFrame): Frame {
-  if (!isDeep(f) && f.channels === 3) return f;
-  const n = f.width * f.height;
-  const out = new Uint8Array(n * 3);
+export function toModelRgb(f: AnyFrame, r: { x: number; y: number; width: number; height: number } = { x: 0, y: 0, width: f.width, height: f.height }): Frame {
+  const whole = r.x === 0 && r.y === 0 && r.width === f.width && r.height === f.height;
+  if (!isDeep(f) && f.channels === 3 && whole) return f;
+  const out = new Uint8Array(r.width * r.height * 3);
   const ch = f.channels;
   const d = f.data;
-  if (isDeep(f)) {
-    // (v·255 + 32767) / 65535 in integers: exact rounding, and 257·k maps back to k.
-    for (let p = 0; p < n; p++) {
-      for (let c = 0; c < 3; c++) out[p * 3 + c] = Math.floor((d[p * ch + c]! * 255 + 32767) / 65535);
-    }
-  } else {
-    for (let p = 0; p < n; p++) {
-      out[p * 3] = d[p * ch]!;
-      out[p * 3 + 1] = d[p * ch + 1]!;
-      out[p * 3 + 2] = d[p * ch + 2]!;
+  const deep = isDeep(f);
+  let o = 0;
+  // Only the rectangle the model sees is converted: a fill's crop is often a fraction of the frame.
+  for (let y = r.y; y < r.y + r.height; y++) {
+    let p = (y * f.width + r.x) * ch;
+    for (let x = 0; x < r.width; x++, p += ch) {
+      for (let c = 0; c < 3; c++) {
+        // (v·255 + 32767) / 65535 in integers: exact rounding, and 257·k maps back to k.
+        out[o++] = deep ? Math.floor((d[p + c]! * 255 + 32767) / 65535) : d[p + c]!;
+      }
     }
   }
-  return { width: f.width, height: f.height, channels: 3, data: out };
+  return { width: r.width, height: r.height, channels: 3, data: out };
 }

@@ -35,6 +35,13 @@ export interface MediaInfo {
   videoStartOffset: number;
   /** YUV matrix the file is tagged with ("bt709", "bt470bg"...), undefined when untagged. */
   colorSpace?: string;
+  /** Shape of one stored pixel (4/3 for 1440×1080 HDV/XDCAM anamorphic); 1/1 when square or untagged. */
+  sampleAspect: Rational;
+  /**
+   * Clockwise rotation a player applies (phone footage: 90 or 270). ffmpeg decodes frames already
+   * turned, so `width`/`height` here are the turned (displayed) size, not the stored one.
+   */
+  rotation: 0 | 90 | 180 | 270;
   /** Start timecode as written in the file ("01:00:10:00", ";" for drop-frame), if any. */
   timecode?: string;
   /** Tape/reel name stored with the timecode, if any. */
@@ -167,6 +174,13 @@ async function probeFile(p: string): Promise<MediaInfo> {
     throw new ReshootError('corrupt_media', `"${p}" has no video stream (is it an audio file or not media at all?).`);
   }
   const info = describe(p, stream, json.format ?? {});
+  info.sampleAspect = parseSar(stream.sample_aspect_ratio);
+  info.rotation = rotationOf(stream);
+  if (info.rotation === 90 || info.rotation === 270) {
+    // Turned a quarter: the picture is displayed tall, and its pixels' shape turns with it.
+    [info.width, info.height] = [info.height, info.width];
+    info.sampleAspect = rational(info.sampleAspect.den, info.sampleAspect.num);
+  }
   // Timecode lives on the video stream, a tmcd data track (mov) or the container (mxf).
   // Matroska spells its tags in capitals (TIMECODE).
   const tagged = (key: string) =>
@@ -191,6 +205,8 @@ async function probeFile(p: string): Promise<MediaInfo> {
 
 interface FfprobeStream {
   codec_type?: string;
+  sample_aspect_ratio?: string;
+  side_data_list?: { side_data_type?: string; rotation?: number }[];
   codec_name?: string;
   sample_rate?: string;
   sample_fmt?: string;
@@ -252,7 +268,26 @@ function describe(p: string, s: FfprobeStream, f: FfprobeFormat): MediaInfo {
     isImage,
     videoStartOffset: Math.max(0, videoStart - formatStart),
     colorSpace: s.color_space && s.color_space !== 'unknown' ? s.color_space : undefined,
+    sampleAspect: rational(1),
+    rotation: 0,
   };
+}
+
+function parseSar(text?: string): Rational {
+  const m = /^(\d+):(\d+)$/.exec(text ?? '');
+  if (!m || Number(m[1]) === 0 || Number(m[2]) === 0) return rational(1);
+  return rational(Number(m[1]), Number(m[2]));
+}
+
+/**
+ * The display rotation, clockwise, from the stream's display matrix (newer ffprobe: side data,
+ * counter-clockwise degrees) or its "rotate" tag (older files and ffprobe: clockwise degrees).
+ */
+function rotationOf(s: FfprobeStream): MediaInfo['rotation'] {
+  const matrix = s.side_data_list?.find((d) => d.side_data_type === 'Display Matrix' && typeof d.rotation === 'number');
+  const clockwise = matrix ? -matrix.rotation! : Number(s.tags?.rotate ?? 0);
+  const r = ((Math.round(clockwise / 90) * 90) % 360 + 360) % 360;
+  return r as MediaInfo['rotation'];
 }
 
 /**
