@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { parseJobSpec, JobSpecError } from '../protocol/index.ts';
 import { isReshootError } from './errors.ts';
 import { runJob } from './jobs/run.ts';
+import { abandonOutputs } from './media/encode.ts';
 import type { Progress } from './jobs/render.ts';
 import { providersFor } from './engine/providers.ts';
 import { MODELS_USAGE } from './modelsCli.ts';
@@ -94,10 +95,13 @@ async function render(args: string[]): Promise<number> {
   }
   const spec = parseJobSpec(json);
   const bar = progressBar(`${spec.kind}`);
-  const result = await runJob(spec, { out: values.out, force: values.force, providers, onProgress: bar.update }).catch((e) => {
-    bar.clear(); // the error is the one line the user should see
-    throw e;
-  });
+  const stopInterrupts = exitCleanlyOnInterrupt(bar.clear);
+  const result = await runJob(spec, { out: values.out, force: values.force, providers, onProgress: bar.update })
+    .catch((e) => {
+      bar.clear(); // the error is the one line the user should see
+      throw e;
+    })
+    .finally(stopInterrupts);
   bar.done();
   for (const f of result.provenance.providerFallbacks) console.error(`reshoot: provider fell back: ${f}`);
   const t = result.provenance.timings;
@@ -108,6 +112,30 @@ async function render(args: string[]): Promise<number> {
       `\n  provenance: ${result.sidecar}`,
   );
   return 0;
+}
+
+/**
+ * Ctrl-C or SIGTERM during a render: stop the encoders, remove their partial files, say so in one
+ * line and exit (130 / 143, as shells expect). Without this Node dies on the signal without
+ * running any cleanup and a hidden `.partial-…` file stays beside the output. Returns the
+ * function that removes the handlers once the render is over.
+ */
+function exitCleanlyOnInterrupt(clearLine: () => void): () => void {
+  const onSignal = (signal: NodeJS.Signals): void => {
+    clearLine();
+    const abandoned = abandonOutputs();
+    const what = abandoned.length
+      ? `stopped; ${abandoned.map((p) => `"${p}"`).join(', ')} was not written and its unfinished file was removed`
+      : 'stopped before anything was written';
+    console.error(`reshoot: interrupted (${signal}): ${what}.`);
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
 }
 
 async function serve(args: string[]): Promise<number> {

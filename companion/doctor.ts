@@ -9,7 +9,7 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { bundledProviders, type Provider } from './engine/providers.ts';
 import { isReshootError } from './errors.ts';
-import { ffmpegInfo } from './media/ffmpeg.ts';
+import { CODECS_USED, ffmpegInfo, missingCodecs } from './media/ffmpeg.ts';
 import { listModels, loadModel, modelCacheDir } from './models/registry.ts';
 
 export interface ProviderCheck {
@@ -48,6 +48,12 @@ export async function doctor(): Promise<number> {
     const info = await ffmpegInfo();
     line(true, 'ffmpeg', `${info.ffmpeg.path} (${info.ffmpeg.version})`);
     line(true, 'ffprobe', `${info.ffprobe.path} (${info.ffprobe.version})`);
+    const missing = await missingCodecs();
+    for (const c of missing) {
+      healthy &&= !c.required;
+      line(false, `${c.kind} ${c.name}`, `missing from this ffmpeg: no ${c.for} (set FFMPEG_PATH to a build that has it)`, !c.required);
+    }
+    if (missing.length === 0) line(true, 'codecs', CODECS_USED.map((c) => c.name).join(', '));
   } catch (e) {
     healthy = false;
     line(false, 'ffmpeg', isReshootError(e) ? e.message : String(e));

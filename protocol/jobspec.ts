@@ -19,7 +19,9 @@ import { formatRational, type Rational } from './rational.ts';
 import { issueMessage, issuesFromZod, type SpecIssue } from './issues.ts';
 
 export const JOB_KINDS = ['extend', 'fill', 'replace', 'generate', 'bridge'] as const;
-export const OUTPUT_FORMATS = ['prores422hq', 'prores4444', 'h264', 'png', 'ffv1'] as const;
+export const OUTPUT_FORMATS = ['prores422hq', 'prores4444', 'h264', 'png', 'ffv1', 'tiff', 'dpx'] as const;
+/** Formats written as a folder of numbered images rather than one file. */
+export const SEQUENCE_FORMATS: readonly string[] = ['png', 'tiff', 'dpx'];
 
 /**
  * An upload's id, as the companion hands it out in `upload.ready` / `upload.done`. Restricted to
@@ -71,12 +73,28 @@ const sequenceSchema = z.strictObject({
   width: dimension(),
   height: dimension(),
   pixelAspect: pixelAspectSchema.default({ num: 1, den: 1 }),
+  /**
+   * A source of another shape (by displayed aspect: size × pixel aspect, after rotation): 'fit'
+   * (absent = this; whole picture, bars, as Premiere's "scale to frame size"), 'fill' (cover,
+   * crop the overflow) or 'stretch'.
+   */
+  fit: z.enum(['fit', 'fill', 'stretch']).optional(),
 });
+
+/** Formats that store an alpha channel. */
+export const ALPHA_FORMATS: readonly OutputFormatName[] = ['prores4444', 'png', 'ffv1', 'tiff', 'dpx'];
+type OutputFormatName = (typeof OUTPUT_FORMATS)[number];
 
 const outputSchema = z.strictObject({
   format: z.enum(OUTPUT_FORMATS),
   /** Where to write; absent = the companion's results folder. */
   path: z.string({ error: 'expected a file path' }).min(1, 'must not be empty').optional(),
+  /**
+   * A source's alpha, for formats that carry it (prores4444, png, ffv1): it is always kept
+   * outside the mask; inside, generated pixels are 'opaque' (absent = this) or keep the
+   * 'source' alpha; 'none' writes no alpha channel at all.
+   */
+  alpha: z.enum(['opaque', 'source', 'none']).optional(),
 });
 
 function dimension() {
@@ -177,6 +195,10 @@ export const jobSpecSchema = z
       checkSpan(spec.extend.context, ['extend', 'context']);
     }
     if (spec.kind === 'generate') checkSpan(spec.duration, ['duration']);
+    const { alpha, format } = spec.output;
+    if (alpha && alpha !== 'none' && !ALPHA_FORMATS.includes(format)) {
+      issue(['output', 'alpha'], `${format} cannot store alpha; use ${ALPHA_FORMATS.join(', ')} or leave alpha out`);
+    }
   });
 
 export type JobSpec = z.output<typeof jobSpecSchema>;

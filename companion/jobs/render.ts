@@ -16,11 +16,12 @@ import { timeToFrames, toNumber } from '../../protocol/index.ts';
 import type { BridgeJob, ExtendJob, GenerateJob, JobSpec } from '../../protocol/index.ts';
 import { Engine } from '../engine/engine.ts';
 import type { Conditioning, PreviewRequest, WindowRequest } from '../engine/generate.ts';
-import { composite, crop, maskDown, resize, type Rect } from '../engine/image.ts';
+import { maskDown, resize, type Rect } from '../engine/image.ts';
 import { cropAround, maskBounds, padToWindow, planChain, splitRange, unionRect, workingSize } from '../engine/plan.ts';
 import { decodeFrames } from '../media/decode.ts';
 import type { Encoder } from '../media/encode.ts';
-import type { Frame } from '../media/frame.ts';
+import { toModelRgb, type AnyFrame, type Frame } from '../media/frame.ts';
+import { compositeOver } from '../masks/composite.ts';
 import type { ModelManifest } from '../models/types.ts';
 import { openMaskFrames } from './mask-frames.ts';
 import { type Prepared, type SourceRange } from './resolve.ts';
@@ -162,7 +163,7 @@ async function runWindow(ctx: Ctx, req: WindowRequest, index: number, total: num
   return out.frames;
 }
 
-async function write(ctx: Ctx, frame: Frame): Promise<void> {
+async function write(ctx: Ctx, frame: AnyFrame): Promise<void> {
   await ctx.encoder.write(frame);
   ctx.stats.framesWritten++;
 }
@@ -174,11 +175,13 @@ async function renderMasked(ctx: Ctx, spec: Extract<JobSpec, { kind: 'fill' | 'r
   const range = ctx.prepared.ranges[0]!;
   const windows = splitRange(range.count, ctx.manifest.sizeRules, ctx.manifest.latent);
   const masks = await openMaskFrames(spec.mask, W, H, fps, range.count);
-  const source = decodeFrames({ path: range.path, fps, startFrame: range.start, frameCount: range.count, width: W, height: H, channels: 3 })[Symbol.asyncIterator]();
+  // Decoded at the source's precision and with its alpha when the output keeps them (Pipeline).
+  const { depth, channels, alphaInside } = ctx.prepared.pipeline;
+  const source = decodeFrames({ path: range.path, info: range.info, fps, startFrame: range.start, frameCount: range.count, width: W, height: H, channels, depth, ...placement(ctx.spec) })[Symbol.asyncIterator]();
   try {
     for (let w = 0; w < windows.length; w++) {
       // This window's frames and masks at full size: bounded by the model window, not the clip.
-      const frames: Frame[] = [];
+      const frames: AnyFrame[] = [];
       const alphas: Float32Array[] = [];
       let bbox: Rect | null = null;
       for (let i = 0; i < windows[w]!; i++) {
@@ -196,7 +199,7 @@ async function renderMasked(ctx: Ctx, spec: Extract<JobSpec, { kind: 'fill' | 'r
       }
       const region = cropAround(bbox, W, H);
       const size = workingSize(region.width, region.height, ctx.manifest.sizeRules);
-      const small = frames.map((f) => resize(crop(f, region), size.width, size.height));
+      const small = frames.map((f) => resize(toModelRgb(f, region), size.width, size.height));
       const smallMasks = alphas.map((a) => maskDown(a, W, H, region, size.width, size.height));
       // Pad to 1 + T·k by repeating the last frame; the extra frames are dropped.
       const padded = padToWindow(small.length, ctx.manifest.latent);
@@ -208,7 +211,7 @@ async function renderMasked(ctx: Ctx, spec: Extract<JobSpec, { kind: 'fill' | 'r
       const gen = await runWindow(ctx, req, w, windows.length);
       for (let i = 0; i < frames.length; i++) {
         const back = resize(gen[i]!, region.width, region.height);
-        await write(ctx, composite(frames[i]!, back, region, alphas[i]!));
+        await write(ctx, compositeOver(frames[i]!, back, region, alphas[i]!, alphaInside));
       }
     }
   } finally {
@@ -281,10 +284,15 @@ async function chain(ctx: Ctx, input: ChainInput): Promise<Frame[]> {
 
 async function readRange(ctx: Ctx, range: SourceRange, start: number, count: number, size: { width: number; height: number }): Promise<Frame[]> {
   const out: Frame[] = [];
-  for await (const f of decodeFrames({ path: range.path, fps: ctx.spec.sequence.fps, startFrame: start, frameCount: count, width: size.width, height: size.height, channels: 3 })) {
+  for await (const f of decodeFrames({ path: range.path, info: range.info, fps: ctx.spec.sequence.fps, startFrame: start, frameCount: count, width: size.width, height: size.height, channels: 3, ...placement(ctx.spec) })) {
     out.push(f);
   }
   return out;
+}
+
+/** How sources of another shape are placed in the sequence frame (media/fit.ts). */
+function placement(spec: JobSpec): { fit: 'fit' | 'fill' | 'stretch'; pixelAspect: JobSpec['sequence']['pixelAspect'] } {
+  return { fit: spec.sequence.fit ?? 'fit', pixelAspect: spec.sequence.pixelAspect };
 }
 
 function seqSize(spec: JobSpec): { width: number; height: number } {

@@ -5,11 +5,16 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { checkOutputWritable } from '../media/writable.ts';
 import { equalRational, formatRational, timeToFrames, toNumber, type JobSpec, type Source } from '../../protocol/index.ts';
 import { ReshootError } from '../errors.ts';
 import { FORMAT_EXTENSION } from '../media/encode.ts';
-import { normalizeMediaPath, probe, type MediaInfo } from '../media/probe.ts';
-import { checkMaskInFrame } from '../masks/index.ts';
+import { normalizeMediaPath, probe, type AudioInfo, type MediaInfo } from '../media/probe.ts';
+import type { AudioCopy } from '../media/encode.ts';
+import { formatTimecode, offsetTimecode, parseTimecode } from '../media/timecode.ts';
+import { checkMaskInFrame, type AlphaInside } from '../masks/index.ts';
+import type { Depth } from '../media/frame.ts';
+import { ALPHA_FORMATS, SEQUENCE_FORMATS } from '../../protocol/jobspec.ts';
 import { pickSeed } from '../engine/noise.ts';
 
 /** Frames [start, start + count) of a source, counted at the sequence rate. */
@@ -27,6 +32,32 @@ export interface Prepared {
   outputPath: string;
   /** Frames the output will hold. */
   outputFrames: number;
+  /** How frames travel from source to output (see pickPipeline). */
+  pipeline: Pipeline;
+  /** Timecode, reel and sound the output carries (see pickTags). */
+  tags: OutputTags;
+}
+
+export interface OutputTags {
+  /** Timecode of the output's first frame. */
+  timecode?: string;
+  reelName?: string;
+  audio?: AudioCopy;
+  /** First image number of a sequence output: a fill of a plate keeps the plate's own numbering. */
+  startNumber?: number;
+}
+
+/**
+ * Bits and channels of the frames written. A fill/replace passes the source through outside the
+ * mask, so it works at the source's precision (16 bits when the source has more than 8) and
+ * keeps its alpha when the output format can store it; generated-only kinds (extend, generate,
+ * bridge) are the model's 8-bit RGB.
+ */
+export interface Pipeline {
+  depth: Depth;
+  channels: 3 | 4;
+  /** Alpha of generated pixels when channels = 4. */
+  alphaInside: AlphaInside;
 }
 
 /** Refused before work starts: more output than a workstation should be asked for in one job. */
@@ -87,7 +118,70 @@ export async function prepare(spec: JobSpec, opts: PrepareOptions): Promise<Prep
   }
 
   const outputPath = resolveOutput(spec, opts);
-  return { seed, ranges, outputPath, outputFrames };
+  await checkOutputWritable(outputPath);
+  return { seed, ranges, outputPath, outputFrames, pipeline: pickPipeline(spec, ranges[0]?.info), tags: pickTags(spec, ranges) };
+}
+
+/**
+ * What an editor expects to find on the output when it goes back into the timeline: the timecode
+ * of its first frame (the source's start timecode plus where the output begins; an extension
+ * continues the clip's count, before its head or after its tail; a bridge continues clip A), the
+ * reel name, and — for fill/replace, whose frames replace the source's own — the source's sound
+ * for the same span, sample for sample. New frames (extend, generate, bridge) get no sound.
+ */
+export function pickTags(spec: JobSpec, ranges: SourceRange[]): OutputTags {
+  const fps = spec.sequence.fps;
+  const src = ranges[0];
+  if (!src) return {};
+  let offset: number;
+  switch (spec.kind) {
+    case 'fill':
+    case 'replace':
+    case 'generate':
+      offset = src.start;
+      break;
+    case 'extend':
+      offset = spec.extend.direction === 'tail' ? src.start + src.count : src.start - timeToFrames(spec.extend.duration, fps);
+      break;
+    case 'bridge':
+      offset = src.start + src.count;
+      break;
+  }
+  const tags: OutputTags = {};
+  const tc = src.info.isImage ? undefined : parseTimecode(src.info.timecode, src.info.fps);
+  if (tc) tags.timecode = formatTimecode(offsetTimecode(tc, src.info.fps, offset, fps));
+  if (src.info.reelName) tags.reelName = src.info.reelName;
+  if (src.info.sequence && (spec.kind === 'fill' || spec.kind === 'replace')) tags.startNumber = src.info.sequence.start + src.start;
+  const audio = src.info.audio;
+  if (audio && (spec.kind === 'fill' || spec.kind === 'replace') && !SEQUENCE_FORMATS.includes(spec.output.format)) {
+    tags.audio = {
+      path: src.path,
+      start: src.info.videoStartOffset + (src.start * fps.den) / fps.num,
+      duration: (src.count * fps.den) / fps.num,
+      codec: audioCodecFor(audio, spec.output.format),
+    };
+  }
+  return tags;
+}
+
+/** PCM that holds the source's samples exactly (its own PCM codec when it has one); AAC in MP4. */
+function audioCodecFor(audio: AudioInfo, format: JobSpec['output']['format']): string {
+  if (format === 'h264') return 'aac';
+  if (audio.codec.startsWith('pcm_')) return audio.codec;
+  if (/^s16/.test(audio.sampleFormat)) return 'pcm_s16le';
+  if (/^s32/.test(audio.sampleFormat)) return 'pcm_s32le';
+  if (/^flt/.test(audio.sampleFormat)) return 'pcm_f32le';
+  if (/^dbl/.test(audio.sampleFormat)) return 'pcm_f64le';
+  return 'pcm_s24le';
+}
+
+export function pickPipeline(spec: JobSpec, source: MediaInfo | undefined): Pipeline {
+  const { format, alpha } = spec.output;
+  const passThrough = (spec.kind === 'fill' || spec.kind === 'replace') && source !== undefined;
+  // H.264 is 8-bit 4:2:0 here: a deeper source gains nothing from a 16-bit path into it.
+  const depth: Depth = passThrough && source.bitDepth > 8 && format !== 'h264' ? 16 : 8;
+  const keepAlpha = passThrough && source.hasAlpha && alpha !== 'none' && ALPHA_FORMATS.includes(format);
+  return { depth, channels: keepAlpha ? 4 : 3, alphaInside: alpha === 'source' ? 'source' : 'opaque' };
 }
 
 async function resolveSource(src: Source, spec: JobSpec, at: string): Promise<SourceRange> {
@@ -96,7 +190,9 @@ async function resolveSource(src: Source, spec: JobSpec, at: string): Promise<So
     // The service turns uploads into files before a job is queued; only a path reaches here.
     throw new ReshootError('bad_spec', `${at}: uploaded frames ("upload") can only be used through the companion service; give a file path`);
   }
-  const info = await probe(src.path);
+  const probed = await probe(src.path);
+  // An image sequence plays at the job's rate (it has none of its own).
+  const info = probed.sequence ? { ...probed, fps } : probed;
   // The clip's length in frames at the sequence rate (a still is as long as it is asked to be).
   const length = info.isImage
     ? Number.POSITIVE_INFINITY

@@ -39,6 +39,8 @@ export interface Provenance {
   /** Providers that failed before `provider` took over, with why (empty when none did). */
   providerFallbacks: string[];
   spec: unknown;
+  /** Bits per channel and alpha of the written frames (16 = the source's precision kept). */
+  media: { depth: number; alpha: boolean; timecode: string | null; reelName: string | null; audio: string | null };
   timings: { totalSeconds: number; loadSeconds: number; renderSeconds: number; windows: number; meanStepMs: number; tokensPerWindow: number[] };
 }
 
@@ -73,8 +75,11 @@ export async function runJob(spec: JobSpec, opts: RunOptions = {}): Promise<RunR
     width: spec.sequence.width,
     height: spec.sequence.height,
     fps: spec.sequence.fps,
-    channels: 3,
+    channels: prepared.pipeline.channels,
+    depth: prepared.pipeline.depth,
     overwrite: opts.force ?? false,
+    ...prepared.tags,
+    sar: spec.sequence.pixelAspect,
   });
   let stats: RenderStats;
   try {
@@ -102,6 +107,13 @@ export async function runJob(spec: JobSpec, opts: RunOptions = {}): Promise<RunR
     provider: engine.provider ?? 'unknown',
     providerFallbacks: [...engine.fallbacks],
     spec: JSON.parse(serializeJobSpec({ ...spec, seed: prepared.seed })),
+    media: {
+      depth: prepared.pipeline.depth,
+      alpha: prepared.pipeline.channels === 4,
+      timecode: prepared.tags.timecode ?? null,
+      reelName: prepared.tags.reelName ?? null,
+      audio: prepared.tags.audio?.codec ?? null,
+    },
     timings: {
       totalSeconds: round((t2 - t0) / 1000),
       loadSeconds: round((t1 - t0) / 1000),

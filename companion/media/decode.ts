@@ -11,10 +11,12 @@
  * tip the trim onto the wrong side of a frame boundary.
  */
 import { ReshootError } from '../errors.ts';
-import { formatRational, type Rational } from '../../protocol/rational.ts';
-import { frameBytes, type Frame } from './frame.ts';
+import { formatRational, rational, type Rational } from '../../protocol/rational.ts';
+import { fitGeometry, placeFilter, type Fit } from './fit.ts';
+import { frameBytes, type AnyFrame, type DeepFrame, type Depth, type Frame } from './frame.ts';
 import { exited, ffmpegPath, runTool, spawnTool, StderrTail, summarizeStderr } from './ffmpeg.ts';
 import { probe, type MediaInfo } from './probe.ts';
+import { inputArgs } from './safe-input.ts';
 
 export interface DecodeOptions {
   path: string;
@@ -28,6 +30,12 @@ export interface DecodeOptions {
   height?: number;
   /** 3 = RGB (default), 4 = RGBA (opaque sources get alpha 255). */
   channels?: 3 | 4;
+  /** 8 (default) or 16 bits per channel (DeepFrame): 16 keeps every level of a deeper source. */
+  depth?: Depth;
+  /** How a picture of another shape goes into width × height (fit.ts); default 'stretch'. */
+  fit?: Fit;
+  /** Pixel aspect of the output frame (the sequence's), for `fit`. Default 1. */
+  pixelAspect?: Rational;
   /** Pass a probe result you already have to skip probing again. */
   info?: MediaInfo;
 }
@@ -40,17 +48,27 @@ export const SCALE_FLAGS = 'bicubic+accurate_rnd+full_chroma_int';
  * frame plus the pipe's buffer in memory. Stopping early (break / return()) kills ffmpeg.
  * A still image yields the same picture for every frame asked for.
  */
-export async function* decodeFrames(opts: DecodeOptions): AsyncGenerator<Frame, void, undefined> {
+export function decodeFrames(opts: DecodeOptions & { depth: 16 }): AsyncGenerator<DeepFrame, void, undefined>;
+export function decodeFrames(opts: DecodeOptions & { depth?: 8 }): AsyncGenerator<Frame, void, undefined>;
+export function decodeFrames(opts: DecodeOptions): AsyncGenerator<AnyFrame, void, undefined>;
+export function decodeFrames(opts: DecodeOptions): AsyncGenerator<AnyFrame, void, undefined> {
+  return decodeAny(opts);
+}
+
+async function* decodeAny(opts: DecodeOptions): AsyncGenerator<AnyFrame, void, undefined> {
   checkRange(opts);
-  const info = opts.info ?? (await probe(opts.path));
+  let info = opts.info ?? (await probe(opts.path));
+  // An image sequence has no rate of its own: frame k of the job is image start + k.
+  if (info.sequence) info = { ...info, fps: opts.fps };
   const width = opts.width ?? info.width;
   const height = opts.height ?? info.height;
   const channels = opts.channels ?? 3;
+  const depth = opts.depth ?? 8;
   checkSize(width, height);
 
   if (info.isImage) {
-    const still = await readImage(info.path, { width, height, channels, info });
-    for (let i = 0; i < opts.frameCount; i++) yield i === 0 ? still : { ...still, data: still.data.slice() };
+    const still = await readImage(info.path, { width, height, channels, depth, info, fit: opts.fit, pixelAspect: opts.pixelAspect });
+    for (let i = 0; i < opts.frameCount; i++) yield i === 0 ? still : copyFrame(still);
     return;
   }
 
@@ -60,15 +78,20 @@ export async function* decodeFrames(opts: DecodeOptions): AsyncGenerator<Frame, 
   if (lastSource >= info.frameCount) throw shortClip(opts, info, lastSource);
 
   const args = ['-v', 'error', '-nostdin'];
-  if (firstSource > 0) {
-    const seek = info.videoStartOffset + ((firstSource - 0.5) * info.fps.den) / info.fps.num;
-    args.push('-ss', seek.toFixed(6));
+  const seek: string[] = [];
+  if (info.sequence) {
+    // No seeking in a sequence: start reading at the first wanted image.
+    seek.push('-f', 'image2', '-framerate', formatRational(opts.fps), '-start_number', String(info.sequence.start + firstSource));
+    // EXR holds linear light: shown to the model and written out with the sRGB curve, as a comp viewer shows it.
+    if (info.sequence.ext === 'exr') seek.push('-apply_trc', 'iec61966_2_1');
+  } else if (firstSource > 0) {
+    seek.push('-ss', (info.videoStartOffset + ((firstSource - 0.5) * info.fps.den) / info.fps.num).toFixed(6));
   }
-  args.push('-i', info.path, '-map', '0:v:0', '-an', '-sn', '-dn');
-  args.push('-vf', videoFilter(info, width, height, channels));
+  args.push(...inputArgs(info.path, seek), '-map', '0:v:0', '-an', '-sn', '-dn');
+  args.push('-vf', videoFilter(info, width, height, channels, depth, opts));
   // passthrough: one output frame per decoded frame, no duplication to "fix" the rate.
   args.push('-vsync', 'passthrough', '-frames:v', String(lastSource - firstSource + 1));
-  args.push('-f', 'rawvideo', '-pix_fmt', channels === 4 ? 'rgba' : 'rgb24', 'pipe:1');
+  args.push('-f', 'rawvideo', '-pix_fmt', rawPixFmt(channels, depth), 'pipe:1');
 
   const child = spawnTool(await ffmpegPath(), args, 'ignore');
   const stderr = new StderrTail();
@@ -77,10 +100,11 @@ export async function* decodeFrames(opts: DecodeOptions): AsyncGenerator<Frame, 
   child.once('error', (e) => (spawnError = e));
   const exit = exited(child);
 
-  const size = frameBytes(width, height, channels);
+  const size = frameBytes(width, height, channels, depth);
   let k = opts.startFrame; // next output frame to yield
   let source = firstSource; // index of the source frame being filled
-  let buf = new Uint8Array(size);
+  let frame = blankFrame(width, height, channels, depth);
+  let buf = new Uint8Array(frame.data.buffer);
   let filled = 0;
   try {
     for await (const chunk of child.stdout! as AsyncIterable<Buffer>) {
@@ -95,13 +119,14 @@ export async function* decodeFrames(opts: DecodeOptions): AsyncGenerator<Frame, 
         // source is faster and this frame is skipped, several when it is slower).
         let first = true;
         while (k < end && sourceFrameAt(k, opts.fps, info.fps) === source) {
-          yield { width, height, channels, data: first ? buf : buf.slice() };
+          yield first ? frame : copyFrame(frame);
           first = false;
           k++;
         }
         if (k >= end) return;
         source++;
-        buf = new Uint8Array(size);
+        frame = blankFrame(width, height, channels, depth);
+        buf = new Uint8Array(frame.data.buffer);
         filled = 0;
       }
     }
@@ -125,26 +150,54 @@ export async function* decodeFrames(opts: DecodeOptions): AsyncGenerator<Frame, 
  * Reads one image (a mask, a still) as a Frame, optionally scaled. Works for any file ffmpeg
  * reads; for a clip it returns the first frame.
  */
-export async function readImage(
-  path: string,
-  opts: { width?: number; height?: number; channels?: 3 | 4; info?: MediaInfo } = {},
-): Promise<Frame> {
+export async function readImage(path: string, opts: ImageOptions & { depth: 16 }): Promise<DeepFrame>;
+export async function readImage(path: string, opts?: ImageOptions & { depth?: 8 }): Promise<Frame>;
+export async function readImage(path: string, opts?: ImageOptions): Promise<AnyFrame>;
+export async function readImage(path: string, opts: ImageOptions = {}): Promise<AnyFrame> {
   const info = opts.info ?? (await probe(path));
   const width = opts.width ?? info.width;
   const height = opts.height ?? info.height;
   const channels = opts.channels ?? 3;
+  const depth = opts.depth ?? 8;
   checkSize(width, height);
-  const args = ['-v', 'error', '-nostdin', '-i', info.path, '-map', '0:v:0', '-frames:v', '1'];
-  args.push('-vf', videoFilter(info, width, height, channels));
-  args.push('-f', 'rawvideo', '-pix_fmt', channels === 4 ? 'rgba' : 'rgb24', 'pipe:1');
+  const args = ['-v', 'error', '-nostdin', ...inputArgs(info.path), '-map', '0:v:0', '-frames:v', '1'];
+  args.push('-vf', videoFilter(info, width, height, channels, depth, opts));
+  args.push('-f', 'rawvideo', '-pix_fmt', rawPixFmt(channels, depth), 'pipe:1');
   const result = await runTool(await ffmpegPath(), args, { timeoutMs: 60_000 });
-  const size = frameBytes(width, height, channels);
+  const size = frameBytes(width, height, channels, depth);
   if (result.code !== 0 || result.stdout.length !== size) {
     const why = summarizeStderr(result.stderr) || `ffmpeg produced ${result.stdout.length} of ${size} bytes`;
     throw new ReshootError('corrupt_media', `Could not read image "${info.path}": ${why}`);
   }
   // Copy: stdout may sit in Node's shared buffer pool, and a Frame owns its bytes.
-  return { width, height, channels, data: new Uint8Array(result.stdout) };
+  const frame = blankFrame(width, height, channels, depth);
+  new Uint8Array(frame.data.buffer).set(result.stdout);
+  return frame;
+}
+
+export interface ImageOptions {
+  width?: number;
+  height?: number;
+  channels?: 3 | 4;
+  depth?: Depth;
+  info?: MediaInfo;
+  fit?: Fit;
+  pixelAspect?: Rational;
+}
+
+/** ffmpeg's name for our in-memory layout: 16-bit samples little-endian, as typed arrays are on every supported CPU. */
+function rawPixFmt(channels: 3 | 4, depth: Depth): string {
+  if (depth === 16) return channels === 4 ? 'rgba64le' : 'rgb48le';
+  return channels === 4 ? 'rgba' : 'rgb24';
+}
+
+function blankFrame(width: number, height: number, channels: 3 | 4, depth: Depth): AnyFrame {
+  const n = width * height * channels;
+  return depth === 16 ? { width, height, channels, depth, data: new Uint16Array(n) } : { width, height, channels, data: new Uint8Array(n) };
+}
+
+function copyFrame(f: AnyFrame): AnyFrame {
+  return f.depth === 16 ? { ...f, data: f.data.slice() } : { ...f, data: f.data.slice() };
 }
 
 /**
@@ -163,8 +216,10 @@ export function sourceFrameAt(k: number, out: Rational, src: Rational): number {
  * YUV is read the way players do: BT.709 from 720 lines up, BT.601 below. (RGB sources ignore
  * the matrix.)
  */
-function videoFilter(info: MediaInfo, width: number, height: number, channels: 3 | 4): string {
-  return `scale=${width}:${height}:flags=${SCALE_FLAGS}:in_color_matrix=${yuvMatrix(info)},format=${channels === 4 ? 'rgba' : 'rgb24'}`;
+function videoFilter(info: MediaInfo, width: number, height: number, channels: 3 | 4, depth: Depth, place: { fit?: Fit; pixelAspect?: Rational }): string {
+  const g = fitGeometry(info.width, info.height, info.sampleAspect ?? rational(1), width, height, place.pixelAspect ?? rational(1), place.fit ?? 'stretch');
+  const scale = `scale=${g.width}:${g.height}:flags=${SCALE_FLAGS}:in_color_matrix=${yuvMatrix(info)},format=${rawPixFmt(channels, depth)}`;
+  return scale + placeFilter(g, width, height, channels === 4);
 }
 
 /** ffprobe's color_space name → the scale filter's matrix name. */

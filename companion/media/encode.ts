@@ -14,12 +14,16 @@ import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { ReshootError } from '../errors.ts';
 import { formatRational, type Rational } from '../../protocol/rational.ts';
-import { frameBytes, type Frame } from './frame.ts';
+import { frameBuffer, frameBytes, type AnyFrame, type Depth, type Frame } from './frame.ts';
 import { exited, ffmpegPath, runTool, spawnTool, StderrTail, summarizeStderr } from './ffmpeg.ts';
 import { SCALE_FLAGS } from './decode.ts';
+import { inputArgs } from './safe-input.ts';
 
 /** Output formats; 'ffvhuff' is internal (uploaded frames): lossless like FFV1, about 5× faster to write. */
-export type EncodeFormat = 'prores422hq' | 'prores4444' | 'h264' | 'png' | 'ffv1' | 'ffvhuff';
+export type EncodeFormat = 'prores422hq' | 'prores4444' | 'h264' | 'png' | 'ffv1' | 'ffvhuff' | 'tiff' | 'dpx';
+
+/** Image-sequence formats: the output is a folder of frame_000001.<ext> … */
+const SEQUENCE_EXT: Partial<Record<EncodeFormat, string>> = { png: 'png', tiff: 'tif', dpx: 'dpx' };
 
 /** The file extension each format is written with (PNG sequences are folders). */
 export const FORMAT_EXTENSION: Record<EncodeFormat, string> = {
@@ -29,10 +33,12 @@ export const FORMAT_EXTENSION: Record<EncodeFormat, string> = {
   png: '',
   ffv1: '.mkv',
   ffvhuff: '.mkv',
+  tiff: '',
+  dpx: '',
 };
 
 export interface EncoderOptions {
-  /** Output file (or, for 'png', the folder that receives frame_000001.png ...). */
+  /** Output file (or, for png/tiff/dpx, the folder that receives frame_000001.png ...). */
   path: string;
   format: EncodeFormat;
   width: number;
@@ -41,10 +47,36 @@ export interface EncoderOptions {
   fps: Rational;
   /** Channels of the frames that will be written. 4 keeps alpha (prores4444, png, ffv1). */
   channels: 3 | 4;
+  /**
+   * Bits per channel of the frames that will be written (default 8). 16 (DeepFrame) is stored as
+   * 16-bit PNG and FFV1 (lossless, every level kept) and feeds ProRes's 10-bit encode directly.
+   */
+  depth?: Depth;
   /** Replace an existing output. Without it an existing path is refused before any work. */
   overwrite: boolean;
-  /** Start timecode for .mov/.mp4, e.g. "01:00:00:00" ("01:00:00;00" for drop-frame). */
+  /** Start timecode for .mov/.mp4/.mkv, e.g. "01:00:00:00" ("01:00:00;00" for drop-frame). */
   timecode?: string;
+  /** Reel (tape) name stored with the timecode (mov). */
+  reelName?: string;
+  /** Sound from a source file laid under the frames (not for image sequences). */
+  audio?: AudioCopy;
+  /** Pixel aspect stored in the output (mov 'pasp', the stream's SAR); absent or 1 = square. */
+  sar?: Rational;
+  /** Number of the first image of a sequence output (default 1; a plate's own numbering, e.g. 1001). */
+  startNumber?: number;
+}
+
+/**
+ * A span of a file's first audio stream, decoded and re-encoded as `codec`: PCM at the source's
+ * rate and channels keeps every sample bit for bit, and the decode lets ffmpeg cut on the exact
+ * sample (a stream copy could only cut on packet boundaries).
+ */
+export interface AudioCopy {
+  path: string;
+  /** Seconds from the file's start. */
+  start: number;
+  duration: number;
+  codec: string;
 }
 
 export interface Encoder {
@@ -52,7 +84,7 @@ export interface Encoder {
   readonly path: string;
   readonly framesWritten: number;
   /** Queues one frame; resolves when ffmpeg can take more. Rejects with write_failed. */
-  write(frame: Frame): Promise<void>;
+  write(frame: AnyFrame): Promise<void>;
   /** Closes the stream, waits for ffmpeg and moves the output into place. */
   finish(): Promise<void>;
   /** Stops ffmpeg and removes the partial output. Safe to call at any time, more than once. */
@@ -60,11 +92,29 @@ export interface Encoder {
 }
 
 let partialCounter = 0;
-/** Partial outputs of this process, removed if the process exits before they are finished. */
-const livePartials = new Set<string>();
-process.once('exit', () => {
-  for (const p of livePartials) rmSync(p, { recursive: true, force: true });
-});
+/**
+ * Partial outputs of this process (partial path → final path and the ffmpeg writing it),
+ * removed if the process exits before they are finished.
+ */
+const livePartials = new Map<string, { finalPath: string; child?: ChildProcess }>();
+process.once('exit', () => abandonOutputs());
+
+/**
+ * Stops every encoder of this process at once and removes its partial output, synchronously:
+ * for a signal handler (Ctrl-C, SIGTERM) that must leave no `.partial-…` file behind before
+ * the process exits. Returns the final paths that will now not be written.
+ */
+export function abandonOutputs(): string[] {
+  const abandoned: string[] = [];
+  for (const [partial, { finalPath, child }] of livePartials) {
+    // Kill the writer first so it cannot create another file in a folder being removed.
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    rmSync(partial, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
+    abandoned.push(finalPath);
+  }
+  livePartials.clear();
+  return abandoned;
+}
 
 export async function openEncoder(opts: EncoderOptions): Promise<Encoder> {
   const { width, height, channels, format } = opts;
@@ -79,14 +129,16 @@ export async function openEncoder(opts: EncoderOptions): Promise<Encoder> {
   );
   try {
     await mkdir(path.dirname(finalPath), { recursive: true });
-    if (format === 'png') await mkdir(partial);
+    if (SEQUENCE_EXT[format]) await mkdir(partial);
   } catch (e) {
     throw new ReshootError('write_failed', `Cannot create output "${finalPath}": ${(e as Error).message}`, { cause: e });
   }
-  livePartials.add(partial);
+  livePartials.set(partial, { finalPath });
 
-  const args = encoderArgs(opts, format === 'png' ? path.join(partial, 'frame_%06d.png') : partial);
+  const ext = SEQUENCE_EXT[format];
+  const args = encoderArgs(opts, ext ? path.join(partial, `frame_%06d.${ext}`) : partial);
   const child = spawnTool(await ffmpegPath(), args, 'pipe');
+  livePartials.set(partial, { finalPath, child });
   return new FfmpegEncoder(child, opts, finalPath, partial);
 }
 
@@ -94,19 +146,34 @@ export async function openEncoder(opts: EncoderOptions): Promise<Encoder> {
 function encoderArgs(opts: EncoderOptions, target: string): string[] {
   const rate = formatRational(opts.fps);
   const alpha = opts.channels === 4;
+  const deep = opts.depth === 16;
   const args = ['-v', 'error', '-y'];
-  args.push('-f', 'rawvideo', '-pix_fmt', alpha ? 'rgba' : 'rgb24', '-s', `${opts.width}x${opts.height}`);
-  args.push('-framerate', rate, '-i', 'pipe:0', '-r', rate);
+  const input = deep ? (alpha ? 'rgba64le' : 'rgb48le') : alpha ? 'rgba' : 'rgb24';
+  args.push('-f', 'rawvideo', '-pix_fmt', input, '-s', `${opts.width}x${opts.height}`);
+  args.push('-framerate', rate, '-i', 'pipe:0');
+  if (opts.audio) {
+    // Floor to the microsecond ffmpeg counts in, so the cut never lands after the wanted sample.
+    const us = (t: number) => (Math.floor(t * 1e6 + 1e-6) / 1e6).toFixed(6);
+    args.push(...inputArgs(opts.audio.path, ['-ss', us(opts.audio.start), '-t', us(opts.audio.duration)]));
+  }
+  args.push('-r', rate);
 
   // RGB → YUV in one explicit scale filter: BT.709 matrix, limited range, and tags that say so,
   // so Premiere and our own decoder read the colours back the same way.
+  // Non-square pixels are tagged on the stream so Premiere interprets the footage as it should.
+  const sar = opts.sar && opts.sar.num !== opts.sar.den ? `setsar=${opts.sar.num}/${opts.sar.den}` : '';
+  const sarOnly = sar ? ['-vf', sar] : [];
   const toYuv = (pixFmt: string, pre = ''): string[] => [
     '-vf',
-    `${pre}scale=flags=${SCALE_FLAGS}:out_color_matrix=bt709:out_range=tv,format=${pixFmt}`,
+    `${pre}scale=flags=${SCALE_FLAGS}:out_color_matrix=bt709:out_range=tv,format=${pixFmt}${sar ? `,${sar}` : ''}`,
     '-pix_fmt', pixFmt,
     '-colorspace', 'bt709', '-color_primaries', 'bt709', '-color_trc', 'bt709', '-color_range', 'tv',
   ];
-  const timecode = opts.timecode ? ['-timecode', opts.timecode] : [];
+  const timecode = [
+    ...(opts.timecode ? ['-timecode', opts.timecode] : []),
+    ...(opts.reelName ? ['-metadata:s:v:0', `reel_name=${opts.reelName}`] : []),
+    ...audioArgs(opts.audio),
+  ];
   // Older ffmpeg (the 2018 npm build) writes the mov 'colr' atom only when asked; without it
   // the tags above are lost and readers fall back to guessing the matrix.
   const movColr = ['-movflags', '+write_colr'];
@@ -125,14 +192,39 @@ function encoderArgs(opts: EncoderOptions, target: string): string[] {
         ...toYuv('yuv420p', 'pad=ceil(iw/2)*2:ceil(ih/2)*2,'), '-movflags', '+faststart',
         ...timecode, '-f', 'mp4', target];
     case 'png':
-      return [...args, '-c:v', 'png', '-pix_fmt', alpha ? 'rgba' : 'rgb24', '-start_number', '1',
-        '-f', 'image2', target];
-    case 'ffv1':
-      // Lossless RGB: bgr0/bgra are FFV1's 8-bit RGB layouts; the shuffle from rgb24 is exact.
-      return [...args, '-c:v', 'ffv1', '-level', '3', '-pix_fmt', alpha ? 'bgra' : 'bgr0', '-f', 'matroska', target];
+    case 'tiff':
+    case 'dpx': {
+      if (opts.audio) throw new ReshootError('internal', 'an image sequence has no audio track');
+      const start = ['-start_number', String(opts.startNumber ?? 1)];
+      if (opts.format === 'png') {
+        const pixFmt = deep ? (alpha ? 'rgba64be' : 'rgb48be') : alpha ? 'rgba' : 'rgb24';
+        return [...args, '-c:v', 'png', '-pix_fmt', pixFmt, ...sarOnly, ...start, '-f', 'image2', target];
+      }
+      if (opts.format === 'tiff') {
+        const pixFmt = deep ? (alpha ? 'rgba64le' : 'rgb48le') : alpha ? 'rgba' : 'rgb24';
+        return [...args, '-c:v', 'tiff', '-pix_fmt', pixFmt, ...sarOnly, ...start, '-f', 'image2', target];
+      }
+      // DPX as VFX exchanges it: 10-bit RGB; with alpha, 16-bit RGBA (DPX has no 10-bit RGBA in ffmpeg).
+      return [...args, '-c:v', 'dpx', '-pix_fmt', alpha ? 'rgba64le' : 'gbrp10le', ...sarOnly, ...start, '-f', 'image2', target];
+    }
+    case 'ffv1': {
+      // Lossless RGB: bgr0/bgra are FFV1's 8-bit RGB layouts (the shuffle from rgb24 is exact);
+      // rgb48le/rgba64le keep all 16 bits.
+      const pixFmt = deep ? input : alpha ? 'bgra' : 'bgr0';
+      return [...args, '-c:v', 'ffv1', '-level', '3', '-pix_fmt', pixFmt, ...sarOnly, ...timecode, '-f', 'matroska', target];
+    }
     case 'ffvhuff':
+      if (deep) throw new ReshootError('internal', 'ffvhuff is written at 8 bits only');
       return [...args, '-c:v', 'ffvhuff', '-pix_fmt', alpha ? 'bgra' : 'rgb24', '-f', 'matroska', target];
   }
+}
+
+/** Maps the audio input (index 1) into the output with its own codec settings. */
+function audioArgs(audio: AudioCopy | undefined): string[] {
+  if (!audio) return [];
+  const args = ['-map', '0:v:0', '-map', '1:a:0', '-c:a', audio.codec, '-max_muxing_queue_size', '4096'];
+  if (audio.codec === 'aac') args.push('-b:a', '320k');
+  return args;
 }
 
 class FfmpegEncoder implements Encoder {
@@ -150,7 +242,7 @@ class FfmpegEncoder implements Encoder {
     readonly path: string,
     private readonly partial: string,
   ) {
-    this.frameSize = frameBytes(opts.width, opts.height, opts.channels);
+    this.frameSize = frameBytes(opts.width, opts.height, opts.channels, opts.depth ?? 8);
     child.stderr!.on('data', (b: Buffer) => this.stderr.push(b));
     child.stdin!.on('error', (e) => (this.broken ??= e));
     child.once('error', (e) => (this.broken ??= e));
@@ -160,17 +252,19 @@ class FfmpegEncoder implements Encoder {
     });
   }
 
-  async write(frame: Frame): Promise<void> {
+  async write(frame: AnyFrame): Promise<void> {
     if (this.state !== 'open') throw this.fail(`the encoder is already ${this.state === 'finishing' ? 'finishing' : 'closed'}`);
     const { width, height, channels } = this.opts;
-    if (frame.width !== width || frame.height !== height || frame.channels !== channels || frame.data.length !== this.frameSize) {
-      const got = `${frame.width}x${frame.height}x${frame.channels} (${frame.data.length} bytes)`;
+    const depth = this.opts.depth ?? 8;
+    const bytes = frameBuffer(frame);
+    if (frame.width !== width || frame.height !== height || frame.channels !== channels || (frame.depth ?? 8) !== depth || bytes.length !== this.frameSize) {
+      const got = `${frame.width}x${frame.height}x${frame.channels} at ${frame.depth ?? 8} bits (${bytes.length} bytes)`;
       await this.cleanup();
-      throw this.fail(`frame ${this.framesWritten} is ${got}, expected ${width}x${height}x${channels}`);
+      throw this.fail(`frame ${this.framesWritten} is ${got}, expected ${width}x${height}x${channels} at ${depth} bits`);
     }
     if (this.broken) return this.failAfterExit();
     const stdin = this.child.stdin!;
-    const ok = stdin.write(frame.data);
+    const ok = stdin.write(bytes);
     this.framesWritten++;
     if (!ok) {
       // Backpressure: wait for room, or for ffmpeg to die (then 'drain' never comes).

@@ -125,6 +125,38 @@ async function versionLine(bin: string): Promise<{ ok: true; line: string } | { 
   }
 }
 
+/**
+ * Encoders and decoders Reshoot uses, by what an editor loses without them. Required ones are
+ * in every ffmpeg build Reshoot supports; optional ones (EXR writing needs ffmpeg ≥ 5.1) only
+ * switch off the formats that need them.
+ */
+export const CODECS_USED: { kind: 'encoder' | 'decoder'; name: string; for: string; required: boolean }[] = [
+  { kind: 'encoder', name: 'prores_ks', for: 'ProRes 422 HQ / 4444 outputs', required: true },
+  { kind: 'encoder', name: 'libx264', for: 'H.264 outputs', required: true },
+  { kind: 'encoder', name: 'png', for: 'PNG outputs and previews', required: true },
+  { kind: 'encoder', name: 'ffv1', for: 'FFV1 lossless outputs', required: true },
+  { kind: 'encoder', name: 'ffvhuff', for: 'uploaded frames', required: true },
+  { kind: 'encoder', name: 'tiff', for: 'TIFF sequence outputs', required: false },
+  { kind: 'encoder', name: 'dpx', for: 'DPX sequence outputs', required: false },
+  { kind: 'encoder', name: 'exr', for: 'EXR sequence outputs', required: false },
+  { kind: 'decoder', name: 'prores', for: 'ProRes sources', required: true },
+  { kind: 'decoder', name: 'exr', for: 'EXR sources', required: false },
+  { kind: 'decoder', name: 'dpx', for: 'DPX sources', required: false },
+];
+
+/** Which of CODECS_USED the ffmpeg in use lacks (for `reshoot doctor`). */
+export async function missingCodecs(): Promise<typeof CODECS_USED> {
+  const bin = await ffmpegPath();
+  const [enc, dec] = await Promise.all(
+    (['-encoders', '-decoders'] as const).map(async (flag) => {
+      const r = await runTool(bin, ['-hide_banner', flag], { timeoutMs: 15_000 });
+      // Lines look like " V....D prores_ks            Apple ProRes (iCodec Pro)".
+      return new Set(r.stdout.toString('utf8').split(/\r?\n/).map((l) => l.trim().split(/\s+/)[1]).filter(Boolean));
+    }),
+  );
+  return CODECS_USED.filter((c) => !(c.kind === 'encoder' ? enc! : dec!).has(c.name));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Running processes
 

@@ -1,19 +1,70 @@
 /**
- * One decoded video frame in memory: 8-bit, interleaved, row-major, no padding.
+ * One decoded video frame in memory: interleaved, row-major, no padding.
  * RGB (3 channels) is the working format everywhere; RGBA (4) only where alpha is written
- * (ProRes 4444, PNG with alpha). Pixel (x, y) channel c is at data[(y * width + x) * channels + c].
+ * (ProRes 4444, PNG, FFV1 with alpha). Pixel (x, y) channel c is at data[(y * width + x) * channels + c].
+ *
+ * `Frame` is 8 bits per channel: what the model sees and makes. `DeepFrame` is 16 bits per
+ * channel: how a source with more than 8 bits (10-bit ProRes, 16-bit PNG, DPX, EXR) travels
+ * from decoder to encoder, so every pixel outside the mask keeps the source's own value.
  */
 export interface Frame {
   width: number;
   height: number;
   channels: 3 | 4;
   data: Uint8Array;
+  depth?: 8;
 }
 
-export function frameBytes(width: number, height: number, channels: 3 | 4): number {
-  return width * height * channels;
+export interface DeepFrame {
+  width: number;
+  height: number;
+  channels: 3 | 4;
+  /** Full 16-bit range: 0 = black, 65535 = white (a 10-bit code v is v·65535/1023 rounded). */
+  data: Uint16Array;
+  depth: 16;
+}
+
+export type AnyFrame = Frame | DeepFrame;
+export type Depth = 8 | 16;
+
+export function isDeep(f: AnyFrame): f is DeepFrame {
+  return f.depth === 16;
+}
+
+export function frameBytes(width: number, height: number, channels: 3 | 4, depth: Depth = 8): number {
+  return width * height * channels * (depth / 8);
 }
 
 export function makeFrame(width: number, height: number, channels: 3 | 4 = 3): Frame {
   return { width, height, channels, data: new Uint8Array(frameBytes(width, height, channels)) };
+}
+
+/** The frame's bytes as they go down a pipe (16-bit samples in this machine's order: little-endian on every supported CPU). */
+export function frameBuffer(f: AnyFrame): Uint8Array {
+  return new Uint8Array(f.data.buffer, f.data.byteOffset, f.data.byteLength);
+}
+
+/**
+ * An 8-bit RGB view of any frame, for the model: 16-bit samples rounded to the nearest 8-bit
+ * level (v·255/65535), alpha dropped. An 8-bit RGB frame is returned as is.
+ */
+export function toModelRgb(f: AnyFrame, r: { x: number; y: number; width: number; height: number } = { x: 0, y: 0, width: f.width, height: f.height }): Frame {
+  const whole = r.x === 0 && r.y === 0 && r.width === f.width && r.height === f.height;
+  if (!isDeep(f) && f.channels === 3 && whole) return f;
+  const out = new Uint8Array(r.width * r.height * 3);
+  const ch = f.channels;
+  const d = f.data;
+  const deep = isDeep(f);
+  let o = 0;
+  // Only the rectangle the model sees is converted: a fill's crop is often a fraction of the frame.
+  for (let y = r.y; y < r.y + r.height; y++) {
+    let p = (y * f.width + r.x) * ch;
+    for (let x = 0; x < r.width; x++, p += ch) {
+      for (let c = 0; c < 3; c++) {
+        // (v·255 + 32767) / 65535 in integers: exact rounding, and 257·k maps back to k.
+        out[o++] = deep ? Math.floor((d[p + c]! * 255 + 32767) / 65535) : d[p + c]!;
+      }
+    }
+  }
+  return { width: r.width, height: r.height, channels: 3, data: out };
 }

@@ -34,6 +34,8 @@ export const FORMAT_LABELS: Record<OutputFormat, string> = {
   h264: 'H.264 (.mp4)',
   png: 'PNG sequence (folder)',
   ffv1: 'FFV1 lossless (.mkv)',
+  tiff: 'TIFF sequence (folder)',
+  dpx: 'DPX sequence (folder)',
 };
 
 /**
