@@ -37,3 +37,13 @@ export function providersFor(choice: string | undefined = process.env.RESHOOT_PR
   if (!isProvider(choice)) throw new Error(`unknown provider "${choice}" (one of auto, ${PROVIDER_ORDER.join(', ')})`);
   return choice === 'cpu' ? ['cpu'] : [choice, 'cpu'];
 }
+
+/** The session options every graph is opened with (the engine's stages and the benchmarks alike). */
+export function sessionOptions(provider: Provider): ort.InferenceSession.SessionOptions {
+  return {
+    executionProviders: [provider],
+    graphOptimizationLevel: 'all',
+    // Reproducibility: same inputs → same bytes on the same provider.
+    extra: { session: { use_deterministic_compute: '1' } },
+  } as ort.InferenceSession.SessionOptions;
+}

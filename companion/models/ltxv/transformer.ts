@@ -16,7 +16,7 @@
  */
 import type { TransformerConfig } from '../types.ts';
 import { DataType } from '../onnx/proto.ts';
-import { GraphBuilder, type SavedGraph, type WeightSource } from '../onnx/graph.ts';
+import { attr, GraphBuilder, type SavedGraph, type WeightSource } from '../onnx/graph.ts';
 import { seededWeights } from '../weights.ts';
 
 /** Channels of the sinusoidal timestep projection (diffusers: Timesteps(num_channels=256)). */
@@ -30,6 +30,13 @@ export const QK_NORM_EPS = 1e-5;
 
 /** norm_out eps: nn.LayerNorm(inner_dim, eps=1e-6, elementwise_affine=False). */
 export const NORM_OUT_EPS = 1e-6;
+
+/**
+ * Weights that `--precision int8|int4` quantizes: every Linear inside the transformer blocks
+ * (≈ 98% of the 2B and 13B weights). proj_in/out, the timestep and caption embeddings stay fp16:
+ * small, and the first and last layers are the most sensitive to quantization.
+ */
+export const LTXV_QUANTIZE = /^transformer_blocks\.\d+\./;
 
 export const innerDim = (c: TransformerConfig): number => c.numAttentionHeads * c.attentionHeadDim;
 
@@ -47,10 +54,69 @@ export function timestepFrequencies(channels = TIMESTEP_CHANNELS, maxPeriod = 10
   return out;
 }
 
+/**
+ * How attention is computed; both give the same numbers (see test/models/attention.test.ts).
+ *   - `fused`: ONNX Runtime's `com.microsoft.MultiHeadAttention`, which CUDA, WebGPU, DirectML and
+ *     the CPU provider run with flash / memory-efficient kernels: the [B, H, S, L] score matrix is
+ *     never held (4.8 GB per layer at the 2B shape and 6,144 tokens in the plain graph).
+ *   - `plain`: MatMul → Softmax → MatMul in standard ONNX, for a runtime without contrib ops.
+ */
+export type AttentionImpl = 'fused' | 'plain';
+
+export interface TransformerGraphOptions {
+  /** Default `fused`: every provider in companion/engine/providers.ts runs it (measured in bench/attention.ts). */
+  attention?: AttentionImpl;
+}
+
+/**
+ * The text-token mask in the form each attention implementation takes, built once per graph:
+ * `plain` adds (1 - mask) · -10000 to the scores ([B, 1, 1, L]); `fused` passes the 0/1 mask as
+ * int32 key_padding_mask [B, L], which MultiHeadAttention turns into the same additive
+ * -10000 (its mask_filter_value).
+ */
+export function textMaskFor(g: GraphBuilder, impl: AttentionImpl, mask: string): string {
+  if (impl === 'fused') return g.cast(mask, DataType.INT32);
+  return g.reshape(g.mul(g.sub(g.scalar(1), mask), g.scalar(MASK_BIAS)), [0, 1, 1, -1]);
+}
+
+/**
+ * The attention core, softmax(q·kᵀ/√Dh + mask)·v over `heads` heads: q [B, S, D], k and v
+ * [B, L, D] → [B, S, D]. Everything that changes how attention is computed lives behind this one
+ * function (callers wrap it, e.g. spatio-temporal guidance swaps its output for v).
+ * `mask` comes from `textMaskFor` with the same `impl`.
+ */
+export function attentionCore(
+  g: GraphBuilder,
+  q: string,
+  k: string,
+  v: string,
+  o: { heads: number; headDim: number; impl: AttentionImpl; mask?: string },
+): string {
+  const { heads: H, headDim: Dh } = o;
+  if (o.impl === 'fused') {
+    // Inputs: query, key, value, bias, key_padding_mask. Scale defaults to 1/√Dh; set it anyway.
+    const inputs = o.mask ? [q, k, v, '', o.mask] : [q, k, v];
+    return g.msOp('MultiHeadAttention', inputs, {
+      num_heads: attr.i(H),
+      scale: attr.f(1 / Math.sqrt(Dh)),
+      mask_filter_value: attr.f(MASK_BIAS),
+    });
+  }
+  // [B, S, D] → [B, H, S, Dh] (k: [B, H, Dh, L] so one MatMul gives the scores).
+  const qh = g.transpose(g.reshape(q, [0, 0, H, Dh]), [0, 2, 1, 3]);
+  const kh = g.transpose(g.reshape(k, [0, 0, H, Dh]), [0, 2, 3, 1]);
+  const vh = g.transpose(g.reshape(v, [0, 0, H, Dh]), [0, 2, 1, 3]);
+  let scores = g.mul(g.matmul(qh, kh), g.scalar(1 / Math.sqrt(Dh)));
+  if (o.mask) scores = g.add(scores, o.mask);
+  const out = g.matmul(g.softmax(scores, -1), vh);
+  return g.reshape(g.transpose(out, [0, 2, 1, 3]), [0, 0, H * Dh]);
+}
+
 interface Ctx {
   g: GraphBuilder;
   c: TransformerConfig;
   D: number;
+  impl: AttentionImpl;
 }
 
 /**
@@ -58,12 +124,12 @@ interface Ctx {
  * k, RoPE (self-attention only) after the norm, scaled dot-product attention, to_out.0.
  */
 function attention(
-  { g, c, D }: Ctx,
+  { g, c, D, impl }: Ctx,
   prefix: string,
   x: string,
   context: string,
   contextDim: number,
-  opts: { rope?: { cos: string; sin: string }; bias?: string },
+  opts: { rope?: { cos: string; sin: string }; mask?: string },
 ): string {
   return g.scope(prefix, () => {
     let q = g.linear(x, `${prefix}.to_q`, D, D);
@@ -75,16 +141,7 @@ function attention(
       q = applyRotaryEmb(g, q, opts.rope.cos, opts.rope.sin);
       k = applyRotaryEmb(g, k, opts.rope.cos, opts.rope.sin);
     }
-    const H = c.numAttentionHeads;
-    const Dh = c.attentionHeadDim;
-    // [B, S, D] → [B, H, S, Dh] (k: [B, H, Dh, L] so one MatMul gives the scores).
-    const qh = g.transpose(g.reshape(q, [0, 0, H, Dh]), [0, 2, 1, 3]);
-    const kh = g.transpose(g.reshape(k, [0, 0, H, Dh]), [0, 2, 3, 1]);
-    const vh = g.transpose(g.reshape(v, [0, 0, H, Dh]), [0, 2, 1, 3]);
-    let scores = g.mul(g.matmul(qh, kh), g.scalar(1 / Math.sqrt(Dh)));
-    if (opts.bias) scores = g.add(scores, opts.bias);
-    const out = g.matmul(g.softmax(scores, -1), vh);
-    const merged = g.reshape(g.transpose(out, [0, 2, 1, 3]), [0, 0, D]);
+    const merged = attentionCore(g, q, k, v, { heads: c.numAttentionHeads, headDim: c.attentionHeadDim, impl, mask: opts.mask });
     return g.linear(merged, `${prefix}.to_out.0`, D, D);
   });
 }
@@ -102,7 +159,7 @@ function applyRotaryEmb(g: GraphBuilder, x: string, cos: string, sin: string): s
 }
 
 /** LTXVideoTransformerBlock.forward. `ada` are the six per-token modulation tensors [B, S, D]. */
-function block(ctx: Ctx, i: number, x: string, text: string, temb: string, rope: { cos: string; sin: string }, maskBias: string): string {
+function block(ctx: Ctx, i: number, x: string, text: string, temb: string, rope: { cos: string; sin: string }, textMask: string): string {
   const { g, c, D } = ctx;
   const p = `transformer_blocks.${i}`;
   return g.scope(p, () => {
@@ -118,7 +175,7 @@ function block(ctx: Ctx, i: number, x: string, text: string, temb: string, rope:
     x = g.add(x, g.mul(a1, gateMsa));
 
     // Cross-attention reads the un-normalised stream, no RoPE, no gate (as in diffusers).
-    const a2 = attention(ctx, `${p}.attn2`, x, text, c.crossAttentionDim, { bias: maskBias });
+    const a2 = attention(ctx, `${p}.attn2`, x, text, c.crossAttentionDim, { mask: textMask });
     x = g.add(x, a2);
 
     const n2 = g.add(g.mul(g.rmsNorm(x, c.normEps), g.add(one, scaleMlp)), shiftMlp);
@@ -129,7 +186,7 @@ function block(ctx: Ctx, i: number, x: string, text: string, temb: string, rope:
 }
 
 /** Builds the transformer graph in memory (parameters are fetched from `weights` on save). */
-export function ltxvTransformerGraph(c: TransformerConfig, weights: WeightSource): GraphBuilder {
+export function ltxvTransformerGraph(c: TransformerConfig, weights: WeightSource, opts: TransformerGraphOptions = {}): GraphBuilder {
   const g = new GraphBuilder('ltxv_transformer', weights);
   const D = innerDim(c);
   if (D % 2 !== 0) throw new Error(`inner dim ${D} must be even for RoPE pairs`);
@@ -137,7 +194,8 @@ export function ltxvTransformerGraph(c: TransformerConfig, weights: WeightSource
     // caption_projection maps captions to inner_dim, which attn2's to_k/to_v then read.
     throw new Error(`crossAttentionDim (${c.crossAttentionDim}) must equal heads × head dim (${D})`);
   }
-  const ctx: Ctx = { g, c, D };
+  const impl = opts.attention ?? 'fused';
+  const ctx: Ctx = { g, c, D, impl };
   const F32 = DataType.FLOAT;
 
   const hidden = g.input('hidden_states', F32, ['batch', 'tokens', c.inChannels]);
@@ -147,8 +205,8 @@ export function ltxvTransformerGraph(c: TransformerConfig, weights: WeightSource
   const cos = g.input('rope_cos', F32, ['batch', 'tokens', D]);
   const sin = g.input('rope_sin', F32, ['batch', 'tokens', D]);
 
-  // encoder_attention_mask = (1 - mask) * -10000.0, broadcast over heads and queries: [B, 1, 1, L]
-  const maskBias = g.reshape(g.mul(g.sub(g.scalar(1), mask), g.scalar(MASK_BIAS)), [0, 1, 1, -1]);
+  // diffusers: encoder_attention_mask = (1 - mask) * -10000.0, added to the cross-attention scores.
+  const textMask = textMaskFor(g, impl, mask);
 
   let x = g.linear(hidden, 'proj_in', c.inChannels, D);
 
@@ -167,7 +225,7 @@ export function ltxvTransformerGraph(c: TransformerConfig, weights: WeightSource
     g.linear(g.geluTanh(g.linear(captions, 'caption_projection.linear_1', c.captionChannels, D)), 'caption_projection.linear_2', D, D),
   );
 
-  for (let i = 0; i < c.numLayers; i++) x = block(ctx, i, x, text, temb, { cos, sin }, maskBias);
+  for (let i = 0; i < c.numLayers; i++) x = block(ctx, i, x, text, temb, { cos, sin }, textMask);
 
   // shift, scale = scale_shift_table[None, None] + embedded_timestep[:, :, None]
   const table = g.param('scale_shift_table', [2, D], { kind: 'table', dim: D });
@@ -184,6 +242,10 @@ export function ltxvTransformerGraph(c: TransformerConfig, weights: WeightSource
  * Writes `transformer.onnx` (+ `.data`) into `outDir` with seeded random weights, for any config:
  * what tests and benchmarks use when they need the real architecture at a chosen size.
  */
-export function buildLtxvTransformer(config: TransformerConfig, outDir: string, opts: { seed: number; fileName?: string }): SavedGraph {
-  return ltxvTransformerGraph(config, seededWeights(opts.seed)).save(outDir, opts.fileName ?? 'transformer.onnx');
+export function buildLtxvTransformer(
+  config: TransformerConfig,
+  outDir: string,
+  opts: { seed: number; fileName?: string } & TransformerGraphOptions,
+): SavedGraph {
+  return ltxvTransformerGraph(config, seededWeights(opts.seed), opts).save(outDir, opts.fileName ?? 'transformer.onnx');
 }

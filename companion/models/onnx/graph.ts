@@ -20,6 +20,7 @@ import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { basename, join } from 'node:path';
 import { floatToHalf } from '../precision.ts';
+import { BLOCK_SIZE, quantizeBlocks, type QuantBits } from '../quantize.ts';
 import { DataType, encodeModel, type AttributeValue, type DataTypeCode, type NodeDef, type TensorDef, type ValueInfoDef } from './proto.ts';
 
 /** How a parameter would be initialised from scratch; sources that load checkpoints ignore it. */
@@ -46,13 +47,19 @@ export interface SavedGraph {
   dataBytes: number;
   /** Names of the weights stored as fp16 (empty unless `SaveOptions.storage` chose some). */
   fp16: string[];
+  /** Names of the Linear weights stored as int8/int4 blocks for MatMulNBits. */
+  quantized: string[];
   /** sha256 (hex) of the two files, computed as they were written (no second pass over GBs). */
   onnxSha256: string;
   dataSha256: string;
 }
 
-/** How one weight is stored in `<file>.data`. */
-export type StorageDecision = 'fp32' | 'fp16';
+/**
+ * How one weight is stored in `<file>.data`. `int8` / `int4` (Linear weights only): block-quantized
+ * codes under the weight's own name plus `<name>::scales`, multiplied by `com.microsoft.MatMulNBits`
+ * in place of the Linear's Transpose → MatMul (see ../quantize.ts).
+ */
+export type StorageDecision = 'fp32' | 'fp16' | 'int8' | 'int4';
 
 export interface SaveOptions {
   /** Chooses each weight's storage after its values are fetched; default: all fp32. */
@@ -86,6 +93,8 @@ export class GraphBuilder {
   private readonly outputs: ValueInfoDef[] = [];
   private readonly params = new Map<string, ParamDecl>();
   private readonly constants = new Map<string, string>();
+  /** Per Linear weight, the nodes that multiply by it (what quantized storage replaces). */
+  private readonly linears = new Map<string, { x: string; transposed: string; product: string; k: number; n: number }>();
   private readonly scopes: string[] = [];
   private counter = 0;
 
@@ -145,6 +154,16 @@ export class GraphBuilder {
     const out = outputName ?? name;
     this.nodes.push({ opType, name, inputs, outputs: [out], attributes });
     return out;
+  }
+
+  /**
+   * Adds an ONNX Runtime contrib op (domain `com.microsoft`, opset 1). Only ONNX Runtime runs
+   * these; an empty string in `inputs` leaves an optional input out.
+   */
+  msOp(opType: string, inputs: readonly string[], attributes: Attrs = {}): string {
+    const name = this.fresh(opType);
+    this.nodes.push({ opType, name, inputs, outputs: [name], attributes, domain: 'com.microsoft' });
+    return name;
   }
 
   /** Adds a node with several outputs. */
@@ -230,7 +249,13 @@ export class GraphBuilder {
    */
   linear(x: string, prefix: string, inFeatures: number, outFeatures: number, bias = true): string {
     const w = this.param(`${prefix}.weight`, [outFeatures, inFeatures], { kind: 'linear', fanIn: inFeatures });
-    const y = this.scope(prefix, () => this.matmul(x, this.transpose(w, [1, 0])));
+    const y = this.scope(prefix, () => {
+      const transposed = this.transpose(w, [1, 0]);
+      const product = this.matmul(x, transposed);
+      if (this.linears.has(w)) throw new Error(`linear weight ${w} used twice`);
+      this.linears.set(w, { x, transposed, product, k: inFeatures, n: outFeatures });
+      return product;
+    });
     if (!bias) return y;
     return this.add(y, this.param(`${prefix}.bias`, [outFeatures], { kind: 'bias' }));
   }
@@ -273,10 +298,26 @@ export class GraphBuilder {
     const location = basename(dataPath);
     const initializers: TensorDef[] = [];
     const fp16: string[] = [];
+    const quantized = new Map<string, QuantBits>();
     const total = this.params.size;
     const dataHash = createHash('sha256');
     const fd = openSync(dataPath, 'w');
     let offset = 0;
+    const put = (name: string, dataType: DataTypeCode, dims: readonly number[], bytes: ArrayBufferView): void => {
+      const length = bytes.byteLength;
+      const align = alignFor(length);
+      const padded = Math.ceil(offset / align) * align;
+      if (padded > offset) {
+        const zeros = new Uint8Array(padded - offset);
+        writeSync(fd, zeros, 0, zeros.length, offset);
+        dataHash.update(zeros);
+      }
+      const view = new Uint8Array(bytes.buffer, bytes.byteOffset, length);
+      writeSync(fd, view, 0, length, padded);
+      dataHash.update(view);
+      initializers.push({ name, dataType, dims, external: { location, offset: padded, length } });
+      offset = padded + length;
+    };
     try {
       let index = 0;
       for (const p of this.params.values()) {
@@ -284,37 +325,40 @@ export class GraphBuilder {
         if (values.length !== product(p.dims)) {
           throw new Error(`weight ${p.name}: got ${values.length} values for shape [${p.dims}]`);
         }
-        const half = opts.storage?.(p, values) === 'fp16';
-        const bytes = half ? floatToHalf(values) : values;
-        const length = bytes.byteLength;
-        const align = alignFor(length);
-        const padded = Math.ceil(offset / align) * align;
-        if (padded > offset) {
-          const zeros = new Uint8Array(padded - offset);
-          writeSync(fd, zeros, 0, zeros.length, offset);
-          dataHash.update(zeros);
+        const decision = opts.storage?.(p, values) ?? 'fp32';
+        if (decision === 'int8' || decision === 'int4') {
+          const use = this.linears.get(p.name);
+          if (!use) throw new Error(`weight ${p.name} is not a Linear weight and cannot be stored ${decision}`);
+          const q = quantizeBlocks(values, use.n, use.k, decision === 'int8' ? 8 : 4);
+          put(p.name, DataType.UINT8, [q.n, q.packed.length / q.n / ((q.blockSize * q.bits) / 8), (q.blockSize * q.bits) / 8], q.packed);
+          put(`${p.name}::scales`, DataType.FLOAT, [q.scales.length], q.scales);
+          quantized.set(p.name, q.bits);
+        } else if (decision === 'fp16') {
+          put(p.name, DataType.FLOAT16, p.dims, floatToHalf(values));
+          fp16.push(p.name);
+        } else {
+          put(p.name, DataType.FLOAT, p.dims, values);
         }
-        const view = new Uint8Array(bytes.buffer, bytes.byteOffset, length);
-        writeSync(fd, view, 0, length, padded);
-        dataHash.update(view);
-        initializers.push({ name: p.name, dataType: half ? DataType.FLOAT16 : DataType.FLOAT, dims: p.dims, external: { location, offset: padded, length } });
-        if (half) fp16.push(p.name);
-        offset = padded + length;
         opts.onParam?.(p, index++, total);
       }
     } finally {
       closeSync(fd);
     }
     const bytes = encodeModel({
-      graph: { name: this.name, nodes: fp16.length ? this.withCasts(fp16) : this.nodes, initializers, inputs: this.inputs, outputs: this.outputs },
+      graph: { name: this.name, nodes: this.storedNodes(fp16, quantized), initializers, inputs: this.inputs, outputs: this.outputs },
     });
     writeFileSync(onnxPath, bytes);
     const onnxSha256 = createHash('sha256').update(bytes).digest('hex');
-    return { onnxPath, dataPath, onnxBytes: bytes.length, dataBytes: offset, fp16, onnxSha256, dataSha256: dataHash.digest('hex') };
+    return { onnxPath, dataPath, onnxBytes: bytes.length, dataBytes: offset, fp16, quantized: [...quantized.keys()], onnxSha256, dataSha256: dataHash.digest('hex') };
   }
 
-  /** The nodes with each fp16 weight read through a Cast to float32 (Casts first: topological order). */
-  private withCasts(fp16: readonly string[]): NodeDef[] {
+  /**
+   * The nodes as stored: each fp16 weight read through a Cast to float32 (Casts first: topological
+   * order), and each quantized Linear's Transpose → MatMul replaced by one MatMulNBits that writes
+   * the MatMul's output. Without either, the nodes as built.
+   */
+  private storedNodes(fp16: readonly string[], quantized: ReadonlyMap<string, QuantBits>): NodeDef[] {
+    if (fp16.length === 0 && quantized.size === 0) return this.nodes;
     const renamed = new Map(fp16.map((name) => [name, `${name}::fp32`]));
     const casts: NodeDef[] = fp16.map((name) => ({
       opType: 'Cast',
@@ -323,7 +367,27 @@ export class GraphBuilder {
       outputs: [renamed.get(name)!],
       attributes: { to: attr.i(DataType.FLOAT) },
     }));
-    const rest = this.nodes.map((n) => (n.inputs.some((i) => renamed.has(i)) ? { ...n, inputs: n.inputs.map((i) => renamed.get(i) ?? i) } : n));
+    const replaced = new Map<string, NodeDef>(); // MatMul output → its MatMulNBits
+    const dropped = new Set<string>(); // Transpose outputs of quantized weights
+    for (const [name, bits] of quantized) {
+      const use = this.linears.get(name)!;
+      dropped.add(use.transposed);
+      replaced.set(use.product, {
+        opType: 'MatMulNBits',
+        domain: 'com.microsoft',
+        name: `${name}::matmul`,
+        inputs: [use.x, name, `${name}::scales`],
+        outputs: [use.product],
+        attributes: { K: attr.i(use.k), N: attr.i(use.n), bits: attr.i(bits), block_size: attr.i(BLOCK_SIZE[bits]) },
+      });
+    }
+    const rest: NodeDef[] = [];
+    for (const n of this.nodes) {
+      if (dropped.has(n.outputs[0]!)) continue;
+      const q = replaced.get(n.outputs[0]!);
+      if (q) rest.push(q);
+      else rest.push(n.inputs.some((i) => renamed.has(i)) ? { ...n, inputs: n.inputs.map((i) => renamed.get(i) ?? i) } : n);
+    }
     return [...casts, ...rest];
   }
 }

@@ -64,7 +64,10 @@ export interface ValueInfo {
 
 export interface GraphSummary {
   irVersion: number;
+  /** The default (ai.onnx) domain's opset. */
   opset: number;
+  /** Every imported domain's opset, '' for ai.onnx (e.g. { '': 17, 'com.microsoft': 1 }). */
+  opsets: Record<string, number>;
   producerName: string;
   initializers: InitializerInfo[];
   inputs: ValueInfo[];
@@ -121,12 +124,19 @@ function readValueInfo(buf: Uint8Array): ValueInfo {
 /** Summarises an ONNX file (or its bytes). */
 export function inspectModel(source: string | Uint8Array): GraphSummary {
   const buf = typeof source === 'string' ? new Uint8Array(readFileSync(source)) : source;
-  const s: GraphSummary = { irVersion: 0, opset: 0, producerName: '', initializers: [], inputs: [], outputs: [], opTypes: [] };
+  const s: GraphSummary = { irVersion: 0, opset: 0, opsets: {}, producerName: '', initializers: [], inputs: [], outputs: [], opTypes: [] };
   for (const f of fields(buf)) {
     if (f.field === 1) s.irVersion = Number(f.int);
     else if (f.field === 2) s.producerName = text(f.bytes);
     else if (f.field === 8) {
-      for (const o of fields(f.bytes!)) if (o.field === 2) s.opset = Number(o.int);
+      let domain = '';
+      let version = 0;
+      for (const o of fields(f.bytes!)) {
+        if (o.field === 1) domain = text(o.bytes);
+        else if (o.field === 2) version = Number(o.int);
+      }
+      s.opsets[domain] = version;
+      if (domain === '') s.opset = version;
     } else if (f.field === 7) {
       for (const g of fields(f.bytes!)) {
         if (g.field === 5) s.initializers.push(readTensor(g.bytes!));
