@@ -210,3 +210,18 @@ export function precisionPolicy(opts: PolicyOptions): PrecisionPolicy {
     },
   };
 }
+
+// ---- compute type per provider -----------------------------------------------------------------
+
+/** Providers whose kernels run fp16 at full speed (the GPU ones); the CPU provider computes fp32. */
+const HALF_PROVIDERS: readonly string[] = ['cuda', 'dml', 'coreml', 'webgpu'];
+
+/**
+ * The float type a transformer computes in on `provider`: `auto` is half on GPU providers (what
+ * PyTorch users get with bf16: about twice the speed, half the memory) and fp32 on the CPU, whose
+ * fp16 kernels are slower than its fp32 ones. An explicit fp32 / fp16 choice wins.
+ */
+export function computeFor(provider: string, choice: 'auto' | 'fp32' | 'fp16' = 'auto'): 'fp32' | 'fp16' {
+  if (choice !== 'auto') return choice;
+  return HALF_PROVIDERS.includes(provider) ? 'fp16' : 'fp32';
+}

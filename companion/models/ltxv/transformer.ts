@@ -16,7 +16,7 @@
  */
 import type { TransformerConfig } from '../types.ts';
 import { DataType } from '../onnx/proto.ts';
-import { attr, GraphBuilder, type SavedGraph, type WeightSource } from '../onnx/graph.ts';
+import { attr, GraphBuilder, type ComputeType, type SavedGraph, type WeightSource } from '../onnx/graph.ts';
 import { seededWeights } from '../weights.ts';
 
 /** Channels of the sinusoidal timestep projection (diffusers: Timesteps(num_channels=256)). */
@@ -66,6 +66,12 @@ export type AttentionImpl = 'fused' | 'plain';
 export interface TransformerGraphOptions {
   /** Default `fused`: every provider in companion/engine/providers.ts runs it (measured in bench/attention.ts). */
   attention?: AttentionImpl;
+  /**
+   * Default `fp32`. `fp16`: matmuls, attention and activations in half precision (for GPU
+   * providers), norm statistics, softmax and the timestep embedding in fp32; inputs and the
+   * velocity stay float32 at the graph boundary.
+   */
+  compute?: ComputeType;
 }
 
 /**
@@ -76,7 +82,7 @@ export interface TransformerGraphOptions {
  */
 export function textMaskFor(g: GraphBuilder, impl: AttentionImpl, mask: string): string {
   if (impl === 'fused') return g.cast(mask, DataType.INT32);
-  return g.reshape(g.mul(g.sub(g.scalar(1), mask), g.scalar(MASK_BIAS)), [0, 1, 1, -1]);
+  return g.reshape(g.mul(g.sub(g.scalar(1), g.toCompute(mask)), g.scalar(MASK_BIAS)), [0, 1, 1, -1]);
 }
 
 /**
@@ -187,7 +193,7 @@ function block(ctx: Ctx, i: number, x: string, text: string, temb: string, rope:
 
 /** Builds the transformer graph in memory (parameters are fetched from `weights` on save). */
 export function ltxvTransformerGraph(c: TransformerConfig, weights: WeightSource, opts: TransformerGraphOptions = {}): GraphBuilder {
-  const g = new GraphBuilder('ltxv_transformer', weights);
+  const g = new GraphBuilder('ltxv_transformer', weights, opts.compute);
   const D = innerDim(c);
   if (D % 2 !== 0) throw new Error(`inner dim ${D} must be even for RoPE pairs`);
   if (c.crossAttentionDim !== D) {
@@ -208,13 +214,14 @@ export function ltxvTransformerGraph(c: TransformerConfig, weights: WeightSource
   // diffusers: encoder_attention_mask = (1 - mask) * -10000.0, added to the cross-attention scores.
   const textMask = textMaskFor(g, impl, mask);
 
-  let x = g.linear(hidden, 'proj_in', c.inChannels, D);
+  let x = g.linear(g.toCompute(hidden), 'proj_in', c.inChannels, D);
 
   // AdaLayerNormSingle: Timesteps(256, flip_sin_to_cos=True, shift 0) → TimestepEmbedding → [B, S, D];
   // temb = linear(SiLU(embedded_timestep)) → [B, S, 6D]. Per token, since timestep is [B, S].
   const embeddedTimestep = g.scope('time_embed', () => {
-    const args = g.mul(g.reshape(timestep, [0, 0, 1]), g.floats(timestepFrequencies(), [TIMESTEP_CHANNELS / 2]));
-    const proj = g.concat([g.cos(args), g.sin(args)], -1); // flip_sin_to_cos: [cos, sin]
+    // In fp32 whatever the compute type: timestep × frequency reaches 1000 rad, beyond fp16's precision.
+    const args = g.mul(g.reshape(timestep, [0, 0, 1]), g.floats(timestepFrequencies(), [TIMESTEP_CHANNELS / 2], DataType.FLOAT));
+    const proj = g.toCompute(g.concat([g.cos(args), g.sin(args)], -1)); // flip_sin_to_cos: [cos, sin]
     const e = 'time_embed.emb.timestep_embedder';
     return g.linear(g.silu(g.linear(proj, `${e}.linear_1`, TIMESTEP_CHANNELS, D)), `${e}.linear_2`, D, D);
   });
@@ -222,10 +229,11 @@ export function ltxvTransformerGraph(c: TransformerConfig, weights: WeightSource
 
   // PixArtAlphaTextProjection: linear_1 → GELU(tanh) → linear_2
   const text = g.scope('caption_projection', () =>
-    g.linear(g.geluTanh(g.linear(captions, 'caption_projection.linear_1', c.captionChannels, D)), 'caption_projection.linear_2', D, D),
+    g.linear(g.geluTanh(g.linear(g.toCompute(captions), 'caption_projection.linear_1', c.captionChannels, D)), 'caption_projection.linear_2', D, D),
   );
 
-  for (let i = 0; i < c.numLayers; i++) x = block(ctx, i, x, text, temb, { cos, sin }, textMask);
+  const rope = { cos: g.toCompute(cos), sin: g.toCompute(sin) };
+  for (let i = 0; i < c.numLayers; i++) x = block(ctx, i, x, text, temb, rope, textMask);
 
   // shift, scale = scale_shift_table[None, None] + embedded_timestep[:, :, None]
   const table = g.param('scale_shift_table', [2, D], { kind: 'table', dim: D });
@@ -234,7 +242,7 @@ export function ltxvTransformerGraph(c: TransformerConfig, weights: WeightSource
   const scale = g.gather(final, 1, 2);
   x = g.add(g.mul(g.layerNorm(x, D, NORM_OUT_EPS), g.add(g.scalar(1), scale)), shift);
   const velocity = g.linear(x, 'proj_out', D, c.outChannels);
-  g.output(velocity, 'velocity', F32, ['batch', 'tokens', c.outChannels]);
+  g.output(g.toFloat(velocity), 'velocity', F32, ['batch', 'tokens', c.outChannels]);
   return g;
 }
 

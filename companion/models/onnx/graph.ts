@@ -19,7 +19,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { basename, join } from 'node:path';
-import { floatToHalf } from '../precision.ts';
+import { FP16_MAX, floatToHalf, maxAbs } from '../precision.ts';
 import { BLOCK_SIZE, quantizeBlocks, type QuantBits } from '../quantize.ts';
 import { DataType, encodeModel, type AttributeValue, type DataTypeCode, type NodeDef, type TensorDef, type ValueInfoDef } from './proto.ts';
 
@@ -70,6 +70,15 @@ export interface SaveOptions {
 
 type Attrs = Record<string, AttributeValue>;
 
+/**
+ * The float type a graph computes in. `fp16` (for GPU providers): weights, activations and
+ * constants are half precision; the builder's layers keep what needs fp32 in fp32 — RMSNorm
+ * statistics, LayerNormalization's (stash_type = float), softmax in the plain attention — and a
+ * model file casts its fp32 inputs in and its outputs back (`toCompute` / `toFloat`), so the graph's
+ * I/O stays float32 either way.
+ */
+export type ComputeType = 'fp32' | 'fp16';
+
 /** Attribute constructors, so call sites say which ONNX attribute type they mean. */
 export const attr = {
   f: (value: number): AttributeValue => ({ kind: 'float', value }),
@@ -98,10 +107,16 @@ export class GraphBuilder {
   private readonly scopes: string[] = [];
   private counter = 0;
 
+  /** The ONNX element type of activations, constants and parameters as the graph uses them. */
+  readonly floatType: DataTypeCode;
+
   constructor(
     readonly name: string,
     private readonly weights: WeightSource,
-  ) {}
+    readonly compute: ComputeType = 'fp32',
+  ) {
+    this.floatType = compute === 'fp16' ? DataType.FLOAT16 : DataType.FLOAT;
+  }
 
   // ---- structure ----------------------------------------------------------------------------
 
@@ -197,16 +212,23 @@ export class GraphBuilder {
     return this.constant(DataType.INT64, dims, new Uint8Array(data.buffer), `i64:${dims}:${values}`);
   }
 
-  /** float32 constant; a scalar by default. */
-  floats(values: ArrayLike<number>, dims: readonly number[] = []): string {
+  /** Float constant in the compute type (or `type`); a scalar by default. */
+  floats(values: ArrayLike<number>, dims: readonly number[] = [], type: DataTypeCode = this.floatType): string {
     const data = Float32Array.from(values);
     if (data.length !== product(dims)) throw new Error(`constant of ${data.length} values does not fit dims [${dims}]`);
+    if (type === DataType.FLOAT16) return this.constant(type, dims, new Uint8Array(floatToHalf(data).buffer), `f16:${dims}:${data.join(',')}`);
     return this.constant(DataType.FLOAT, dims, new Uint8Array(data.buffer), `f32:${dims}:${data.join(',')}`);
   }
 
-  scalar(value: number): string {
-    return this.floats([value]);
+  /** A scalar constant in the compute type (or `type`). */
+  scalar(value: number, type: DataTypeCode = this.floatType): string {
+    return this.floats([value], [], type);
   }
+
+  /** A float32 value (a graph input) in the compute type. */
+  toCompute = (x: string): string => (this.floatType === DataType.FLOAT ? x : this.cast(x, this.floatType));
+  /** A compute-type value as float32 (for a graph output, or a statistic that needs the range). */
+  toFloat = (x: string): string => (this.floatType === DataType.FLOAT ? x : this.cast(x, DataType.FLOAT));
 
   // ---- elementwise ---------------------------------------------------------------------------
 
@@ -239,7 +261,9 @@ export class GraphBuilder {
   shape = (x: string): string => this.op('Shape', [x]);
   reduceMean = (x: string, axes: readonly number[]): string =>
     this.op('ReduceMean', [x], { axes: attr.ints(axes), keepdims: attr.i(1) }); // opset 17: axes is an attribute
-  softmax = (x: string, axis = -1): string => this.op('Softmax', [x], { axis: attr.i(axis) });
+  /** Softmax, accumulated in fp32 when the graph computes in fp16. */
+  softmax = (x: string, axis = -1): string =>
+    this.floatType === DataType.FLOAT ? this.op('Softmax', [x], { axis: attr.i(axis) }) : this.toCompute(this.op('Softmax', [this.toFloat(x)], { axis: attr.i(axis) }));
 
   // ---- layers ---------------------------------------------------------------------------------
 
@@ -260,14 +284,19 @@ export class GraphBuilder {
     return this.add(y, this.param(`${prefix}.bias`, [outFeatures], { kind: 'bias' }));
   }
 
-  /** RMSNorm over the last axis: x / sqrt(mean(x²) + eps), times `${weight}` when given. */
+  /**
+   * RMSNorm over the last axis: x / sqrt(mean(x²) + eps), times `${weight}` when given. In fp16
+   * graphs the statistics are fp32: x² overflows fp16 beyond |x| = 256, which the residual stream
+   * of a large transformer reaches.
+   */
   rmsNorm(x: string, eps: number, weight?: { name: string; dim: number }): string {
-    const variance = this.reduceMean(this.mul(x, x), [-1]);
-    const y = this.div(x, this.sqrt(this.add(variance, this.scalar(eps))));
+    const x32 = this.toFloat(x);
+    const variance = this.reduceMean(this.mul(x32, x32), [-1]);
+    const y = this.toCompute(this.div(x32, this.sqrt(this.add(variance, this.scalar(eps, DataType.FLOAT)))));
     return weight ? this.mul(y, this.param(weight.name, [weight.dim], { kind: 'norm' })) : y;
   }
 
-  /** LayerNorm without affine parameters (LayerNormalization-17 requires a scale: ones). */
+  /** LayerNorm without affine parameters (LayerNormalization-17 requires a scale: ones); statistics in fp32 (stash_type). */
   layerNorm(x: string, dim: number, eps: number): string {
     const ones = this.floats(new Float32Array(dim).fill(1), [dim]);
     return this.op('LayerNormalization', [x, ones], { axis: attr.i(-1), epsilon: attr.f(eps) });
@@ -299,6 +328,7 @@ export class GraphBuilder {
     const initializers: TensorDef[] = [];
     const fp16: string[] = [];
     const quantized = new Map<string, QuantBits>();
+    const casts = new Map<string, DataTypeCode>(); // weights stored in another type than the graph computes in
     const total = this.params.size;
     const dataHash = createHash('sha256');
     const fd = openSync(dataPath, 'w');
@@ -325,19 +355,23 @@ export class GraphBuilder {
         if (values.length !== product(p.dims)) {
           throw new Error(`weight ${p.name}: got ${values.length} values for shape [${p.dims}]`);
         }
-        const decision = opts.storage?.(p, values) ?? 'fp32';
+        const decision = opts.storage?.(p, values) ?? this.compute;
         if (decision === 'int8' || decision === 'int4') {
           const use = this.linears.get(p.name);
           if (!use) throw new Error(`weight ${p.name} is not a Linear weight and cannot be stored ${decision}`);
           const q = quantizeBlocks(values, use.n, use.k, decision === 'int8' ? 8 : 4);
           put(p.name, DataType.UINT8, [q.n, q.packed.length / q.n / ((q.blockSize * q.bits) / 8), (q.blockSize * q.bits) / 8], q.packed);
-          put(`${p.name}::scales`, DataType.FLOAT, [q.scales.length], q.scales);
+          // MatMulNBits takes its scales in the activations' type.
+          put(`${p.name}::scales`, this.floatType, [q.scales.length], this.compute === 'fp16' ? floatToHalf(q.scales) : q.scales);
           quantized.set(p.name, q.bits);
         } else if (decision === 'fp16') {
+          if (this.compute === 'fp16' && maxAbs(values) > FP16_MAX) throw new Error(`weight ${p.name} holds values beyond fp16's ±${FP16_MAX}: this graph cannot compute in fp16`);
           put(p.name, DataType.FLOAT16, p.dims, floatToHalf(values));
           fp16.push(p.name);
+          if (this.compute === 'fp32') casts.set(p.name, DataType.FLOAT);
         } else {
           put(p.name, DataType.FLOAT, p.dims, values);
+          if (this.compute === 'fp16') casts.set(p.name, DataType.FLOAT16);
         }
         opts.onParam?.(p, index++, total);
       }
@@ -345,7 +379,7 @@ export class GraphBuilder {
       closeSync(fd);
     }
     const bytes = encodeModel({
-      graph: { name: this.name, nodes: this.storedNodes(fp16, quantized), initializers, inputs: this.inputs, outputs: this.outputs },
+      graph: { name: this.name, nodes: this.storedNodes(casts, quantized), initializers, inputs: this.inputs, outputs: this.outputs },
     });
     writeFileSync(onnxPath, bytes);
     const onnxSha256 = createHash('sha256').update(bytes).digest('hex');
@@ -353,19 +387,20 @@ export class GraphBuilder {
   }
 
   /**
-   * The nodes as stored: each fp16 weight read through a Cast to float32 (Casts first: topological
-   * order), and each quantized Linear's Transpose → MatMul replaced by one MatMulNBits that writes
-   * the MatMul's output. Without either, the nodes as built.
+   * The nodes as stored: each weight stored in another float type than the graph computes in read
+   * through a Cast (fp16 storage in an fp32 graph: `<name>::fp32`; fp32 storage in an fp16 graph:
+   * `<name>::fp16`; Casts first: topological order), and each quantized Linear's Transpose → MatMul
+   * replaced by one MatMulNBits that writes the MatMul's output. Without either, the nodes as built.
    */
-  private storedNodes(fp16: readonly string[], quantized: ReadonlyMap<string, QuantBits>): NodeDef[] {
-    if (fp16.length === 0 && quantized.size === 0) return this.nodes;
-    const renamed = new Map(fp16.map((name) => [name, `${name}::fp32`]));
-    const casts: NodeDef[] = fp16.map((name) => ({
+  private storedNodes(castTo: ReadonlyMap<string, DataTypeCode>, quantized: ReadonlyMap<string, QuantBits>): NodeDef[] {
+    if (castTo.size === 0 && quantized.size === 0) return this.nodes;
+    const renamed = new Map([...castTo].map(([name, to]) => [name, `${name}::${to === DataType.FLOAT ? 'fp32' : 'fp16'}`]));
+    const casts: NodeDef[] = [...castTo].map(([name, to]) => ({
       opType: 'Cast',
       name: `${name}::cast`,
       inputs: [name],
       outputs: [renamed.get(name)!],
-      attributes: { to: attr.i(DataType.FLOAT) },
+      attributes: { to: attr.i(to) },
     }));
     const replaced = new Map<string, NodeDef>(); // MatMul output → its MatMulNBits
     const dropped = new Set<string>(); // Transpose outputs of quantized weights
