@@ -21,6 +21,8 @@ export interface StepJob {
   batch: number;
   textTokens: number;
   reps: number;
+  /** Session options over the engine's (to compare one setting in the same run). */
+  sessionOverrides?: Record<string, unknown>;
   /** Write the first run's velocity here (raw float32), for parity against another variant. */
   velocityOut?: string;
 }
@@ -38,7 +40,7 @@ export interface StepResult {
 const job = JSON.parse(process.argv[2] ?? '') as StepJob;
 const feeds = transformerFeeds(job.config, { batch: job.batch, grid: job.grid, textTokens: job.textTokens });
 let t = performance.now();
-const session = await ort.InferenceSession.create(job.graph, sessionOptions(job.provider));
+const session = await ort.InferenceSession.create(job.graph, { ...sessionOptions(job.provider), ...job.sessionOverrides } as ort.InferenceSession.SessionOptions);
 const openMs = performance.now() - t;
 const rssOpenMiB = process.memoryUsage().rss / 2 ** 20;
 t = performance.now();
