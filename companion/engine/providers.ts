@@ -43,6 +43,9 @@ export function sessionOptions(provider: Provider): ort.InferenceSession.Session
   return {
     executionProviders: [provider],
     graphOptimizationLevel: 'all',
+    // The CPU arena keeps every block it ever grew (by doubling) for the session's life: with
+    // fused attention it doubled the activations' peak at the 2B shape (bench/attention.ts).
+    enableCpuMemArena: false,
     // Reproducibility: same inputs → same bytes on the same provider.
     extra: { session: { use_deterministic_compute: '1' } },
   } as ort.InferenceSession.SessionOptions;
