@@ -10,6 +10,7 @@ import type { Provider } from '../engine/providers.ts';
 import { ReshootError } from '../errors.ts';
 import { openEncoder } from '../media/encode.ts';
 import { loadModel } from '../models/registry.ts';
+import { graphVariant, type GraphVariant } from '../models/onnx/inspect.ts';
 import { renderFrames, type Preview, type Progress, type RenderStats } from './render.ts';
 import { prepare } from './resolve.ts';
 
@@ -36,6 +37,8 @@ export interface Provenance {
   provider: string;
   /** Providers that failed before `provider` took over, with why (empty when none did). */
   providerFallbacks: string[];
+  /** The transformer graph variant that ran (attention, compute type, weight storage; from the graph file). */
+  transformer: GraphVariant;
   spec: unknown;
   timings: { totalSeconds: number; loadSeconds: number; renderSeconds: number; windows: number; meanStepMs: number; tokensPerWindow: number[] };
 }
@@ -99,6 +102,7 @@ export async function runJob(spec: JobSpec, opts: RunOptions = {}): Promise<RunR
     model: { id: m.id, testModel: m.testModel, description: m.description },
     provider: engine.provider ?? 'unknown',
     providerFallbacks: [...engine.fallbacks],
+    transformer: graphVariant(model.graphs.transformer),
     spec: JSON.parse(serializeJobSpec({ ...spec, seed: prepared.seed })),
     timings: {
       totalSeconds: round((t2 - t0) / 1000),

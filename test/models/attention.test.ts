@@ -48,6 +48,9 @@ describe('attention variants', () => {
     expect(count(plain.opTypes, 'MultiHeadAttention')).toBe(0);
     expect(count(plain.opTypes, 'Softmax')).toBe(2 * config.numLayers);
     expect(plain.opsets).toEqual({ '': 17 });
+    // The variant is recorded in the file (and from there in a render's provenance).
+    expect(fused.metadata).toEqual({ 'reshoot.attention': 'fused', 'reshoot.compute': 'fp32', 'reshoot.weights': 'fp32' });
+    expect(plain.metadata['reshoot.attention']).toBe('plain');
     // Same checkpoint names and shapes in both.
     expect(fused.initializers.map((i) => [i.name, i.dims])).toEqual(plain.initializers.map((i) => [i.name, i.dims]));
   });

@@ -201,6 +201,7 @@ export function ltxvTransformerGraph(c: TransformerConfig, weights: WeightSource
     throw new Error(`crossAttentionDim (${c.crossAttentionDim}) must equal heads × head dim (${D})`);
   }
   const impl = opts.attention ?? 'fused';
+  g.meta('reshoot.attention', impl);
   const ctx: Ctx = { g, c, D, impl };
   const F32 = DataType.FLOAT;
 

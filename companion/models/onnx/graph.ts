@@ -102,6 +102,8 @@ export class GraphBuilder {
   private readonly outputs: ValueInfoDef[] = [];
   private readonly params = new Map<string, ParamDecl>();
   private readonly constants = new Map<string, string>();
+  /** Written as the model's metadata_props (see `meta`). */
+  private readonly metadata = new Map<string, string>();
   /** Per Linear weight, the nodes that multiply by it (what quantized storage replaces). */
   private readonly linears = new Map<string, { x: string; transposed: string; product: string; k: number; n: number }>();
   private readonly scopes: string[] = [];
@@ -141,6 +143,14 @@ export class GraphBuilder {
     }
     this.params.set(name, { name, dims: [...dims], init });
     return name;
+  }
+
+  /**
+   * Records a fact about this graph in the file (ONNX metadata_props), e.g. which attention
+   * variant it uses; `save` adds `reshoot.compute` and `reshoot.weights` itself.
+   */
+  meta(key: string, value: string): void {
+    this.metadata.set(key, value);
   }
 
   /** Parameters in declaration order (what `save` writes). */
@@ -378,8 +388,13 @@ export class GraphBuilder {
     } finally {
       closeSync(fd);
     }
+    const stored = new Set([...quantized.values()].map((b) => `int${b}`));
+    if (fp16.length) stored.add('fp16');
+    if (initializers.some((t) => t.dataType === DataType.FLOAT && !t.name.endsWith('::scales'))) stored.add('fp32');
+    const metadata = { ...Object.fromEntries(this.metadata), 'reshoot.compute': this.compute, 'reshoot.weights': [...stored].sort().join('+') || 'none' };
     const bytes = encodeModel({
       graph: { name: this.name, nodes: this.storedNodes(casts, quantized), initializers, inputs: this.inputs, outputs: this.outputs },
+      metadata,
     });
     writeFileSync(onnxPath, bytes);
     const onnxSha256 = createHash('sha256').update(bytes).digest('hex');

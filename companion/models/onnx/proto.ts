@@ -74,6 +74,8 @@ export interface ModelDef {
   irVersion?: number;
   opset?: number;
   producerName?: string;
+  /** ModelProto.metadata_props: what variant of a graph this is (see graph.ts `meta`). */
+  metadata?: Readonly<Record<string, string>>;
 }
 
 // Wire types.
@@ -260,6 +262,13 @@ export function encodeModel(model: ModelDef): Uint8Array {
   w.message(7, (g) => writeGraph(g, model.graph));
   // OperatorSetIdProto: domain = 1 (empty = default ONNX domain, so omitted), version = 2
   w.message(8, (o) => o.int(2, model.opset ?? 17));
+  // metadata_props = 14, StringStringEntryProto: key = 1, value = 2
+  for (const [key, value] of Object.entries(model.metadata ?? {}).sort(([a], [b]) => a.localeCompare(b))) {
+    w.message(14, (e) => {
+      e.string(1, key);
+      e.string(2, value);
+    });
+  }
   const domains = new Set(model.graph.nodes.map((n) => n.domain).filter((d): d is string => !!d));
   for (const domain of [...domains].sort()) {
     w.message(8, (o) => {
