@@ -12,8 +12,9 @@
  * `save` can store chosen weights as fp16 (see ../precision.ts for who chooses): such a weight is
  * written as a FLOAT16 initializer under its state-dict name and a Cast to float32 is placed in
  * front of its consumers, so the graph computes, takes and returns float32 exactly as before and
- * any execution provider (the CPU one included) runs it. Without options `save` writes the same
- * bytes it always has.
+ * any execution provider (the CPU one included) runs it. Linear weights can be stored int8/int4
+ * for com.microsoft.MatMulNBits (see StorageDecision). A builder made with compute 'fp16' computes
+ * in half precision (see ComputeType). The variant is written into the file's metadata_props.
  */
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
