@@ -106,3 +106,36 @@ export function transformerMacs(c: TransformerConfig, S: number, L: number): num
     S * 8 * D * D; // feed-forward D → 4D → D
   return once + c.numLayers * perLayer;
 }
+
+/** Runs bench/step-child.ts for one graph in a fresh process and returns what it measured. */
+export async function runStepChild(job: import('./step-child.ts').StepJob): Promise<import('./step-child.ts').StepResult> {
+  const { spawn } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./step-child.ts', import.meta.url)), JSON.stringify(job)], {
+    cwd: path.dirname(path.dirname(fileURLToPath(import.meta.url))),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const code: number = await new Promise((resolve) => child.on('exit', (c, sig) => resolve(c ?? (sig ? 128 : 1))));
+  const line = out.split('\n').find((l) => l.startsWith('RESULT '));
+  if (code !== 0 || !line) throw new Error(`step child failed (exit ${code}): ${(err || out).trim().split('\n').slice(-3).join(' | ')}`);
+  return JSON.parse(line.slice('RESULT '.length));
+}
+
+/** The LTX-Video 2B transformer (transformer/config.json of Lightricks/LTX-Video 0.9.x), `layers` deep. */
+export function ltx2bConfig(layers: number): TransformerConfig {
+  return {
+    inChannels: 128,
+    outChannels: 128,
+    numAttentionHeads: 32,
+    attentionHeadDim: 64,
+    numLayers: layers,
+    crossAttentionDim: 2048,
+    captionChannels: 4096,
+    normEps: 1e-6,
+    rope: { baseNumFrames: 20, baseHeight: 2048, baseWidth: 2048, theta: 10000 },
+  };
+}

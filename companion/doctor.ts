@@ -1,16 +1,74 @@
 /**
  * `reshoot doctor`: what works on this machine, tested rather than assumed. ffmpeg and ffprobe
  * are run; each execution provider this ONNX Runtime build ships is asked to load and run the
- * test model's VAE encoder once; the model cache is listed.
+ * test model's VAE encoder once; the model cache is listed, each model with whether its
+ * transformer fits this machine's GPU at each precision.
  */
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import os from 'node:os';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { bundledProviders, type Provider } from './engine/providers.ts';
 import { isReshootError } from './errors.ts';
 import { CODECS_USED, ffmpegInfo, missingCodecs } from './media/ffmpeg.ts';
+import { fitReport } from './models/fit.ts';
 import { listModels, loadModel, modelCacheDir } from './models/registry.ts';
+import type { ModelManifest } from './models/types.ts';
+
+export interface GpuMemory {
+  bytes: number;
+  /** Where the figure came from, shown beside it. */
+  source: string;
+}
+
+/**
+ * This machine's GPU memory: RESHOOT_GPU_MEMORY_GB when set; else what the NVIDIA driver reports
+ * (nvidia-smi, the first GPU: the one the CUDA provider uses by default); on macOS three quarters
+ * of the unified memory (Metal's default working-set limit). Undefined when unknown (DirectML and
+ * WebGPU do not report it to ONNX Runtime).
+ */
+export async function gpuMemory(): Promise<GpuMemory | undefined> {
+  const env = process.env.RESHOOT_GPU_MEMORY_GB;
+  if (env) {
+    const gb = Number(env);
+    if (!(gb > 0)) throw new Error(`RESHOOT_GPU_MEMORY_GB must be a positive number of GiB, not "${env}"`);
+    return { bytes: gb * 2 ** 30, source: 'RESHOOT_GPU_MEMORY_GB' };
+  }
+  const smi = await new Promise<string | undefined>((resolve) =>
+    execFile('nvidia-smi', ['--query-gpu=name,memory.total', '--format=csv,noheader,nounits'], { timeout: 5000 }, (err, stdout) => resolve(err ? undefined : stdout)),
+  );
+  const first = smi?.trim().split('\n')[0];
+  if (first) {
+    const [name, mib] = first.split(',').map((x) => x.trim());
+    if (Number(mib) > 0) return { bytes: Number(mib) * 2 ** 20, source: `nvidia-smi: ${name}` };
+  }
+  if (process.platform === 'darwin') return { bytes: os.totalmem() * 0.75, source: 'macOS unified memory × 0.75' };
+  return undefined;
+}
+
+const gib = (bytes: number): string => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+
+/**
+ * One line per model: its transformer's memory for one guided step (batch 2) at its largest
+ * window, per precision, and which fit `gpu`.
+ */
+export function modelFitLine(m: ModelManifest, gpu: GpuMemory | undefined): { ok: boolean; text: string } {
+  const { spatial, temporal } = m.latent;
+  const tokens = Math.floor(m.sizeRules.maxPixels / (spatial * spatial)) * (1 + Math.floor((m.sizeRules.maxFrames - 1) / temporal));
+  const report = fitReport(m.transformer, { tokens, batch: 2, gpuBytes: gpu?.bytes });
+  const stored = m.precision?.transformer?.stored ?? 'fp32';
+  const parts = report.map((r) => `${r.precision} ${gib(r.totalBytes)}${r.fits === undefined ? '' : r.fits ? ' fits' : ' too big'}`);
+  const fitting = report.filter((r) => r.fits).map((r) => r.precision);
+  // The best precision that fits is the first in FIT_PRECISIONS order (fp32, fp16, int8, int4).
+  const advice = fitting.length > 0 && !fitting.includes(stored) ? `; converted at ${stored}: re-import with --precision ${fitting[0]}` : '';
+  const verdict = !gpu
+    ? 'GPU memory unknown'
+    : fitting.length === 0
+      ? `does not fit this GPU (${gib(gpu.bytes)}) at any precision`
+      : `fits this GPU (${gib(gpu.bytes)}) at ${fitting.join(', ')}${advice}`;
+  return { ok: !gpu || fitting.length > 0, text: `${verdict} — step at ${tokens} tokens ×2: ${parts.join(', ')}` };
+}
 
 export interface ProviderCheck {
   provider: Provider;
@@ -69,9 +127,24 @@ export async function doctor(): Promise<number> {
     line(false, 'providers', (e as Error).message);
   }
 
+  let gpu: GpuMemory | undefined;
+  try {
+    gpu = await gpuMemory();
+    line(!!gpu, 'GPU memory', gpu ? `${gib(gpu.bytes)} (${gpu.source})` : 'unknown (no nvidia-smi; set RESHOOT_GPU_MEMORY_GB to check models against it)', true);
+  } catch (e) {
+    line(false, 'GPU memory', (e as Error).message, true);
+  }
+
   line(true, 'model cache', modelCacheDir());
   for (const m of await listModels()) {
     line(true, `  ${m.id}`, m.bytes ? `${(m.bytes / 1e6).toFixed(1)} MB${m.testModel ? ' (test model)' : ''}` : 'not built yet');
+    if (m.status !== 'ready') continue;
+    try {
+      const fit = modelFitLine((await loadModel(m.id)).manifest, gpu);
+      line(fit.ok, `    on the GPU`, fit.text, true);
+    } catch (e) {
+      line(false, `    on the GPU`, (e as Error).message, true);
+    }
   }
   return healthy ? 0 : 1;
 }

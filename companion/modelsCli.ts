@@ -2,7 +2,7 @@
  * `reshoot models …`: what is in the model cache, and getting LTX-Video into it.
  *
  *   models list                                   models in the cache and built in
- *   models pull <repo-id> [--revision R] [--id NAME] [--all] [--precision auto|fp32|fp16]
+ *   models pull <repo-id> [--revision R] [--id NAME] [--all] [--precision auto|fp32|fp16|int8|int4]
  *                                                 download into the Hugging Face cache, then convert
  *   models import <folder> [--id NAME] [--precision …]   convert a checkpoint already on disk
  *   models info <id>                              what a model is, where it came from, its files
@@ -11,14 +11,14 @@
 import { rm } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { ReshootError } from './errors.ts';
-import type { PrecisionChoice } from './models/precision.ts';
+import { PRECISION_CHOICES, type PrecisionChoice } from './models/precision.ts';
 import { describeRecipe } from './models/recipe.ts';
 
 export const MODELS_USAGE = `  reshoot models list            models in the cache and built in
-  reshoot models pull <repo-id> [--revision R] [--id NAME] [--all] [--precision auto|fp32|fp16]
+  reshoot models pull <repo-id> [--revision R] [--id NAME] [--all] [--precision auto|fp32|fp16|int8|int4]
                                  download a diffusers LTX-Video checkpoint from the Hugging Face Hub
                                  (HF_TOKEN for gated repos; resumes; HF cache layout) and convert it
-  reshoot models import <folder> [--id NAME] [--precision auto|fp32|fp16]
+  reshoot models import <folder> [--id NAME] [--precision auto|fp32|fp16|int8|int4]
                                  convert a checkpoint folder already on disk
   reshoot models info <id>       what a model is, where it came from, its files and precision
   reshoot models remove <id> [--hf-cache]   delete a converted model (--hf-cache: its download too)`;
@@ -49,8 +49,8 @@ function statusLine(): { show: (line: string) => void; done: () => void } {
 
 function precisionOf(p: string | undefined): PrecisionChoice {
   if (p === undefined) return 'auto';
-  if (p === 'auto' || p === 'fp32' || p === 'fp16') return p;
-  throw new ReshootError('model', `--precision must be auto, fp32 or fp16, not "${p}"`);
+  if ((PRECISION_CHOICES as readonly string[]).includes(p)) return p as PrecisionChoice;
+  throw new ReshootError('model', `--precision must be one of ${PRECISION_CHOICES.join(', ')}, not "${p}"`);
 }
 
 async function convert(folder: string, id: string | undefined, precision: PrecisionChoice): Promise<number> {

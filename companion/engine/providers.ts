@@ -37,3 +37,16 @@ export function providersFor(choice: string | undefined = process.env.RESHOOT_PR
   if (!isProvider(choice)) throw new Error(`unknown provider "${choice}" (one of auto, ${PROVIDER_ORDER.join(', ')})`);
   return choice === 'cpu' ? ['cpu'] : [choice, 'cpu'];
 }
+
+/** The session options every graph is opened with (the engine's stages and the benchmarks alike). */
+export function sessionOptions(provider: Provider): ort.InferenceSession.SessionOptions {
+  return {
+    executionProviders: [provider],
+    graphOptimizationLevel: 'all',
+    // The CPU arena keeps every block it ever grew (by doubling) for the session's life: with
+    // fused attention it doubled the activations' peak at the 2B shape (bench/attention.ts).
+    enableCpuMemArena: false,
+    // Reproducibility: same inputs → same bytes on the same provider.
+    extra: { session: { use_deterministic_compute: '1' } },
+  } as ort.InferenceSession.SessionOptions;
+}

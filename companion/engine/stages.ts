@@ -14,7 +14,7 @@
  */
 import { statSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
-import type { Provider } from './providers.ts';
+import { sessionOptions, type Provider } from './providers.ts';
 
 export type Stage = 'textEncoder' | 'transformer' | 'vaeEncoder' | 'vaeDecoder';
 
@@ -52,12 +52,7 @@ function graphBytes(path: string): number {
 }
 
 async function openSession(path: string, provider: Provider): Promise<ort.InferenceSession> {
-  return ort.InferenceSession.create(path, {
-    executionProviders: [provider],
-    graphOptimizationLevel: 'all',
-    // Reproducibility: same inputs → same bytes on the same provider.
-    extra: { session: { use_deterministic_compute: '1' } },
-  } as ort.InferenceSession.SessionOptions);
+  return ort.InferenceSession.create(path, sessionOptions(provider));
 }
 
 export class StageSessions {

@@ -11,6 +11,7 @@ import { ReshootError } from '../errors.ts';
 import { openEncoder } from '../media/encode.ts';
 import type { Recipe } from '../models/recipe.ts';
 import { loadModel } from '../models/registry.ts';
+import { graphVariant, type GraphVariant } from '../models/onnx/inspect.ts';
 import { renderFrames, type Preview, type Progress, type RenderStats } from './render.ts';
 import { prepare } from './resolve.ts';
 
@@ -38,6 +39,8 @@ export interface Provenance {
   provider: string;
   /** Providers that failed before `provider` took over, with why (empty when none did). */
   providerFallbacks: string[];
+  /** The transformer graph variant that ran (attention, compute type, weight storage; from the graph file). */
+  transformer: GraphVariant;
   spec: unknown;
   /** Bits per channel and alpha of the written frames (16 = the source's precision kept). */
   media: { depth: number; alpha: boolean; timecode: string | null; reelName: string | null; audio: string | null };
@@ -106,6 +109,7 @@ export async function runJob(spec: JobSpec, opts: RunOptions = {}): Promise<RunR
     model: { id: m.id, testModel: m.testModel, description: m.description, ...(m.recipe ? { recipe: m.recipe } : {}) },
     provider: engine.provider ?? 'unknown',
     providerFallbacks: [...engine.fallbacks],
+    transformer: graphVariant(model.graphs.transformer),
     spec: JSON.parse(serializeJobSpec({ ...spec, seed: prepared.seed })),
     media: {
       depth: prepared.pipeline.depth,

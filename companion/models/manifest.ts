@@ -82,7 +82,7 @@ const source = z.object({
 });
 
 const graphPrecision = z.object({
-  stored: z.enum(['fp32', 'fp16']),
+  stored: z.enum(['fp32', 'fp16', 'int8', 'int4']),
   keptFp32: z.array(z.string()),
   notes: z.array(z.string()),
 });

@@ -11,9 +11,18 @@
  * The decisions are recorded per graph in model.json `precision`.
  */
 import type { ParamDecl, StorageDecision } from './onnx/graph.ts';
+import { BLOCK_SIZE } from './quantize.ts';
 import type { GraphPrecision } from './types.ts';
 
-export type PrecisionChoice = 'auto' | 'fp32' | 'fp16';
+/**
+ * Weight storage chosen at import. `int8` / `int4`: the transformer blocks' Linear weights are
+ * block-quantized for MatMulNBits (../quantize.ts), the other weight matrices stored fp16 — what
+ * lets LTX 13B fit a 24 GB GPU (int8) and 2B an 8 GB one; graphs without quantizable weights (text
+ * encoder, VAE) store fp16 as in `fp16`.
+ */
+export type PrecisionChoice = 'auto' | 'fp32' | 'fp16' | 'int8' | 'int4';
+
+export const PRECISION_CHOICES: readonly PrecisionChoice[] = ['auto', 'fp32', 'fp16', 'int8', 'int4'];
 
 /** Largest finite fp16 value. */
 export const FP16_MAX = 65504;
@@ -132,6 +141,8 @@ export interface PolicyOptions {
   choice: PrecisionChoice;
   /** Weights matching any of these stay fp32 even in fp16 mode, with the reason to record. */
   keep?: { pattern: RegExp; reason: string }[];
+  /** Linear weights that `int8` / `int4` quantize (the graph's bulk; first and last layers stay fp16). */
+  quantize?: RegExp;
 }
 
 /** Weights of T5 that stay fp32: the feed-forward (wi_0, wi_1, wo), whose outputs overflow fp16. */
@@ -146,15 +157,21 @@ export function precisionPolicy(opts: PolicyOptions): PrecisionPolicy {
   const keptFp32: string[] = [];
   const notes = new Set<string>();
   let fp16Count = 0;
+  let quantCount = 0;
   let tiny = 0;
   let total = 0;
-  const fp16 = opts.choice === 'fp16';
+  const bits = opts.choice === 'int8' || opts.choice === 'int4' ? opts.choice : undefined;
+  const fp16 = opts.choice === 'fp16' || bits !== undefined;
   if (opts.choice === 'auto') notes.add("auto: all weights stored fp32 (fp16 storage is opt-in: precision 'fp16')");
   if (opts.choice === 'fp32') notes.add('all weights stored fp32');
   return {
     decide(p, values) {
       if (!fp16) return 'fp32';
       if (p.dims.length < 2) return 'fp32';
+      if (bits && p.init.kind === 'linear' && opts.quantize?.test(p.name)) {
+        quantCount++;
+        return bits;
+      }
       const rule = opts.keep?.find((k) => k.pattern.test(p.name));
       if (rule) {
         keptFp32.push(p.name);
@@ -181,7 +198,30 @@ export function precisionPolicy(opts: PolicyOptions): PrecisionPolicy {
         );
         if (tiny > 0) out.push(`${tiny} of ${total} fp16-stored values are below fp16's normal range (|x| < 2^-14) and keep fewer significant bits`);
       }
-      return { stored: fp16 && fp16Count > 0 ? 'fp16' : 'fp32', keptFp32: [...keptFp32], notes: out };
+      if (bits) {
+        out.unshift(
+          quantCount > 0
+            ? `${bits} weight-only quantization of ${quantCount} Linear weights (blocks of ${BLOCK_SIZE[bits === 'int8' ? 8 : 4]} along the input, one fp32 scale each, symmetric), multiplied by com.microsoft.MatMulNBits`
+            : `${bits} requested: this graph has no quantizable Linear weights, stored fp16 instead`,
+        );
+      }
+      const stored = bits && quantCount > 0 ? bits : fp16 && fp16Count > 0 ? 'fp16' : 'fp32';
+      return { stored, keptFp32: [...keptFp32], notes: out };
     },
   };
+}
+
+// ---- compute type per provider -----------------------------------------------------------------
+
+/** Providers whose kernels run fp16 at full speed (the GPU ones); the CPU provider computes fp32. */
+const HALF_PROVIDERS: readonly string[] = ['cuda', 'dml', 'coreml', 'webgpu'];
+
+/**
+ * The float type a transformer computes in on `provider`: `auto` is half on GPU providers (what
+ * PyTorch users get with bf16: about twice the speed, half the memory) and fp32 on the CPU, whose
+ * fp16 kernels are slower than its fp32 ones. An explicit fp32 / fp16 choice wins.
+ */
+export function computeFor(provider: string, choice: 'auto' | 'fp32' | 'fp16' = 'auto'): 'fp32' | 'fp16' {
+  if (choice !== 'auto') return choice;
+  return HALF_PROVIDERS.includes(provider) ? 'fp16' : 'fp32';
 }

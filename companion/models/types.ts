@@ -142,7 +142,7 @@ export interface ModelSource {
 /** Per graph (key: 'text_encoder' | 'transformer' | 'vae_encoder' | 'vae_decoder'): how weights are stored. */
 export interface GraphPrecision {
   /** Storage of the graph's weight matrices; inputs and outputs are float32 either way. */
-  stored: 'fp32' | 'fp16';
+  stored: 'fp32' | 'fp16' | 'int8' | 'int4';
   /** Weights kept in fp32 although `stored` is fp16 (fp16 overflow, or known-sensitive layers). */
   keptFp32: string[];
   notes: string[];

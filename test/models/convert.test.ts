@@ -245,6 +245,22 @@ describe('converting the transformer', () => {
     expect(maxDiff(got, want)).toBeLessThan(2e-2 * maxAbs(want));
     expect(statSync(saved.dataPath).size).toBeLessThan(0.6 * statSync(direct.dataPath).size);
   });
+
+  it('quantizes the blocks to int8 on request (MatMulNBits, recorded in the precision), runs on the CPU provider near fp32', async () => {
+    const f = fixture({ transformerDtype: 'F32' });
+    const out = mkdtempSync(join(root, 'out-'));
+    const { saved, precision } = withCheckpoint(f.folder, (c) => convertGraph(c, 'transformer', out, { precision: 'int8' }));
+    expect(precision.stored).toBe('int8');
+    expect(precision.notes[0]).toMatch(/^int8 weight-only quantization of \d+ Linear weights/);
+    expect(saved.quantized.length).toBeGreaterThan(0);
+    expect(saved.quantized.every((n) => n.startsWith('transformer_blocks.'))).toBe(true);
+    expect(inspectModel(saved.onnxPath).opTypes).toContain('MatMulNBits');
+    const direct = ltxvTransformerGraph(f.transformer, f.weights.transformer).save(out, 'direct.onnx');
+    const got = await runTransformer(saved.onnxPath, f.transformer);
+    const want = await runTransformer(direct.onnxPath, f.transformer);
+    expect(maxDiff(got, want)).toBeGreaterThan(0);
+    expect(maxDiff(got, want)).toBeLessThan(5e-2 * maxAbs(want));
+  });
 });
 
 describe('converting the text encoder', () => {

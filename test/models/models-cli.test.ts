@@ -91,7 +91,7 @@ describe('reshoot models', () => {
     const bad = await reshoot('models', 'import', path.join(tmp.dir, 'nowhere'));
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/nowhere/);
-    expect((await reshoot('models', 'import', folder, '--precision', 'fp8')).stderr).toMatch(/--precision must be auto, fp32 or fp16, not "fp8"/);
+    expect((await reshoot('models', 'import', folder, '--precision', 'fp8')).stderr).toMatch(/--precision must be one of auto, fp32, fp16, int8, int4, not "fp8"/);
     expect((await reshoot('models', 'frobnicate')).code).toBe(2);
     expect((await reshoot('models', 'pull')).stderr).toMatch(/pull takes one repo id/);
     expect((await reshoot('models', 'remove', 'builtin:tiny')).stderr).toMatch(/built in/);

@@ -61,6 +61,8 @@ describe.each(['0.9.1', '0.9.5'] as const)('LTX-Video %s fixture, converted', (v
     expect(sidecar.model).toMatchObject({ id: `fixture-${version}`, testModel: false });
     expect(sidecar.provider).toBe('cpu');
     expect(sidecar.providerFallbacks).toEqual([]);
+    // Which graph variant ran: converted at the default precision, fused attention, fp32 throughout.
+    expect(sidecar.transformer).toEqual({ attention: 'fused', compute: 'fp32', weights: 'fp32' });
   });
 
   it('fills: pixels outside the mask bit-exact on every frame, inside changed; same seed same bytes', async () => {

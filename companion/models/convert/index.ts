@@ -93,7 +93,7 @@ export function convertGraph(
   const job = graphJob(ckpt, graph);
   const part = ckpt.parts[job.part];
   part.check(paramsOf(job));
-  const policy = precisionPolicy({ choice: opts.precision ?? 'auto', keep: job.keep });
+  const policy = precisionPolicy({ choice: opts.precision ?? 'auto', keep: job.keep, quantize: job.quantize });
   const g = job.build(part.weights());
   opts.onProgress?.({ stage: graph, done: 0, total: g.paramList().length });
   const saved = g.save(dir, job.file, {

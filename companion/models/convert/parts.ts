@@ -7,7 +7,7 @@
  * Parts convert independently: `convertGraph` (./index.ts) converts any single one on its own.
  */
 import type { LtxvCheckpoint, PartName } from '../checkpoint.ts';
-import { ltxvTransformerGraph } from '../ltxv/transformer.ts';
+import { LTXV_QUANTIZE, ltxvTransformerGraph } from '../ltxv/transformer.ts';
 import type { GraphBuilder, WeightSource } from '../onnx/graph.ts';
 import { T5_KEEP_FP32 } from '../precision.ts';
 import { t5EncoderGraph } from '../t5/encoder.ts';
@@ -25,6 +25,8 @@ export interface GraphJob {
   build(weights: WeightSource): GraphBuilder;
   /** Weights kept fp32 in fp16 mode, with the reason recorded in model.json. */
   keep?: { pattern: RegExp; reason: string }[];
+  /** Linear weights quantized in int8 / int4 mode. */
+  quantize?: RegExp;
 }
 
 const noWeights: WeightSource = (name) => {
@@ -39,7 +41,7 @@ export function graphJobs(ckpt: LtxvCheckpoint): GraphJob[] {
   const vae = ltxvVaeBuilders();
   return [
     { graph: 'text_encoder', file: GRAPH_FILES.textEncoder, part: 'text_encoder', build: (w) => t5EncoderGraph(ckpt.t5, w), keep: T5_KEEP_FP32 },
-    { graph: 'transformer', file: GRAPH_FILES.transformer, part: 'transformer', build: (w) => ltxvTransformerGraph(ckpt.transformer, w) },
+    { graph: 'transformer', file: GRAPH_FILES.transformer, part: 'transformer', build: (w) => ltxvTransformerGraph(ckpt.transformer, w), quantize: LTXV_QUANTIZE },
     { graph: 'vae_encoder', file: GRAPH_FILES.vaeEncoder, part: 'vae', build: (w) => vae.encoder(ckpt.vae.config, w) },
     { graph: 'vae_decoder', file: GRAPH_FILES.vaeDecoder, part: 'vae', build: (w) => vae.decoder(ckpt.vae.config, w) },
   ];

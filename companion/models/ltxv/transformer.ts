@@ -23,7 +23,7 @@
 import type { StgMode } from '../recipe.ts';
 import type { TransformerConfig } from '../types.ts';
 import { DataType } from '../onnx/proto.ts';
-import { GraphBuilder, type SavedGraph, type WeightSource } from '../onnx/graph.ts';
+import { attr, GraphBuilder, type ComputeType, type SavedGraph, type WeightSource } from '../onnx/graph.ts';
 import { seededWeights } from '../weights.ts';
 
 /** Channels of the sinusoidal timestep projection (diffusers: Timesteps(num_channels=256)). */
@@ -37,6 +37,13 @@ export const QK_NORM_EPS = 1e-5;
 
 /** norm_out eps: nn.LayerNorm(inner_dim, eps=1e-6, elementwise_affine=False). */
 export const NORM_OUT_EPS = 1e-6;
+
+/**
+ * Weights that `--precision int8|int4` quantizes: every Linear inside the transformer blocks
+ * (≈ 98% of the 2B and 13B weights). proj_in/out, the timestep and caption embeddings stay fp16:
+ * small, and the first and last layers are the most sensitive to quantization.
+ */
+export const LTXV_QUANTIZE = /^transformer_blocks\.\d+\./;
 
 export const innerDim = (c: TransformerConfig): number => c.numAttentionHeads * c.attentionHeadDim;
 
@@ -54,10 +61,75 @@ export function timestepFrequencies(channels = TIMESTEP_CHANNELS, maxPeriod = 10
   return out;
 }
 
+/**
+ * How attention is computed; both give the same numbers (see test/models/attention.test.ts).
+ *   - `fused`: ONNX Runtime's `com.microsoft.MultiHeadAttention`, which CUDA, WebGPU, DirectML and
+ *     the CPU provider run with flash / memory-efficient kernels: the [B, H, S, L] score matrix is
+ *     never held (4.8 GB per layer at the 2B shape and 6,144 tokens in the plain graph).
+ *   - `plain`: MatMul → Softmax → MatMul in standard ONNX, for a runtime without contrib ops.
+ */
+export type AttentionImpl = 'fused' | 'plain';
+
+export interface TransformerGraphOptions {
+  /** Default `fused`: every provider in companion/engine/providers.ts runs it (measured in bench/attention.ts). */
+  attention?: AttentionImpl;
+  /**
+   * Default `fp32`. `fp16`: matmuls, attention and activations in half precision (for GPU
+   * providers), norm statistics, softmax and the timestep embedding in fp32; inputs and the
+   * velocity stay float32 at the graph boundary.
+   */
+  compute?: ComputeType;
+}
+
+/**
+ * The text-token mask in the form each attention implementation takes, built once per graph:
+ * `plain` adds (1 - mask) · -10000 to the scores ([B, 1, 1, L]); `fused` passes the 0/1 mask as
+ * int32 key_padding_mask [B, L], which MultiHeadAttention turns into the same additive
+ * -10000 (its mask_filter_value).
+ */
+export function textMaskFor(g: GraphBuilder, impl: AttentionImpl, mask: string): string {
+  if (impl === 'fused') return g.cast(mask, DataType.INT32);
+  return g.reshape(g.mul(g.sub(g.scalar(1), g.toCompute(mask)), g.scalar(MASK_BIAS)), [0, 1, 1, -1]);
+}
+
+/**
+ * The attention core, softmax(q·kᵀ/√Dh + mask)·v over `heads` heads: q [B, S, D], k and v
+ * [B, L, D] → [B, S, D]. Everything that changes how attention is computed lives behind this one
+ * function (callers wrap it, e.g. spatio-temporal guidance swaps its output for v).
+ * `mask` comes from `textMaskFor` with the same `impl`.
+ */
+export function attentionCore(
+  g: GraphBuilder,
+  q: string,
+  k: string,
+  v: string,
+  o: { heads: number; headDim: number; impl: AttentionImpl; mask?: string },
+): string {
+  const { heads: H, headDim: Dh } = o;
+  if (o.impl === 'fused') {
+    // Inputs: query, key, value, bias, key_padding_mask. Scale defaults to 1/√Dh; set it anyway.
+    const inputs = o.mask ? [q, k, v, '', o.mask] : [q, k, v];
+    return g.msOp('MultiHeadAttention', inputs, {
+      num_heads: attr.i(H),
+      scale: attr.f(1 / Math.sqrt(Dh)),
+      mask_filter_value: attr.f(MASK_BIAS),
+    });
+  }
+  // [B, S, D] → [B, H, S, Dh] (k: [B, H, Dh, L] so one MatMul gives the scores).
+  const qh = g.transpose(g.reshape(q, [0, 0, H, Dh]), [0, 2, 1, 3]);
+  const kh = g.transpose(g.reshape(k, [0, 0, H, Dh]), [0, 2, 3, 1]);
+  const vh = g.transpose(g.reshape(v, [0, 0, H, Dh]), [0, 2, 1, 3]);
+  let scores = g.mul(g.matmul(qh, kh), g.scalar(1 / Math.sqrt(Dh)));
+  if (o.mask) scores = g.add(scores, o.mask);
+  const out = g.matmul(g.softmax(scores, -1), vh);
+  return g.reshape(g.transpose(out, [0, 2, 1, 3]), [0, 0, H * Dh]);
+}
+
 interface Ctx {
   g: GraphBuilder;
   c: TransformerConfig;
   D: number;
+  impl: AttentionImpl;
 }
 
 /**
@@ -65,12 +137,12 @@ interface Ctx {
  * k, RoPE (self-attention only) after the norm, scaled dot-product attention, to_out.0.
  */
 function attention(
-  { g, c, D }: Ctx,
+  { g, c, D, impl }: Ctx,
   prefix: string,
   x: string,
   context: string,
   contextDim: number,
-  opts: { rope?: { cos: string; sin: string }; bias?: string; stg?: StgSwitch },
+  opts: { rope?: { cos: string; sin: string }; mask?: string; stg?: StgSwitch },
 ): string {
   return g.scope(prefix, () => {
     let q = g.linear(x, `${prefix}.to_q`, D, D);
@@ -82,16 +154,7 @@ function attention(
       q = applyRotaryEmb(g, q, opts.rope.cos, opts.rope.sin);
       k = applyRotaryEmb(g, k, opts.rope.cos, opts.rope.sin);
     }
-    const H = c.numAttentionHeads;
-    const Dh = c.attentionHeadDim;
-    // [B, S, D] → [B, H, S, Dh] (k: [B, H, Dh, L] so one MatMul gives the scores).
-    const qh = g.transpose(g.reshape(q, [0, 0, H, Dh]), [0, 2, 1, 3]);
-    const kh = g.transpose(g.reshape(k, [0, 0, H, Dh]), [0, 2, 3, 1]);
-    const vh = g.transpose(g.reshape(v, [0, 0, H, Dh]), [0, 2, 1, 3]);
-    let scores = g.mul(g.matmul(qh, kh), g.scalar(1 / Math.sqrt(Dh)));
-    if (opts.bias) scores = g.add(scores, opts.bias);
-    const out = g.matmul(g.softmax(scores, -1), vh);
-    let merged = g.reshape(g.transpose(out, [0, 2, 1, 3]), [0, 0, D]);
+    let merged = attentionCore(g, q, k, v, { heads: c.numAttentionHeads, headDim: c.attentionHeadDim, impl, mask: opts.mask });
     // STG: what goes into to_out for the perturbed batch elements (the authors' processor).
     if (opts.stg) merged = g.op('Where', [opts.stg.perturbed, opts.stg.mode === 'attention_values' ? v : x, merged]);
     return g.linear(merged, `${prefix}.to_out.0`, D, D);
@@ -124,7 +187,7 @@ function block(
   text: string,
   temb: string,
   rope: { cos: string; sin: string },
-  maskBias: string,
+  textMask: string,
   stg?: StgSwitch,
 ): string {
   const { g, c, D } = ctx;
@@ -142,7 +205,7 @@ function block(
     x = g.add(x, g.mul(a1, gateMsa));
 
     // Cross-attention reads the un-normalised stream, no RoPE, no gate (as in diffusers).
-    const a2 = attention(ctx, `${p}.attn2`, x, text, c.crossAttentionDim, { bias: maskBias });
+    const a2 = attention(ctx, `${p}.attn2`, x, text, c.crossAttentionDim, { mask: textMask });
     x = g.add(x, a2);
 
     const n2 = g.add(g.mul(g.rmsNorm(x, c.normEps), g.add(one, scaleMlp)), shiftMlp);
@@ -153,15 +216,17 @@ function block(
 }
 
 /** Builds the transformer graph in memory (parameters are fetched from `weights` on save). */
-export function ltxvTransformerGraph(c: TransformerConfig, weights: WeightSource): GraphBuilder {
-  const g = new GraphBuilder('ltxv_transformer', weights);
+export function ltxvTransformerGraph(c: TransformerConfig, weights: WeightSource, opts: TransformerGraphOptions = {}): GraphBuilder {
+  const g = new GraphBuilder('ltxv_transformer', weights, opts.compute);
   const D = innerDim(c);
   if (D % 2 !== 0) throw new Error(`inner dim ${D} must be even for RoPE pairs`);
   if (c.crossAttentionDim !== D) {
     // caption_projection maps captions to inner_dim, which attn2's to_k/to_v then read.
     throw new Error(`crossAttentionDim (${c.crossAttentionDim}) must equal heads × head dim (${D})`);
   }
-  const ctx: Ctx = { g, c, D };
+  const impl = opts.attention ?? 'fused';
+  g.meta('reshoot.attention', impl);
+  const ctx: Ctx = { g, c, D, impl };
   const F32 = DataType.FLOAT;
 
   const hidden = g.input('hidden_states', F32, ['batch', 'tokens', c.inChannels]);
@@ -171,16 +236,17 @@ export function ltxvTransformerGraph(c: TransformerConfig, weights: WeightSource
   const cos = g.input('rope_cos', F32, ['batch', 'tokens', D]);
   const sin = g.input('rope_sin', F32, ['batch', 'tokens', D]);
 
-  // encoder_attention_mask = (1 - mask) * -10000.0, broadcast over heads and queries: [B, 1, 1, L]
-  const maskBias = g.reshape(g.mul(g.sub(g.scalar(1), mask), g.scalar(MASK_BIAS)), [0, 1, 1, -1]);
+  // diffusers: encoder_attention_mask = (1 - mask) * -10000.0, added to the cross-attention scores.
+  const textMask = textMaskFor(g, impl, mask);
 
-  let x = g.linear(hidden, 'proj_in', c.inChannels, D);
+  let x = g.linear(g.toCompute(hidden), 'proj_in', c.inChannels, D);
 
   // AdaLayerNormSingle: Timesteps(256, flip_sin_to_cos=True, shift 0) → TimestepEmbedding → [B, S, D];
   // temb = linear(SiLU(embedded_timestep)) → [B, S, 6D]. Per token, since timestep is [B, S].
   const embeddedTimestep = g.scope('time_embed', () => {
-    const args = g.mul(g.reshape(timestep, [0, 0, 1]), g.floats(timestepFrequencies(), [TIMESTEP_CHANNELS / 2]));
-    const proj = g.concat([g.cos(args), g.sin(args)], -1); // flip_sin_to_cos: [cos, sin]
+    // In fp32 whatever the compute type: timestep × frequency reaches 1000 rad, beyond fp16's precision.
+    const args = g.mul(g.reshape(timestep, [0, 0, 1]), g.floats(timestepFrequencies(), [TIMESTEP_CHANNELS / 2], DataType.FLOAT));
+    const proj = g.toCompute(g.concat([g.cos(args), g.sin(args)], -1)); // flip_sin_to_cos: [cos, sin]
     const e = 'time_embed.emb.timestep_embedder';
     return g.linear(g.silu(g.linear(proj, `${e}.linear_1`, TIMESTEP_CHANNELS, D)), `${e}.linear_2`, D, D);
   });
@@ -188,7 +254,7 @@ export function ltxvTransformerGraph(c: TransformerConfig, weights: WeightSource
 
   // PixArtAlphaTextProjection: linear_1 → GELU(tanh) → linear_2
   const text = g.scope('caption_projection', () =>
-    g.linear(g.geluTanh(g.linear(captions, 'caption_projection.linear_1', c.captionChannels, D)), 'caption_projection.linear_2', D, D),
+    g.linear(g.geluTanh(g.linear(g.toCompute(captions), 'caption_projection.linear_1', c.captionChannels, D)), 'caption_projection.linear_2', D, D),
   );
 
   // STG selector [numLayers, B] → per block a bool [B, 1, 1]. Unsqueeze, not Reshape(-1, 1, 1):
@@ -198,7 +264,8 @@ export function ltxvTransformerGraph(c: TransformerConfig, weights: WeightSource
   const stgFor = (i: number): StgSwitch | undefined =>
     perturb && c.stg ? { mode: c.stg, perturbed: g.op('Greater', [g.unsqueeze(g.gather(perturb, i, 0), [1, 2]), g.scalar(0.5)]) } : undefined;
 
-  for (let i = 0; i < c.numLayers; i++) x = block(ctx, i, x, text, temb, { cos, sin }, maskBias, stgFor(i));
+  const rope = { cos: g.toCompute(cos), sin: g.toCompute(sin) };
+  for (let i = 0; i < c.numLayers; i++) x = block(ctx, i, x, text, temb, rope, textMask, stgFor(i));
 
   // shift, scale = scale_shift_table[None, None] + embedded_timestep[:, :, None]
   const table = g.param('scale_shift_table', [2, D], { kind: 'table', dim: D });
@@ -207,7 +274,7 @@ export function ltxvTransformerGraph(c: TransformerConfig, weights: WeightSource
   const scale = g.gather(final, 1, 2);
   x = g.add(g.mul(g.layerNorm(x, D, NORM_OUT_EPS), g.add(g.scalar(1), scale)), shift);
   const velocity = g.linear(x, 'proj_out', D, c.outChannels);
-  g.output(velocity, 'velocity', F32, ['batch', 'tokens', c.outChannels]);
+  g.output(g.toFloat(velocity), 'velocity', F32, ['batch', 'tokens', c.outChannels]);
   return g;
 }
 
@@ -215,6 +282,10 @@ export function ltxvTransformerGraph(c: TransformerConfig, weights: WeightSource
  * Writes `transformer.onnx` (+ `.data`) into `outDir` with seeded random weights, for any config:
  * what tests and benchmarks use when they need the real architecture at a chosen size.
  */
-export function buildLtxvTransformer(config: TransformerConfig, outDir: string, opts: { seed: number; fileName?: string }): SavedGraph {
-  return ltxvTransformerGraph(config, seededWeights(opts.seed)).save(outDir, opts.fileName ?? 'transformer.onnx');
+export function buildLtxvTransformer(
+  config: TransformerConfig,
+  outDir: string,
+  opts: { seed: number; fileName?: string } & TransformerGraphOptions,
+): SavedGraph {
+  return ltxvTransformerGraph(config, seededWeights(opts.seed), opts).save(outDir, opts.fileName ?? 'transformer.onnx');
 }

@@ -12,14 +12,16 @@
  * `save` can store chosen weights as fp16 (see ../precision.ts for who chooses): such a weight is
  * written as a FLOAT16 initializer under its state-dict name and a Cast to float32 is placed in
  * front of its consumers, so the graph computes, takes and returns float32 exactly as before and
- * any execution provider (the CPU one included) runs it. Without options `save` writes the same
- * bytes it always has.
+ * any execution provider (the CPU one included) runs it. Linear weights can be stored int8/int4
+ * for com.microsoft.MatMulNBits (see StorageDecision). A builder made with compute 'fp16' computes
+ * in half precision (see ComputeType). The variant is written into the file's metadata_props.
  */
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { basename, join } from 'node:path';
-import { floatToHalf } from '../precision.ts';
+import { FP16_MAX, floatToHalf, maxAbs } from '../precision.ts';
+import { BLOCK_SIZE, quantizeBlocks, type QuantBits } from '../quantize.ts';
 import { DataType, encodeModel, type AttributeValue, type DataTypeCode, type NodeDef, type TensorDef, type ValueInfoDef } from './proto.ts';
 
 /** How a parameter would be initialised from scratch; sources that load checkpoints ignore it. */
@@ -46,13 +48,19 @@ export interface SavedGraph {
   dataBytes: number;
   /** Names of the weights stored as fp16 (empty unless `SaveOptions.storage` chose some). */
   fp16: string[];
+  /** Names of the Linear weights stored as int8/int4 blocks for MatMulNBits. */
+  quantized: string[];
   /** sha256 (hex) of the two files, computed as they were written (no second pass over GBs). */
   onnxSha256: string;
   dataSha256: string;
 }
 
-/** How one weight is stored in `<file>.data`. */
-export type StorageDecision = 'fp32' | 'fp16';
+/**
+ * How one weight is stored in `<file>.data`. `int8` / `int4` (Linear weights only): block-quantized
+ * codes under the weight's own name plus `<name>::scales`, multiplied by `com.microsoft.MatMulNBits`
+ * in place of the Linear's Transpose → MatMul (see ../quantize.ts).
+ */
+export type StorageDecision = 'fp32' | 'fp16' | 'int8' | 'int4';
 
 export interface SaveOptions {
   /** Chooses each weight's storage after its values are fetched; default: all fp32. */
@@ -62,6 +70,15 @@ export interface SaveOptions {
 }
 
 type Attrs = Record<string, AttributeValue>;
+
+/**
+ * The float type a graph computes in. `fp16` (for GPU providers): weights, activations and
+ * constants are half precision; the builder's layers keep what needs fp32 in fp32 — RMSNorm
+ * statistics, LayerNormalization's (stash_type = float), softmax in the plain attention — and a
+ * model file casts its fp32 inputs in and its outputs back (`toCompute` / `toFloat`), so the graph's
+ * I/O stays float32 either way.
+ */
+export type ComputeType = 'fp32' | 'fp16';
 
 /** Attribute constructors, so call sites say which ONNX attribute type they mean. */
 export const attr = {
@@ -86,13 +103,23 @@ export class GraphBuilder {
   private readonly outputs: ValueInfoDef[] = [];
   private readonly params = new Map<string, ParamDecl>();
   private readonly constants = new Map<string, string>();
+  /** Written as the model's metadata_props (see `meta`). */
+  private readonly metadata = new Map<string, string>();
+  /** Per Linear weight, the nodes that multiply by it (what quantized storage replaces). */
+  private readonly linears = new Map<string, { x: string; transposed: string; product: string; k: number; n: number }>();
   private readonly scopes: string[] = [];
   private counter = 0;
+
+  /** The ONNX element type of activations, constants and parameters as the graph uses them. */
+  readonly floatType: DataTypeCode;
 
   constructor(
     readonly name: string,
     private readonly weights: WeightSource,
-  ) {}
+    readonly compute: ComputeType = 'fp32',
+  ) {
+    this.floatType = compute === 'fp16' ? DataType.FLOAT16 : DataType.FLOAT;
+  }
 
   // ---- structure ----------------------------------------------------------------------------
 
@@ -117,6 +144,14 @@ export class GraphBuilder {
     }
     this.params.set(name, { name, dims: [...dims], init });
     return name;
+  }
+
+  /**
+   * Records a fact about this graph in the file (ONNX metadata_props), e.g. which attention
+   * variant it uses; `save` adds `reshoot.compute` and `reshoot.weights` itself.
+   */
+  meta(key: string, value: string): void {
+    this.metadata.set(key, value);
   }
 
   /** Parameters in declaration order (what `save` writes). */
@@ -145,6 +180,16 @@ export class GraphBuilder {
     const out = outputName ?? name;
     this.nodes.push({ opType, name, inputs, outputs: [out], attributes });
     return out;
+  }
+
+  /**
+   * Adds an ONNX Runtime contrib op (domain `com.microsoft`, opset 1). Only ONNX Runtime runs
+   * these; an empty string in `inputs` leaves an optional input out.
+   */
+  msOp(opType: string, inputs: readonly string[], attributes: Attrs = {}): string {
+    const name = this.fresh(opType);
+    this.nodes.push({ opType, name, inputs, outputs: [name], attributes, domain: 'com.microsoft' });
+    return name;
   }
 
   /** Adds a node with several outputs. */
@@ -178,16 +223,23 @@ export class GraphBuilder {
     return this.constant(DataType.INT64, dims, new Uint8Array(data.buffer), `i64:${dims}:${values}`);
   }
 
-  /** float32 constant; a scalar by default. */
-  floats(values: ArrayLike<number>, dims: readonly number[] = []): string {
+  /** Float constant in the compute type (or `type`); a scalar by default. */
+  floats(values: ArrayLike<number>, dims: readonly number[] = [], type: DataTypeCode = this.floatType): string {
     const data = Float32Array.from(values);
     if (data.length !== product(dims)) throw new Error(`constant of ${data.length} values does not fit dims [${dims}]`);
+    if (type === DataType.FLOAT16) return this.constant(type, dims, new Uint8Array(floatToHalf(data).buffer), `f16:${dims}:${data.join(',')}`);
     return this.constant(DataType.FLOAT, dims, new Uint8Array(data.buffer), `f32:${dims}:${data.join(',')}`);
   }
 
-  scalar(value: number): string {
-    return this.floats([value]);
+  /** A scalar constant in the compute type (or `type`). */
+  scalar(value: number, type: DataTypeCode = this.floatType): string {
+    return this.floats([value], [], type);
   }
+
+  /** A float32 value (a graph input) in the compute type. */
+  toCompute = (x: string): string => (this.floatType === DataType.FLOAT ? x : this.cast(x, this.floatType));
+  /** A compute-type value as float32 (for a graph output, or a statistic that needs the range). */
+  toFloat = (x: string): string => (this.floatType === DataType.FLOAT ? x : this.cast(x, DataType.FLOAT));
 
   // ---- elementwise ---------------------------------------------------------------------------
 
@@ -220,7 +272,9 @@ export class GraphBuilder {
   shape = (x: string): string => this.op('Shape', [x]);
   reduceMean = (x: string, axes: readonly number[]): string =>
     this.op('ReduceMean', [x], { axes: attr.ints(axes), keepdims: attr.i(1) }); // opset 17: axes is an attribute
-  softmax = (x: string, axis = -1): string => this.op('Softmax', [x], { axis: attr.i(axis) });
+  /** Softmax, accumulated in fp32 when the graph computes in fp16. */
+  softmax = (x: string, axis = -1): string =>
+    this.floatType === DataType.FLOAT ? this.op('Softmax', [x], { axis: attr.i(axis) }) : this.toCompute(this.op('Softmax', [this.toFloat(x)], { axis: attr.i(axis) }));
 
   // ---- layers ---------------------------------------------------------------------------------
 
@@ -230,19 +284,30 @@ export class GraphBuilder {
    */
   linear(x: string, prefix: string, inFeatures: number, outFeatures: number, bias = true): string {
     const w = this.param(`${prefix}.weight`, [outFeatures, inFeatures], { kind: 'linear', fanIn: inFeatures });
-    const y = this.scope(prefix, () => this.matmul(x, this.transpose(w, [1, 0])));
+    const y = this.scope(prefix, () => {
+      const transposed = this.transpose(w, [1, 0]);
+      const product = this.matmul(x, transposed);
+      if (this.linears.has(w)) throw new Error(`linear weight ${w} used twice`);
+      this.linears.set(w, { x, transposed, product, k: inFeatures, n: outFeatures });
+      return product;
+    });
     if (!bias) return y;
     return this.add(y, this.param(`${prefix}.bias`, [outFeatures], { kind: 'bias' }));
   }
 
-  /** RMSNorm over the last axis: x / sqrt(mean(x²) + eps), times `${weight}` when given. */
+  /**
+   * RMSNorm over the last axis: x / sqrt(mean(x²) + eps), times `${weight}` when given. In fp16
+   * graphs the statistics are fp32: x² overflows fp16 beyond |x| = 256, which the residual stream
+   * of a large transformer reaches.
+   */
   rmsNorm(x: string, eps: number, weight?: { name: string; dim: number }): string {
-    const variance = this.reduceMean(this.mul(x, x), [-1]);
-    const y = this.div(x, this.sqrt(this.add(variance, this.scalar(eps))));
+    const x32 = this.toFloat(x);
+    const variance = this.reduceMean(this.mul(x32, x32), [-1]);
+    const y = this.toCompute(this.div(x32, this.sqrt(this.add(variance, this.scalar(eps, DataType.FLOAT)))));
     return weight ? this.mul(y, this.param(weight.name, [weight.dim], { kind: 'norm' })) : y;
   }
 
-  /** LayerNorm without affine parameters (LayerNormalization-17 requires a scale: ones). */
+  /** LayerNorm without affine parameters (LayerNormalization-17 requires a scale: ones); statistics in fp32 (stash_type). */
   layerNorm(x: string, dim: number, eps: number): string {
     const ones = this.floats(new Float32Array(dim).fill(1), [dim]);
     return this.op('LayerNormalization', [x, ones], { axis: attr.i(-1), epsilon: attr.f(eps) });
@@ -273,10 +338,27 @@ export class GraphBuilder {
     const location = basename(dataPath);
     const initializers: TensorDef[] = [];
     const fp16: string[] = [];
+    const quantized = new Map<string, QuantBits>();
+    const casts = new Map<string, DataTypeCode>(); // weights stored in another type than the graph computes in
     const total = this.params.size;
     const dataHash = createHash('sha256');
     const fd = openSync(dataPath, 'w');
     let offset = 0;
+    const put = (name: string, dataType: DataTypeCode, dims: readonly number[], bytes: ArrayBufferView): void => {
+      const length = bytes.byteLength;
+      const align = alignFor(length);
+      const padded = Math.ceil(offset / align) * align;
+      if (padded > offset) {
+        const zeros = new Uint8Array(padded - offset);
+        writeSync(fd, zeros, 0, zeros.length, offset);
+        dataHash.update(zeros);
+      }
+      const view = new Uint8Array(bytes.buffer, bytes.byteOffset, length);
+      writeSync(fd, view, 0, length, padded);
+      dataHash.update(view);
+      initializers.push({ name, dataType, dims, external: { location, offset: padded, length } });
+      offset = padded + length;
+    };
     try {
       let index = 0;
       for (const p of this.params.values()) {
@@ -284,46 +366,79 @@ export class GraphBuilder {
         if (values.length !== product(p.dims)) {
           throw new Error(`weight ${p.name}: got ${values.length} values for shape [${p.dims}]`);
         }
-        const half = opts.storage?.(p, values) === 'fp16';
-        const bytes = half ? floatToHalf(values) : values;
-        const length = bytes.byteLength;
-        const align = alignFor(length);
-        const padded = Math.ceil(offset / align) * align;
-        if (padded > offset) {
-          const zeros = new Uint8Array(padded - offset);
-          writeSync(fd, zeros, 0, zeros.length, offset);
-          dataHash.update(zeros);
+        const decision = opts.storage?.(p, values) ?? this.compute;
+        if (decision === 'int8' || decision === 'int4') {
+          const use = this.linears.get(p.name);
+          if (!use) throw new Error(`weight ${p.name} is not a Linear weight and cannot be stored ${decision}`);
+          const q = quantizeBlocks(values, use.n, use.k, decision === 'int8' ? 8 : 4);
+          put(p.name, DataType.UINT8, [q.n, q.packed.length / q.n / ((q.blockSize * q.bits) / 8), (q.blockSize * q.bits) / 8], q.packed);
+          // MatMulNBits takes its scales in the activations' type.
+          put(`${p.name}::scales`, this.floatType, [q.scales.length], this.compute === 'fp16' ? floatToHalf(q.scales) : q.scales);
+          quantized.set(p.name, q.bits);
+        } else if (decision === 'fp16') {
+          if (this.compute === 'fp16' && maxAbs(values) > FP16_MAX) throw new Error(`weight ${p.name} holds values beyond fp16's ±${FP16_MAX}: this graph cannot compute in fp16`);
+          put(p.name, DataType.FLOAT16, p.dims, floatToHalf(values));
+          fp16.push(p.name);
+          if (this.compute === 'fp32') casts.set(p.name, DataType.FLOAT);
+        } else {
+          put(p.name, DataType.FLOAT, p.dims, values);
+          if (this.compute === 'fp16') casts.set(p.name, DataType.FLOAT16);
         }
-        const view = new Uint8Array(bytes.buffer, bytes.byteOffset, length);
-        writeSync(fd, view, 0, length, padded);
-        dataHash.update(view);
-        initializers.push({ name: p.name, dataType: half ? DataType.FLOAT16 : DataType.FLOAT, dims: p.dims, external: { location, offset: padded, length } });
-        if (half) fp16.push(p.name);
-        offset = padded + length;
         opts.onParam?.(p, index++, total);
       }
     } finally {
       closeSync(fd);
     }
+    const stored = new Set([...quantized.values()].map((b) => `int${b}`));
+    if (fp16.length) stored.add('fp16');
+    if (initializers.some((t) => t.dataType === DataType.FLOAT && !t.name.endsWith('::scales'))) stored.add('fp32');
+    const metadata = { ...Object.fromEntries(this.metadata), 'reshoot.compute': this.compute, 'reshoot.weights': [...stored].sort().join('+') || 'none' };
     const bytes = encodeModel({
-      graph: { name: this.name, nodes: fp16.length ? this.withCasts(fp16) : this.nodes, initializers, inputs: this.inputs, outputs: this.outputs },
+      graph: { name: this.name, nodes: this.storedNodes(casts, quantized), initializers, inputs: this.inputs, outputs: this.outputs },
+      metadata,
     });
     writeFileSync(onnxPath, bytes);
     const onnxSha256 = createHash('sha256').update(bytes).digest('hex');
-    return { onnxPath, dataPath, onnxBytes: bytes.length, dataBytes: offset, fp16, onnxSha256, dataSha256: dataHash.digest('hex') };
+    return { onnxPath, dataPath, onnxBytes: bytes.length, dataBytes: offset, fp16, quantized: [...quantized.keys()], onnxSha256, dataSha256: dataHash.digest('hex') };
   }
 
-  /** The nodes with each fp16 weight read through a Cast to float32 (Casts first: topological order). */
-  private withCasts(fp16: readonly string[]): NodeDef[] {
-    const renamed = new Map(fp16.map((name) => [name, `${name}::fp32`]));
-    const casts: NodeDef[] = fp16.map((name) => ({
+  /**
+   * The nodes as stored: each weight stored in another float type than the graph computes in read
+   * through a Cast (fp16 storage in an fp32 graph: `<name>::fp32`; fp32 storage in an fp16 graph:
+   * `<name>::fp16`; Casts first: topological order), and each quantized Linear's Transpose → MatMul
+   * replaced by one MatMulNBits that writes the MatMul's output. Without either, the nodes as built.
+   */
+  private storedNodes(castTo: ReadonlyMap<string, DataTypeCode>, quantized: ReadonlyMap<string, QuantBits>): NodeDef[] {
+    if (castTo.size === 0 && quantized.size === 0) return this.nodes;
+    const renamed = new Map([...castTo].map(([name, to]) => [name, `${name}::${to === DataType.FLOAT ? 'fp32' : 'fp16'}`]));
+    const casts: NodeDef[] = [...castTo].map(([name, to]) => ({
       opType: 'Cast',
       name: `${name}::cast`,
       inputs: [name],
       outputs: [renamed.get(name)!],
-      attributes: { to: attr.i(DataType.FLOAT) },
+      attributes: { to: attr.i(to) },
     }));
-    const rest = this.nodes.map((n) => (n.inputs.some((i) => renamed.has(i)) ? { ...n, inputs: n.inputs.map((i) => renamed.get(i) ?? i) } : n));
+    const replaced = new Map<string, NodeDef>(); // MatMul output → its MatMulNBits
+    const dropped = new Set<string>(); // Transpose outputs of quantized weights
+    for (const [name, bits] of quantized) {
+      const use = this.linears.get(name)!;
+      dropped.add(use.transposed);
+      replaced.set(use.product, {
+        opType: 'MatMulNBits',
+        domain: 'com.microsoft',
+        name: `${name}::matmul`,
+        inputs: [use.x, name, `${name}::scales`],
+        outputs: [use.product],
+        attributes: { K: attr.i(use.k), N: attr.i(use.n), bits: attr.i(bits), block_size: attr.i(BLOCK_SIZE[bits]) },
+      });
+    }
+    const rest: NodeDef[] = [];
+    for (const n of this.nodes) {
+      if (dropped.has(n.outputs[0]!)) continue;
+      const q = replaced.get(n.outputs[0]!);
+      if (q) rest.push(q);
+      else rest.push(n.inputs.some((i) => renamed.has(i)) ? { ...n, inputs: n.inputs.map((i) => renamed.get(i) ?? i) } : n);
+    }
     return [...casts, ...rest];
   }
 }

@@ -64,7 +64,12 @@ export interface ValueInfo {
 
 export interface GraphSummary {
   irVersion: number;
+  /** The default (ai.onnx) domain's opset. */
   opset: number;
+  /** Every imported domain's opset, '' for ai.onnx (e.g. { '': 17, 'com.microsoft': 1 }). */
+  opsets: Record<string, number>;
+  /** metadata_props: Reshoot records the graph's variant there (reshoot.attention, .compute, .weights). */
+  metadata: Record<string, string>;
   producerName: string;
   initializers: InitializerInfo[];
   inputs: ValueInfo[];
@@ -121,12 +126,28 @@ function readValueInfo(buf: Uint8Array): ValueInfo {
 /** Summarises an ONNX file (or its bytes). */
 export function inspectModel(source: string | Uint8Array): GraphSummary {
   const buf = typeof source === 'string' ? new Uint8Array(readFileSync(source)) : source;
-  const s: GraphSummary = { irVersion: 0, opset: 0, producerName: '', initializers: [], inputs: [], outputs: [], opTypes: [] };
+  const s: GraphSummary = { irVersion: 0, opset: 0, opsets: {}, metadata: {}, producerName: '', initializers: [], inputs: [], outputs: [], opTypes: [] };
   for (const f of fields(buf)) {
     if (f.field === 1) s.irVersion = Number(f.int);
     else if (f.field === 2) s.producerName = text(f.bytes);
+    else if (f.field === 14) {
+      let key = '';
+      let value = '';
+      for (const e of fields(f.bytes!)) {
+        if (e.field === 1) key = text(e.bytes);
+        else if (e.field === 2) value = text(e.bytes);
+      }
+      s.metadata[key] = value;
+    }
     else if (f.field === 8) {
-      for (const o of fields(f.bytes!)) if (o.field === 2) s.opset = Number(o.int);
+      let domain = '';
+      let version = 0;
+      for (const o of fields(f.bytes!)) {
+        if (o.field === 1) domain = text(o.bytes);
+        else if (o.field === 2) version = Number(o.int);
+      }
+      s.opsets[domain] = version;
+      if (domain === '') s.opset = version;
     } else if (f.field === 7) {
       for (const g of fields(f.bytes!)) {
         if (g.field === 5) s.initializers.push(readTensor(g.bytes!));
@@ -139,4 +160,20 @@ export function inspectModel(source: string | Uint8Array): GraphSummary {
     }
   }
   return s;
+}
+
+/** Which variant a graph file is (attention, compute type, weight storage), from its metadata; for provenance. */
+export interface GraphVariant {
+  attention?: string;
+  compute?: string;
+  weights?: string;
+}
+
+export function graphVariant(path: string): GraphVariant {
+  const m = inspectModel(path).metadata;
+  const out: GraphVariant = {};
+  if (m['reshoot.attention']) out.attention = m['reshoot.attention'];
+  if (m['reshoot.compute']) out.compute = m['reshoot.compute'];
+  if (m['reshoot.weights']) out.weights = m['reshoot.weights'];
+  return out;
 }

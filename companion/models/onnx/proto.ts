@@ -9,7 +9,7 @@
  */
 
 /** TensorProto.DataType values used here. */
-export const DataType = { FLOAT: 1, INT32: 6, INT64: 7, BOOL: 9, FLOAT16: 10 } as const;
+export const DataType = { FLOAT: 1, UINT8: 2, INT32: 6, INT64: 7, BOOL: 9, FLOAT16: 10 } as const;
 export type DataTypeCode = (typeof DataType)[keyof typeof DataType];
 
 /** AttributeProto.AttributeType values used here. */
@@ -66,10 +66,16 @@ export interface GraphDef {
 
 export interface ModelDef {
   graph: GraphDef;
-  /** Defaults: IR version 8, default-domain opset 17, producer "reshoot". */
+  /**
+   * Defaults: IR version 8, default-domain opset 17, producer "reshoot". Nodes in the
+   * `com.microsoft` domain (ONNX Runtime's contrib ops: MultiHeadAttention, MatMulNBits) add that
+   * domain's opset 1 import by themselves.
+   */
   irVersion?: number;
   opset?: number;
   producerName?: string;
+  /** ModelProto.metadata_props: what variant of a graph this is (see graph.ts `meta`). */
+  metadata?: Readonly<Record<string, string>>;
 }
 
 // Wire types.
@@ -256,5 +262,19 @@ export function encodeModel(model: ModelDef): Uint8Array {
   w.message(7, (g) => writeGraph(g, model.graph));
   // OperatorSetIdProto: domain = 1 (empty = default ONNX domain, so omitted), version = 2
   w.message(8, (o) => o.int(2, model.opset ?? 17));
+  // metadata_props = 14, StringStringEntryProto: key = 1, value = 2
+  for (const [key, value] of Object.entries(model.metadata ?? {}).sort(([a], [b]) => a.localeCompare(b))) {
+    w.message(14, (e) => {
+      e.string(1, key);
+      e.string(2, value);
+    });
+  }
+  const domains = new Set(model.graph.nodes.map((n) => n.domain).filter((d): d is string => !!d));
+  for (const domain of [...domains].sort()) {
+    w.message(8, (o) => {
+      o.string(1, domain);
+      o.int(2, 1);
+    });
+  }
   return w.finish();
 }
