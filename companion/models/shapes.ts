@@ -113,18 +113,33 @@ function manifestBase(transformer: ModelManifest['transformer']): Omit<ModelMani
 }
 
 /** Writes builtin:shapes (four graphs, their weights, model.json) into an existing empty folder. */
-export function buildShapesModel(dir: string, weightsDir = SHAPES_WEIGHTS_DIR): ModelManifest {
+export interface ShapesBuildOptions {
+  /** Folder with config.json, transformer.safetensors and vae.safetensors (default: the shipped one). */
+  weightsDir?: string;
+  /**
+   * An untrained twin for comparisons: the same graphs and VAE with seeded random transformer
+   * weights, under another id (test/quality uses it as the control the trained model must beat).
+   */
+  untrained?: { id: string; seed: number };
+}
+
+export function buildShapesModel(dir: string, opts: ShapesBuildOptions = {}): ModelManifest {
+  const weightsDir = opts.weightsDir ?? SHAPES_WEIGHTS_DIR;
   const configPath = join(weightsDir, CONFIG_FILE);
   const transformer = parseLtxvTransformerConfig(JSON.parse(readFileSync(configPath, 'utf8')), configPath);
   if (transformer.inChannels !== LATENT_CHANNELS) throw new Error(`${configPath}: in_channels ${transformer.inChannels}, the shapes VAE has ${LATENT_CHANNELS}`);
   buildFrom(weightsDir, VAE_FILE, 'vae', (w) => linearVaeGraph('encoder', w), dir, GRAPH_FILES.vaeEncoder);
   buildFrom(weightsDir, VAE_FILE, 'vae', (w) => linearVaeGraph('decoder', w), dir, GRAPH_FILES.vaeDecoder);
-  buildFrom(weightsDir, WEIGHTS_FILE, 'transformer', (w) => ltxvTransformerGraph(transformer, w), dir, GRAPH_FILES.transformer);
+  if (opts.untrained) ltxvTransformerGraph(transformer, seededWeights(opts.untrained.seed)).save(dir, GRAPH_FILES.transformer);
+  else buildFrom(weightsDir, WEIGHTS_FILE, 'transformer', (w) => ltxvTransformerGraph(transformer, w), dir, GRAPH_FILES.transformer);
   // The prompt reaches the transformer only through cross-attention, whose output projection
   // was trained at zero; the byte embeddings are seeded placeholders that cannot change a pixel.
   byteTextEncoderGraph(transformer.captionChannels, seededWeights(1)).save(dir, GRAPH_FILES.textEncoder);
   const paths = Object.values(GRAPH_FILES).flatMap((f) => [f, `${f}.data`]);
-  const manifest: ModelManifest = { ...manifestBase(transformer), files: describeFiles(dir, paths) };
+  const base = manifestBase(transformer);
+  const manifest: ModelManifest = opts.untrained
+    ? { ...base, id: opts.untrained.id, testModel: true, description: `${SHAPES_ID} with seeded random transformer weights (a control)`, files: describeFiles(dir, paths) }
+    : { ...base, files: describeFiles(dir, paths) };
   writeFileSync(join(dir, 'model.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   return manifest;
 }

@@ -107,7 +107,7 @@ describe('builtin:shapes', () => {
     writeFileSync(join(dir, 'transformer.safetensors'), bytes);
     const out = join(tmp.dir, 'out');
     mkdirSync(out);
-    expect(() => buildShapesModel(out, dir)).toThrow(/lack tensor "proj_in\.weight"/);
+    expect(() => buildShapesModel(out, { weightsDir: dir })).toThrow(/lack tensor "proj_in\.weight"/);
     expect(() => readFileSync(join(out, 'transformer.onnx'))).toThrow();
   });
 });
