@@ -1,10 +1,11 @@
 /**
- * `builtin:shapes`: a toy model that makes real pictures on a CPU. The LTX-Video transformer at
+ * `builtin:shapes`: a toy model trained by the project, for real pictures of one family on a CPU. The LTX-Video transformer at
  * a small width (4 layers, 2 heads × 64), trained by tools/train-shapes/train.py on the
  * synthetic family in companion/media/shapes.ts (coloured shapes bouncing over panning
  * gradients, 64×64 px, 24 fps), with a linear "VAE" (patchify + PCA to 64 channels).
- * It continues, fills, bridges and generates clips of that family; it is not a general video
- * model, and it ignores the prompt (it was trained without text).
+ * It extends, fills, bridges and generates clips of that family (how close to the truth:
+ * bench/RESULTS.md, test/quality/); it is not a general video model, and it ignores the prompt
+ * (it was trained without text).
  *
  * The weights ship in the repository (models/shapes/: diffusers' transformer config and a
  * safetensors file under the diffusers tensor names) and come in through the import path of real
@@ -78,11 +79,14 @@ function buildFrom(dir: string, file: string, part: 'transformer' | 'vae', graph
   }
 }
 
+/** Bump when the builder or the manifest it writes changes (new weights change the hash by themselves). */
+const BUILDER_VERSION = 1;
+
 let version: number | undefined;
-/** Build version: the first 48 bits of the weights' and config's sha256. */
+/** Build version: the first 48 bits of the sha256 of the builder version, config and weights. */
 export function shapesBuildVersion(): number {
   if (version === undefined) {
-    const hash = createHash('sha256');
+    const hash = createHash('sha256').update(`builder ${BUILDER_VERSION}\n`);
     for (const f of [CONFIG_FILE, WEIGHTS_FILE, VAE_FILE]) hash.update(readFileSync(join(SHAPES_WEIGHTS_DIR, f)));
     version = parseInt(hash.digest('hex').slice(0, 12), 16);
   }
@@ -92,8 +96,8 @@ export function shapesBuildVersion(): number {
 export const SHAPES_DESCRIPTION =
   'Toy model trained by the Reshoot project on synthetic shapes (one to three coloured circles, squares and ' +
   'diamonds bouncing over panning gradients, 64×64 px, 24 fps): the LTX-Video transformer at a small width ' +
-  '(4 layers, 2 heads × 64) with a linear patch "VAE" (8×8 px × 4 frames → 64 channels). It continues, fills, bridges and generates clips of that ' +
-  'family on a CPU in seconds; it is not a general video model and ignores the prompt.';
+  '(4 layers, 2 heads × 64) with a linear patch "VAE" (8×8 px × 4 frames → 64 channels). It extends, fills, bridges and generates clips of that ' +
+  'family on a CPU in seconds, still short of simple baselines (bench/RESULTS.md); it is not a general video model and ignores the prompt.';
 
 function manifestBase(transformer: ModelManifest['transformer']): Omit<ModelManifest, 'files'> {
   return {

@@ -18,7 +18,7 @@ Run (what made the shipped weights; glibc's malloc settings stop torch's large t
 being mapped and unmapped on every op, which otherwise costs more than the arithmetic here):
 
   MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=100000000000 MALLOC_TOP_PAD_=268435456 \
-    nice -n 19 /usr/bin/python3 tools/train-shapes/train.py --minutes 64 --out /tmp/shapes-run
+    nice -n 19 /usr/bin/python3 tools/train-shapes/train.py --minutes 46 --out /tmp/shapes-run
 
 The budget is wall time (the learning rate follows a cosine over it), so how many steps it gets
 depends on the machine and its load; the step count is written into the weights' metadata. It
