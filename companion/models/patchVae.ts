@@ -29,10 +29,15 @@ const TO_CHANNELS = [0, 1, 3, 5, 7, 2, 4, 6];
 const FROM_CHANNELS = [0, 1, 5, 2, 6, 3, 7, 4];
 
 export function patchVaeEncoderGraph(spec: PatchSpec): GraphBuilder {
-  const { spatial: s, temporal: t } = spec;
   const g = new GraphBuilder('patch_vae_encoder', noWeights);
   const sample = g.input('sample', DataType.FLOAT, ['batch', 3, 'frames', 'height', 'width']);
+  g.output(patchify(g, sample, spec), 'latent', DataType.FLOAT, ['batch', patchChannels(spec), 'latent_frames', 'latent_height', 'latent_width']);
+  return g;
+}
 
+/** The encoder's arithmetic, added to any graph: sample [B, 3, F, H, W] → cells [B, 3·t·s·s, f, h, w]. */
+export function patchify(g: GraphBuilder, sample: string, spec: PatchSpec): string {
+  const { spatial: s, temporal: t } = spec;
   // [x0 repeated t times, x1, x2, ...]: t·f frames
   const first = g.slice(sample, [0], [1], [2]);
   const padded = g.concat([...Array<string>(t - 1).fill(first), sample], 2);
@@ -42,23 +47,24 @@ export function patchVaeEncoderGraph(spec: PatchSpec): GraphBuilder {
   const at = (from: number, to: number): string => g.slice(latentDims, [from], [to], [0]);
   const view8 = g.concat([at(0, 3), g.ints([t]), at(3, 4), g.ints([s]), at(4, 5), g.ints([s])], 0);
   const cells = g.transpose(g.reshape(padded, view8), TO_CHANNELS);
-  const latent = g.reshape(cells, g.concat([at(0, 1), g.ints([patchChannels(spec)]), at(2, 5)], 0));
-  g.output(latent, 'latent', DataType.FLOAT, ['batch', patchChannels(spec), 'latent_frames', 'latent_height', 'latent_width']);
-  return g;
+  return g.reshape(cells, g.concat([at(0, 1), g.ints([patchChannels(spec)]), at(2, 5)], 0));
 }
 
 export function patchVaeDecoderGraph(spec: PatchSpec): GraphBuilder {
-  const { spatial: s, temporal: t } = spec;
   const g = new GraphBuilder('patch_vae_decoder', noWeights);
   const latent = g.input('latent', DataType.FLOAT, ['batch', patchChannels(spec), 'latent_frames', 'latent_height', 'latent_width']);
+  g.output(unpatchify(g, latent, spec), 'sample', DataType.FLOAT, ['batch', 3, 'frames', 'height', 'width']);
+  return g;
+}
 
+/** The decoder's arithmetic, added to any graph: cells [B, 3·t·s·s, f, h, w] → sample [B, 3, F, H, W]. */
+export function unpatchify(g: GraphBuilder, latent: string, spec: PatchSpec): string {
+  const { spatial: s, temporal: t } = spec;
   const dims = g.shape(latent); // [B, C, f, h, w]
   const at = (from: number, to: number): string => g.slice(dims, [from], [to], [0]);
   const view8 = g.concat([at(0, 1), g.ints([3, t, s, s]), at(2, 5)], 0);
   const blocks = g.transpose(g.reshape(latent, view8), FROM_CHANNELS);
   const frames = g.reshape(blocks, g.concat([at(0, 1), g.ints([3]), g.mul(at(2, 5), g.ints([t, s, s]))], 0));
   // Drop the t - 1 repeats of the first frame (INT64_MAX as "to the end").
-  const sample = g.slice(frames, [t - 1], [Number.MAX_SAFE_INTEGER], [2]);
-  g.output(sample, 'sample', DataType.FLOAT, ['batch', 3, 'frames', 'height', 'width']);
-  return g;
+  return g.slice(frames, [t - 1], [Number.MAX_SAFE_INTEGER], [2]);
 }

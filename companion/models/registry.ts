@@ -4,7 +4,7 @@
  * model.json and checks every listed file is present at its recorded size (hashing multi-GB
  * weights on every load would be too slow; sha256 is recorded for `doctor`-style checks).
  *
- * Builtins (`builtin:tiny`) are built into the cache on first use. The build goes to a temporary
+ * Builtins (`builtin:tiny`, `builtin:shapes`) are built into the cache on first use. The build goes to a temporary
  * folder beside the final one and is renamed into place, so a crash never leaves a half-written
  * model and two processes racing to build both end up with one complete folder.
  */
@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { ReshootError } from '../errors.ts';
 import { modelManifestSchema } from './manifest.ts';
+import { buildShapesModel, SHAPES_DESCRIPTION, SHAPES_ID, shapesBuildVersion } from './shapes.ts';
 import { buildTinyModel, GRAPH_FILES, TINY_BUILD_VERSION, TINY_ID, tinyManifest } from './tiny.ts';
 import type { ModelHandle, ModelManifest } from './types.ts';
 
@@ -30,6 +31,15 @@ interface Builtin {
 
 const BUILTINS: Record<string, Builtin> = {
   [TINY_ID]: { version: TINY_BUILD_VERSION, description: tinyManifest.description, testModel: true, build: (dir) => buildTinyModel(dir) },
+  [SHAPES_ID]: {
+    // A getter: the version is the shipped weights' hash, read when first asked for.
+    get version() {
+      return shapesBuildVersion();
+    },
+    description: SHAPES_DESCRIPTION,
+    testModel: false,
+    build: (dir) => buildShapesModel(dir),
+  },
 };
 
 export function modelCacheDir(): string {

@@ -120,6 +120,7 @@ describe('model registry', () => {
 
   it('lists builtins before they are built, and sizes once they are', async () => {
     expect(await listModels()).toEqual([
+      expect.objectContaining({ id: 'builtin:shapes', status: 'not_built', bytes: null, testModel: false }),
       expect.objectContaining({ id: 'builtin:tiny', status: 'not_built', bytes: null, testModel: true }),
     ]);
     await loadModel('builtin:tiny');
@@ -128,9 +129,10 @@ describe('model registry', () => {
     const listed = await listModels();
     expect(listed.map((m) => [m.id, m.status])).toEqual([
       ['broken', 'damaged'],
+      ['builtin:shapes', 'not_built'],
       ['builtin:tiny', 'ready'],
     ]);
-    expect(listed[1].bytes).toBeGreaterThan(500_000);
+    expect(listed[2].bytes).toBeGreaterThan(500_000);
     expect(listed[0].problem).toContain('text_encoder.onnx.data');
   });
 });

@@ -1,0 +1,90 @@
+/**
+ * Quality of builtin:shapes against ground truth, on more held-out clips than the tests use,
+ * each task next to its baseline in the same run (test/quality/tasks.ts does the work):
+ *
+ *   npm run bench:quality
+ *
+ *   extend   centroid error (px) over 12 new frames: per-token conditioning, blending, hold-last
+ *   fill     PSNR (dB) inside a mask over a moving shape vs the clean background: model, ring mean
+ *   bridge   PSNR (dB) of a 7-frame gap vs the true frames, and centroid error: model, cross-fade
+ *   steps    extend and fill at 8, 16 (the model's default) and 32 steps
+ *
+ * Environment: BENCH_CLIPS (12) clips, seeds 101…; BENCH_SKIP=steps to leave the step sweep out.
+ * RESHOOT_MODELS as usual (builtin:shapes builds on first use).
+ */
+import { Engine } from '../companion/engine/engine.ts';
+import { SHAPES_ID } from '../companion/models/shapes.ts';
+import { bridgeTask, extendTask, fillTask } from '../test/quality/tasks.ts';
+import { envInt, fmt, machine, printMachine, tempDir } from './common.ts';
+
+const CLIPS = Array.from({ length: envInt('BENCH_CLIPS', 12) }, (_, i) => 101 + i);
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const sd = (xs: number[]) => Math.sqrt(mean(xs.map((x) => (x - mean(xs)) ** 2)));
+const stat = (xs: number[], d = 2) => `${fmt(mean(xs), d)} ± ${fmt(sd(xs), d)}`;
+
+async function main(): Promise<void> {
+  printMachine(await machine());
+  const tmp = tempDir('reshoot-bench-quality-');
+  const engine = await Engine.open(SHAPES_ID);
+  const started = performance.now();
+  try {
+    console.log(`model ${SHAPES_ID} (${engine.manifest!.description.slice(0, 60)}…), clips ${CLIPS[0]}–${CLIPS.at(-1)}`);
+    const o = { engine, dir: tmp.dir };
+
+    const ext = { perToken: [] as number[], blend: [] as number[], hold: [] as number[] };
+    for (const clip of CLIPS) {
+      const p = await extendTask(clip, { ...o, conditioning: 'per-token' });
+      const b = await extendTask(clip, { ...o, conditioning: 'blend' });
+      ext.perToken.push(p.model);
+      ext.blend.push(b.model);
+      ext.hold.push(p.holdLast);
+    }
+    console.log(`\nextend, centroid error px (mean ± sd over ${CLIPS.length} clips; lower is better)`);
+    console.log(`  per-token ${stat(ext.perToken)}   blend ${stat(ext.blend)}   hold-last ${stat(ext.hold)}`);
+    console.log(`  per-token / hold-last ${fmt(mean(ext.perToken) / mean(ext.hold), 2)}   blend / hold-last ${fmt(mean(ext.blend) / mean(ext.hold), 2)}`);
+    console.log(`  worst clip per-token / hold-last ${fmt(Math.max(...ext.perToken.map((v, i) => v / ext.hold[i]!)), 2)}`);
+
+    const fill = { perToken: [] as number[], blend: [] as number[], ring: [] as number[] };
+    for (const clip of CLIPS) {
+      const p = await fillTask(clip, { ...o, conditioning: 'per-token' });
+      const b = await fillTask(clip, { ...o, conditioning: 'blend' });
+      fill.perToken.push(p.model);
+      fill.blend.push(b.model);
+      fill.ring.push(p.ringMean);
+    }
+    console.log(`\nfill, PSNR dB inside the mask vs the clean background (higher is better)`);
+    console.log(`  per-token ${stat(fill.perToken)}   blend ${stat(fill.blend)}   ring-mean ${stat(fill.ring)}`);
+    console.log(`  per-token − ring-mean ${fmt(mean(fill.perToken) - mean(fill.ring), 2)} dB   worst clip ${fmt(Math.min(...fill.perToken.map((v, i) => v - fill.ring[i]!)), 2)} dB`);
+
+    const br = { model: [] as number[], fade: [] as number[], modelC: [] as number[], fadeC: [] as number[] };
+    for (const clip of CLIPS) {
+      const r = await bridgeTask(clip, o);
+      br.model.push(r.model);
+      br.fade.push(r.crossFade);
+      br.modelC.push(r.modelCentroid);
+      br.fadeC.push(r.crossFadeCentroid);
+    }
+    console.log(`\nbridge, 7-frame gap`);
+    console.log(`  PSNR dB: model ${stat(br.model)}   cross-fade ${stat(br.fade)}   difference ${fmt(mean(br.model) - mean(br.fade), 2)} dB, worst clip ${fmt(Math.min(...br.model.map((v, i) => v - br.fade[i]!)), 2)} dB`);
+    console.log(`  centroid error px: model ${stat(br.modelC)}   cross-fade ${stat(br.fadeC)}`);
+
+    if (process.env.BENCH_SKIP !== 'steps') {
+      console.log(`\nsteps (first ${Math.min(6, CLIPS.length)} clips): extend centroid px / fill PSNR dB`);
+      for (const steps of [8, 16, 32]) {
+        const e: number[] = [];
+        const f: number[] = [];
+        for (const clip of CLIPS.slice(0, 6)) {
+          e.push((await extendTask(clip, { ...o, steps })).model);
+          f.push((await fillTask(clip, { ...o, steps })).model);
+        }
+        console.log(`  ${String(steps).padStart(2)} steps: extend ${fmt(mean(e), 2)} px   fill ${fmt(mean(f), 2)} dB`);
+      }
+    }
+  } finally {
+    await engine.close();
+    tmp.cleanup();
+  }
+  console.log(`\ntotal ${fmt((performance.now() - started) / 1000)} s`);
+}
+
+await main();

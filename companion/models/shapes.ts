@@ -1,0 +1,149 @@
+/**
+ * `builtin:shapes`: a toy model trained by the project, for real pictures of one family on a CPU. The LTX-Video transformer at
+ * a small width (4 layers, 2 heads × 64), trained by tools/train-shapes/train.py on the
+ * synthetic family in companion/media/shapes.ts (coloured shapes bouncing over panning
+ * gradients, 64×64 px, 24 fps), with a linear "VAE" (patchify + PCA to 64 channels).
+ * It extends, fills, bridges and generates clips of that family (how close to the truth:
+ * bench/RESULTS.md, test/quality/); it is not a general video model, and it ignores the prompt
+ * (it was trained without text).
+ *
+ * The weights ship in the repository (models/shapes/: diffusers' transformer config and a
+ * safetensors file under the diffusers tensor names) and come in through the import path of real
+ * checkpoints: the config parser, a checked CheckpointPart and the same graph builder. The
+ * build is versioned by the weights' hash, so new weights rebuild the cached model by themselves.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { byteTextEncoderGraph } from './byteTextEncoder.ts';
+import { CheckpointPart, parseLtxvTransformerConfig } from './checkpoint.ts';
+import { ltxvTransformerGraph } from './ltxv/transformer.ts';
+import { DataType } from './onnx/proto.ts';
+import { GraphBuilder, type WeightSource } from './onnx/graph.ts';
+import { patchChannels, patchify, unpatchify, type PatchSpec } from './patchVae.ts';
+import { openSafetensors } from './safetensors.ts';
+import { describeFiles, GRAPH_FILES } from './tiny.ts';
+import { BYTE_PAD_ID } from './tokenizer.ts';
+import type { ModelManifest } from './types.ts';
+import { seededWeights } from './weights.ts';
+
+export const SHAPES_ID = 'builtin:shapes';
+
+/** Where the shipped weights live (repository root/models/shapes). */
+export const SHAPES_WEIGHTS_DIR = fileURLToPath(new URL('../../models/shapes/', import.meta.url));
+const WEIGHTS_FILE = 'transformer.safetensors';
+const VAE_FILE = 'vae.safetensors';
+const CONFIG_FILE = 'config.json';
+
+const patch: PatchSpec = { spatial: 8, temporal: 4 };
+/** Latent channels: the linear VAE keeps the top 64 of the 768 patch directions. */
+const LATENT_CHANNELS = 64;
+const latent = { channels: LATENT_CHANNELS, ...patch };
+
+/**
+ * The shapes VAE: the test models' exact patchify (8×8 px × 4 frames → 768 values per cell), then
+ * a linear map to 64 channels fitted by PCA on the family (tools/train-shapes/pca.py), scaled to
+ * unit variance; the decoder maps back and un-patchifies. Lossy (about 32 dB on the family) but
+ * cheap, and it keeps the latent narrower than the transformer (128), which must carry the noise.
+ */
+function linearVaeGraph(kind: 'encoder' | 'decoder', weights: WeightSource): GraphBuilder {
+  const P = patchChannels(patch);
+  const g = new GraphBuilder(`shapes_vae_${kind}`, weights);
+  // [B, C, f, h, w] ↔ [B, f, h, w, C] around the per-cell linear map.
+  const toLast = [0, 2, 3, 4, 1];
+  const toSecond = [0, 4, 1, 2, 3];
+  if (kind === 'encoder') {
+    const sample = g.input('sample', DataType.FLOAT, ['batch', 3, 'frames', 'height', 'width']);
+    const cells = g.transpose(patchify(g, sample, patch), toLast);
+    const z = g.transpose(g.linear(cells, 'encoder', P, LATENT_CHANNELS), toSecond);
+    g.output(z, 'latent', DataType.FLOAT, ['batch', LATENT_CHANNELS, 'latent_frames', 'latent_height', 'latent_width']);
+  } else {
+    const z = g.input('latent', DataType.FLOAT, ['batch', LATENT_CHANNELS, 'latent_frames', 'latent_height', 'latent_width']);
+    const cells = g.transpose(g.linear(g.transpose(z, toLast), 'decoder', LATENT_CHANNELS, P), toSecond);
+    g.output(unpatchify(g, cells, patch), 'sample', DataType.FLOAT, ['batch', 3, 'frames', 'height', 'width']);
+  }
+  return g;
+}
+
+/** Builds `graph` with weights from a safetensors file in `dir`, checked against its parameter list first. */
+function buildFrom(dir: string, file: string, part: 'transformer' | 'vae', graph: (w: WeightSource) => GraphBuilder, out: string, name: string): void {
+  const path = join(dir, file);
+  const source = new CheckpointPart(dir, part, path, openSafetensors(path));
+  try {
+    const g = graph(source.weights());
+    source.check(g.paramList()); // one clear message naming a missing or misshapen tensor, before writing
+    g.save(out, name);
+  } finally {
+    source.close();
+  }
+}
+
+/** Bump when the builder or the manifest it writes changes (new weights change the hash by themselves). */
+const BUILDER_VERSION = 1;
+
+let version: number | undefined;
+/** Build version: the first 48 bits of the sha256 of the builder version, config and weights. */
+export function shapesBuildVersion(): number {
+  if (version === undefined) {
+    const hash = createHash('sha256').update(`builder ${BUILDER_VERSION}\n`);
+    for (const f of [CONFIG_FILE, WEIGHTS_FILE, VAE_FILE]) hash.update(readFileSync(join(SHAPES_WEIGHTS_DIR, f)));
+    version = parseInt(hash.digest('hex').slice(0, 12), 16);
+  }
+  return version;
+}
+
+export const SHAPES_DESCRIPTION =
+  'Toy model trained by the Reshoot project on synthetic shapes (one to three coloured circles, squares and ' +
+  'diamonds bouncing over panning gradients, 64×64 px, 24 fps): the LTX-Video transformer at a small width ' +
+  '(4 layers, 2 heads × 64) with a linear patch "VAE" (8×8 px × 4 frames → 64 channels). It extends, fills, bridges and generates clips of that ' +
+  'family on a CPU in seconds, still short of simple baselines (bench/RESULTS.md); it is not a general video model and ignores the prompt.';
+
+function manifestBase(transformer: ModelManifest['transformer']): Omit<ModelManifest, 'files'> {
+  return {
+    id: SHAPES_ID,
+    family: 'ltxv',
+    license: 'trained by the Reshoot project on synthetic data it generates; ships under the project licence',
+    testModel: false,
+    description: SHAPES_DESCRIPTION,
+    latent,
+    sizeRules: { multiple: 8, maxPixels: 64 * 64, maxFrames: 17 },
+    scheduler: { steps: 16, guidance: 1, shift: { kind: 'static', shift: 1 } },
+    transformer,
+    text: { tokenizer: 'bytes', maxTokens: 32, padId: BYTE_PAD_ID },
+    conditioning: 'per-token',
+    build: { producer: 'reshoot', version: shapesBuildVersion() },
+  };
+}
+
+/** Writes builtin:shapes (four graphs, their weights, model.json) into an existing empty folder. */
+export interface ShapesBuildOptions {
+  /** Folder with config.json, transformer.safetensors and vae.safetensors (default: the shipped one). */
+  weightsDir?: string;
+  /**
+   * An untrained twin for comparisons: the same graphs and VAE with seeded random transformer
+   * weights, under another id (test/quality uses it as the control the trained model must beat).
+   */
+  untrained?: { id: string; seed: number };
+}
+
+export function buildShapesModel(dir: string, opts: ShapesBuildOptions = {}): ModelManifest {
+  const weightsDir = opts.weightsDir ?? SHAPES_WEIGHTS_DIR;
+  const configPath = join(weightsDir, CONFIG_FILE);
+  const transformer = parseLtxvTransformerConfig(JSON.parse(readFileSync(configPath, 'utf8')), configPath);
+  if (transformer.inChannels !== LATENT_CHANNELS) throw new Error(`${configPath}: in_channels ${transformer.inChannels}, the shapes VAE has ${LATENT_CHANNELS}`);
+  buildFrom(weightsDir, VAE_FILE, 'vae', (w) => linearVaeGraph('encoder', w), dir, GRAPH_FILES.vaeEncoder);
+  buildFrom(weightsDir, VAE_FILE, 'vae', (w) => linearVaeGraph('decoder', w), dir, GRAPH_FILES.vaeDecoder);
+  if (opts.untrained) ltxvTransformerGraph(transformer, seededWeights(opts.untrained.seed)).save(dir, GRAPH_FILES.transformer);
+  else buildFrom(weightsDir, WEIGHTS_FILE, 'transformer', (w) => ltxvTransformerGraph(transformer, w), dir, GRAPH_FILES.transformer);
+  // The prompt reaches the transformer only through cross-attention, whose output projection
+  // was trained at zero; the byte embeddings are seeded placeholders that cannot change a pixel.
+  byteTextEncoderGraph(transformer.captionChannels, seededWeights(1)).save(dir, GRAPH_FILES.textEncoder);
+  const paths = Object.values(GRAPH_FILES).flatMap((f) => [f, `${f}.data`]);
+  const base = manifestBase(transformer);
+  const manifest: ModelManifest = opts.untrained
+    ? { ...base, id: opts.untrained.id, testModel: true, description: `${SHAPES_ID} with seeded random transformer weights (a control)`, files: describeFiles(dir, paths) }
+    : { ...base, files: describeFiles(dir, paths) };
+  writeFileSync(join(dir, 'model.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  return manifest;
+}

@@ -1,0 +1,113 @@
+/**
+ * builtin:shapes as shipped: it builds from models/shapes/ through the checkpoint import path,
+ * and the graph the engine runs computes what the training code computed (same token layout,
+ * RoPE coordinates, per-token timesteps), checked against numbers from
+ * tools/train-shapes/reference.py. A model that trained on one layout and ran on another would
+ * still "work" and make garbage; this is the test that would say so.
+ */
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { framesToVideoTensor, latentToTokens, videoTensorToFrames } from '../../companion/engine/latents.ts';
+import { loadRuntime, type ModelRuntime } from '../../companion/engine/runtime.ts';
+import { renderShapes, shapesClip } from '../../companion/media/shapes.ts';
+import { loadModel } from '../../companion/models/registry.ts';
+import { buildShapesModel, SHAPES_ID, SHAPES_WEIGHTS_DIR } from '../../companion/models/shapes.ts';
+import { tempDir, useTestModelCache } from '../helpers/fixtures.ts';
+
+useTestModelCache();
+
+const reference = JSON.parse(readFileSync(new URL('./fixtures/shapes-reference.json', import.meta.url), 'utf8')) as {
+  clip: { seed: number; frames: number; fps: number };
+  sigma: number;
+  knownLatentFrames: number;
+  latent: { sumAbs: number; samples: [number, number, number][] };
+  velocity: { sumAbs: number; mean: number; samples: [number, number, number][] };
+};
+
+let rt: ModelRuntime;
+const tmp = tempDir();
+
+beforeAll(async () => {
+  rt = await loadRuntime(await loadModel(SHAPES_ID), 'cpu');
+});
+afterAll(async () => {
+  await rt?.release();
+  tmp.cleanup();
+});
+
+describe('builtin:shapes', () => {
+  it('is a real model, not a test model, and says what it is', () => {
+    const m = rt.manifest;
+    expect(m.testModel).toBe(false);
+    expect(m.description).toMatch(/synthetic shapes/);
+    expect(m.description).toMatch(/not a general video model/);
+    expect(m.transformer).toMatchObject({ numLayers: 4, numAttentionHeads: 2, attentionHeadDim: 64, inChannels: 64 });
+    expect(m.latent).toEqual({ channels: 64, spatial: 8, temporal: 4 });
+    expect(m.transformer.rope.causalFix).toBe(true);
+  });
+
+  it('its ONNX VAE encoder and transformer compute what the training code computed on the same window', async () => {
+    const { seed, frames, fps } = reference.clip;
+    const video = framesToVideoTensor(renderShapes(shapesClip(seed), frames));
+    const grid = { frames: 1 + (frames - 1) / 4, height: 8, width: 8 };
+    const S = grid.frames * grid.height * grid.width;
+    const C = rt.manifest.latent.channels;
+    const x0 = latentToTokens(await rt.encodeVideo(video, frames, 64, 64), C, S);
+    for (const [tok, ch, want] of reference.latent.samples) expect(x0[tok * C + ch], `latent token ${tok} channel ${ch}`).toBeCloseTo(want, 3);
+    const cells = grid.height * grid.width;
+    const x = new Float32Array(S * C);
+    const timestep = new Float32Array(S);
+    const s = reference.sigma;
+    for (let t = 0; t < S; t++) {
+      const known = t < reference.knownLatentFrames * cells;
+      timestep[t] = known ? 0 : 1000 * s;
+      for (let c = 0; c < C; c++) {
+        const i = t * C + c;
+        x[i] = known ? x0[i]! : (1 - s) * x0[i]! + s * Math.fround(Math.sin(1.3 * t + 0.37 * c));
+      }
+    }
+    const v = await rt.velocity(x, 1, timestep, await rt.encodeText(''), rt.rope(grid, fps));
+    for (const [tok, ch, want] of reference.velocity.samples) expect(v[tok * C + ch], `token ${tok} channel ${ch}`).toBeCloseTo(want, 3);
+    let sumAbs = 0;
+    for (const a of v) sumAbs += Math.abs(a);
+    expect(sumAbs / reference.velocity.sumAbs).toBeCloseTo(1, 4);
+  });
+
+  it('its VAE gives the family back at over 30 dB (a linear autoencoder: lossy, but only a little)', async () => {
+    const frames = renderShapes(shapesClip(11), 17);
+    const grid = { frames: 5, height: 8, width: 8 };
+    const decoded = await rt.decodeVideo(await rt.encodeVideo(framesToVideoTensor(frames), 17, 64, 64), grid.frames, grid.height, grid.width);
+    const back = videoTensorToFrames(decoded, 17, 64, 64);
+    let se = 0;
+    frames.forEach((f, i) => f.data.forEach((v, k) => (se += (v - back[i]!.data[k]!) ** 2)));
+    const psnr = 10 * Math.log10((255 * 255) / (se / (17 * 64 * 64 * 3)));
+    expect(psnr).toBeGreaterThan(30);
+  });
+
+  it('ignores the prompt: it was trained without text, and cross-attention is zero', async () => {
+    const grid = { frames: 2, height: 2, width: 2 };
+    const C = rt.manifest.latent.channels;
+    const x = Float32Array.from({ length: 8 * C }, (_, i) => Math.sin(i));
+    const t = new Float32Array(8).fill(500);
+    const a = await rt.velocity(x, 1, t, await rt.encodeText('a red circle'), rt.rope(grid, 24));
+    const b = await rt.velocity(x, 1, t, await rt.encodeText('something else entirely'), rt.rope(grid, 24));
+    expect(Array.from(a)).toEqual(Array.from(b));
+  });
+
+  it('a weights file with a missing tensor is refused, naming the tensor, before any graph is written', () => {
+    const dir = join(tmp.dir, 'weights');
+    mkdirSync(dir);
+    for (const f of ['config.json', 'vae.safetensors']) copyFileSync(join(SHAPES_WEIGHTS_DIR, f), join(dir, f));
+    // Same file with one tensor renamed in the header (same length, so offsets stay valid).
+    const bytes = readFileSync(join(SHAPES_WEIGHTS_DIR, 'transformer.safetensors'));
+    const headerLength = Number(bytes.readBigUInt64LE(0));
+    const header = bytes.subarray(8, 8 + headerLength).toString('utf8').replace('"proj_in.weight"', '"proj_XX.weight"');
+    bytes.write(header, 8, 'utf8');
+    writeFileSync(join(dir, 'transformer.safetensors'), bytes);
+    const out = join(tmp.dir, 'out');
+    mkdirSync(out);
+    expect(() => buildShapesModel(out, { weightsDir: dir })).toThrow(/lack tensor "proj_in\.weight"/);
+    expect(() => readFileSync(join(out, 'transformer.onnx'))).toThrow();
+  });
+});

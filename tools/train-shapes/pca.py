@@ -1,0 +1,56 @@
+"""
+Fits the "VAE" of builtin:shapes: a linear autoencoder (PCA) of the 8×8 px × 4 frame RGB patches
+of the shapes family. The patchify is the test models' exactly invertible one
+(companion/models/patchVae.ts, 768 values per cell); PCA keeps the top 64 directions, each scaled
+to unit variance, so the latent the transformer sees is 64 channels of roughly unit variance
+(the transformer's width, 128, must exceed the latent's channels for it to carry the noise).
+
+Run: /usr/bin/python3 tools/train-shapes/pca.py models/shapes/vae.safetensors
+Writes encoder.weight [64, 768], encoder.bias [64], decoder.weight [768, 64], decoder.bias [768]
+(float32): latent = encoder.weight · patch + encoder.bias; patch ≈ decoder.weight · latent + decoder.bias.
+"""
+import os
+import sys
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(__file__))
+import shapes  # noqa: E402
+import train  # noqa: E402
+
+LATENT = 64
+CLIPS = 120
+SEED = 2024
+
+
+def main():
+    rng = np.random.default_rng(SEED)
+    patches = []
+    for _ in range(CLIPS):
+        p = shapes.clip_params(int(rng.integers(train.TRAIN_SEED_BASE, 2**31)))
+        patches.append(train.patchify(shapes.render(p, train.FRAMES, start=int(rng.integers(0, 24)))))
+    x = np.concatenate(patches).astype(np.float64)
+    mu = x.mean(0)
+    w, v = np.linalg.eigh(np.cov((x - mu).T))
+    order = np.argsort(w)[::-1][:LATENT]
+    w, v = w[order], v[:, order]
+    # Fix each direction's sign (eigh may return either) so the fit is reproducible.
+    v *= np.sign(v[np.abs(v).argmax(0), np.arange(LATENT)])
+    std = np.sqrt(w)
+    enc = (v / std).T  # [64, 768]
+    dec = v * std  # [768, 64]
+    tensors = {
+        "encoder.weight": torch.from_numpy(enc.astype(np.float32)),
+        "encoder.bias": torch.from_numpy((-enc @ mu).astype(np.float32)),
+        "decoder.weight": torch.from_numpy(dec.astype(np.float32)),
+        "decoder.bias": torch.from_numpy(mu.astype(np.float32)),
+    }
+    kept = w.sum() / np.cov((x - mu).T).trace()
+    train.write_safetensors(sys.argv[1], tensors, {"producer": "tools/train-shapes/pca.py", "clips": str(CLIPS), "seed": str(SEED),
+                                                   "latent": str(LATENT), "variance_kept": f"{kept:.4f}"}, dtype="F32")
+    print(f"kept {kept:.4f} of the variance in {LATENT} of {x.shape[1]} directions, {len(x)} patches")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""
+Reference numbers for test/quality/shapes-parity.test.ts: the training code's own forward pass
+on the exported weights, for one clip of the family, so the test can check that the ONNX graph
+the project builds from models/shapes/ computes what was trained (same tensor layout, RoPE,
+timestep conditioning).
+
+Run: /usr/bin/python3 tools/train-shapes/reference.py models/shapes > test/quality/fixtures/shapes-reference.json
+"""
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(__file__))
+import shapes  # noqa: E402
+import train  # noqa: E402
+from model import LtxTransformer  # noqa: E402
+
+
+def load(folder):
+    sd, meta = train.read_safetensors(os.path.join(folder, "transformer.safetensors"))
+    c = train.CONFIG
+    m = LtxTransformer(train.CHANNELS, c["heads"], c["head_dim"], c["layers"], c["caption_channels"])
+    m.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in sd.items()})
+    return m, meta
+
+
+def main():
+    torch.set_num_threads(1)
+    model, meta = load(sys.argv[1])
+    seed, frames = 7, 17
+    video = shapes.render(shapes.clip_params(seed), frames)
+    tokens = torch.from_numpy(train.encode(train.patchify(video)))[None]
+    f = 1 + (frames - 1) // train.TEMPORAL
+    g = train.SIZE // train.SPATIAL
+    # Extend-style window: the first two latent frames known (t = 0), the rest noised at σ = 0.6.
+    mask = torch.zeros(f, g, g)
+    mask[2:] = 1
+    mask = mask.reshape(1, -1)
+    S, C = tokens.shape[1:]
+    picks = [(s, c) for s in (0, S // 3, S - 1) for c in (0, 1, C - 1)]
+    # A noise field both languages compute alike (float64 sin, rounded to float32).
+    s_idx, c_idx = np.meshgrid(np.arange(S), np.arange(C), indexing="ij")
+    noise = torch.from_numpy(np.sin(1.3 * s_idx + 0.37 * c_idx).astype(np.float32))[None]
+    sigma = 0.6
+    x = mask[..., None] * ((1 - sigma) * tokens + sigma * noise) + (1 - mask[..., None]) * tokens
+    cos, sin = train.rope_tables(f, g, g, model.dim)
+    with torch.no_grad():
+        v = model(x, 1000 * sigma * mask, cos, sin)[0]
+    S = v.shape[0]
+    print(json.dumps({
+        "note": "made by tools/train-shapes/reference.py from models/shapes (training code forward, torch CPU fp32)",
+        "weights": meta,
+        "clip": {"seed": seed, "frames": frames, "fps": train.FPS},
+        "sigma": sigma,
+        "knownLatentFrames": 2,
+        "noise": "sin(1.3·s + 0.37·c) for token s, channel c",
+        "latent": {"sumAbs": float(tokens.abs().sum()), "samples": [[s, c, float(tokens[0, s, c])] for s, c in picks]},
+        "velocity": {"sumAbs": float(v.abs().sum()), "mean": float(v.mean()), "samples": [[s, c, float(v[s, c])] for s, c in picks]},
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()
