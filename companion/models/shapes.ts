@@ -130,7 +130,10 @@ export interface ShapesBuildOptions {
 export function buildShapesModel(dir: string, opts: ShapesBuildOptions = {}): ModelManifest {
   const weightsDir = opts.weightsDir ?? SHAPES_WEIGHTS_DIR;
   const configPath = join(weightsDir, CONFIG_FILE);
-  const transformer = parseLtxvTransformerConfig(JSON.parse(readFileSync(configPath, 'utf8')), configPath);
+  const parsed = parseLtxvTransformerConfig(JSON.parse(readFileSync(configPath, 'utf8')), configPath);
+  // Frame positioning is not in a diffusers config (it comes with a release's recipe); the shapes
+  // model was trained with causal frame coordinates (tools/train-shapes/train.py).
+  const transformer = { ...parsed, rope: { ...parsed.rope, causalFix: true } };
   if (transformer.inChannels !== LATENT_CHANNELS) throw new Error(`${configPath}: in_channels ${transformer.inChannels}, the shapes VAE has ${LATENT_CHANNELS}`);
   buildFrom(weightsDir, VAE_FILE, 'vae', (w) => linearVaeGraph('encoder', w), dir, GRAPH_FILES.vaeEncoder);
   buildFrom(weightsDir, VAE_FILE, 'vae', (w) => linearVaeGraph('decoder', w), dir, GRAPH_FILES.vaeDecoder);
