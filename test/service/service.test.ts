@@ -250,7 +250,7 @@ describe('uploads', () => {
     const px = new Uint8Array(big * big * 4).fill(7);
     for (let i = 0; i < 20; i++) c.ws.send(encodeFrameMessage({ handle: ready.handle, frameIndex: i, width: big, height: big, channels: 4 }, px));
     const err = await c.next((m) => m.type === 'error');
-    expect(err).toMatchObject({ code: 'too_large', handle: ready.handle, message: expect.stringMatching(/without waiting for an ack/) });
+    expect(err).toMatchObject({ code: 'window_exceeded', handle: ready.handle, message: expect.stringMatching(/without waiting for an ack/) });
     c.close();
     await c.closed;
     const { readdirSync } = await import('node:fs');
