@@ -32,7 +32,7 @@ import {
   type ServerMessage,
 } from '../../protocol/index.ts';
 import { isReshootError } from '../errors.ts';
-import type { JobQueue } from '../jobs/queue.ts';
+import { SubmitRefused, type JobQueue } from '../jobs/queue.ts';
 import { RESHOOT_VERSION } from '../jobs/run.ts';
 import type { ServiceLimits } from './limits.ts';
 import { hostAllowed, originAllowed, tokenMatches, type DoorPolicy } from './security.ts';
@@ -204,7 +204,7 @@ class Session {
       await this.dispatch(msg);
     } catch (e) {
       const requestId = 'requestId' in msg ? msg.requestId : undefined;
-      const code = e instanceof UploadError || isReshootError(e) ? e.code : (e as { code?: string }).code === 'bad_spec' ? 'bad_spec' : 'internal';
+      const code = e instanceof UploadError || e instanceof SubmitRefused || isReshootError(e) ? e.code : (e as { code?: string }).code === 'bad_spec' ? 'bad_spec' : 'internal';
       if (code === 'internal') console.error('reshoot service: internal error', e);
       this.error(code, code === 'internal' ? 'internal error' : (e as Error).message, requestId);
     }
