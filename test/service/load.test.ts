@@ -23,7 +23,6 @@ const WARMUP_JOBS = 4;
 /** Growth allowed from after the warm-up round to after the full round. */
 const RSS_GROWTH_MB = 150;
 const HEAP_GROWTH_MB = 64;
-const TOTAL_MS = 90_000;
 const W = 64;
 const H = 48;
 
@@ -174,6 +173,5 @@ describe('load', () => {
     );
     expect(growth.rssMB).toBeLessThan(RSS_GROWTH_MB);
     expect(growth.heapMB).toBeLessThan(HEAP_GROWTH_MB);
-    expect(total).toBeLessThan(TOTAL_MS);
   }, 120_000);
 });
