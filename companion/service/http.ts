@@ -18,6 +18,7 @@ import { RESHOOT_VERSION } from '../jobs/run.ts';
 import { listModels } from '../models/registry.ts';
 import { hostAllowed, originAllowed, requestToken, tokenMatches, type DoorPolicy } from './security.ts';
 import { acceptSpec } from './submit.ts';
+import { Refused, type SpecValidator } from './validator.ts';
 
 const STATUS: Record<string, number> = {
   bad_spec: 400,
@@ -35,7 +36,7 @@ const STATUS: Record<string, number> = {
   write_failed: 503,
 };
 
-export function httpApp(queue: JobQueue, policy: DoorPolicy, uploadsDir: string): express.Express {
+export function httpApp(queue: JobQueue, policy: DoorPolicy, uploadsDir: string, validator: SpecValidator): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -61,9 +62,11 @@ export function httpApp(queue: JobQueue, policy: DoorPolicy, uploadsDir: string)
     res.json({ jobs: queue.list() });
   });
 
-  app.post('/jobs', express.json({ limit: '1mb' }), async (req, res) => {
+  // The body is read as text and parsed with the spec in the validation worker (validator.ts).
+  app.post('/jobs', express.text({ type: 'application/json', limit: '1mb' }), async (req, res) => {
+    const input = typeof req.body === 'string' ? { text: req.body } : { json: undefined };
     // On disk before the client hears "created"; a job that cannot be saved is refused whole.
-    const job = await queue.submit(acceptSpec(req.body, uploadsDir));
+    const job = await queue.submit(await acceptSpec(input, uploadsDir, validator));
     res.status(201).json({ job });
   });
 
@@ -94,7 +97,7 @@ export function httpApp(queue: JobQueue, policy: DoorPolicy, uploadsDir: string)
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     if (res.headersSent) return;
     if (err instanceof HttpError) return sendError(res, err.code, err.message);
-    if (err instanceof SubmitRefused) return sendError(res, err.code, err.message);
+    if (err instanceof SubmitRefused || err instanceof Refused) return sendError(res, err.code, err.message);
     const e = err as { code?: string; message?: string; type?: string; status?: number };
     if (e.type === 'entity.parse.failed') return sendError(res, 'bad_message', 'the body is not valid JSON');
     if (e.type === 'entity.too.large') return sendError(res, 'too_large', 'the body is larger than 1 MiB');

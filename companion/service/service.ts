@@ -16,6 +16,7 @@ import { DEFAULT_LIMITS, type ServiceLimits } from './limits.ts';
 import { acquireHomeLock, HomeLockedError } from './lock.ts';
 import type { DoorPolicy } from './security.ts';
 import { Sessions } from './sessions.ts';
+import { SpecValidator } from './validator.ts';
 
 export const DEFAULT_PORT = 41780;
 
@@ -78,9 +79,11 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
   const token = opts.token ?? newToken();
   const queue = new JobQueue({ dataDir: home });
   const server: Server = createServer();
+  const validator = new SpecValidator();
   let sessions: Sessions | null = null;
   const undo = async () => {
     await sessions?.close().catch(() => undefined);
+    await validator.close();
     server.closeAllConnections();
     if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
     await queue.close().catch(() => undefined);
@@ -92,9 +95,9 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
     const policy: DoorPolicy = { token, port: opts.port ?? DEFAULT_PORT, hosts: LOOPBACK.has(host) ? [] : [host], allowOrigins: opts.allowOrigins ?? [] };
     const uploadsDir = path.join(home, 'uploads');
     const providers = bundledProviders();
-    sessions = new Sessions({ queue, policy, uploadsDir, providers, limits, models: async () => (await listModels()).map((m) => m.id) });
+    sessions = new Sessions({ queue, policy, uploadsDir, providers, limits, validator, models: async () => (await listModels()).map((m) => m.id) });
     const s = sessions;
-    server.on('request', httpApp(queue, policy, uploadsDir));
+    server.on('request', httpApp(queue, policy, uploadsDir, validator));
     server.on('upgrade', (req, socket, head) => s.handleUpgrade(req, socket, head));
     // Slow or idle HTTP clients do not hold sockets for long; WebSocket sessions are capped in Sessions.
     server.headersTimeout = limits.headersTimeoutMs;
@@ -119,6 +122,7 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
       close() {
         closing ??= (async () => {
           await s.close();
+          await validator.close();
           const closed = new Promise<void>((resolve) => server.close(() => resolve()));
           server.closeAllConnections();
           await closed;

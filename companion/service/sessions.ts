@@ -28,6 +28,7 @@ import {
   type ClientMessage,
   type ClientMessageOf,
   type JobEvent,
+  type JobSpec,
   type SessionErrorCode,
   type ServerMessage,
 } from '../../protocol/index.ts';
@@ -38,12 +39,22 @@ import type { ServiceLimits } from './limits.ts';
 import { hostAllowed, originAllowed, tokenMatches, type DoorPolicy } from './security.ts';
 import { acceptSpec } from './submit.ts';
 import { Upload, UploadError, UPLOAD_WINDOW } from './uploads.ts';
+import { Refused, type CheckedMessage, type SpecValidator } from './validator.ts';
 
 /** Largest message after authentication: one 4096×4096 RGBA frame plus its header. */
 export const MAX_MESSAGE_BYTES = 4096 * 4096 * 4 + FRAME_HEADER_BYTES;
 /** Progress events are skipped for a client with more than this waiting to be sent. */
 const SLOW_CLIENT_BYTES = 4 * 1024 * 1024;
 const MAX_BAD_MESSAGES = 20;
+/** Text messages longer than this are parsed in the validation worker, not on the event loop. */
+const LARGE_MESSAGE_CHARS = 32 * 1024;
+
+/** A refusal from the validation worker as a parse result, so it is answered like any other. */
+function refusal(e: unknown): CheckedMessage {
+  if (e instanceof Refused) return { ok: false, code: e.code as 'bad_message', message: e.message, ...(e.requestId ? { requestId: e.requestId } : {}) };
+  console.error('reshoot service: internal error', e);
+  return { ok: false, code: 'internal' as 'bad_message', message: 'internal error' };
+}
 
 export interface SessionContext {
   queue: JobQueue;
@@ -51,6 +62,7 @@ export interface SessionContext {
   uploadsDir: string;
   providers: string[];
   limits: ServiceLimits;
+  validator: SpecValidator;
   models: () => Promise<string[]>;
 }
 
@@ -192,19 +204,24 @@ class Session {
   }
 
   private async onText(text: string): Promise<void> {
-    const parsed = parseClientMessage(text);
+    // A large message (a spec with a big mask, or garbage) is parsed off the event loop.
+    const parsed: CheckedMessage = text.length > LARGE_MESSAGE_CHARS ? await this.ctx.validator.message(text).catch((e: unknown) => refusal(e)) : parseClientMessage(text);
     if (!this.welcomed && parsed.ok && parsed.msg.type === 'hello') {
       this.welcomed = this.hello(parsed.msg);
       return void (await this.welcomed);
     }
     if (!(await this.greeted())) return this.strike('hello_required', 'the first message must be hello');
-    if (!parsed.ok) return this.strike(parsed.code, parsed.message, parsed.requestId);
+    if (!parsed.ok) {
+      // A bad spec in a well-formed submit is the job's problem, not a protocol violation.
+      if ((parsed.code as string) === 'bad_spec' || (parsed.code as string) === 'internal') return this.error(parsed.code, parsed.message, parsed.requestId);
+      return this.strike(parsed.code, parsed.message, parsed.requestId);
+    }
     const msg = parsed.msg;
     try {
-      await this.dispatch(msg);
+      await this.dispatch(msg, parsed.ok && parsed.specChecked === true);
     } catch (e) {
       const requestId = 'requestId' in msg ? msg.requestId : undefined;
-      const code = e instanceof UploadError || e instanceof SubmitRefused || isReshootError(e) ? e.code : (e as { code?: string }).code === 'bad_spec' ? 'bad_spec' : 'internal';
+      const code = e instanceof UploadError || e instanceof SubmitRefused || e instanceof Refused || isReshootError(e) ? e.code : 'internal';
       if (code === 'internal') console.error('reshoot service: internal error', e);
       this.error(code, code === 'internal' ? 'internal error' : (e as Error).message, requestId);
     }
@@ -222,7 +239,7 @@ class Session {
     return true;
   }
 
-  private async dispatch(msg: ClientMessage): Promise<void> {
+  private async dispatch(msg: ClientMessage, specChecked: boolean): Promise<void> {
     const { queue } = this.ctx;
     switch (msg.type) {
       case 'hello':
@@ -231,7 +248,8 @@ class Session {
         return this.send({ type: 'pong', requestId: msg.requestId });
       case 'submit': {
         // On disk before "accepted"; a spec that cannot be saved is refused, not half-accepted.
-        const job = await queue.submit(acceptSpec(msg.spec, this.ctx.uploadsDir));
+        const spec = await acceptSpec(specChecked ? { checked: msg.spec as JobSpec } : { json: msg.spec }, this.ctx.uploadsDir, this.ctx.validator);
+        const job = await queue.submit(spec);
         // The submitter hears about its job without asking.
         this.subscriptions.add(job.id);
         return this.send({ type: 'accepted', requestId: msg.requestId, job });

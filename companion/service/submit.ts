@@ -2,22 +2,21 @@
  * A spec as the service accepts it: validated by the one schema, with uploaded sources turned
  * into the files they were written to. Anything a client sends passes through here.
  */
-import { JobSpecError, formatPath, parseJobSpec, type JobSpec } from '../../protocol/index.ts';
+import type { JobSpec } from '../../protocol/index.ts';
 import { pickSeed } from '../engine/noise.ts';
 import { ReshootError } from '../errors.ts';
-import { MAX_REPORTED_PROBLEMS } from './limits.ts';
 import { uploadFile } from './uploads.ts';
+import type { SpecValidator } from './validator.ts';
 
 type AnySource = { path?: string; upload?: string; in?: unknown; out?: unknown };
 
-export function acceptSpec(json: unknown, uploadsDir: string): JobSpec {
-  refuseOversizedObjects(json);
-  let spec: JobSpec;
-  try {
-    spec = parseJobSpec(json);
-  } catch (e) {
-    throw e instanceof JobSpecError ? boundedSpecError(e) : e;
-  }
+/**
+ * The spec to queue. `input` is JSON text (an HTTP body), a parsed value, or a spec the
+ * validator has checked already (a large WebSocket message is parsed and checked in one go).
+ */
+export async function acceptSpec(input: { text: string } | { json: unknown } | { checked: JobSpec }, uploadsDir: string, validator: SpecValidator): Promise<JobSpec> {
+  // Validated off the event loop: a large or pathological spec must not stall other clients.
+  const spec = 'checked' in input ? input.checked : await validator.spec(input);
   if (spec.output.path) {
     // The service writes only into its own results folder: a client must not choose a path
     // on this machine to write to.
@@ -33,56 +32,4 @@ export function acceptSpec(json: unknown, uploadsDir: string): JobSpec {
   if (spec.kind === 'bridge') return { ...spec, sources: { a: resolve(spec.sources.a), b: resolve(spec.sources.b) } } as JobSpec;
   if (spec.source) return { ...spec, source: resolve(spec.source as AnySource) } as JobSpec;
   return spec;
-}
-
-/** No object in a job spec has more than a couple of dozen fields; lists may be long. */
-const MAX_FIELDS_PER_OBJECT = 256;
-
-/**
- * Refuses, before validation, an object with far more fields than any in a spec: validating
- * (and explaining) tens of thousands of unknown fields one by one is the costly part, and the
- * answer would be the same. One pass over the parsed JSON, no recursion limit to hit.
- */
-function refuseOversizedObjects(json: unknown): void {
-  // Each entry knows its parent, so a path is built only for the object refused (building one
-  // per node would cost the square of the depth for a deeply nested body).
-  interface Node {
-    value: unknown;
-    key: string | number;
-    parent: Node | null;
-  }
-  const stack: Node[] = [{ value: json, key: '', parent: null }];
-  while (stack.length > 0) {
-    const node = stack.pop()!;
-    const { value } = node;
-    if (typeof value !== 'object' || value === null) continue;
-    if (Array.isArray(value)) {
-      for (let i = 0; i < value.length; i++) stack.push({ value: value[i], key: i, parent: node });
-      continue;
-    }
-    const keys = Object.keys(value);
-    if (keys.length > MAX_FIELDS_PER_OBJECT) {
-      const at = pathOf(node);
-      throw new ReshootError('bad_spec', `invalid job spec: ${at || 'the spec'} has ${keys.length} fields; no object in a job spec has more than ${MAX_FIELDS_PER_OBJECT} (unknown fields are refused)`);
-    }
-    for (const k of keys) stack.push({ value: (value as Record<string, unknown>)[k], key: k, parent: node });
-  }
-}
-
-function pathOf(node: { key: string | number; parent: { key: string | number; parent: unknown } | null }): string {
-  const keys: (string | number)[] = [];
-  for (let n: typeof node | null = node; n?.parent; n = n.parent as typeof node | null) keys.unshift(n.key);
-  return formatPath(keys).slice(0, 200);
-}
-
-/**
- * The spec's problems as one reply of bounded size: the first few and a count of the rest. A
- * spec with 60,000 unknown fields must not earn a 10 MB answer.
- */
-export function boundedSpecError(e: JobSpecError): ReshootError {
-  const { issues } = e;
-  const shown = issues.slice(0, MAX_REPORTED_PROBLEMS).map((i) => `  ${i.path.slice(0, 200) || '(top level)'}: ${i.message.slice(0, 300)}`);
-  const more = issues.length - shown.length;
-  if (more > 0) shown.push(`  … and ${more} more problem${more === 1 ? '' : 's'}`);
-  return new ReshootError('bad_spec', `invalid job spec (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n${shown.join('\n')}`);
 }
