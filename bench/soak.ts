@@ -510,6 +510,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   const restarts = Number(process.env.SOAK_RESTARTS ?? FULL_SOAK.restarts);
   const started = new Date();
   const report = await runSoak({ ...FULL_SOAK, restarts, log: (l) => console.error(l) });
-  console.log(`soak ${started.toISOString()}, ${os.cpus().length} CPUs, node ${process.version}\n${formatReport(report)}`);
+  const load = os.loadavg().map((l) => l.toFixed(1)).join(' ');
+  console.log(`soak ${started.toISOString()}, ${os.cpus().length} CPUs, node ${process.version}, load average at the end ${load}\n${formatReport(report)}`);
   process.exitCode = report.goalsMet ? 0 : 1;
 }
