@@ -210,7 +210,10 @@ class Session {
       this.welcomed = this.hello(parsed.msg);
       return void (await this.welcomed);
     }
-    if (!(await this.greeted())) return this.strike('hello_required', 'the first message must be hello');
+    if (!(await this.greeted())) {
+      // Unreadable says what is wrong with it; readable but not hello says hello comes first.
+      return parsed.ok ? this.strike('hello_required', 'the first message must be hello') : this.strike(parsed.code, parsed.message, parsed.requestId);
+    }
     if (!parsed.ok) {
       // A bad spec in a well-formed submit is the job's problem, not a protocol violation.
       if ((parsed.code as string) === 'bad_spec' || (parsed.code as string) === 'internal') return this.error(parsed.code, parsed.message, parsed.requestId);

@@ -9,13 +9,15 @@ import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { startService, StartError } from '../../companion/service/service.ts';
 import { losslessClip, tempDir, useTestModelCache } from '../helpers/fixtures.ts';
 import { api, TestClient } from '../helpers/service.ts';
 import { mountTmpfs, type Tmpfs } from '../helpers/tmpfs.ts';
 
 useTestModelCache();
+// Only a hang fails a test: a busy machine may be slow (speeds are the benchmarks' to report).
+vi.setConfig({ testTimeout: 600_000, hookTimeout: 600_000 });
 const mounted = mountTmpfs(4096);
 const disk: Tmpfs | null = 'skip' in mounted ? null : mounted;
 if ('skip' in mounted) console.warn(`test/service/disk-full: ${mounted.skip}`);

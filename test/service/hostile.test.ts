@@ -7,13 +7,15 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startService, type RunningService } from '../../companion/service/service.ts';
 import { CLOSE, encodeFrameMessage, type ServerMessage } from '../../protocol/index.ts';
 import { losslessClip, tempDir, useTestModelCache } from '../helpers/fixtures.ts';
 import { api, TestClient } from '../helpers/service.ts';
 
 useTestModelCache();
+// Only a hang fails a test: a busy machine may be slow (speeds are the benchmarks' to report).
+vi.setConfig({ testTimeout: 600_000, hookTimeout: 600_000 });
 
 const root = tempDir('reshoot-hostile-');
 // The default Linux home is ~/.local/share/reshoot: a dot-folder in the path must not matter.
