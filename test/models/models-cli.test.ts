@@ -58,7 +58,9 @@ afterAll(async () => {
 describe('reshoot models', () => {
   it('pull downloads into the Hugging Face cache and converts; info shows where it came from; remove --hf-cache frees both', async () => {
     const pulled = await reshoot('models', 'pull', 'Lightricks/LTX-Fixture', '--id', 'fixture');
-    expect(pulled.stderr).toBe('');
+    // Without a terminal, status lines go to stderr every 3 s of wall time: how many depends on the
+    // machine's speed, so only they are allowed there, nothing else.
+    expect(pulled.stderr.split('\n').filter((l) => l && !/^(\d+\.\d MB \/ \d+\.\d MB |converting )/.test(l))).toEqual([]);
     expect(pulled.code).toBe(0);
     expect(pulled.stdout).toMatch(/Lightricks\/LTX-Fixture@[0-9a-f]{12}: \d+ files, [\d.]+ MB downloaded/);
     expect(pulled.stdout).toMatch(/fixture: LTX-Video 0\.9\.1/);
