@@ -16,6 +16,7 @@ import { DEFAULT_LIMITS, type ServiceLimits } from './limits.ts';
 import { acquireHomeLock, HomeLockedError } from './lock.ts';
 import type { DoorPolicy } from './security.ts';
 import { Sessions } from './sessions.ts';
+import { removePartialUploads } from './uploads.ts';
 import { SpecValidator } from './validator.ts';
 
 export const DEFAULT_PORT = 41780;
@@ -92,8 +93,9 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
   };
   try {
     await queue.start();
-    const policy: DoorPolicy = { token, port: opts.port ?? DEFAULT_PORT, hosts: LOOPBACK.has(host) ? [] : [host], allowOrigins: opts.allowOrigins ?? [] };
     const uploadsDir = path.join(home, 'uploads');
+    await removePartialUploads(uploadsDir);
+    const policy: DoorPolicy = { token, port: opts.port ?? DEFAULT_PORT, hosts: LOOPBACK.has(host) ? [] : [host], allowOrigins: opts.allowOrigins ?? [] };
     const providers = bundledProviders();
     sessions = new Sessions({ queue, policy, uploadsDir, providers, limits, validator, models: async () => (await listModels()).map((m) => m.id) });
     const s = sessions;

@@ -9,6 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
+import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Rational } from '../../protocol/rational.ts';
 import { ReshootError } from '../errors.ts';
@@ -106,6 +107,15 @@ export class Upload {
   async abort(): Promise<void> {
     await this.encoder.abort();
   }
+}
+
+/**
+ * Removes what a killed companion left of uploads it was receiving (the encoder's
+ * `.u….mkv.partial-*` files). Called at start, under the home's lock: no live writer remains.
+ */
+export async function removePartialUploads(dir: string): Promise<void> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  for (const name of names) if (/^\..*\.partial-\d/.test(name)) await rm(path.join(dir, name), { force: true });
 }
 
 /** The file of a finished upload, or a clear error; ids are checked so no path can be smuggled. */

@@ -5,7 +5,7 @@
  * killed process does not stop the next start.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { reshootHome } from '../../companion/service/home.ts';
@@ -122,6 +122,22 @@ describe('the home folder', () => {
       expect(statSync(jobsDir).mode & 0o077).toBe(0);
       for (const f of readdirSync(jobsDir)) expect(statSync(path.join(jobsDir, f)).mode & 0o777, f).toBe(0o600);
       await s.close();
+    } finally {
+      dir.cleanup();
+    }
+  });
+
+  it('a start removes partial uploads a killed companion left, and keeps finished ones', async () => {
+    const dir = tempDir('reshoot-partial-');
+    try {
+      const { mkdirSync, writeFileSync: write } = await import('node:fs');
+      const uploads = path.join(dir.dir, 'uploads');
+      mkdirSync(uploads, { recursive: true });
+      write(path.join(uploads, '.u0123456789abcdef.mkv.partial-4242-1'), 'half');
+      write(path.join(uploads, 'u0123456789abcdef.mkv'), 'whole');
+      const s = await startService({ home: dir.dir, port: 0 });
+      await s.close();
+      expect(readdirSync(uploads)).toEqual(['u0123456789abcdef.mkv']);
     } finally {
       dir.cleanup();
     }
