@@ -5,7 +5,8 @@
  *   reshoot models list|pull|import|info|remove   (see modelsCli.ts)
  *   reshoot demo [--out DIR]
  *   reshoot install-cuda
- * Exit codes: 0 done, 1 the job failed (one clear message on stderr), 2 usage error.
+ * Exit codes: 0 done, 1 the job failed or `serve` could not start (one clear message on stderr),
+ * 2 usage error.
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
@@ -148,17 +149,30 @@ async function serve(args: string[]): Promise<number> {
       'allow-origin': { type: 'string', multiple: true },
     },
   });
-  const { startService, DEFAULT_PORT } = await import('./service/service.ts');
+  const { startService, StartError, DEFAULT_PORT } = await import('./service/service.ts');
   const { reshootHome } = await import('./service/home.ts');
   const port = values.port === undefined ? DEFAULT_PORT : Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be a port number, got ${values.port}`);
-  const service = await startService({
-    home: reshootHome(),
-    port,
-    host: values.host,
-    allowRemote: values['allow-remote'],
-    allowOrigins: values['allow-origin'] ?? [],
-  });
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    console.error(`reshoot serve: --port must be a port number, got ${values.port}`);
+    return 2;
+  }
+  let service;
+  try {
+    service = await startService({
+      home: reshootHome(),
+      port,
+      host: values.host,
+      allowRemote: values['allow-remote'],
+      allowOrigins: values['allow-origin'] ?? [],
+    });
+  } catch (e) {
+    // Another instance on this home, a full disk, a taken port: one line, exit 1, nothing left behind.
+    if (e instanceof StartError) {
+      console.error(`reshoot serve: ${e.message}`);
+      return 1;
+    }
+    throw e;
+  }
   console.log(`reshoot companion listening on http://${service.host}:${service.port} (WebSocket on the same port)`);
   console.log(`  providers, tried in order: ${providersFor().join(', ')} (RESHOOT_PROVIDER picks one; reshoot doctor says which run here)`);
   console.log(`  connection file: ${service.connectionFile}`);

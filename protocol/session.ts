@@ -27,6 +27,8 @@ export const CLOSE = {
   badMessage: 4004,
   tooLarge: 1009,
   shuttingDown: 1001,
+  /** Too many sessions at once (RFC 6455 "try again later"). */
+  busy: 1013,
 } as const;
 export type CloseCode = (typeof CLOSE)[keyof typeof CLOSE];
 
@@ -40,13 +42,15 @@ export const ERROR_CODES = [
   'hello_required', // a message before `hello`
   'protocol_mismatch', // hello.protocol is not PROTOCOL_VERSION
   'unauthorized', // missing or wrong token
-  'bad_spec', // submit: the job spec failed validation
+  'bad_spec', // submit: the job spec failed validation (the first problems and a count)
   'not_found', // cancel/subscribe/unsubscribe: no such job
   'unknown_upload', // upload.end or a frame names no open upload
   'bad_frame', // a binary frame is malformed or does not match its upload
   'window_exceeded', // more frames unacknowledged than upload.ready's window
   'upload_incomplete', // upload.end before every declared frame arrived
+  'upload_timeout', // an open upload received no frame for a while and was dropped
   'busy', // too many uploads or jobs at once
+  'disk_full', // submit: the job could not be saved, so it was not accepted
   'shutting_down',
   'internal',
 ] as const;

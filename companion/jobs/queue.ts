@@ -68,6 +68,26 @@ export interface JobQueueOptions {
 
 export type PreviewEvent = Extract<JobEvent, { event: 'preview' }>;
 
+/** A job refused because its record could not be saved (see `submit`). */
+export class SubmitRefused extends Error {
+  constructor(
+    readonly code: 'disk_full' | 'write_failed',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'SubmitRefused';
+  }
+
+  static from(e: unknown, dataDir: string): SubmitRefused {
+    const errno = (e as NodeJS.ErrnoException)?.code;
+    if (errno === 'ENOSPC' || errno === 'EDQUOT') {
+      return new SubmitRefused('disk_full', `the job was not accepted: no space left on the disk that holds ${dataDir} (${errno}); free some space and submit it again`, { cause: e });
+    }
+    return new SubmitRefused('write_failed', `the job was not accepted: its record could not be saved in ${dataDir} (${errno ?? (e as Error)?.message ?? e})`, { cause: e });
+  }
+}
+
 export interface JobQueueEvents {
   /** Every state change and progress report, in seq order (see the file comment). */
   event: [JobEvent];
@@ -138,22 +158,29 @@ export class JobQueue extends EventEmitter<JobQueueEvents> {
     this.loopDone = this.loop();
   }
 
-  /** Queues a validated spec; the record is returned at once (state queued, its write begun). */
-  submit(spec: JobSpec): JobRecord {
+  /**
+   * Queues a validated spec once its record is on disk, and resolves with the record (state
+   * queued): a client told "accepted" after this loses nothing to a crash. A record that cannot
+   * be written (a full disk) is dropped again and the submit rejects with SubmitRefused: the job
+   * was never accepted, so it neither runs nor turns up after a restart.
+   */
+  async submit(spec: JobSpec): Promise<JobRecord> {
     const store = this.store;
     if (this.phase !== 'running' || !store) throw new Error(`the job queue is not taking jobs: it is ${this.phase}`);
     const created = store.create(spec);
+    try {
+      await store.flush(created.id);
+    } catch (e) {
+      await store.forget(created.id);
+      throw SubmitRefused.from(e, this.dataDir);
+    }
+    // Closed while saving: the record is on disk as queued, and the next start resumes it.
+    if (this.phase !== 'running') return store.get(created.id)!;
     const position = this.pending.length + (this.current ? 1 : 0);
     this.pending.push(created.id);
     void this.transition(created.id, {}, (seq) => ({ event: 'queued', jobId: created.id, seq, position }));
     this.wake?.();
     return store.get(created.id)!;
-  }
-
-  /** Resolves once the job's record, as it stands now, is on disk: a client told "accepted" after
-   * this loses nothing to a crash. */
-  async saved(id: string): Promise<void> {
-    await this.store?.flush(id);
   }
 
   /**

@@ -12,9 +12,12 @@
  * it synchronously and start the write; `flush` waits for it. Writes are serialized (all jobs,
  * in the order asked for) and always write the newest state, so a file never goes backwards.
  * A failed write is logged (and rejects `flush`); the next update writes the whole record again.
+ *
+ * Records hold the user's prompts and media paths: files are 0600 and folders 0700 (records
+ * written by older versions with wider modes are narrowed on open).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { jobRecordSchema, type JobRecord } from '../../protocol/jobs.ts';
 import { serializeJobSpec, type JobSpec } from '../../protocol/jobspec.ts';
@@ -63,7 +66,7 @@ export class JobStore {
   /** Opens (creating if needed) the store under `dataDir` and loads every readable record. */
   static async open(dataDir: string, opts: JobStoreOptions = {}): Promise<JobStore> {
     const store = new JobStore(dataDir, opts);
-    await mkdir(store.jobsDir, { recursive: true });
+    await mkdir(store.jobsDir, { recursive: true, mode: 0o700 });
     await store.load();
     return store;
   }
@@ -128,6 +131,18 @@ export class JobStore {
     return r ? clone(r) : undefined;
   }
 
+  /**
+   * Drops a job that was never accepted (its first write failed): out of memory and off disk,
+   * as if `create` had not been called.
+   */
+  async forget(id: string): Promise<void> {
+    this.records.delete(id);
+    this.dirty.delete(id);
+    await this.writes.get(id)?.catch(() => undefined);
+    this.writes.delete(id);
+    await rm(path.join(this.jobsDir, `${id}.json`), { force: true });
+  }
+
   /** All jobs, oldest first. */
   list(): JobRecord[] {
     return [...this.records.values()].sort(byCreated).map(clone);
@@ -142,7 +157,7 @@ export class JobStore {
   /** The folder that holds a job's results, created if missing. */
   async resultDir(id: string): Promise<string> {
     const dir = this.resultPath(id);
-    await mkdir(dir, { recursive: true });
+    await mkdir(dir, { recursive: true, mode: 0o700 });
     return dir;
   }
 
@@ -168,7 +183,7 @@ export class JobStore {
     const file = path.join(this.jobsDir, `${id}.json`);
     const tmp = path.join(this.jobsDir, `.${id}.json.tmp-${process.pid}-${++this.tempCounter}`);
     try {
-      const fh = await open(tmp, 'w');
+      const fh = await open(tmp, 'w', 0o600);
       try {
         await fh.writeFile(JSON.stringify(record, null, 2) + '\n');
         await fh.sync();
@@ -195,6 +210,7 @@ export class JobStore {
       if (!m) continue;
       const id = m[1]!;
       const file = path.join(this.jobsDir, name);
+      await chmod(file, 0o600).catch(() => undefined);
       const problem = await readRecord(file, id).then(
         (record) => {
           this.records.set(id, record);

@@ -5,8 +5,8 @@
  *   Windows %APPDATA%\Reshoot
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import { rename, rm, writeFile } from 'node:fs/promises';
+import { chmodSync, mkdirSync } from 'node:fs';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -15,12 +15,20 @@ export function reshootHome(): string {
   const home = os.homedir();
   if (process.platform === 'win32') return path.join(process.env.APPDATA ?? path.join(home, 'AppData', 'Roaming'), 'Reshoot');
   if (process.platform === 'darwin') return path.join(home, 'Library', 'Application Support', 'Reshoot');
-  return path.join(process.env.XDG_DATA_HOME ?? path.join(home, '.local', 'share'), 'reshoot');
+  // The XDG spec says to ignore an empty or relative XDG_DATA_HOME: either would put the token
+  // under whatever the current folder happens to be.
+  const xdg = process.env.XDG_DATA_HOME;
+  const data = xdg && path.isAbsolute(xdg) ? xdg : path.join(home, '.local', 'share');
+  return path.join(data, 'reshoot');
 }
 
-/** Creates the folder readable by this user only: it holds the token and the user's media. */
+/**
+ * Creates the folder readable by this user only: it holds the token and the user's media. An
+ * existing folder is narrowed to 0700 too (mkdir's mode applies only to folders it creates).
+ */
 export function ensureHome(dir: string): string {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (process.platform !== 'win32') chmodSync(dir, 0o700);
   return dir;
 }
 
@@ -44,11 +52,24 @@ export function newToken(): string {
 export async function writeConnectionFile(home: string, info: ConnectionInfo): Promise<string> {
   const file = connectionFile(home);
   const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, JSON.stringify(info, null, 2) + '\n', { mode: 0o600 });
-  await rename(tmp, file);
+  try {
+    await writeFile(tmp, JSON.stringify(info, null, 2) + '\n', { mode: 0o600 });
+    await rename(tmp, file);
+  } catch (e) {
+    await rm(tmp, { force: true }); // a full disk leaves no empty temp file behind
+    throw e;
+  }
   return file;
 }
 
-export async function removeConnectionFile(home: string): Promise<void> {
-  await rm(connectionFile(home), { force: true });
+/** Removes the connection file only if it is this process's: it is never ours to delete otherwise. */
+export async function removeConnectionFile(home: string, pid = process.pid): Promise<void> {
+  const file = connectionFile(home);
+  let info: Partial<ConnectionInfo>;
+  try {
+    info = JSON.parse(await readFile(file, 'utf8')) as Partial<ConnectionInfo>;
+  } catch {
+    return; // gone, or not a file we wrote
+  }
+  if (info.pid === pid) await rm(file, { force: true });
 }

@@ -13,11 +13,12 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { PROTOCOL_VERSION } from '../../protocol/index.ts';
 import { isReshootError } from '../errors.ts';
-import type { JobQueue } from '../jobs/queue.ts';
+import { SubmitRefused, type JobQueue } from '../jobs/queue.ts';
 import { RESHOOT_VERSION } from '../jobs/run.ts';
 import { listModels } from '../models/registry.ts';
 import { hostAllowed, originAllowed, requestToken, tokenMatches, type DoorPolicy } from './security.ts';
 import { acceptSpec } from './submit.ts';
+import { Refused, type SpecValidator } from './validator.ts';
 
 const STATUS: Record<string, number> = {
   bad_spec: 400,
@@ -30,9 +31,12 @@ const STATUS: Record<string, number> = {
   unauthorized: 401,
   forbidden: 403,
   conflict: 409,
+  range_not_satisfiable: 416,
+  disk_full: 507,
+  write_failed: 503,
 };
 
-export function httpApp(queue: JobQueue, policy: DoorPolicy, uploadsDir: string): express.Express {
+export function httpApp(queue: JobQueue, policy: DoorPolicy, uploadsDir: string, validator: SpecValidator): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -58,9 +62,11 @@ export function httpApp(queue: JobQueue, policy: DoorPolicy, uploadsDir: string)
     res.json({ jobs: queue.list() });
   });
 
-  app.post('/jobs', express.json({ limit: '1mb' }), async (req, res) => {
-    const job = queue.submit(acceptSpec(req.body, uploadsDir));
-    await queue.saved(job.id); // on disk before the client hears "created"
+  // The body is read as text and parsed with the spec in the validation worker (validator.ts).
+  app.post('/jobs', express.text({ type: 'application/json', limit: '1mb' }), async (req, res) => {
+    const input = typeof req.body === 'string' ? { text: req.body } : { json: undefined };
+    // On disk before the client hears "created"; a job that cannot be saved is refused whole.
+    const job = await queue.submit(await acceptSpec(input, uploadsDir, validator));
     res.status(201).json({ job });
   });
 
@@ -79,8 +85,9 @@ export function httpApp(queue: JobQueue, policy: DoorPolicy, uploadsDir: string)
     if (job.spec && (job.spec as { output?: { format?: string } }).output?.format === 'png') {
       throw new HttpError('conflict', `job ${job.id} wrote a PNG sequence (a folder): read it from ${job.result.path}`);
     }
-    // sendFile streams and answers Range requests; the path comes from our own record only.
-    res.sendFile(job.result.path, { dotfiles: 'deny', acceptRanges: true, lastModified: true }, (err) => {
+    // sendFile streams and answers Range requests. The path comes from our own record only, and
+    // the default Linux home is under ~/.local, so dot-folders in it are expected, not a probe.
+    res.sendFile(job.result.path, { dotfiles: 'allow', acceptRanges: true, lastModified: true }, (err) => {
       if (err && !res.headersSent) next(err);
     });
   });
@@ -90,16 +97,18 @@ export function httpApp(queue: JobQueue, policy: DoorPolicy, uploadsDir: string)
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     if (res.headersSent) return;
     if (err instanceof HttpError) return sendError(res, err.code, err.message);
+    if (err instanceof SubmitRefused || err instanceof Refused) return sendError(res, err.code, err.message);
     const e = err as { code?: string; message?: string; type?: string; status?: number };
     if (e.type === 'entity.parse.failed') return sendError(res, 'bad_message', 'the body is not valid JSON');
     if (e.type === 'entity.too.large') return sendError(res, 'too_large', 'the body is larger than 1 MiB');
     if (isReshootError(err) || (e.code && e.message && e.code === 'bad_spec')) return sendError(res, e.code!, e.message!);
     if (e.status === 404) return sendError(res, 'not_found', 'the result file is missing');
+    if (e.status === 416) return sendError(res, 'range_not_satisfiable', 'the requested byte range is not within the result file (see Content-Range for its size)');
     // Other client errors from express and its parsers (a malformed %-escape in the path, an
     // unsupported charset or content encoding): the request is at fault, not the service.
     if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
       const message = (err as { expose?: boolean }).expose && e.message ? e.message.slice(0, 200) : 'bad request';
-      return void res.status(e.status).json({ error: { code: 'bad_message', message } });
+      return void res.status(e.status).type('application/json').json({ error: { code: 'bad_message', message } });
     }
     console.error('reshoot service: internal error', err);
     sendError(res, 'internal', 'internal error');
@@ -123,5 +132,6 @@ function requireJob(queue: JobQueue, id: string) {
 }
 
 function sendError(res: Response, code: string, message: string): void {
-  res.status(STATUS[code] ?? 500).json({ error: { code, message } });
+  // Explicitly JSON: a failed sendFile may already have labelled the reply as the video.
+  res.status(STATUS[code] ?? 500).type('application/json').json({ error: { code, message } });
 }

@@ -12,8 +12,12 @@ import { RESHOOT_VERSION } from '../jobs/run.ts';
 import { listModels } from '../models/registry.ts';
 import { ensureHome, newToken, removeConnectionFile, writeConnectionFile } from './home.ts';
 import { httpApp } from './http.ts';
+import { DEFAULT_LIMITS, type ServiceLimits } from './limits.ts';
+import { acquireHomeLock, HomeLockedError } from './lock.ts';
 import type { DoorPolicy } from './security.ts';
 import { Sessions } from './sessions.ts';
+import { removePartialUploads } from './uploads.ts';
+import { SpecValidator } from './validator.ts';
 
 export const DEFAULT_PORT = 41780;
 
@@ -26,6 +30,24 @@ export interface ServiceOptions {
   allowOrigins?: string[];
   /** Reuse a fixed token (tests); normally a new one per start. */
   token?: string;
+  /** Caps and idle timeouts (limits.ts); tests lower them. */
+  limits?: Partial<ServiceLimits>;
+}
+
+/**
+ * The service could not start, for a reason the user can act on (another instance holds the
+ * home, the disk is full, the port is taken). Nothing is left behind: no lock, no connection
+ * file, no listening socket.
+ */
+export class StartError extends Error {
+  constructor(
+    readonly code: 'home_locked' | 'disk_full' | 'home_unwritable' | 'port_in_use',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'StartError';
+  }
 }
 
 export interface RunningService {
@@ -44,43 +66,92 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
   if (!LOOPBACK.has(host) && !opts.allowRemote) {
     throw new Error(`refusing to listen on ${host}: only loopback is safe by default; pass --allow-remote to bind it (the token is still required)`);
   }
+  const limits: ServiceLimits = { ...DEFAULT_LIMITS, ...opts.limits };
   const home = ensureHome(opts.home);
+  // The lock comes before anything reads or writes the job store: a second instance must not
+  // "recover" the jobs the first one is running.
+  let lock;
+  try {
+    lock = acquireHomeLock(home);
+  } catch (e) {
+    if (e instanceof HomeLockedError) throw new StartError('home_locked', e.message, { cause: e });
+    throw startFailure(e, home);
+  }
   const token = opts.token ?? newToken();
   const queue = new JobQueue({ dataDir: home });
-  await queue.start();
-
-  const policy: DoorPolicy = { token, port: opts.port ?? DEFAULT_PORT, hosts: LOOPBACK.has(host) ? [] : [host], allowOrigins: opts.allowOrigins ?? [] };
-  const uploadsDir = path.join(home, 'uploads');
-  const providers = bundledProviders();
-  const sessions = new Sessions({ queue, policy, uploadsDir, providers, models: async () => (await listModels()).map((m) => m.id) });
-  const server: Server = createServer(httpApp(queue, policy, uploadsDir));
-  server.on('upgrade', (req, socket, head) => sessions.handleUpgrade(req, socket, head));
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? DEFAULT_PORT, host, () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-  policy.port = port; // port 0 = any free port (tests)
-  const connectionFile = await writeConnectionFile(home, { port, token, pid: process.pid, version: RESHOOT_VERSION, host });
-
-  let closing: Promise<void> | null = null;
-  return {
-    port,
-    host,
-    token,
-    connectionFile,
-    queue,
-    close() {
-      closing ??= (async () => {
-        await sessions.close();
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeAllConnections();
-        await closed;
-        await queue.close();
-        await removeConnectionFile(home);
-      })();
-      return closing;
-    },
+  const server: Server = createServer();
+  const validator = new SpecValidator();
+  let sessions: Sessions | null = null;
+  const undo = async () => {
+    await sessions?.close().catch(() => undefined);
+    await validator.close();
+    server.closeAllConnections();
+    if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
+    await queue.close().catch(() => undefined);
+    await removeConnectionFile(home).catch(() => undefined);
+    lock.release();
   };
+  try {
+    await queue.start();
+    const uploadsDir = path.join(home, 'uploads');
+    await removePartialUploads(uploadsDir);
+    const policy: DoorPolicy = { token, port: opts.port ?? DEFAULT_PORT, hosts: LOOPBACK.has(host) ? [] : [host], allowOrigins: opts.allowOrigins ?? [] };
+    const providers = bundledProviders();
+    sessions = new Sessions({ queue, policy, uploadsDir, providers, limits, validator, models: async () => (await listModels()).map((m) => m.id) });
+    const s = sessions;
+    server.on('request', httpApp(queue, policy, uploadsDir, validator));
+    server.on('upgrade', (req, socket, head) => s.handleUpgrade(req, socket, head));
+    // Slow or idle HTTP clients do not hold sockets for long; WebSocket sessions are capped in Sessions.
+    server.headersTimeout = limits.headersTimeoutMs;
+    server.requestTimeout = limits.requestTimeoutMs;
+    server.maxConnections = limits.maxConnections;
+
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(opts.port ?? DEFAULT_PORT, host, () => resolve());
+    });
+    const port = (server.address() as AddressInfo).port;
+    policy.port = port; // port 0 = any free port (tests)
+    const connectionFile = await writeConnectionFile(home, { port, token, pid: process.pid, version: RESHOOT_VERSION, host });
+
+    let closing: Promise<void> | null = null;
+    return {
+      port,
+      host,
+      token,
+      connectionFile,
+      queue,
+      close() {
+        closing ??= (async () => {
+          await s.close();
+          await validator.close();
+          const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+          server.closeAllConnections();
+          await closed;
+          await queue.close();
+          await removeConnectionFile(home);
+          lock.release();
+        })();
+        return closing;
+      },
+    };
+  } catch (e) {
+    await undo();
+    if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      throw new StartError('port_in_use', `port ${opts.port ?? DEFAULT_PORT} on ${host} is in use by another program; pass --port to pick another`, { cause: e });
+    }
+    throw startFailure(e, home);
+  }
+}
+
+/** A start that failed on the file system, said in words; anything else is passed on as it is. */
+function startFailure(e: unknown, home: string): unknown {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new StartError('disk_full', `cannot start: no space left on the disk that holds ${home} (${code}); free some space and start again`, { cause: e });
+  }
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+    return new StartError('home_unwritable', `cannot start: ${home} is not writable (${code})`, { cause: e });
+  }
+  return e;
 }

@@ -2,15 +2,21 @@
  * A spec as the service accepts it: validated by the one schema, with uploaded sources turned
  * into the files they were written to. Anything a client sends passes through here.
  */
-import { parseJobSpec, type JobSpec } from '../../protocol/index.ts';
+import type { JobSpec } from '../../protocol/index.ts';
 import { pickSeed } from '../engine/noise.ts';
 import { ReshootError } from '../errors.ts';
 import { uploadFile } from './uploads.ts';
+import type { SpecValidator } from './validator.ts';
 
 type AnySource = { path?: string; upload?: string; in?: unknown; out?: unknown };
 
-export function acceptSpec(json: unknown, uploadsDir: string): JobSpec {
-  const spec = parseJobSpec(json);
+/**
+ * The spec to queue. `input` is JSON text (an HTTP body), a parsed value, or a spec the
+ * validator has checked already (a large WebSocket message is parsed and checked in one go).
+ */
+export async function acceptSpec(input: { text: string } | { json: unknown } | { checked: JobSpec }, uploadsDir: string, validator: SpecValidator): Promise<JobSpec> {
+  // Validated off the event loop: a large or pathological spec must not stall other clients.
+  const spec = 'checked' in input ? input.checked : await validator.spec(input);
   if (spec.output.path) {
     // The service writes only into its own results folder: a client must not choose a path
     // on this machine to write to.

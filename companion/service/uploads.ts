@@ -9,12 +9,24 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
+import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Rational } from '../../protocol/rational.ts';
 import { ReshootError } from '../errors.ts';
 import { openEncoder, type Encoder } from '../media/encode.ts';
 
 export const UPLOAD_WINDOW = 4;
+
+/** A refused frame or upload, with the session error code protocol/session.ts documents. */
+export class UploadError extends Error {
+  constructor(
+    readonly code: 'bad_frame' | 'window_exceeded' | 'upload_incomplete',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'UploadError';
+  }
+}
 const UPLOAD_ID = /^u[0-9a-f]{16}$/;
 
 export interface UploadSpec {
@@ -59,12 +71,12 @@ export class Upload {
     if (this.failed) throw this.failed;
     const s = this.spec;
     const expected = this.received + this.inFlight;
-    if (frameIndex !== expected) throw new ReshootError('bad_spec', `upload ${this.id}: expected frame ${expected}, got ${frameIndex}`);
+    if (frameIndex !== expected) throw new UploadError('bad_frame', `upload ${this.id}: expected frame ${expected}, got ${frameIndex}`);
     if (width !== s.width || height !== s.height || channels !== s.channels) {
-      throw new ReshootError('bad_spec', `upload ${this.id}: frame ${frameIndex} is ${width}x${height}x${channels}, the upload was declared ${s.width}x${s.height}x${s.channels}`);
+      throw new UploadError('bad_frame', `upload ${this.id}: frame ${frameIndex} is ${width}x${height}x${channels}, the upload was declared ${s.width}x${s.height}x${s.channels}`);
     }
-    if (frameIndex >= s.frames) throw new ReshootError('bad_spec', `upload ${this.id}: frame ${frameIndex} is past the ${s.frames} frames declared`);
-    if (this.inFlight >= UPLOAD_WINDOW) throw new ReshootError('too_large', `upload ${this.id}: more than ${UPLOAD_WINDOW} frames sent without waiting for an ack`);
+    if (frameIndex >= s.frames) throw new UploadError('bad_frame', `upload ${this.id}: frame ${frameIndex} is past the ${s.frames} frames declared`);
+    if (this.inFlight >= UPLOAD_WINDOW) throw new UploadError('window_exceeded', `upload ${this.id}: more than ${UPLOAD_WINDOW} frames sent without waiting for an ack`);
     this.inFlight++;
     const written = (async () => {
       try {
@@ -87,7 +99,7 @@ export class Upload {
     await this.lastWrite;
     if (this.received !== this.spec.frames) {
       await this.abort();
-      throw new ReshootError('bad_spec', `upload ${this.id}: ${this.received} of ${this.spec.frames} declared frames arrived`);
+      throw new UploadError('upload_incomplete', `upload ${this.id}: ${this.received} of ${this.spec.frames} declared frames arrived`);
     }
     await this.encoder.finish();
   }
@@ -95,6 +107,15 @@ export class Upload {
   async abort(): Promise<void> {
     await this.encoder.abort();
   }
+}
+
+/**
+ * Removes what a killed companion left of uploads it was receiving (the encoder's
+ * `.u….mkv.partial-*` files). Called at start, under the home's lock: no live writer remains.
+ */
+export async function removePartialUploads(dir: string): Promise<void> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  for (const name of names) if (/^\..*\.partial-\d/.test(name)) await rm(path.join(dir, name), { force: true });
 }
 
 /** The file of a finished upload, or a clear error; ids are checked so no path can be smuggled. */

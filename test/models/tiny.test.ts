@@ -107,10 +107,7 @@ describe('building builtin:tiny', () => {
   it('is deterministic and fast: two builds give byte-identical files', () => {
     const other = mkdtempSync(join(tmpdir(), 'reshoot-tiny-again-'));
     try {
-      const started = performance.now();
       buildTinyModel(other);
-      const seconds = (performance.now() - started) / 1000;
-      expect(seconds).toBeLessThan(30); // a generous ceiling on a 2-core CI machine; typically well under a second
       const files = readdirSync(dir).sort();
       expect(readdirSync(other).sort()).toEqual(files);
       expect(files).toContain('transformer.onnx.data');

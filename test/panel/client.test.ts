@@ -96,7 +96,7 @@ describe('CompanionClient', () => {
     await until(client, (s) => s.status === 'connected');
     // The finished job is still known; a job submitted by another client arrives through subscribe '*'.
     expect(client.state.jobs[job.id]!.record.state).toBe('done');
-    const other = service.queue.submit({ ...(await import('../../protocol/index.ts')).parseJobSpec({ ...spec, seed: 8 }) } as never);
+    const other = await service.queue.submit({ ...(await import('../../protocol/index.ts')).parseJobSpec({ ...spec, seed: 8 }) } as never);
     await until(client, (s) => s.jobs[other.id]?.record.state === 'done');
   }, 180_000);
 });

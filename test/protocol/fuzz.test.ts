@@ -151,7 +151,6 @@ describe('fuzz: text messages', () => {
     const all = [...Object.values(clientExamples), ...Object.values(serverExamples)] as Record<string, unknown>[];
     const counts = { ok: 0, bad: 0 };
     const mutated = { ok: 0, bad: 0 };
-    const t0 = performance.now();
     for (let i = 0; i < 5000; i++) {
       const r = g.rand();
       let text: string;
@@ -164,12 +163,10 @@ describe('fuzz: text messages', () => {
       }
       both(text, counts);
     }
-    const ms = performance.now() - t0;
     // Mutations produce both valid and invalid messages: the generator is doing its job.
     expect(mutated.ok).toBeGreaterThan(100);
     expect(mutated.bad).toBeGreaterThan(1000);
     expect(counts.bad).toBeGreaterThan(0);
-    expect(ms).toBeLessThan(2000);
   });
 
   it('1000 mutated job specs: safeParseJobSpec never throws', () => {
@@ -196,7 +193,6 @@ describe('fuzz: binary frames', () => {
   it('3000 random, truncated and corrupted frames: decode never throws', () => {
     const g = new Gen(SEED + 2);
     let ok = 0;
-    const t0 = performance.now();
     for (let i = 0; i < 3000; i++) {
       const header: FrameHeader = { handle: g.int(2 ** 32), frameIndex: g.int(2 ** 32), width: 1 + g.int(40), height: 1 + g.int(40), channels: g.pick([3, 4] as const) };
       const pixels = new Uint8Array(header.width * header.height * header.channels);
@@ -238,6 +234,5 @@ describe('fuzz: binary frames', () => {
       if (intact) expect(r.ok).toBe(true);
     }
     expect(ok).toBeGreaterThan(500);
-    expect(performance.now() - t0).toBeLessThan(2000);
   });
 });

@@ -39,9 +39,10 @@ function expectFieldProblem(err: MessageParseError, path: string, text: string |
 describe('constants', () => {
   it('exports the protocol version, close codes and error codes', () => {
     expect(PROTOCOL_VERSION).toBe(1);
-    expect(CLOSE).toEqual({ unauthorized: 4001, protocolMismatch: 4002, originRefused: 4003, badMessage: 4004, tooLarge: 1009, shuttingDown: 1001 });
-    expect(ERROR_CODES).toContain('bad_message');
-    expect(ERROR_CODES).toContain('too_large');
+    expect(CLOSE).toEqual({ unauthorized: 4001, protocolMismatch: 4002, originRefused: 4003, badMessage: 4004, tooLarge: 1009, shuttingDown: 1001, busy: 1013 });
+    for (const code of ['bad_message', 'too_large', 'hello_required', 'bad_frame', 'unknown_upload', 'window_exceeded', 'upload_incomplete', 'upload_timeout', 'busy', 'disk_full']) {
+      expect(ERROR_CODES).toContain(code);
+    }
     expect(new Set(ERROR_CODES).size).toBe(ERROR_CODES.length);
   });
 

@@ -172,7 +172,7 @@ describe('crash recovery after kill -9', () => {
   it('fails a done job whose result has gone missing, with the reason', async () => {
     const dataDir = path.join(tmp.dir, 'missing');
     const first = await reopen(dataDir);
-    const job = first.queue.submit(parseJobSpec(quickExtend(source)));
+    const job = await first.queue.submit(parseJobSpec(quickExtend(source)));
     const done = await first.queue.settled(job.id);
     await first.queue.close();
     rmSync(done.result!.path);

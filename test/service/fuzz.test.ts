@@ -35,8 +35,11 @@ const WS_MESSAGES = 4000;
 const LANES = 6;
 const HTTP_REQUESTS = 600;
 const HTTP_CONCURRENCY = 4;
-/** Wall-clock budget of the random phase (WebSocket and HTTP run side by side). */
-const FUZZ_MS = 16_000;
+/**
+ * How long a reply may take before the fuzz calls the server stuck. Not a speed check: only a
+ * hang is reported (a busy 2-core machine may be slow; a server that never answers is broken).
+ */
+const HANG_MS = 60_000;
 /** A line of /etc/passwd (or any passwd-format file): replies must never carry one. */
 const PASSWD = /root:[^:\n]*:0:0:/;
 /** Close codes the server may use on a fuzzed session (1005: the client closed without a code). */
@@ -463,9 +466,9 @@ function fuzzMessage(rng: Rng, c: FuzzConn): { data: string | Buffer; binary: bo
   }
 }
 
-async function wsLane(lane: number, deadline: number): Promise<void> {
+async function wsLane(lane: number): Promise<void> {
   const rng = new Rng(SEED + lane * 7919);
-  while (stats.wsSent < WS_MESSAGES && Date.now() < deadline) {
+  while (stats.wsSent < WS_MESSAGES) {
     const c = FuzzConn.connect(service.port, service.token);
     if (!(await c.opened)) {
       problems.push(`lane ${lane}: could not open a session`);
@@ -480,20 +483,20 @@ async function wsLane(lane: number, deadline: number): Promise<void> {
       }
     }
     c.send(JSON.stringify({ type: 'hello', protocol: rng.chance(0.03) ? rng.pick([0, 2, 99]) : 1, client: `fuzz ${lane}` }), false);
-    await c.welcome(5000);
+    await c.welcome(HANG_MS);
     // Now and then a real (tiny) job, so cancel/subscribe/result fuzz meets jobs that exist.
-    if (c.greeted && rng.chance(0.08) && (await c.request({ type: 'submit', requestId: 'job', spec: tinySpec() }, 8000)) === 'timeout') {
-      problems.push(`lane ${lane}: a valid submit got no answer within 8 s`);
+    if (c.greeted && rng.chance(0.08) && (await c.request({ type: 'submit', requestId: 'job', spec: tinySpec() }, HANG_MS)) === 'timeout') {
+      problems.push(`lane ${lane}: a valid submit got no answer (server stuck?)`);
     }
     let burst = 0;
-    while (c.open && stats.wsSent < WS_MESSAGES && Date.now() < deadline) {
+    while (c.open && stats.wsSent < WS_MESSAGES) {
       const m = fuzzMessage(rng, c);
       c.send(m.data, m.binary);
       // Bounded in flight: every few messages, a round trip (or the close that ends the session).
       if (++burst >= rng.between(1, 12)) {
         burst = 0;
-        const r = await c.ping(8000);
-        if (r === 'timeout') problems.push(`lane ${lane}: no pong within 8 s (server stuck?)`);
+        const r = await c.ping(HANG_MS);
+        if (r === 'timeout') problems.push(`lane ${lane}: no pong (server stuck?)`);
       }
       if (rng.chance(0.01)) break; // the client walks away mid-session
     }
@@ -521,7 +524,7 @@ function rawRequest(opts: { method: string; path: string; headers: Record<string
     }
     const timer = setTimeout(() => {
       req.destroy(new Error('timeout'));
-    }, 10_000);
+    }, HANG_MS);
     req.on('error', (e) => {
       clearTimeout(timer);
       resolve({ error: (e as NodeJS.ErrnoException).code ?? e.message });
@@ -653,9 +656,9 @@ function httpBody(rng: Rng, headers: Record<string, string>): Buffer | undefined
 
 const WEB_METHODS = ['GET', 'GET', 'GET', 'POST', 'POST', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD', 'PROPFIND', 'TRACE', 'CONNECT'];
 
-async function httpLane(lane: number, deadline: number): Promise<void> {
+async function httpLane(lane: number): Promise<void> {
   const rng = new Rng(SEED ^ (0x4177 + lane * 104_729));
-  while (stats.httpSent < HTTP_REQUESTS && Date.now() < deadline) {
+  while (stats.httpSent < HTTP_REQUESTS) {
     stats.httpSent++;
     const method = rng.pick(WEB_METHODS);
     const p = method === 'POST' && rng.chance(0.4) ? '/jobs' : httpPath(rng);
@@ -716,44 +719,38 @@ function partialUploads(): string[] {
 
 describe('fuzzing the live service', () => {
   it(`survives ${WS_MESSAGES} random WebSocket messages and ${HTTP_REQUESTS} random HTTP requests (seed ${SEED})`, async () => {
-    const t0 = Date.now();
-    const deadline = t0 + FUZZ_MS;
-    await Promise.all([
-      ...Array.from({ length: LANES }, (_, i) => wsLane(i, deadline)),
-      ...Array.from({ length: HTTP_CONCURRENCY }, (_, i) => httpLane(i, deadline)),
-    ]);
-    const fuzzMs = Date.now() - t0;
+    await Promise.all([...Array.from({ length: LANES }, (_, i) => wsLane(i)), ...Array.from({ length: HTTP_CONCURRENCY }, (_, i) => httpLane(i))]);
     console.log(
       `fuzz seed ${SEED}: ${stats.wsSent} ws messages over ${stats.wsConnections} connections, ${stats.wsServerMessages} replies, ` +
-        `${stats.httpSent} http requests in ${fuzzMs} ms; close codes ${JSON.stringify([...stats.closeCodes])}; ` +
+        `${stats.httpSent} http requests; close codes ${JSON.stringify([...stats.closeCodes])}; ` +
         `error codes ${JSON.stringify([...stats.errorCodes])}; replies ${JSON.stringify([...stats.replyTypes])}; sent ${JSON.stringify([...stats.sentKinds])}; http ${JSON.stringify([...stats.httpStatus])}; client-side errors ${JSON.stringify([...stats.httpClientErrors])}; jobs ${jobIds.size}`,
     );
     expect(problems).toEqual([]);
     expect(unhandled).toEqual([]);
     expect(consoleError).not.toHaveBeenCalled();
-    // The fuzz really ran: most of the budgeted messages went out, over many sessions.
-    expect(stats.wsSent).toBeGreaterThan(1000);
+    // The fuzz really ran: every message went out, over many sessions.
+    expect(stats.wsSent).toBeGreaterThanOrEqual(WS_MESSAGES);
     expect(stats.wsConnections).toBeGreaterThan(LANES * 3);
-    expect(stats.httpSent).toBeGreaterThan(150);
+    expect(stats.httpSent).toBeGreaterThanOrEqual(HTTP_REQUESTS);
     expect(stats.closeCodes.get(4004) ?? 0).toBeGreaterThan(0);
     expect([...stats.httpClientErrors.keys()].filter((k) => !k.startsWith('CONNECT '))).toEqual([]);
-  }, 90_000);
+  }, 600_000);
 
   it('edge cases answer exactly: the size limits, invalid UTF-8, an oversized frame, deep nesting', async () => {
     const c = FuzzConn.connect(service.port, service.token);
     expect(await c.opened).toBe(true);
     c.send(JSON.stringify({ type: 'hello', protocol: 1 }), false);
-    expect(await c.welcome(5000)).toBe(true);
+    expect(await c.welcome(HANG_MS)).toBe(true);
     const t = await TestClient.connect(service);
     t.ws.on('error', () => undefined);
     const reply = async (data: string, id: string) => {
       t.ws.send(data);
-      return t.next((m) => (m.type === 'error' || m.type === 'pong' || m.type === 'snapshot') && m.requestId === id, 10_000);
+      return t.next((m) => (m.type === 'error' || m.type === 'pong' || m.type === 'snapshot') && m.requestId === id, HANG_MS);
     };
     // At the limit the message is parsed (and refused for its unknown field); one more is too large.
     expect(await reply(paddedTo(MAX_CLIENT_MESSAGE_CHARS, { type: 'list', requestId: 'at' }), 'at')).toMatchObject({ type: 'error', code: 'bad_message', message: expect.stringMatching(/pad/) });
     t.ws.send(paddedTo(MAX_CLIENT_MESSAGE_CHARS + 1, { type: 'list', requestId: 'over' }));
-    expect(await t.next((m) => m.type === 'error' && m.code === 'too_large', 10_000)).toBeTruthy();
+    expect(await t.next((m) => m.type === 'error' && m.code === 'too_large', HANG_MS)).toBeTruthy();
     // Deep nesting anywhere is a bad message, not a stack overflow.
     for (const [i, deep] of [nested(150_000, 'array'), nested(150_000, 'object')].entries()) {
       expect(await reply(`{"type":"submit","requestId":"d${i}","spec":${deep}}`, `d${i}`)).toMatchObject({ type: 'error', code: 'bad_spec' });
@@ -769,7 +766,7 @@ describe('fuzzing the live service', () => {
     const big = FuzzConn.connect(service.port, service.token);
     expect(await big.opened).toBe(true);
     big.send(JSON.stringify({ type: 'hello', protocol: 1 }), false);
-    expect(await big.welcome(5000)).toBe(true);
+    expect(await big.welcome(HANG_MS)).toBe(true);
     big.send(Buffer.alloc(MAX_MESSAGE_BYTES + 1), true);
     expect([1009, 1006]).toContain(await big.closed);
 
@@ -790,7 +787,7 @@ describe('fuzzing the live service', () => {
     const c = await TestClient.connect(service);
     expect(c.received[0]).toMatchObject({ type: 'welcome', protocol: 1 });
     c.send({ type: 'ping', requestId: 'after' });
-    expect(await c.next((m) => m.type === 'pong', 10_000)).toEqual({ type: 'pong', requestId: 'after' });
+    expect(await c.next((m) => m.type === 'pong', HANG_MS)).toEqual({ type: 'pong', requestId: 'after' });
 
     // Jobs the fuzz queued are cancelled, so the real one does not wait behind them.
     const listed = await api(service, '/jobs');
@@ -804,7 +801,7 @@ describe('fuzzing the live service', () => {
       .toBe(0);
 
     c.send({ type: 'submit', requestId: 'real', spec: { ...tinySpec(), steps: 2, extend: { direction: 'tail', duration: { frames: 4 } } } });
-    const accepted = await c.next((m) => m.type === 'accepted' || (m.type === 'error' && m.requestId === 'real'), 10_000);
+    const accepted = await c.next((m) => m.type === 'accepted' || (m.type === 'error' && m.requestId === 'real'), HANG_MS);
     if (accepted.type !== 'accepted') throw new Error(`the real job was refused: ${JSON.stringify(accepted)}`);
     const end = await c.next((m) => m.type === 'event' && m.event.jobId === accepted.job.id && ['done', 'failed', 'cancelled'].includes(m.event.event), 60_000);
     expect(end).toMatchObject({ type: 'event', event: { event: 'done', result: { frames: 4 } } });

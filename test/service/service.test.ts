@@ -5,13 +5,15 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { encodeFrameMessage, type JobEvent, type ServerMessage } from '../../protocol/index.ts';
 import { syntheticFrame } from '../../companion/media/synthetic.ts';
 import { FPS, losslessClip, readAll, tempDir, useTestModelCache } from '../helpers/fixtures.ts';
 import { api, TestClient, testService } from '../helpers/service.ts';
 
 useTestModelCache();
+// Only a hang fails a test: a busy machine may be slow (speeds are the benchmarks' to report).
+vi.setConfig({ testTimeout: 600_000, hookTimeout: 600_000 });
 
 let service: Awaited<ReturnType<typeof testService>>;
 const media = tempDir();
@@ -250,7 +252,7 @@ describe('uploads', () => {
     const px = new Uint8Array(big * big * 4).fill(7);
     for (let i = 0; i < 20; i++) c.ws.send(encodeFrameMessage({ handle: ready.handle, frameIndex: i, width: big, height: big, channels: 4 }, px));
     const err = await c.next((m) => m.type === 'error');
-    expect(err).toMatchObject({ code: 'too_large', handle: ready.handle, message: expect.stringMatching(/without waiting for an ack/) });
+    expect(err).toMatchObject({ code: 'window_exceeded', handle: ready.handle, message: expect.stringMatching(/without waiting for an ack/) });
     c.close();
     await c.closed;
     const { readdirSync } = await import('node:fs');
