@@ -12,6 +12,7 @@
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { PROTOCOL_VERSION } from '../../protocol/index.ts';
+import { SEQUENCE_FORMATS } from '../../protocol/jobspec.ts';
 import { isReshootError } from '../errors.ts';
 import { SubmitRefused, type JobQueue } from '../jobs/queue.ts';
 import { RESHOOT_VERSION } from '../jobs/run.ts';
@@ -82,8 +83,9 @@ export function httpApp(queue: JobQueue, policy: DoorPolicy, uploadsDir: string,
   app.get('/jobs/:id/result', (req, res, next) => {
     const job = requireJob(queue, req.params.id!);
     if (job.state !== 'done' || !job.result) throw new HttpError('conflict', `job ${job.id} is ${job.state}, it has no result yet`);
-    if (job.spec && (job.spec as { output?: { format?: string } }).output?.format === 'png') {
-      throw new HttpError('conflict', `job ${job.id} wrote a PNG sequence (a folder): read it from ${job.result.path}`);
+    const format = (job.spec as { output?: { format?: string } } | undefined)?.output?.format;
+    if (format && SEQUENCE_FORMATS.includes(format)) {
+      throw new HttpError('conflict', `job ${job.id} wrote a ${format.toUpperCase()} sequence (a folder): read it from ${job.result.path}`);
     }
     // sendFile streams and answers Range requests. The path comes from our own record only, and
     // the default Linux home is under ~/.local, so dot-folders in it are expected, not a probe.
