@@ -37,6 +37,18 @@ import type { Host } from '../host/types.ts';
 import { Store } from './store.ts';
 
 export const DEFAULT_COMPANION_PORT = 41780;
+
+/**
+ * WebSocket.OPEN. UXP's types declare the ready-state constants only as statics of WebSocket, so
+ * `ws.OPEN` on an instance may be undefined there: compare with the number.
+ */
+const OPEN = 1;
+
+/**
+ * Most bytes a frame may find still queued in the socket before it is sent. UXP closes a
+ * socket whose send buffer overflows, so frames wait for it to drain rather than pile up.
+ */
+export const SEND_BUFFER_LIMIT = 8 * 1024 * 1024;
 export const CLIENT_NAME = 'reshoot-panel 0.1.0';
 
 export type ConnectionStatus =
@@ -127,14 +139,16 @@ export type WebSocketFactory = (url: string) => WebSocket;
 
 export interface ClientOptions {
   host: Host;
-  /** Overrides the connection file (settings fallback). */
-  manual?: () => ManualAddress | null;
+  /** Overrides the connection file (settings fallback; the token may come from secure storage). */
+  manual?: () => ManualAddress | null | Promise<ManualAddress | null>;
   webSocket?: WebSocketFactory;
   /** Backoff: first delay and cap, ms. */
   minDelayMs?: number;
   maxDelayMs?: number;
   /** How long a request waits for its answer. */
   requestTimeoutMs?: number;
+  /** See SEND_BUFFER_LIMIT (tests use a small one). */
+  sendBufferLimit?: number;
 }
 
 export class RequestError extends Error {
@@ -274,7 +288,7 @@ export class CompanionClient {
           u.wake = null;
         }
         if (u.failure) throw u.failure;
-        if (this.ws !== ws || ws.readyState !== ws.OPEN) throw new RequestError('closed', 'the connection to the companion was lost during the upload');
+        await this.drained(ws, u, FRAME_HEADER_BYTES + bytes);
         // One ArrayBuffer per frame (UXP's WebSocket sends ArrayBuffers; a view may not be accepted).
         const buf = new ArrayBuffer(FRAME_HEADER_BYTES + bytes);
         const msg = new Uint8Array(buf);
@@ -301,6 +315,17 @@ export class CompanionClient {
     }
   }
 
+  /** Waits until the socket's send buffer has room for `next` more bytes (or is empty). */
+  private async drained(ws: WebSocket, u: ActiveUpload, next: number): Promise<void> {
+    const limit = Math.max(0, (this.opts.sendBufferLimit ?? SEND_BUFFER_LIMIT) - next);
+    for (;;) {
+      if (u.failure) throw u.failure;
+      if (this.ws !== ws || ws.readyState !== OPEN) throw new RequestError('closed', 'the connection to the companion was lost during the upload');
+      if (!(ws.bufferedAmount > limit)) return;
+      await new Promise<void>((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
   private failUpload(handle: number, e: Error): void {
     const u = this.uploads.get(handle);
     if (!u) return;
@@ -318,7 +343,7 @@ export class CompanionClient {
 
   private request(msg: ClientMessageInput): Promise<ServerMessage> {
     const ws = this.ws;
-    if (!ws || ws.readyState !== ws.OPEN || this.state.status !== 'connected') {
+    if (!ws || ws.readyState !== OPEN || this.state.status !== 'connected') {
       return Promise.reject(new RequestError('not_connected', 'not connected to the companion'));
     }
     const requestId = `r${this.nextId++}`;
@@ -349,7 +374,7 @@ export class CompanionClient {
 
   /** Where to connect: the manual setting if given, else the connection file. */
   private async locate(): Promise<{ url: string; address: string } | { missing: string }> {
-    const manual = this.opts.manual?.();
+    const manual = await this.opts.manual?.();
     if (manual && manual.address.trim() && manual.token.trim()) {
       const base = manual.address.trim().replace(/^wss?:\/\//, '').replace(/\/.*$/, '');
       const address = base.includes(':') ? base : `${base}:${DEFAULT_COMPANION_PORT}`;

@@ -19,12 +19,12 @@ import { MarkersPanel } from './MarkersPanel.tsx';
 import { MaskForm } from './MaskForm.tsx';
 import { draftProblem, draftToMaskSpec, emptyDraft, type MaskDraft } from '../mask/draft.ts';
 import { JobRunner } from './runner.ts';
-import { Settings, loadManual } from './Settings.tsx';
+import { Settings, manualAddresses } from './Settings.tsx';
 import { StatusLine } from './StatusLine.tsx';
 import { PANEL_CSS } from './styles.ts';
 
 export function createClient(host: Host, opts: Partial<ConstructorParameters<typeof CompanionClient>[0]> = {}): CompanionClient {
-  return new CompanionClient({ host, manual: loadManual, ...opts });
+  return new CompanionClient({ host, manual: () => manualAddresses().load(), ...opts });
 }
 
 const KIND_LABEL: Record<JobKind, string> = { extend: 'Extend', fill: 'Fill', replace: 'Replace', generate: 'Generate', bridge: 'Bridge' };
