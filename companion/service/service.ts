@@ -12,7 +12,7 @@ import { RESHOOT_VERSION } from '../jobs/run.ts';
 import { listModels } from '../models/registry.ts';
 import { ensureHome, newToken, removeConnectionFile, writeConnectionFile } from './home.ts';
 import { httpApp } from './http.ts';
-import type { DoorPolicy } from './security.ts';
+import { RefusalLog, type DoorPolicy } from './security.ts';
 import { Sessions } from './sessions.ts';
 
 export const DEFAULT_PORT = 41780;
@@ -26,6 +26,8 @@ export interface ServiceOptions {
   allowOrigins?: string[];
   /** Reuse a fixed token (tests); normally a new one per start. */
   token?: string;
+  /** Where refused connections are logged, one line each (default: stderr). */
+  logRefusal?: (line: string) => void;
 }
 
 export interface RunningService {
@@ -49,7 +51,7 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
   const queue = new JobQueue({ dataDir: home });
   await queue.start();
 
-  const policy: DoorPolicy = { token, port: opts.port ?? DEFAULT_PORT, hosts: LOOPBACK.has(host) ? [] : [host], allowOrigins: opts.allowOrigins ?? [] };
+  const policy: DoorPolicy = { token, port: opts.port ?? DEFAULT_PORT, hosts: LOOPBACK.has(host) ? [] : [host], allowOrigins: opts.allowOrigins ?? [], refusals: new RefusalLog(opts.logRefusal) };
   const uploadsDir = path.join(home, 'uploads');
   const providers = bundledProviders();
   const sessions = new Sessions({ queue, policy, uploadsDir, providers, models: async () => (await listModels()).map((m) => m.id) });

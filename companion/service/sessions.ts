@@ -25,7 +25,7 @@ import {
 import { isReshootError } from '../errors.ts';
 import type { JobQueue } from '../jobs/queue.ts';
 import { RESHOOT_VERSION } from '../jobs/run.ts';
-import { hostAllowed, originAllowed, tokenMatches, type DoorPolicy } from './security.ts';
+import { RefusalLog, refusal, tokenMatches, type DoorPolicy } from './security.ts';
 import { acceptSpec } from './submit.ts';
 import { Upload, UPLOAD_WINDOW } from './uploads.ts';
 
@@ -62,7 +62,9 @@ export class Sessions {
   /** The HTTP server's 'upgrade' handler: the door is checked before a session exists. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const { policy } = this.ctx;
-    if (!hostAllowed(req.headers.host, policy) || !originAllowed(req.headers.origin, policy)) {
+    const why = refusal(req.headers, policy);
+    if (why) {
+      (policy.refusals ??= new RefusalLog()).refused('WebSocket', why, req.headers);
       // A refused browser page gets no WebSocket at all.
       socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
