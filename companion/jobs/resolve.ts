@@ -93,8 +93,8 @@ export async function prepare(spec: JobSpec, opts: PrepareOptions): Promise<Prep
 async function resolveSource(src: Source, spec: JobSpec, at: string): Promise<SourceRange> {
   const fps = spec.sequence.fps;
   if (!src.path) {
-    // The service turns uploads into files before a job is queued; only a path reaches here.
-    throw new ReshootError('bad_spec', `${at}: uploaded frames ("upload") can only be used through the companion service; give a file path`);
+    // The service turns uploads and frame files into clips before a job is queued; only a path reaches here.
+    throw new ReshootError('bad_spec', `${at}: frames by value ("upload" or "files") can only be used through the companion service; give a file path`);
   }
   const info = await probe(src.path);
   // The clip's length in frames at the sequence rate (a still is as long as it is asked to be).

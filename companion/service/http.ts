@@ -17,7 +17,7 @@ import type { JobQueue } from '../jobs/queue.ts';
 import { RESHOOT_VERSION } from '../jobs/run.ts';
 import { listModels } from '../models/registry.ts';
 import { RefusalLog, originAllowed, refusal, requestToken, tokenMatches, type DoorPolicy } from './security.ts';
-import { acceptSpec } from './submit.ts';
+import { acceptSpecWithFrames } from './localFrames.ts';
 
 const STATUS: Record<string, number> = {
   bad_spec: 400,
@@ -78,7 +78,7 @@ export function httpApp(queue: JobQueue, policy: DoorPolicy, uploadsDir: string)
   });
 
   app.post('/jobs', express.json({ limit: '1mb' }), async (req, res) => {
-    const job = queue.submit(acceptSpec(req.body, uploadsDir));
+    const job = queue.submit(await acceptSpecWithFrames(req.body, uploadsDir));
     await queue.saved(job.id); // on disk before the client hears "created"
     res.status(201).json({ job });
   });

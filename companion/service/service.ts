@@ -12,6 +12,7 @@ import { RESHOOT_VERSION } from '../jobs/run.ts';
 import { listModels } from '../models/registry.ts';
 import { ensureHome, newToken, removeConnectionFile, writeConnectionFile } from './home.ts';
 import { httpApp } from './http.ts';
+import { ensureFramesFolder } from './localFrames.ts';
 import { RefusalLog, type DoorPolicy } from './security.ts';
 import { Sessions } from './sessions.ts';
 
@@ -64,7 +65,7 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
   });
   const port = (server.address() as AddressInfo).port;
   policy.port = port; // port 0 = any free port (tests)
-  const connectionFile = await writeConnectionFile(home, { port, token, pid: process.pid, version: RESHOOT_VERSION, host });
+  const connectionFile = await writeConnectionFile(home, { port, token, pid: process.pid, version: RESHOOT_VERSION, host, framesDir: ensureFramesFolder(uploadsDir) });
 
   let closing: Promise<void> | null = null;
   return {

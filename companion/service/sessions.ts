@@ -26,7 +26,7 @@ import { isReshootError } from '../errors.ts';
 import type { JobQueue } from '../jobs/queue.ts';
 import { RESHOOT_VERSION } from '../jobs/run.ts';
 import { RefusalLog, refusal, tokenMatches, type DoorPolicy } from './security.ts';
-import { acceptSpec } from './submit.ts';
+import { acceptSpecWithFrames } from './localFrames.ts';
 import { Upload, UPLOAD_WINDOW } from './uploads.ts';
 
 /** Largest message: one 4096×4096 RGBA frame plus its header. */
@@ -176,7 +176,7 @@ class Session {
       case 'ping':
         return this.send({ type: 'pong', requestId: msg.requestId });
       case 'submit': {
-        const job = queue.submit(acceptSpec(msg.spec, this.ctx.uploadsDir));
+        const job = queue.submit(await acceptSpecWithFrames(msg.spec, this.ctx.uploadsDir));
         await queue.saved(job.id);
         // The submitter hears about its job without asking.
         this.subscriptions.add(job.id);

@@ -100,6 +100,11 @@ export interface ConnectionState {
   lastProblem: string | null;
   /** The latest preview image per job, when the companion sends them. */
   previews: Record<string, JobPreview>;
+  /**
+   * The companion's frames folder when it runs on this machine (from its connection file): frames
+   * by value are exported there and named in the job instead of uploaded. Null: upload them.
+   */
+  framesDir: string | null;
 }
 
 export interface JobPreview {
@@ -187,6 +192,7 @@ const INITIAL: ConnectionState = {
   retryAt: null,
   lastProblem: null,
   previews: {},
+  framesDir: null,
 };
 
 interface Pending {
@@ -395,7 +401,7 @@ export class CompanionClient {
   }
 
   /** Where to connect: the manual setting if given, else the connection file. */
-  private async locate(): Promise<{ url: string; address: string; port: number; token: string } | Omit<Diagnosis, 'status'> & { status: ConnectionStatus }> {
+  private async locate(): Promise<{ url: string; address: string; port: number; token: string; framesDir?: string } | (Omit<Diagnosis, 'status'> & { status: ConnectionStatus })> {
     const manual = await this.opts.manual?.();
     const at = (hostName: string, port: number, token: string) => {
       const address = `${hostName.includes(':') ? `[${hostName}]` : hostName}:${port}`;
@@ -409,7 +415,7 @@ export class CompanionClient {
     const file = await this.opts.host.connectionFilePath();
     const text = await this.opts.host.readTextFile(file);
     if (text === null) return { status: 'no-companion', detail: `Reshoot Companion is not running. ${START_COMPANION}`, technical: `no connection file at ${file}` };
-    let info: { port?: unknown; token?: unknown; host?: unknown };
+    let info: { port?: unknown; token?: unknown; host?: unknown; framesDir?: unknown };
     try {
       info = JSON.parse(text) as typeof info;
     } catch {
@@ -419,7 +425,9 @@ export class CompanionClient {
       return { status: 'no-companion', detail: `Reshoot Companion's connection file is damaged. Restart Reshoot Companion.`, technical: `${file} has no port or token` };
     }
     const hostName = typeof info.host === 'string' && info.host !== '0.0.0.0' && info.host !== '::' ? info.host : '127.0.0.1';
-    return at(hostName, info.port, info.token);
+    // A connection file is on this machine, so its frames folder is too.
+    const framesDir = typeof info.framesDir === 'string' && info.framesDir ? info.framesDir : undefined;
+    return { ...at(hostName, info.port, info.token), ...(framesDir ? { framesDir } : {}) };
   }
 
   private async connect(): Promise<void> {
@@ -456,7 +464,7 @@ export class CompanionClient {
       return this.schedule();
     }
     this.ws = ws;
-    this.patch({ address: where.address, detail: 'Connecting to Reshoot Companion…', technical: `connecting to ${where.address}` });
+    this.patch({ address: where.address, detail: 'Connecting to Reshoot Companion…', technical: `connecting to ${where.address}`, framesDir: where.framesDir ?? null });
     let opened = false;
     ws.onopen = () => {
       opened = true;
