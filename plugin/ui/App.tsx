@@ -82,7 +82,7 @@ export function App({ host, client, readFile, runner: given }: AppProps) {
       {/* Fill/replace marker commands use the mask drawn in the Fill/Replace form (markers carry none). */}
       <MarkersPanel host={host} runner={runner} common={common} connected={connected} mask={draftProblem(draft) ? undefined : draftToMaskSpec(draft)} />
       <div className="rs-row rs-between">
-        <h3>Jobs</h3>
+        <h3 data-testid="jobs-heading">Jobs</h3>
         <label className="rs-small" title="Put each result on the timeline as soon as it is done (batches always do)">
           <input type="checkbox" data-testid="auto-place" checked={autoPlace} onChange={(e) => setAutoPlace(e.target.checked)} /> Auto-place
         </label>

@@ -128,8 +128,8 @@ export function MaskForm({ kind, host, runner, common, connected, autoPlace, set
     }
     const item = clips[clips.length - 1]!;
     const job = build(() => maskJob(item, seq, settings, kind, draftToMaskSpec(draft)));
-    const record = await runner.run(job, seq, { byValue: common.byValue, autoPlace });
-    return `submitted ${record.id}: ${job.label}`;
+    await runner.run(job, seq, { byValue: common.byValue, autoPlace });
+    return `Submitted ${job.label}. Follow it under Jobs.`;
   };
 
   return (

@@ -10,7 +10,7 @@ const LABEL: Record<ConnectionState['status'], string> = {
   connecting: 'Connecting…',
   connected: 'Connected',
   reconnecting: 'Reconnecting…',
-  'no-companion': 'Reshoot Companion is not running',
+  'no-companion': 'Not connected',
   unauthorized: 'Token not accepted',
   refused: 'Connection refused',
   'port-blocked': 'Port not allowed',
