@@ -22,6 +22,7 @@ import { JobRunner } from './runner.ts';
 import { Settings, manualAddresses } from './Settings.tsx';
 import { StatusLine } from './StatusLine.tsx';
 import { PANEL_CSS } from './styles.ts';
+import { Button } from './spectrum.tsx';
 
 export function createClient(host: Host, opts: Partial<ConstructorParameters<typeof CompanionClient>[0]> = {}): CompanionClient {
   return new CompanionClient({ host, manual: () => manualAddresses().load(), ...opts });
@@ -70,9 +71,9 @@ export function App({ host, client, readFile, runner: given }: AppProps) {
       <Settings onChange={() => client.reconnect()} />
       <nav className="rs-kinds" data-testid="kinds">
         {JOB_KINDS.map((k) => (
-          <button key={k} data-testid={`kind-${k}`} className={k === kind ? 'rs-on' : ''} onClick={() => setKind(k)}>
+          <Button key={k} action quiet selected={k === kind} testId={`kind-${k}`} className={k === kind ? 'rs-on' : ''} onClick={() => setKind(k)}>
             {KIND_LABEL[k]}
-          </button>
+          </Button>
         ))}
       </nav>
       {kind === 'extend' ? <ExtendForm {...formProps} /> : null}

@@ -6,6 +6,7 @@
 import { LIMITS, OUTPUT_FORMATS, type OutputFormat } from '../../protocol/index.ts';
 import type { JobSettings } from '../batch.ts';
 import { FieldProblem, Select, TextArea } from './controls.tsx';
+import { Button } from './spectrum.tsx';
 
 export interface CommonValues {
   prompt: string;
@@ -99,9 +100,9 @@ export function CommonSettings({ value: v, onChange, models, frames = true }: Co
           <input type="radio" name="seed" data-testid="seed-lock" checked={v.seedMode === 'lock'} onChange={() => set('seedMode', 'lock')} /> Fixed
         </label>
         <input data-testid="seed" className={`rs-num${problems.seed ? ' rs-invalid' : ''}`} disabled={v.seedMode !== 'lock'} value={v.seed} onChange={(e) => set('seed', e.target.value)} />
-        <button type="button" title="Pick another seed" onClick={() => set('seed', String(newSeed()))}>
+        <Button action title="Pick another seed" onClick={() => set('seed', String(newSeed()))}>
           New
-        </button>
+        </Button>
       </div>
       <FieldProblem problem={problems.seed} testId="seed" />
       <div className="rs-row">

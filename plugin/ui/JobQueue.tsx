@@ -8,6 +8,7 @@ import { useState } from 'react';
 import { FINAL_STATES, type JobRecord } from '../../protocol/index.ts';
 import type { JobPreview, JobView } from '../connection/client.ts';
 import type { Task } from './runner.ts';
+import { Button } from './spectrum.tsx';
 
 export interface JobQueueProps {
   jobs: JobView[];
@@ -80,9 +81,9 @@ function TaskRow({ task, onDismiss }: { task: Task; onDismiss: (id: string) => v
         {what}
       </div>
       {task.phase === 'failed' ? (
-        <button data-testid="task-dismiss" onClick={() => onDismiss(task.id)}>
+        <Button testId="task-dismiss" onClick={() => onDismiss(task.id)}>
           Dismiss
-        </button>
+        </Button>
       ) : null}
     </li>
   );
@@ -137,19 +138,19 @@ function JobRow({ view, ...p }: { view: JobView } & Omit<JobQueueProps, 'jobs' |
       ) : null}
       <div className="rs-row">
         {!final ? (
-          <button data-testid="job-cancel" disabled={busy || !p.connected} onClick={run(() => p.onCancel(r.id))}>
+          <Button testId="job-cancel" disabled={busy || !p.connected} onClick={run(() => p.onCancel(r.id))}>
             Cancel
-          </button>
+          </Button>
         ) : null}
         {final ? (
-          <button data-testid="job-retry" disabled={busy || !p.connected} title="submit the same job again" onClick={run(() => p.onRetry(r))}>
+          <Button testId="job-retry" disabled={busy || !p.connected} title="submit the same job again" onClick={run(() => p.onRetry(r))}>
             {r.state === 'done' ? 'Run again' : 'Retry'}
-          </button>
+          </Button>
         ) : null}
         {r.state === 'done' ? (
-          <button data-testid="job-place" disabled={busy || !p.canPlace(r.id)} title={p.canPlace(r.id) ? '' : 'submitted from another panel: the source clip is unknown'} onClick={run(() => p.onPlace(r))}>
+          <Button testId="job-place" disabled={busy || !p.canPlace(r.id)} title={p.canPlace(r.id) ? '' : 'submitted from another panel: the source clip is unknown'} onClick={run(() => p.onPlace(r))}>
             {placedAt ? 'Place again' : 'Place'}
-          </button>
+          </Button>
         ) : p.autoPlaced(r.id) && !final ? (
           <span className="rs-small rs-muted" data-testid="job-autoplace">placed when done</span>
         ) : null}

@@ -26,7 +26,8 @@ html, body, #root { height: 100%; margin: 0; }
 @media (prefers-color-scheme: light), (prefers-color-scheme: lightest) {
   .rs-panel { --rs-positive: #268e6c; --rs-notice: #cb6f10; --rs-negative: #d7373f; --rs-accent: #1473e6; }
 }
-.rs-panel button { font-size: var(--uxp-host-font-size, 12px); margin: 2px 4px 2px 0; }
+.rs-panel button, .rs-panel sp-button, .rs-panel sp-action-button { margin: 2px 4px 2px 0; }
+.rs-panel button { font-size: var(--uxp-host-font-size, 12px); }
 .rs-panel input, .rs-panel select, .rs-panel textarea { font-size: var(--uxp-host-font-size, 12px); }
 .rs-panel textarea { width: 100%; box-sizing: border-box; }
 .rs-panel sp-body, .rs-panel sp-detail, .rs-panel sp-heading { color: var(--rs-text); }
@@ -50,7 +51,7 @@ html, body, #root { height: 100%; margin: 0; }
 .rs-block { display: block; margin: 4px 0; }
 .rs-num { width: 64px; }
 .rs-kinds { display: flex; flex-direction: row; flex-wrap: wrap; margin: 6px 0; }
-.rs-kinds button { background: none; border: none; border-bottom: 2px solid transparent; color: var(--rs-text); padding: 4px 6px; }
+.rs-kinds sp-action-button { border-bottom: 2px solid transparent; margin-right: 2px; }
 .rs-kinds .rs-on { font-weight: bold; border-bottom: 2px solid var(--rs-accent); }
 .rs-box { border: 1px solid var(--rs-border); padding: 6px; margin: 4px 0; }
 .rs-link { background: none; border: none; color: var(--rs-link); padding: 0; cursor: pointer; }
