@@ -124,7 +124,7 @@ export function CommonSettings({ value: v, onChange, models, frames = true }: Co
         </label>
       </div>
       {frames ? (
-        <div className="rs-block" data-testid="frames-mode">
+        <div className="rs-block rs-choices" data-testid="frames-mode">
           <label title="Reshoot Companion reads the clip's media file: fastest, without effects or grading">
             <input type="radio" name="frames" data-testid="frames-by-reference" checked={!v.byValue} onChange={() => set('byValue', false)} /> Use the source media
           </label>

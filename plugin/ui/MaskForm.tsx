@@ -162,7 +162,7 @@ export function MaskForm({ kind, host, runner, common, connected, autoPlace, set
         />
       ) : null}
       {common.byValue && draft.source === 'matte' ? (
-        <div className="rs-small rs-muted">By value exports what the timeline shows, the matte track too: switch the matte track's output off first.</div>
+        <div className="rs-small rs-muted">“Use the timeline's look” exports what the timeline shows, the matte track too: switch the matte track's output off first.</div>
       ) : null}
       <label className="rs-block">
         <input type="checkbox" data-testid="apply-all" checked={all} onChange={(e) => setAll(e.target.checked)} /> Apply this mask to every selected clip
