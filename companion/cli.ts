@@ -174,6 +174,10 @@ async function serve(args: string[]): Promise<number> {
     throw e;
   }
   console.log(`reshoot companion listening on http://${service.host}:${service.port} (WebSocket on the same port)`);
+  const { PANEL_PORTS, panelCanReach } = await import('../protocol/ports.ts');
+  if (!panelCanReach(service.port)) {
+    console.warn(`note: the Premiere panel can reach ports ${PANEL_PORTS[0]}-${PANEL_PORTS[PANEL_PORTS.length - 1]} only (its manifest lists them); use one of those for the panel`);
+  }
   console.log(`  providers, tried in order: ${providersFor().join(', ')} (RESHOOT_PROVIDER picks one; reshoot doctor says which run here)`);
   console.log(`  connection file: ${service.connectionFile}`);
   console.log(`  jobs: ${service.queue.list().length} on record; Ctrl+C stops`);

@@ -16,8 +16,10 @@ import { frameToTicks } from '../plugin/time.ts';
 import { MemoryHost } from '../plugin/host/memory.ts';
 import type { CompanionClient } from '../plugin/connection/client.ts';
 import { mountMaskView } from '../plugin/mask/harnessView.tsx';
+import { applyHarnessTheme } from './theme.ts';
 
 const q = new URLSearchParams(location.search);
+applyHarnessTheme(q);
 const fps = parseRational(q.get('fps') ?? '24000/1001');
 const width = Number(q.get('w') ?? 1920);
 const height = Number(q.get('h') ?? 1080);

@@ -4,7 +4,9 @@
  * the companion through the WebSocket client.
  */
 import { createRoot } from 'react-dom/client';
+import { PANEL_PORTS } from '../protocol/ports.ts';
 import type { Host } from './host/types.ts';
+import { tooOldMessage } from './host/versions.ts';
 import { App, createClient } from './ui/App.tsx';
 
 // webpack's require.context: finds plugin/host/premiere.ts when it is there, so the bundle builds
@@ -28,12 +30,15 @@ function premiereHost(): Host {
 const root = createRoot(document.getElementById('root')!);
 try {
   const host = premiereHost();
-  root.render(<App host={host} client={createClient(host)} />);
+  const tooOld = tooOldMessage((host as Host & { version?: string | null }).version);
+  if (tooOld) throw new Error(tooOld);
+  // UXP lets the panel reach only the ports its manifest lists.
+  root.render(<App host={host} client={createClient(host, { allowedPorts: PANEL_PORTS })} />);
 } catch (e) {
   root.render(
     <main style={{ fontFamily: 'sans-serif', padding: 12 }}>
       <h2>Reshoot</h2>
-      <p>The panel could not reach Premiere Pro: {(e as Error).message}</p>
+      <p>{(e as Error).message}</p>
     </main>,
   );
 }

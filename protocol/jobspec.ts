@@ -46,6 +46,12 @@ const sourceSchema = z
       path: z.string({ error: 'expected a file path' }).min(1, 'must not be empty').optional(),
       /** An uploadId from `upload.done`; the companion resolves it to the uploaded frames. */
       upload: uploadIdSchema.optional(),
+      /**
+       * Frames by path: image files (one per frame, in order, at the sequence rate) that a panel on
+       * the same machine exported into the companion's frames folder (its connection file names
+       * it). The companion reads them, checks they are inside that folder, and deletes them.
+       */
+      files: z.array(z.string({ error: 'expected a file path' }).min(1, 'must not be empty'), { error: 'expected a list of frame files' }).min(1, 'must name at least one frame file').max(100_000, 'names too many frame files').optional(),
       /** First frame used, in the source's own timeline seen at the sequence rate. */
       in: positionSchema.optional(),
       /** Exclusive: the first frame not used. */
@@ -55,14 +61,17 @@ const sourceSchema = z
   )
   .check((ctx) => {
     const s = ctx.value;
-    if (s.path !== undefined && s.upload !== undefined) {
+    if (s.files !== undefined) {
+      // Frames by path (the panel's own choice, not an editor's): alone or not at all.
+      if (s.path !== undefined || s.upload !== undefined) ctx.issues.push({ code: 'custom', message: 'files: give frame files alone, without path or upload', input: s });
+    } else if (s.path !== undefined && s.upload !== undefined) {
       ctx.issues.push({ code: 'custom', message: `${SOURCE_HINT}, not both`, input: s });
     } else if (s.path === undefined && s.upload === undefined) {
       ctx.issues.push({ code: 'custom', message: SOURCE_HINT, input: s });
     }
   })
   .transform((s): Source => {
-    const out: Source = s.path !== undefined ? { path: s.path } : { upload: s.upload! };
+    const out: Source = s.path !== undefined ? { path: s.path } : s.files !== undefined ? { files: s.files } : { upload: s.upload! };
     if (s.in !== undefined) out.in = s.in;
     if (s.out !== undefined) out.out = s.out;
     return out;
@@ -209,6 +218,7 @@ export type JobKind = JobSpec['kind'];
 export interface PathSource {
   path: string;
   upload?: undefined;
+  files?: undefined;
   /** First frame used, in the source's own timeline seen at the sequence rate. */
   in?: Time;
   /** Exclusive: the first frame not used. */
@@ -218,10 +228,19 @@ export interface PathSource {
 export interface UploadSource {
   upload: string;
   path?: undefined;
+  files?: undefined;
   in?: Time;
   out?: Time;
 }
-export type Source = PathSource | UploadSource;
+/** Frames by path: image files a panel on this machine exported into the companion's frames folder. */
+export interface FilesSource {
+  files: string[];
+  path?: undefined;
+  upload?: undefined;
+  in?: Time;
+  out?: Time;
+}
+export type Source = PathSource | UploadSource | FilesSource;
 
 export function isUploadSource(s: Source): s is UploadSource {
   return typeof s.upload === 'string';

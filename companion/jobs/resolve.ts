@@ -187,8 +187,8 @@ export function pickPipeline(spec: JobSpec, source: MediaInfo | undefined): Pipe
 async function resolveSource(src: Source, spec: JobSpec, at: string): Promise<SourceRange> {
   const fps = spec.sequence.fps;
   if (!src.path) {
-    // The service turns uploads into files before a job is queued; only a path reaches here.
-    throw new ReshootError('bad_spec', `${at}: uploaded frames ("upload") can only be used through the companion service; give a file path`);
+    // The service turns uploads and frame files into clips before a job is queued; only a path reaches here.
+    throw new ReshootError('bad_spec', `${at}: frames by value ("upload" or "files") can only be used through the companion service; give a file path`);
   }
   const probed = await probe(src.path);
   // An image sequence plays at the job's rate (it has none of its own).

@@ -38,6 +38,8 @@ export interface ConnectionInfo {
   pid: number;
   version: string;
   host: string;
+  /** Where a panel on this machine exports frames for a job to name (frames by path, localFrames.ts). */
+  framesDir?: string;
 }
 
 export function connectionFile(home: string): string {

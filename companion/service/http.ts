@@ -2,7 +2,7 @@
  * The HTTP side of the companion (express 5): health without auth, everything else behind the
  * token. JSON in and out; every error is `{ error: { code, message } }` with a fitting status.
  *
- *   GET  /health                 { name, version, protocol }         (no auth)
+ *   GET  /health                 { name, version, protocol, origin, token }   (no auth, no Origin check)
  *   GET  /models                 models in the cache and built in
  *   GET  /jobs                   job records, oldest first
  *   POST /jobs                   submit a job spec → 201 + record
@@ -17,8 +17,8 @@ import { isReshootError } from '../errors.ts';
 import { SubmitRefused, type JobQueue } from '../jobs/queue.ts';
 import { RESHOOT_VERSION } from '../jobs/run.ts';
 import { listModels } from '../models/registry.ts';
-import { hostAllowed, originAllowed, requestToken, tokenMatches, type DoorPolicy } from './security.ts';
-import { acceptSpec } from './submit.ts';
+import { acceptSpecWithFrames } from './localFrames.ts';
+import { RefusalLog, originAllowed, refusal, requestToken, tokenMatches, type DoorPolicy } from './security.ts';
 import { Refused, type SpecValidator } from './validator.ts';
 
 const STATUS: Record<string, number> = {
@@ -43,16 +43,35 @@ export function httpApp(queue: JobQueue, policy: DoorPolicy, uploadsDir: string,
   app.set('etag', false);
 
   // The door: Host, Origin, then (for all but /health) the token.
+  const refusals = policy.refusals ?? new RefusalLog();
   app.use((req, res, next) => {
-    if (!hostAllowed(req.headers.host, policy)) return sendError(res, 'forbidden', 'this service answers on its loopback address only');
-    if (!originAllowed(req.headers.origin, policy)) return sendError(res, 'forbidden', `requests from ${req.headers.origin} are refused`);
+    const why = refusal(req.headers, policy);
+    if (why === 'host') {
+      refusals.refused('HTTP', why, req.headers, req.path);
+      return sendError(res, 'forbidden', 'this service answers on its loopback address only');
+    }
+    // /health answers any Origin (no CORS headers: a web page still cannot read it), so a panel
+    // whose WebSocket is refused can learn why.
     if (req.path === '/health') return next();
+    if (why === 'origin') {
+      refusals.refused('HTTP', why, req.headers, req.path);
+      return sendError(res, 'forbidden', `requests from ${req.headers.origin} are refused`);
+    }
     if (!tokenMatches(requestToken(req.headers), policy.token)) return sendError(res, 'unauthorized', 'missing or wrong token (see the companion connection file)');
     next();
   });
 
-  app.get('/health', (_req, res) => {
-    res.json({ name: 'reshoot', version: RESHOOT_VERSION, protocol: PROTOCOL_VERSION });
+  /**
+   * Diagnostics for the panel: is its Origin admitted (and which one did it send), and is the
+   * token it holds right. The token verdict is given only to an admitted Origin.
+   */
+  app.get('/health', (req, res) => {
+    const origin = req.headers.origin ?? null;
+    const admitted = originAllowed(req.headers.origin, policy);
+    if (!admitted) refusals.refused('HTTP', 'origin', req.headers, req.path);
+    const given = requestToken(req.headers);
+    const token = !admitted ? 'unchecked' : given === undefined ? 'absent' : tokenMatches(given, policy.token) ? 'valid' : 'invalid';
+    res.json({ name: 'reshoot', version: RESHOOT_VERSION, protocol: PROTOCOL_VERSION, origin: { sent: origin, admitted }, token });
   });
 
   app.get('/models', async (_req, res) => {
@@ -67,7 +86,7 @@ export function httpApp(queue: JobQueue, policy: DoorPolicy, uploadsDir: string,
   app.post('/jobs', express.text({ type: 'application/json', limit: '1mb' }), async (req, res) => {
     const input = typeof req.body === 'string' ? { text: req.body } : { json: undefined };
     // On disk before the client hears "created"; a job that cannot be saved is refused whole.
-    const job = await queue.submit(await acceptSpec(input, uploadsDir, validator));
+    const job = await queue.submit(await acceptSpecWithFrames(input, uploadsDir, validator));
     res.status(201).json({ job });
   });
 

@@ -14,7 +14,8 @@ import { ensureHome, newToken, removeConnectionFile, writeConnectionFile } from 
 import { httpApp } from './http.ts';
 import { DEFAULT_LIMITS, type ServiceLimits } from './limits.ts';
 import { acquireHomeLock, HomeLockedError } from './lock.ts';
-import type { DoorPolicy } from './security.ts';
+import { ensureFramesFolder } from './localFrames.ts';
+import { RefusalLog, type DoorPolicy } from './security.ts';
 import { Sessions } from './sessions.ts';
 import { removePartialUploads } from './uploads.ts';
 import { SpecValidator } from './validator.ts';
@@ -32,6 +33,8 @@ export interface ServiceOptions {
   token?: string;
   /** Caps and idle timeouts (limits.ts); tests lower them. */
   limits?: Partial<ServiceLimits>;
+  /** Where refused connections are logged, one line each (default: stderr). */
+  logRefusal?: (line: string) => void;
 }
 
 /**
@@ -95,7 +98,7 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
     await queue.start();
     const uploadsDir = path.join(home, 'uploads');
     await removePartialUploads(uploadsDir);
-    const policy: DoorPolicy = { token, port: opts.port ?? DEFAULT_PORT, hosts: LOOPBACK.has(host) ? [] : [host], allowOrigins: opts.allowOrigins ?? [] };
+    const policy: DoorPolicy = { token, port: opts.port ?? DEFAULT_PORT, hosts: LOOPBACK.has(host) ? [] : [host], allowOrigins: opts.allowOrigins ?? [], refusals: new RefusalLog(opts.logRefusal) };
     const providers = bundledProviders();
     sessions = new Sessions({ queue, policy, uploadsDir, providers, limits, validator, models: async () => (await listModels()).map((m) => m.id) });
     const s = sessions;
@@ -112,7 +115,7 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
     });
     const port = (server.address() as AddressInfo).port;
     policy.port = port; // port 0 = any free port (tests)
-    const connectionFile = await writeConnectionFile(home, { port, token, pid: process.pid, version: RESHOOT_VERSION, host });
+    const connectionFile = await writeConnectionFile(home, { port, token, pid: process.pid, version: RESHOOT_VERSION, host, framesDir: ensureFramesFolder(uploadsDir) });
 
     let closing: Promise<void> | null = null;
     return {

@@ -36,8 +36,8 @@ import { isReshootError } from '../errors.ts';
 import { SubmitRefused, type JobQueue } from '../jobs/queue.ts';
 import { RESHOOT_VERSION } from '../jobs/run.ts';
 import type { ServiceLimits } from './limits.ts';
-import { hostAllowed, originAllowed, tokenMatches, type DoorPolicy } from './security.ts';
-import { acceptSpec } from './submit.ts';
+import { acceptSpecWithFrames } from './localFrames.ts';
+import { RefusalLog, refusal, tokenMatches, type DoorPolicy } from './security.ts';
 import { Upload, UploadError, UPLOAD_WINDOW } from './uploads.ts';
 import { Refused, type CheckedMessage, type SpecValidator } from './validator.ts';
 
@@ -50,7 +50,7 @@ const MAX_BAD_MESSAGES = 20;
 const LARGE_MESSAGE_CHARS = 32 * 1024;
 
 /** A refusal from the validation worker as a parse result, so it is answered like any other. */
-function refusal(e: unknown): CheckedMessage {
+function refusedMessage(e: unknown): CheckedMessage {
   if (e instanceof Refused) return { ok: false, code: e.code as 'bad_message', message: e.message, ...(e.requestId ? { requestId: e.requestId } : {}) };
   console.error('reshoot service: internal error', e);
   return { ok: false, code: 'internal' as 'bad_message', message: 'internal error' };
@@ -103,7 +103,9 @@ export class Sessions {
   /** The HTTP server's 'upgrade' handler: the door is checked before a session exists. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const { policy } = this.ctx;
-    if (!hostAllowed(req.headers.host, policy) || !originAllowed(req.headers.origin, policy)) {
+    const why = refusal(req.headers, policy);
+    if (why) {
+      (policy.refusals ??= new RefusalLog()).refused('WebSocket', why, req.headers);
       // A refused browser page gets no WebSocket at all.
       socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
@@ -205,7 +207,7 @@ class Session {
 
   private async onText(text: string): Promise<void> {
     // A large message (a spec with a big mask, or garbage) is parsed off the event loop.
-    const parsed: CheckedMessage = text.length > LARGE_MESSAGE_CHARS ? await this.ctx.validator.message(text).catch((e: unknown) => refusal(e)) : parseClientMessage(text);
+    const parsed: CheckedMessage = text.length > LARGE_MESSAGE_CHARS ? await this.ctx.validator.message(text).catch((e: unknown) => refusedMessage(e)) : parseClientMessage(text);
     if (!this.welcomed && parsed.ok && parsed.msg.type === 'hello') {
       this.welcomed = this.hello(parsed.msg);
       return void (await this.welcomed);
@@ -251,7 +253,7 @@ class Session {
         return this.send({ type: 'pong', requestId: msg.requestId });
       case 'submit': {
         // On disk before "accepted"; a spec that cannot be saved is refused, not half-accepted.
-        const spec = await acceptSpec(specChecked ? { checked: msg.spec as JobSpec } : { json: msg.spec }, this.ctx.uploadsDir, this.ctx.validator);
+        const spec = await acceptSpecWithFrames(specChecked ? { checked: msg.spec as JobSpec } : { json: msg.spec }, this.ctx.uploadsDir, this.ctx.validator);
         const job = await queue.submit(spec);
         // The submitter hears about its job without asking.
         this.subscriptions.add(job.id);

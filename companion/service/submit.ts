@@ -14,7 +14,10 @@ type AnySource = { path?: string; upload?: string; in?: unknown; out?: unknown }
  * The spec to queue. `input` is JSON text (an HTTP body), a parsed value, or a spec the
  * validator has checked already (a large WebSocket message is parsed and checked in one go).
  */
-export async function acceptSpec(input: { text: string } | { json: unknown } | { checked: JobSpec }, uploadsDir: string, validator: SpecValidator): Promise<JobSpec> {
+/** What a client sent: JSON text, a parsed value, or a spec the validator has checked already. */
+export type SpecInput = { text: string } | { json: unknown } | { checked: JobSpec };
+
+export async function acceptSpec(input: SpecInput, uploadsDir: string, validator: SpecValidator): Promise<JobSpec> {
   // Validated off the event loop: a large or pathological spec must not stall other clients.
   const spec = 'checked' in input ? input.checked : await validator.spec(input);
   if (spec.output.path) {

@@ -34,9 +34,23 @@ import {
 } from '../../protocol/index.ts';
 import type { Rational } from '../../protocol/rational.ts';
 import type { Host } from '../host/types.ts';
+import type { Diagnosis } from './diagnose.ts';
 import { Store } from './store.ts';
+import { diagnose, START_COMPANION, type FetchLike } from './diagnose.ts';
 
 export const DEFAULT_COMPANION_PORT = 41780;
+
+/**
+ * WebSocket.OPEN. UXP's types declare the ready-state constants only as statics of WebSocket, so
+ * `ws.OPEN` on an instance may be undefined there: compare with the number.
+ */
+const OPEN = 1;
+
+/**
+ * Most bytes a frame may find still queued in the socket before it is sent. UXP closes a
+ * socket whose send buffer overflows, so frames wait for it to drain rather than pile up.
+ */
+export const SEND_BUFFER_LIMIT = 8 * 1024 * 1024;
 export const CLIENT_NAME = 'reshoot-panel 0.1.0';
 
 export type ConnectionStatus =
@@ -50,6 +64,10 @@ export type ConnectionStatus =
   | 'no-companion'
   /** The companion refused the token (close 4001): waits for new settings. */
   | 'unauthorized'
+  /** The companion refused this panel's Origin (its /health says so). */
+  | 'refused'
+  /** The companion is on a port the manifest does not list: UXP would not let the panel reach it. */
+  | 'port-blocked'
   /** Protocol versions differ (close 4002): waits for an update. */
   | 'mismatch';
 
@@ -67,8 +85,10 @@ export interface JobView {
 
 export interface ConnectionState {
   status: ConnectionStatus;
-  /** One line for the status bar (why it is not connected, or where it is connected to). */
+  /** One line for the status bar in an editor's words (why it is not connected and what to do). */
   detail: string;
+  /** The technical side of `detail` (addresses, files, close codes), for the details line. */
+  technical: string;
   address: string | null;
   welcome: Welcome | null;
   /** Jobs by id, and their order (oldest first). */
@@ -80,6 +100,11 @@ export interface ConnectionState {
   lastProblem: string | null;
   /** The latest preview image per job, when the companion sends them. */
   previews: Record<string, JobPreview>;
+  /**
+   * The companion's frames folder when it runs on this machine (from its connection file): frames
+   * by value are exported there and named in the job instead of uploaded. Null: upload them.
+   */
+  framesDir: string | null;
 }
 
 export interface JobPreview {
@@ -127,14 +152,23 @@ export type WebSocketFactory = (url: string) => WebSocket;
 
 export interface ClientOptions {
   host: Host;
-  /** Overrides the connection file (settings fallback). */
-  manual?: () => ManualAddress | null;
+  /** Overrides the connection file (settings fallback; the token may come from secure storage). */
+  manual?: () => ManualAddress | null | Promise<ManualAddress | null>;
   webSocket?: WebSocketFactory;
   /** Backoff: first delay and cap, ms. */
   minDelayMs?: number;
   maxDelayMs?: number;
   /** How long a request waits for its answer. */
   requestTimeoutMs?: number;
+  /** See SEND_BUFFER_LIMIT (tests use a small one). */
+  sendBufferLimit?: number;
+  /** Asks the companion's /health why a connection failed (default: the global fetch). */
+  fetch?: FetchLike;
+  /**
+   * Ports the panel may reach (the manifest's network domains; PANEL_PORTS in Premiere). Any
+   * other port is reported as 'port-blocked' instead of being tried. Absent: any port (harness).
+   */
+  allowedPorts?: readonly number[];
 }
 
 export class RequestError extends Error {
@@ -150,6 +184,7 @@ export class RequestError extends Error {
 const INITIAL: ConnectionState = {
   status: 'idle',
   detail: 'not started',
+  technical: '',
   address: null,
   welcome: null,
   jobs: {},
@@ -157,12 +192,19 @@ const INITIAL: ConnectionState = {
   retryAt: null,
   lastProblem: null,
   previews: {},
+  framesDir: null,
 };
 
 interface Pending {
   resolve: (m: ServerMessage) => void;
   reject: (e: Error) => void;
   timer: ReturnType<typeof setTimeout>;
+}
+
+/** The global fetch (UXP and browsers have one), bound so it can be called bare. */
+function defaultFetch(): FetchLike | undefined {
+  const f = (globalThis as { fetch?: FetchLike }).fetch;
+  return typeof f === 'function' ? (url, init) => f.call(globalThis, url, init) : undefined;
 }
 
 export class CompanionClient {
@@ -202,7 +244,7 @@ export class CompanionClient {
     ws?.close(1000, 'panel closed');
     this.failPending(new RequestError('closed', 'the connection was closed'));
     this.failUploads(new RequestError('closed', 'the connection was closed'));
-    this.patch({ status: 'idle', detail: 'stopped', retryAt: null });
+    this.patch({ status: 'idle', detail: 'stopped', technical: '', retryAt: null });
   }
 
   /** Drops the connection and connects again now (after settings changed). */
@@ -274,7 +316,7 @@ export class CompanionClient {
           u.wake = null;
         }
         if (u.failure) throw u.failure;
-        if (this.ws !== ws || ws.readyState !== ws.OPEN) throw new RequestError('closed', 'the connection to the companion was lost during the upload');
+        await this.drained(ws, u, FRAME_HEADER_BYTES + bytes);
         // One ArrayBuffer per frame (UXP's WebSocket sends ArrayBuffers; a view may not be accepted).
         const buf = new ArrayBuffer(FRAME_HEADER_BYTES + bytes);
         const msg = new Uint8Array(buf);
@@ -301,6 +343,17 @@ export class CompanionClient {
     }
   }
 
+  /** Waits until the socket's send buffer has room for `next` more bytes (or is empty). */
+  private async drained(ws: WebSocket, u: ActiveUpload, next: number): Promise<void> {
+    const limit = Math.max(0, (this.opts.sendBufferLimit ?? SEND_BUFFER_LIMIT) - next);
+    for (;;) {
+      if (u.failure) throw u.failure;
+      if (this.ws !== ws || ws.readyState !== OPEN) throw new RequestError('closed', 'the connection to the companion was lost during the upload');
+      if (!(ws.bufferedAmount > limit)) return;
+      await new Promise<void>((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
   private failUpload(handle: number, e: Error): void {
     const u = this.uploads.get(handle);
     if (!u) return;
@@ -318,7 +371,7 @@ export class CompanionClient {
 
   private request(msg: ClientMessageInput): Promise<ServerMessage> {
     const ws = this.ws;
-    if (!ws || ws.readyState !== ws.OPEN || this.state.status !== 'connected') {
+    if (!ws || ws.readyState !== OPEN || this.state.status !== 'connected') {
       return Promise.reject(new RequestError('not_connected', 'not connected to the companion'));
     }
     const requestId = `r${this.nextId++}`;
@@ -348,26 +401,33 @@ export class CompanionClient {
   }
 
   /** Where to connect: the manual setting if given, else the connection file. */
-  private async locate(): Promise<{ url: string; address: string } | { missing: string }> {
-    const manual = this.opts.manual?.();
+  private async locate(): Promise<{ url: string; address: string; port: number; token: string; framesDir?: string } | (Omit<Diagnosis, 'status'> & { status: ConnectionStatus })> {
+    const manual = await this.opts.manual?.();
+    const at = (hostName: string, port: number, token: string) => {
+      const address = `${hostName.includes(':') ? `[${hostName}]` : hostName}:${port}`;
+      return { url: `ws://${address}/?token=${encodeURIComponent(token)}`, address, port, token };
+    };
     if (manual && manual.address.trim() && manual.token.trim()) {
       const base = manual.address.trim().replace(/^wss?:\/\//, '').replace(/\/.*$/, '');
-      const address = base.includes(':') ? base : `${base}:${DEFAULT_COMPANION_PORT}`;
-      return { url: `ws://${address}/?token=${encodeURIComponent(manual.token.trim())}`, address };
+      const m = /^(.*?)(?::(\d+))?$/.exec(base)!;
+      return at(m[1]!.replace(/^\[|\]$/g, ''), m[2] ? Number(m[2]) : DEFAULT_COMPANION_PORT, manual.token.trim());
     }
     const file = await this.opts.host.connectionFilePath();
     const text = await this.opts.host.readTextFile(file);
-    if (text === null) return { missing: `no companion running (no connection file at ${file}); start it with "npm start"` };
-    let info: { port?: unknown; token?: unknown; host?: unknown };
+    if (text === null) return { status: 'no-companion', detail: `Reshoot Companion is not running. ${START_COMPANION}`, technical: `no connection file at ${file}` };
+    let info: { port?: unknown; token?: unknown; host?: unknown; framesDir?: unknown };
     try {
       info = JSON.parse(text) as typeof info;
     } catch {
-      return { missing: `the connection file ${file} is not valid JSON` };
+      return { status: 'no-companion', detail: `Reshoot Companion's connection file is damaged. Restart Reshoot Companion.`, technical: `${file} is not valid JSON` };
     }
-    if (typeof info.port !== 'number' || typeof info.token !== 'string') return { missing: `the connection file ${file} has no port or token` };
+    if (typeof info.port !== 'number' || typeof info.token !== 'string') {
+      return { status: 'no-companion', detail: `Reshoot Companion's connection file is damaged. Restart Reshoot Companion.`, technical: `${file} has no port or token` };
+    }
     const hostName = typeof info.host === 'string' && info.host !== '0.0.0.0' && info.host !== '::' ? info.host : '127.0.0.1';
-    const address = `${hostName.includes(':') ? `[${hostName}]` : hostName}:${info.port}`;
-    return { url: `ws://${address}/?token=${encodeURIComponent(info.token)}`, address };
+    // A connection file is on this machine, so its frames folder is too.
+    const framesDir = typeof info.framesDir === 'string' && info.framesDir ? info.framesDir : undefined;
+    return { ...at(hostName, info.port, info.token), ...(framesDir ? { framesDir } : {}) };
   }
 
   private async connect(): Promise<void> {
@@ -377,23 +437,34 @@ export class CompanionClient {
     try {
       where = await this.locate();
     } catch (e) {
-      where = { missing: `cannot read the connection file: ${(e as Error).message}` };
+      where = { status: 'no-companion', detail: `Reshoot Companion's connection file cannot be read. ${START_COMPANION}`, technical: (e as Error).message };
     }
     if (this.stopped) return;
-    if ('missing' in where) {
-      this.patch({ status: 'no-companion', detail: where.missing, address: null, welcome: null });
+    if (!('url' in where)) {
+      this.patch({ status: where.status, detail: where.detail, technical: where.technical, address: null, welcome: null });
       return this.schedule();
+    }
+    const allowed = this.opts.allowedPorts;
+    if (allowed && !allowed.includes(where.port)) {
+      this.patch({
+        status: 'port-blocked',
+        detail: `Reshoot Companion is on port ${where.port}, which Premiere does not let this panel reach. Start it on port ${allowed[0]} (the default).`,
+        technical: `the manifest allows ports ${allowed.join(', ')}; the companion is at ${where.address}`,
+        address: where.address,
+        welcome: null,
+      });
+      return this.schedule(true);
     }
     const make = this.opts.webSocket ?? ((url: string) => new WebSocket(url));
     let ws: WebSocket;
     try {
       ws = make(where.url);
     } catch (e) {
-      this.patch({ status: 'reconnecting', detail: `cannot open ${where.address}: ${(e as Error).message}` });
+      this.patch({ status: 'reconnecting', detail: 'The panel cannot open a connection to Reshoot Companion; trying again.', technical: `cannot open ${where.address}: ${(e as Error).message}` });
       return this.schedule();
     }
     this.ws = ws;
-    this.patch({ address: where.address, detail: `connecting to ${where.address}` });
+    this.patch({ address: where.address, detail: 'Connecting to Reshoot Companion…', technical: `connecting to ${where.address}`, framesDir: where.framesDir ?? null });
     let opened = false;
     ws.onopen = () => {
       opened = true;
@@ -412,15 +483,30 @@ export class CompanionClient {
       this.failUploads(new RequestError('closed', 'the connection to the companion was lost during the upload'), ws);
       if (this.stopped) return;
       if (ev.code === CLOSE.unauthorized) {
-        this.patch({ status: 'unauthorized', welcome: null, detail: 'the companion refused the token; check the connection file or the token in the settings' });
+        this.patch({
+          status: 'unauthorized',
+          welcome: null,
+          detail: 'Reshoot Companion did not accept the panel’s token. Clear the token in Connection settings, or restart Reshoot Companion.',
+          technical: `closed ${ev.code} ${ev.reason}`,
+        });
         return this.schedule(true);
       }
       if (ev.code === CLOSE.protocolMismatch) {
-        this.patch({ status: 'mismatch', welcome: null, detail: `protocol mismatch: ${ev.reason || 'update the panel or the companion'}` });
+        this.patch({ status: 'mismatch', welcome: null, detail: 'This panel and Reshoot Companion are different versions. Update both to the same Reshoot version.', technical: ev.reason || `closed ${ev.code}` });
         return this.schedule(true);
       }
-      const why = !opened ? `no companion answering at ${where.address}` : ev.code === CLOSE.shuttingDown ? 'the companion shut down' : `connection lost (${ev.code}${ev.reason ? ` ${ev.reason}` : ''})`;
-      this.patch({ status: 'reconnecting', welcome: null, detail: why });
+      if (!opened) {
+        // Say why, when the companion can tell us (a refused Origin, a wrong token), else "not running".
+        this.patch({ status: 'reconnecting', welcome: null });
+        void diagnose(this.opts.fetch ?? defaultFetch(), where.address, where.token).then((d) => {
+          if (this.stopped || this.ws) return;
+          this.patch({ status: d.status, detail: d.detail, technical: d.technical });
+          this.schedule(d.status === 'refused' || d.status === 'unauthorized');
+        });
+        return;
+      }
+      const lost = ev.code === CLOSE.shuttingDown ? 'Reshoot Companion was closed' : 'The connection to Reshoot Companion was lost';
+      this.patch({ status: 'reconnecting', welcome: null, detail: `${lost}; reconnecting by itself.`, technical: `closed ${ev.code}${ev.reason ? ` ${ev.reason}` : ''}` });
       this.schedule();
     };
   }
@@ -453,7 +539,8 @@ export class CompanionClient {
         this.attempt = 0;
         this.patch({
           status: 'connected',
-          detail: `connected to ${address} (companion ${m.version}; ${m.providers.join(', ') || 'no providers'})`,
+          detail: 'Connected to Reshoot Companion.',
+          technical: `${address}, companion ${m.version}, ${m.providers.join(', ') || 'no providers'}`,
           welcome: { version: m.version, providers: m.providers, models: m.models },
           retryAt: null,
         });

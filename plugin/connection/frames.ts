@@ -4,6 +4,7 @@
  * the RGB pixels an upload carries (protocol/binary.ts).
  */
 import type { Host } from '../host/types.ts';
+import { fileUrl } from '../host/fileUrl.ts';
 import { decodePng } from './png.ts';
 
 /** Reads a whole binary file. */
@@ -18,11 +19,6 @@ interface UxpStorage {
 }
 
 declare const __non_webpack_require__: ((id: string) => unknown) | undefined;
-
-function fileUrl(path: string): string {
-  const p = path.replace(/\\/g, '/');
-  return `file:${p.startsWith('/') ? '' : '/'}${encodeURI(p)}`;
-}
 
 /**
  * How this panel reads files: the host's own reader when it has one (the in-memory host keeps its
@@ -41,10 +37,19 @@ export function fileReaderFor(host: Host): ReadFile {
   };
 }
 
-/** Exports the sequence frame at `ticks` and returns its RGB pixels (width × height × 3). */
+/**
+ * Exports the sequence frame at `ticks` and returns its RGB pixels (width × height × 3). The
+ * exported file is deleted once read: frames by value leave nothing behind in the temp folder.
+ */
 export async function exportRgbFrame(host: Host, readFile: ReadFile, ticks: number, folder: string, width: number, height: number): Promise<Uint8Array> {
   const path = await host.exportFrame(ticks, folder, width, height);
-  const img = decodePng(await readFile(path));
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(path);
+  } finally {
+    await host.removeFile(path);
+  }
+  const img = decodePng(bytes);
   if (img.width !== width || img.height !== height) {
     throw new Error(`the exported frame ${path} is ${img.width}x${img.height}, not the ${width}x${height} asked for`);
   }

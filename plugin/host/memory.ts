@@ -304,6 +304,10 @@ export class MemoryHost implements Host {
     return bytes;
   }
 
+  async removeFile(path: string): Promise<void> {
+    this.binaryFiles.delete(path);
+  }
+
   async importFile(path: string, binName: string): Promise<ImportedItem> {
     for (const p of this.project.values()) {
       if (p.mediaPath === path) return { projectItemId: p.id, mediaPath: path };

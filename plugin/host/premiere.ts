@@ -9,8 +9,12 @@
  *    which the types declare synchronous.
  *  - Times are TickTime; `.ticks` is the exact count as a string, used here instead of the float
  *    `.seconds`. TickTime.createWithTicks takes a string.
- *  - The sequence rate comes from SequenceSettings.getVideoFrameRate().ticksPerFrame: an exact
- *    integer, so 254016000000/ticksPerFrame reduces to the exact rational (24000/1001, not 23.976).
+ *  - The sequence rate is its ticks per frame, an exact integer, so 254016000000/ticksPerFrame
+ *    reduces to the exact rational (24000/1001, not 23.976): SequenceSettings.getVideoFrameRate()
+ *    from Premiere 26.2, Sequence.getTimebase() (the same number as a string) before. Every call's
+ *    "since" version is in versions.ts; newer ones are gated on the running version.
+ *  - Files are reached through UXP's localFileSystem with the documented URL form (fileUrl.ts).
+ *    Exported frames go to folders this host creates first (Premiere does not create them).
  *  - The selection can hold audio items; the types offer no video/audio test on an item, so a
  *    selected item counts when the video track at its index holds a selected clip at its start.
  *  - importFiles returns a boolean only: the new item is found in the bin by media path.
@@ -41,15 +45,20 @@ import type {
 import type { Host, ImportedItem, MarkerInfo, SequenceInfo, TrackItemInfo } from './types.ts';
 import { TICKS_PER_SECOND } from './types.ts';
 import { parseRational, rational, type Rational } from '../../protocol/rational.ts';
+import { decodeUtf8 } from '../connection/utf8.ts';
+import { fileUrl } from './fileUrl.ts';
+import { hostHas } from './versions.ts';
 
 /** The members of UXP's `require('uxp')` this host uses. */
 export interface UxpModule {
   storage: {
     localFileSystem: {
       getEntryWithUrl(url: string): Promise<UxpEntry>;
+      createEntryWithUrl(url: string, options?: { type?: symbol; overwrite?: boolean }): Promise<UxpEntry>;
       getTemporaryFolder(): Promise<{ nativePath: string }>;
     };
     formats: { utf8: symbol; binary: symbol };
+    types: { file: symbol; folder: symbol };
   };
   host?: { name?: string; version?: string };
 }
@@ -57,7 +66,9 @@ export interface UxpModule {
 export interface UxpEntry {
   nativePath: string;
   isFile?: boolean;
+  isFolder?: boolean;
   read(options?: { format?: symbol }): Promise<string | ArrayBuffer>;
+  delete(): Promise<unknown>;
 }
 
 /** UXP's `require('os')`. */
@@ -80,6 +91,8 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export class PremiereHost implements Host {
   readonly name: string;
+  /** Premiere's version as UXP reports it ("25.6.0"), or null when it does not say. */
+  readonly version: string | null;
   /** Project items met so far by id: the API has no lookup by id. */
   private readonly known = new Map<string, ProjectItem>();
 
@@ -91,6 +104,7 @@ export class PremiereHost implements Host {
   ) {
     const h = uxp.host;
     this.name = h?.version ? `${h.name ?? 'Premiere Pro'} ${h.version}` : 'Premiere Pro';
+    this.version = h?.version ?? null;
   }
 
   private async project(): Promise<Project> {
@@ -118,7 +132,10 @@ export class PremiereHost implements Host {
   }
 
   private async fps(seq: Sequence): Promise<Rational> {
-    const tpf = (await seq.getSettings()).getVideoFrameRate().ticksPerFrame;
+    const tpf = hostHas('SequenceSettings.getVideoFrameRate', this.version)
+      ? (await seq.getSettings()).getVideoFrameRate().ticksPerFrame
+      : Number(await seq.getTimebase());
+    if (!(tpf > 0) || !Number.isFinite(tpf)) throw new Error(`Premiere Pro reported no frame rate for the sequence "${seq.name}"`);
     return rational(TICKS_PER_SECOND, Math.round(tpf));
   }
 
@@ -219,6 +236,7 @@ export class PremiereHost implements Host {
 
   async exportFrame(ticks: number, folder: string, width: number, height: number): Promise<string> {
     const { seq } = await this.sequence();
+    await this.ensureFolder(folder);
     const name = `reshoot-frame-${ticks}-${width}x${height}-${Date.now()}.png`;
     const ok = await this.ppro.Exporter.exportSequenceFrame(seq, this.ppro.TickTime.createWithTicks(String(ticks)), name, folder, width, height);
     if (!ok) throw new Error(`Premiere Pro could not export the frame at ${ticks} ticks`);
@@ -233,6 +251,32 @@ export class PremiereHost implements Host {
       await sleep(50);
     }
     throw new Error(`the exported frame did not appear as ${path} within ${Math.round((this.options.exportTimeoutMs ?? 15_000) / 1000)} s`);
+  }
+
+  /** Creates `folder` (and its parents) unless it exists: exportSequenceFrame does not. */
+  private async ensureFolder(folder: string): Promise<void> {
+    const fs = this.uxp.storage.localFileSystem;
+    const existing = await fs.getEntryWithUrl(fileUrl(folder)).catch(() => null);
+    if (existing) {
+      if (existing.isFolder === false) throw new Error(`cannot export frames to ${folder}: it is a file, not a folder`);
+      return;
+    }
+    const parent = folder.replace(/[\\/]+$/, '').replace(/[\\/][^\\/]*$/, '');
+    if (parent && parent !== folder && !/^[a-z]:$/i.test(parent)) await this.ensureFolder(parent);
+    try {
+      await fs.createEntryWithUrl(fileUrl(folder), { type: this.uxp.storage.types.folder });
+    } catch (e) {
+      throw new Error(`cannot create the folder ${folder} for exported frames: ${(e as Error).message}`);
+    }
+  }
+
+  async removeFile(path: string): Promise<void> {
+    try {
+      const entry = await this.uxp.storage.localFileSystem.getEntryWithUrl(fileUrl(path));
+      await entry.delete();
+    } catch {
+      // already gone
+    }
   }
 
   private async readBytes(path: string): Promise<Uint8Array | null> {
@@ -344,7 +388,7 @@ export class PremiereHost implements Host {
       return null; // no such file
     }
     const text = await entry.read({ format: this.uxp.storage.formats.utf8 });
-    return typeof text === 'string' ? text : new TextDecoder().decode(text);
+    return typeof text === 'string' ? text : decodeUtf8(new Uint8Array(text));
   }
 
   async connectionFilePath(): Promise<string> {
@@ -368,11 +412,6 @@ export function companionConnectionFile(platform: string, home: string): string 
   if (platform.startsWith('win')) return `${h}\\AppData\\Roaming\\Reshoot\\companion.json`;
   if (platform === 'darwin') return `${h}/Library/Application Support/Reshoot/companion.json`;
   return `${h}/.local/share/reshoot/companion.json`;
-}
-
-/** A native path as a UXP file URL ("file:/Users/…", "file:C:\\Users\\…"). */
-export function fileUrl(path: string): string {
-  return `file:${path}`;
 }
 
 export function joinPath(folder: string, name: string): string {

@@ -65,9 +65,11 @@ export interface Host {
   videoTrackItems(trackIndex: number): Promise<TrackItemInfo[]>;
   /**
    * Renders the sequence frame at `ticks` (effects and grading included) to a PNG file in
-   * `folder` and returns its path once the file is complete.
+   * `folder` (created first when missing) and returns its path once the file is complete.
    */
   exportFrame(ticks: number, folder: string, width: number, height: number): Promise<string>;
+  /** Deletes a file the panel made (an exported frame once read); a missing file is not an error. */
+  removeFile(path: string): Promise<void>;
   /** Imports a file into the bin named `binName` (created if missing). Importing the same path
    * again returns the existing item. */
   importFile(path: string, binName: string): Promise<ImportedItem>;

@@ -19,12 +19,13 @@ import { MarkersPanel } from './MarkersPanel.tsx';
 import { MaskForm } from './MaskForm.tsx';
 import { draftProblem, draftToMaskSpec, emptyDraft, type MaskDraft } from '../mask/draft.ts';
 import { JobRunner } from './runner.ts';
-import { Settings, loadManual } from './Settings.tsx';
+import { Settings, manualAddresses } from './Settings.tsx';
 import { StatusLine } from './StatusLine.tsx';
 import { PANEL_CSS } from './styles.ts';
+import { Button } from './spectrum.tsx';
 
 export function createClient(host: Host, opts: Partial<ConstructorParameters<typeof CompanionClient>[0]> = {}): CompanionClient {
-  return new CompanionClient({ host, manual: loadManual, ...opts });
+  return new CompanionClient({ host, manual: () => manualAddresses().load(), ...opts });
 }
 
 const KIND_LABEL: Record<JobKind, string> = { extend: 'Extend', fill: 'Fill', replace: 'Replace', generate: 'Generate', bridge: 'Bridge' };
@@ -70,9 +71,9 @@ export function App({ host, client, readFile, runner: given }: AppProps) {
       <Settings onChange={() => client.reconnect()} />
       <nav className="rs-kinds" data-testid="kinds">
         {JOB_KINDS.map((k) => (
-          <button key={k} data-testid={`kind-${k}`} className={k === kind ? 'rs-on' : ''} onClick={() => setKind(k)}>
+          <Button key={k} action quiet selected={k === kind} testId={`kind-${k}`} className={k === kind ? 'rs-on' : ''} onClick={() => setKind(k)}>
             {KIND_LABEL[k]}
-          </button>
+          </Button>
         ))}
       </nav>
       {kind === 'extend' ? <ExtendForm {...formProps} /> : null}
@@ -82,7 +83,7 @@ export function App({ host, client, readFile, runner: given }: AppProps) {
       {/* Fill/replace marker commands use the mask drawn in the Fill/Replace form (markers carry none). */}
       <MarkersPanel host={host} runner={runner} common={common} connected={connected} mask={draftProblem(draft) ? undefined : draftToMaskSpec(draft)} />
       <div className="rs-row rs-between">
-        <h3>Jobs</h3>
+        <h3 data-testid="jobs-heading">Jobs</h3>
         <label className="rs-small" title="Put each result on the timeline as soon as it is done (batches always do)">
           <input type="checkbox" data-testid="auto-place" checked={autoPlace} onChange={(e) => setAutoPlace(e.target.checked)} /> Auto-place
         </label>

@@ -26,8 +26,8 @@ export function BridgeForm({ host, runner, common, connected, autoPlace, setting
     if (clips.length > 2) return runBatch(runner, batchOverSelection(clips, seq, { kind: 'bridge', ...s }), seq, common.byValue);
     const [a, b] = bridgePair(clips);
     const job = build(() => bridgeJob(a, b, seq, s));
-    const record = await runner.run(job, seq, { byValue: common.byValue, autoPlace });
-    return `submitted ${record.id}: ${job.label}`;
+    await runner.run(job, seq, { byValue: common.byValue, autoPlace });
+    return `Submitted ${job.label}. Follow it under Jobs.`;
   };
   return (
     <FormShell testId="bridge-form" action="Bridge" connected={connected} onSubmit={submit} settings={settings}>

@@ -5,6 +5,8 @@
  */
 import { LIMITS, OUTPUT_FORMATS, type OutputFormat } from '../../protocol/index.ts';
 import type { JobSettings } from '../batch.ts';
+import { FieldProblem, Select, TextArea } from './controls.tsx';
+import { Button } from './spectrum.tsx';
 
 export interface CommonValues {
   prompt: string;
@@ -38,11 +40,24 @@ export const FORMAT_LABELS: Record<OutputFormat, string> = {
   dpx: 'DPX sequence (folder)',
 };
 
+/** Each field's problem in an editor's words (empty when the form is fine): shown beside the fields, all at once. */
+export function commonProblems(v: CommonValues): Partial<Record<'prompt' | 'seed' | 'steps' | 'guidance', string>> {
+  const out: Partial<Record<'prompt' | 'seed' | 'steps' | 'guidance', string>> = {};
+  const whole = (s: string, min: number, max: number) => /^\d+$/.test(s.trim()) && Number(s) >= min && Number(s) <= max;
+  if (v.seedMode === 'lock' && !whole(v.seed, 0, LIMITS.maxSeed)) out.seed = `Seed must be a whole number from 0 to ${LIMITS.maxSeed}.`;
+  if (v.steps.trim() && !whole(v.steps, 1, LIMITS.maxSteps)) out.steps = `Steps must be a whole number from 1 to ${LIMITS.maxSteps}, or empty for the model's default.`;
+  const g = Number(v.guidance.trim());
+  if (v.guidance.trim() && !(Number.isFinite(g) && g >= 0 && g <= LIMITS.maxGuidance)) out.guidance = `Guidance must be a number from 0 to ${LIMITS.maxGuidance}, or empty for the model's default.`;
+  return out;
+}
+
 /**
- * The job settings for the batch/job builders. Numbers are passed as typed (a stray letter
- * becomes NaN, which the job spec schema reports by field name, inline).
+ * The job settings for the batch/job builders. A field with a problem stops here with every
+ * problem in one message (they are also shown beside their fields), so no NaN reaches a spec.
  */
 export function toJobSettings(v: CommonValues): JobSettings {
+  const problems = Object.values(commonProblems(v));
+  if (problems.length) throw new Error(problems.join('; '));
   const num = (s: string) => (s.trim() === '' ? undefined : Number(s.trim()));
   const steps = num(v.steps);
   const guidance = num(v.guidance);
@@ -67,66 +82,56 @@ export interface CommonSettingsProps {
 
 export function CommonSettings({ value: v, onChange, models, frames = true }: CommonSettingsProps) {
   const set = <K extends keyof CommonValues>(k: K, x: CommonValues[K]) => onChange({ ...v, [k]: x });
+  const problems = commonProblems(v);
   return (
     <div className="rs-common" data-testid="common-settings">
       <label className="rs-block">
-        Prompt
-        <textarea data-testid="prompt" rows={3} value={v.prompt} onChange={(e) => set('prompt', e.target.value)} />
+        <span className="rs-label">Prompt</span>
+        <TextArea testId="prompt" lines={3} value={v.prompt} placeholder="What should appear" onChange={(x) => set('prompt', x)} />
       </label>
       <label className="rs-block">
-        Negative prompt
-        <textarea data-testid="negative-prompt" rows={1} value={v.negativePrompt} onChange={(e) => set('negativePrompt', e.target.value)} />
+        <span className="rs-label">Avoid (negative prompt)</span>
+        <TextArea testId="negative-prompt" lines={1} value={v.negativePrompt} onChange={(x) => set('negativePrompt', x)} />
       </label>
       <div className="rs-row">
+        <span className="rs-label">Seed</span>
         <label>
-          <input type="radio" name="seed" data-testid="seed-new" checked={v.seedMode === 'new'} onChange={() => set('seedMode', 'new')} /> New seed
+          <input type="radio" name="seed" data-testid="seed-new" checked={v.seedMode === 'new'} onChange={() => set('seedMode', 'new')} /> New each time
         </label>
         <label>
-          <input type="radio" name="seed" data-testid="seed-lock" checked={v.seedMode === 'lock'} onChange={() => set('seedMode', 'lock')} /> Lock
+          <input type="radio" name="seed" data-testid="seed-lock" checked={v.seedMode === 'lock'} onChange={() => set('seedMode', 'lock')} /> Fixed
         </label>
-        <input data-testid="seed" className="rs-num" disabled={v.seedMode !== 'lock'} value={v.seed} onChange={(e) => set('seed', e.target.value)} />
-        <button type="button" title="another seed" onClick={() => set('seed', String(newSeed()))}>
-          ↻
-        </button>
+        <input data-testid="seed" className={`rs-num${problems.seed ? ' rs-invalid' : ''}`} disabled={v.seedMode !== 'lock'} value={v.seed} onChange={(e) => set('seed', e.target.value)} />
+        <Button action title="Pick another seed" onClick={() => set('seed', String(newSeed()))}>
+          New
+        </Button>
       </div>
+      <FieldProblem problem={problems.seed} testId="seed" />
       <div className="rs-row">
         <label>
-          Steps <input data-testid="steps" className="rs-num" placeholder="model" value={v.steps} onChange={(e) => set('steps', e.target.value)} />
+          Steps <input data-testid="steps" className={`rs-num${problems.steps ? ' rs-invalid' : ''}`} placeholder="Model default" value={v.steps} onChange={(e) => set('steps', e.target.value)} />
         </label>
         <label>
-          Guidance <input data-testid="guidance" className="rs-num" placeholder="model" value={v.guidance} onChange={(e) => set('guidance', e.target.value)} />
+          Guidance <input data-testid="guidance" className={`rs-num${problems.guidance ? ' rs-invalid' : ''}`} placeholder="Model default" value={v.guidance} onChange={(e) => set('guidance', e.target.value)} />
         </label>
       </div>
+      <FieldProblem problem={problems.steps} testId="steps" />
+      <FieldProblem problem={problems.guidance} testId="guidance" />
       <div className="rs-row">
         <label>
-          Model{' '}
-          <select data-testid="model" value={v.model} onChange={(e) => set('model', e.target.value)}>
-            <option value="">default</option>
-            {models.map((m) => (
-              <option key={m} value={m}>
-                {m}
-              </option>
-            ))}
-          </select>
+          Model <Select testId="model" value={v.model} options={[{ value: '', label: 'Default' }, ...models.map((m) => ({ value: m, label: m }))]} onChange={(x) => set('model', x)} />
         </label>
         <label>
-          Codec{' '}
-          <select data-testid="format" value={v.format} onChange={(e) => set('format', e.target.value as OutputFormat)}>
-            {OUTPUT_FORMATS.map((f) => (
-              <option key={f} value={f}>
-                {FORMAT_LABELS[f]}
-              </option>
-            ))}
-          </select>
+          Format <Select testId="format" value={v.format} options={OUTPUT_FORMATS.map((f) => ({ value: f, label: FORMAT_LABELS[f] }))} onChange={(x) => set('format', x)} />
         </label>
       </div>
       {frames ? (
-        <div className="rs-row" data-testid="frames-mode">
-          <label title="The companion reads the source media file (fast; without effects or grading)">
-            <input type="radio" name="frames" data-testid="frames-by-reference" checked={!v.byValue} onChange={() => set('byValue', false)} /> Frames by reference
+        <div className="rs-block rs-choices" data-testid="frames-mode">
+          <label title="Reshoot Companion reads the clip's media file: fastest, without effects or grading">
+            <input type="radio" name="frames" data-testid="frames-by-reference" checked={!v.byValue} onChange={() => set('byValue', false)} /> Use the source media
           </label>
-          <label title="The panel exports the timeline frames (effects and grading included) and uploads them">
-            <input type="radio" name="frames" data-testid="frames-by-value" checked={v.byValue} onChange={() => set('byValue', true)} /> By value
+          <label title="Premiere renders the timeline frames, effects and grading included, for Reshoot to work from">
+            <input type="radio" name="frames" data-testid="frames-by-value" checked={v.byValue} onChange={() => set('byValue', true)} /> Use the timeline's look: effects and grading
           </label>
         </div>
       ) : null}

@@ -6,6 +6,7 @@ import { useState } from 'react';
 import type { Time } from '../../protocol/index.ts';
 import { batchOverSelection, extendJob } from '../batch.ts';
 import { toJobSettings } from './CommonSettings.tsx';
+import { Select } from './controls.tsx';
 import { FormShell } from './FormShell.tsx';
 import { activeSequence, build, runBatch, selectedClips, type KindFormProps } from './forms.ts';
 
@@ -15,10 +16,15 @@ export function DurationInput({ amount, unit, onAmount, onUnit }: { amount: stri
       <label>
         Duration <input data-testid="duration" className="rs-num" value={amount} onChange={(e) => onAmount(e.target.value)} />
       </label>
-      <select data-testid="duration-unit" value={unit} onChange={(e) => onUnit(e.target.value as 'seconds' | 'frames')}>
-        <option value="seconds">seconds</option>
-        <option value="frames">frames</option>
-      </select>
+      <Select<'seconds' | 'frames'>
+        testId="duration-unit"
+        value={unit}
+        options={[
+          { value: 'seconds', label: 'seconds' },
+          { value: 'frames', label: 'frames' },
+        ]}
+        onChange={onUnit}
+      />
     </div>
   );
 }
@@ -45,8 +51,8 @@ export function ExtendForm({ host, runner, common, connected, autoPlace, setting
     }
     const item = direction === 'tail' ? clips[clips.length - 1]! : clips[0]!;
     const job = build(() => extendJob(item, seq, settings, direction, duration));
-    const record = await runner.run(job, seq, { byValue: common.byValue, autoPlace });
-    return `submitted ${record.id}: ${job.label}`;
+    await runner.run(job, seq, { byValue: common.byValue, autoPlace });
+    return `Submitted ${job.label}. Follow it under Jobs.`;
   };
 
   return (

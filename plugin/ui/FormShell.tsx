@@ -4,6 +4,7 @@
  * protocol/jobspec.ts words them).
  */
 import { useState, type ReactNode } from 'react';
+import { Button } from './spectrum.tsx';
 
 export interface FormShellProps {
   testId: string;
@@ -39,9 +40,9 @@ export function FormShell({ testId, action, connected, onSubmit, children, setti
     <div className="rs-form" data-testid={testId}>
       {children}
       {settings}
-      <button type="button" data-testid="submit" onClick={() => void submit()} disabled={busy || !connected} title={connected ? '' : 'not connected to the companion'}>
+      <Button variant="cta" testId="submit" onClick={() => void submit()} disabled={busy || !connected} title={connected ? '' : 'Start Reshoot Companion first'}>
         {busy ? 'Submitting…' : action}
-      </button>
+      </Button>
       {message ? (
         <div data-testid="form-message" className={message.error ? 'rs-error' : 'rs-muted'}>
           {lines.length > 1 ? (

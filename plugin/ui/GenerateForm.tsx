@@ -18,8 +18,8 @@ export function GenerateForm({ host, runner, common, connected, autoPlace, setti
     const seq = await activeSequence(host);
     const playhead = await host.playhead();
     const job = build(() => generateJob(playhead, seq, toJobSettings(common), toTime(amount, unit)));
-    const record = await runner.run(job, seq, { still, autoPlace });
-    return `submitted ${record.id}: ${job.label}`;
+    await runner.run(job, seq, { still, autoPlace });
+    return `Submitted ${job.label}. Follow it under Jobs.`;
   };
 
   return (

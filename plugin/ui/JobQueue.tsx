@@ -8,6 +8,7 @@ import { useState } from 'react';
 import { FINAL_STATES, type JobRecord } from '../../protocol/index.ts';
 import type { JobPreview, JobView } from '../connection/client.ts';
 import type { Task } from './runner.ts';
+import { Button } from './spectrum.tsx';
 
 export interface JobQueueProps {
   jobs: JobView[];
@@ -37,6 +38,15 @@ export function formatEta(seconds: number | null | undefined): string {
 
 const KIND_LABEL: Record<string, string> = { extend: 'Extend', fill: 'Fill', replace: 'Replace', generate: 'Generate', bridge: 'Bridge' };
 
+/** Job states as the queue says them. */
+export const STATE_WORDS: Record<JobRecord['state'], string> = {
+  queued: 'Waiting',
+  running: 'Generating',
+  done: 'Done',
+  failed: 'Failed',
+  cancelled: 'Cancelled',
+};
+
 /** "Extend tail", "Fill", ... from the spec the companion holds. */
 export function kindLabel(spec: unknown): string {
   const s = (spec ?? {}) as { kind?: string; extend?: { direction?: string } };
@@ -54,14 +64,14 @@ function describeJob(r: JobRecord, label: string | null): string {
 function TaskRow({ task, onDismiss }: { task: Task; onDismiss: (id: string) => void }) {
   const fraction = task.total > 0 ? task.done / task.total : 0;
   const what =
-    task.phase === 'exporting' ? `exporting frame ${task.done + 1} of ${task.total}` :
-    task.phase === 'uploading' ? `uploading ${task.done} of ${task.total} frames` :
-    task.phase === 'submitting' ? 'submitting' : `failed: ${task.error ?? ''}`;
+    task.phase === 'exporting' ? `Exporting frame ${Math.min(task.done + 1, task.total)} of ${task.total} from the timeline` :
+    task.phase === 'uploading' ? `Sending ${task.done} of ${task.total} frames to Reshoot Companion` :
+    task.phase === 'submitting' ? 'Starting the job' : (task.error ?? 'Failed');
   return (
     <li className="rs-job" data-testid="task" data-phase={task.phase}>
       <div className="rs-row rs-between">
         <span>
-          <strong>{task.phase === 'failed' ? 'failed' : 'sending'}</strong> <span className="rs-kind">{KIND_LABEL[task.kind]}</span> {task.label}
+          <strong>{task.phase === 'failed' ? 'Failed' : 'Preparing'}</strong> <span className="rs-kind">{KIND_LABEL[task.kind]}</span> {task.label}
         </span>
       </div>
       <div className="rs-bar" role="progressbar" aria-valuemin={0} aria-valuemax={100} aria-valuenow={Math.round(fraction * 100)}>
@@ -71,9 +81,9 @@ function TaskRow({ task, onDismiss }: { task: Task; onDismiss: (id: string) => v
         {what}
       </div>
       {task.phase === 'failed' ? (
-        <button data-testid="task-dismiss" onClick={() => onDismiss(task.id)}>
+        <Button testId="task-dismiss" onClick={() => onDismiss(task.id)}>
           Dismiss
-        </button>
+        </Button>
       ) : null}
     </li>
   );
@@ -110,13 +120,12 @@ function JobRow({ view, ...p }: { view: JobView } & Omit<JobQueueProps, 'jobs' |
             ? 'resumed after a companion restart'
             : '';
   return (
-    <li className="rs-job" data-testid="job" data-job-id={r.id} data-state={r.state} data-kind={(r.spec as { kind?: string } | null)?.kind ?? ''}>
+    <li className="rs-job" data-testid="job" title={`job ${r.id}`} data-job-id={r.id} data-state={r.state} data-kind={(r.spec as { kind?: string } | null)?.kind ?? ''}>
       <div className="rs-row rs-between">
         <span>
-          <strong data-testid="job-state">{r.state}</strong> <span className="rs-kind" data-testid="job-kind">{kindLabel(r.spec)}</span>{' '}
+          <strong data-testid="job-state">{STATE_WORDS[r.state]}</strong> <span className="rs-kind" data-testid="job-kind">{kindLabel(r.spec)}</span>{' '}
           <span data-testid="job-label">{describeJob(r, p.label(r.id))}</span>
         </span>
-        <span className="rs-muted rs-small">{r.id.slice(0, 8)}</span>
       </div>
       <div className="rs-bar" role="progressbar" aria-valuemin={0} aria-valuemax={100} aria-valuenow={Math.round(fraction * 100)}>
         <div className={`rs-fill rs-${r.state}`} data-testid="job-progress" style={{ width: `${(fraction * 100).toFixed(1)}%` }} />
@@ -129,19 +138,19 @@ function JobRow({ view, ...p }: { view: JobView } & Omit<JobQueueProps, 'jobs' |
       ) : null}
       <div className="rs-row">
         {!final ? (
-          <button data-testid="job-cancel" disabled={busy || !p.connected} onClick={run(() => p.onCancel(r.id))}>
+          <Button testId="job-cancel" disabled={busy || !p.connected} onClick={run(() => p.onCancel(r.id))}>
             Cancel
-          </button>
+          </Button>
         ) : null}
         {final ? (
-          <button data-testid="job-retry" disabled={busy || !p.connected} title="submit the same job again" onClick={run(() => p.onRetry(r))}>
+          <Button testId="job-retry" disabled={busy || !p.connected} title="submit the same job again" onClick={run(() => p.onRetry(r))}>
             {r.state === 'done' ? 'Run again' : 'Retry'}
-          </button>
+          </Button>
         ) : null}
         {r.state === 'done' ? (
-          <button data-testid="job-place" disabled={busy || !p.canPlace(r.id)} title={p.canPlace(r.id) ? '' : 'submitted from another panel: the source clip is unknown'} onClick={run(() => p.onPlace(r))}>
+          <Button testId="job-place" disabled={busy || !p.canPlace(r.id)} title={p.canPlace(r.id) ? '' : 'submitted from another panel: the source clip is unknown'} onClick={run(() => p.onPlace(r))}>
             {placedAt ? 'Place again' : 'Place'}
-          </button>
+          </Button>
         ) : p.autoPlaced(r.id) && !final ? (
           <span className="rs-small rs-muted" data-testid="job-autoplace">placed when done</span>
         ) : null}

@@ -8,6 +8,7 @@ import { allVideoTracks } from '../placement.ts';
 import { toJobSettings } from './CommonSettings.tsx';
 import { activeSequence, runBatch, type KindFormProps } from './forms.ts';
 import type { MaskInput } from '../batch.ts';
+import { Button } from './spectrum.tsx';
 
 export function MarkersPanel({ host, runner, common, connected, mask }: Pick<KindFormProps, 'host' | 'runner' | 'common' | 'connected'> & { mask?: MaskInput }) {
   const [busy, setBusy] = useState(false);
@@ -36,9 +37,9 @@ export function MarkersPanel({ host, runner, common, connected, mask }: Pick<Kin
         <span>
           <strong>Markers</strong> <span className="rs-small rs-muted">e.g. reshoot: extend tail 1s "the car drives on"</span>
         </span>
-        <button data-testid="run-markers" disabled={busy || !connected} onClick={() => void run()}>
+        <Button testId="run-markers" disabled={busy || !connected} onClick={() => void run()}>
           {busy ? 'Running…' : 'Run the markers'}
-        </button>
+        </Button>
       </div>
       {message ? (
         <div data-testid="markers-message" className={`rs-small ${message.error ? 'rs-error' : 'rs-muted'}`}>

@@ -15,6 +15,7 @@
  * move it at every keyframe instead.
  */
 import { useEffect, useLayoutEffect, useRef, useState, type KeyboardEvent, type PointerEvent, type ReactNode } from 'react';
+import { Select } from './controls.tsx';
 import type { Rational } from '../../protocol/rational.ts';
 import { draftToMaskSpec, type DraftMatte, type DraftShape, type MaskDraft, type ShapeMode } from '../mask/draft.ts';
 import {
@@ -609,15 +610,16 @@ export function MaskEditor({ frameUrl, width, height, fps, durationFrames, value
           <div className="rs-row">
             <label>
               channel{' '}
-              <select
-                data-testid="mask-matte-channel"
+              <Select
+                testId="mask-matte-channel"
                 value={draft.matte?.channel ?? 'luma'}
                 disabled={!draft.matte}
-                onChange={(e) => value.matte && onChange({ ...value, matte: { ...value.matte, channel: e.target.value as 'luma' | 'alpha' } })}
-              >
-                <option value="luma">luma (white = generate)</option>
-                <option value="alpha">alpha (opaque = generate)</option>
-              </select>
+                options={[
+                  { value: 'luma', label: 'luma (white = generate)' },
+                  { value: 'alpha', label: 'alpha (opaque = generate)' },
+                ]}
+                onChange={(c) => value.matte && onChange({ ...value, matte: { ...value.matte, channel: c } })}
+              />
             </label>
           </div>
           {pickError ? <div className="rs-error rs-small" data-testid="mask-pick-error">{pickError}</div> : null}
@@ -649,14 +651,15 @@ export function MaskEditor({ frameUrl, width, height, fps, durationFrames, value
             <div className="rs-row rs-box" data-testid="mask-shape-props">
               <label>
                 mode{' '}
-                <select
-                  data-testid="mask-mode"
+                <Select<ShapeMode>
+                  testId="mask-mode"
                   value={selected.mode}
-                  onChange={(e) => onChange(updateShape(value, selected.id, (s) => ({ ...s, mode: e.target.value as ShapeMode })))}
-                >
-                  <option value="add">add</option>
-                  <option value="subtract">subtract</option>
-                </select>
+                  options={[
+                    { value: 'add', label: 'add' },
+                    { value: 'subtract', label: 'subtract' },
+                  ]}
+                  onChange={(m) => onChange(updateShape(value, selected.id, (s) => ({ ...s, mode: m })))}
+                />
               </label>
               <label>
                 feather{' '}

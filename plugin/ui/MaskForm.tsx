@@ -7,6 +7,7 @@
  */
 import { useEffect, useRef, useState } from 'react';
 import { batchOverSelection, maskJob } from '../batch.ts';
+import { fileUrl } from '../host/fileUrl.ts';
 import type { Host, SequenceInfo, TrackItemInfo } from '../host/types.ts';
 import { draftProblem, draftToMaskSpec, emptyDraft, type DraftMatte, type MaskDraft } from '../mask/draft.ts';
 import { durationFrames, snapToFrame, ticksPerFrame, ticksToFrame } from '../time.ts';
@@ -41,8 +42,7 @@ async function frameUrl(host: Host, path: string): Promise<string> {
     const bytes = await own.call(host, path);
     return URL.createObjectURL(new Blob([bytes as BlobPart], { type: 'image/png' }));
   }
-  const p = path.replace(/\\/g, '/');
-  return `file:${p.startsWith('/') ? '' : '/'}${encodeURI(p)}`;
+  return fileUrl(path);
 }
 
 interface Target {
@@ -67,6 +67,8 @@ export function MaskForm({ kind, host, runner, common, connected, autoPlace, set
   const [url, setUrl] = useState<string | undefined>(undefined);
   const [all, setAll] = useState(false);
   const lastUrl = useRef<string | undefined>(undefined);
+  /** The exported preview frame on screen: deleted when the next one replaces it, or on close. */
+  const lastPath = useRef<string | null>(null);
 
   const readTarget = async () => {
     try {
@@ -85,6 +87,7 @@ export function MaskForm({ kind, host, runner, common, connected, autoPlace, set
     void readTarget();
     return () => {
       if (lastUrl.current?.startsWith('blob:')) URL.revokeObjectURL(lastUrl.current);
+      if (lastPath.current) void host.removeFile(lastPath.current);
     };
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);
@@ -97,7 +100,9 @@ export function MaskForm({ kind, host, runner, common, connected, autoPlace, set
       const path = await host.exportFrame(ticks, folder, target.seq.width, target.seq.height);
       const next = await frameUrl(host, path);
       if (lastUrl.current?.startsWith('blob:')) URL.revokeObjectURL(lastUrl.current);
+      if (lastPath.current) void host.removeFile(lastPath.current);
       lastUrl.current = next;
+      lastPath.current = path;
       setUrl(next);
     } catch {
       /* no frame: the editor shows a plain backdrop */
@@ -123,8 +128,8 @@ export function MaskForm({ kind, host, runner, common, connected, autoPlace, set
     }
     const item = clips[clips.length - 1]!;
     const job = build(() => maskJob(item, seq, settings, kind, draftToMaskSpec(draft)));
-    const record = await runner.run(job, seq, { byValue: common.byValue, autoPlace });
-    return `submitted ${record.id}: ${job.label}`;
+    await runner.run(job, seq, { byValue: common.byValue, autoPlace });
+    return `Submitted ${job.label}. Follow it under Jobs.`;
   };
 
   return (
@@ -157,7 +162,7 @@ export function MaskForm({ kind, host, runner, common, connected, autoPlace, set
         />
       ) : null}
       {common.byValue && draft.source === 'matte' ? (
-        <div className="rs-small rs-muted">By value exports what the timeline shows, the matte track too: switch the matte track's output off first.</div>
+        <div className="rs-small rs-muted">“Use the timeline's look” exports what the timeline shows, the matte track too: switch the matte track's output off first.</div>
       ) : null}
       <label className="rs-block">
         <input type="checkbox" data-testid="apply-all" checked={all} onChange={(e) => setAll(e.target.checked)} /> Apply this mask to every selected clip

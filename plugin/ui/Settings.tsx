@@ -1,55 +1,52 @@
-/** Manual companion address + token: the fallback when the connection file cannot be read. */
-import { useState } from 'react';
-import type { ManualAddress } from '../connection/client.ts';
+/**
+ * Manual companion address + token: the fallback when the connection file cannot be read (a
+ * companion started with another home folder, or on another machine). The token field is plain
+ * text: UXP cannot read password fields on macOS (Adobe's known issues), and this token is pasted
+ * from the companion's own output, not typed from memory. It is stored in UXP's secure storage.
+ */
+import { useEffect, useState } from 'react';
+import { ManualAddressStore } from '../connection/manualAddress.ts';
 
-const KEY = 'reshoot.manualAddress';
-
-export function loadManual(): ManualAddress | null {
-  try {
-    const raw = globalThis.localStorage?.getItem(KEY);
-    if (!raw) return null;
-    const v = JSON.parse(raw) as ManualAddress;
-    return typeof v.address === 'string' && typeof v.token === 'string' ? v : null;
-  } catch {
-    return null;
-  }
+let shared: ManualAddressStore | null = null;
+/** The panel's one store of the manual address (created on first use: UXP is there by then). */
+export function manualAddresses(): ManualAddressStore {
+  shared ??= new ManualAddressStore();
+  return shared;
 }
 
-export function saveManual(v: ManualAddress | null): void {
-  try {
-    if (v) globalThis.localStorage?.setItem(KEY, JSON.stringify(v));
-    else globalThis.localStorage?.removeItem(KEY);
-  } catch {
-    /* no storage: the setting lasts this session only */
-  }
-}
-
-export function Settings({ onChange }: { onChange: () => void }) {
-  const initial = loadManual();
+export function Settings({ onChange, store = manualAddresses() }: { onChange: () => void; store?: ManualAddressStore }) {
   const [open, setOpen] = useState(false);
-  const [address, setAddress] = useState(initial?.address ?? '');
-  const [token, setToken] = useState(initial?.token ?? '');
+  const [address, setAddress] = useState('');
+  const [token, setToken] = useState('');
+  useEffect(() => {
+    if (!open) return;
+    void store.load().then((v) => {
+      setAddress(v?.address ?? '');
+      setToken(v?.token ?? '');
+    });
+  }, [open, store]);
   if (!open) {
     return (
-      <button className="rs-link" onClick={() => setOpen(true)}>
+      <button className="rs-link" data-testid="open-settings" onClick={() => setOpen(true)}>
         Connection settings…
       </button>
     );
   }
   return (
-    <fieldset className="rs-box">
+    <fieldset className="rs-box" data-testid="settings">
       <legend>Connection</legend>
-      <div className="rs-small rs-muted">Leave empty to use the companion's connection file.</div>
+      <div className="rs-small rs-muted">Leave empty to find Reshoot Companion on this computer by itself.</div>
       <label>
-        Address <input value={address} placeholder="127.0.0.1:41780" onChange={(e) => setAddress(e.target.value)} />
+        Address <input data-testid="settings-address" value={address} placeholder="127.0.0.1:41780" onChange={(e) => setAddress(e.target.value)} />
       </label>
       <label>
-        Token <input value={token} type="password" onChange={(e) => setToken(e.target.value)} />
+        Token <input data-testid="settings-token" type="text" value={token} placeholder="shown by Reshoot Companion" onChange={(e) => setToken(e.target.value)} />
       </label>
       <div className="rs-row">
         <button
-          onClick={() => {
-            saveManual(address.trim() && token.trim() ? { address: address.trim(), token: token.trim() } : null);
+          data-testid="settings-save"
+          onClick={async () => {
+            await store.save(address.trim() && token.trim() ? { address: address.trim(), token: token.trim() } : null);
             setOpen(false);
             onChange();
           }}

@@ -3,8 +3,10 @@
  * without React (tested in Node against a real companion):
  *
  *   build (plugin/batch.ts builders, checked with protocol/jobspec.ts)
- *   → frames by value: export the timeline frames (Host.exportFrame), decode, upload them
- *     (CompanionClient.upload), and point the spec's source at the upload
+ *   → frames by value: export the timeline frames (Host.exportFrame). With the companion on this
+ *     machine they are exported into its frames folder and the job names the files (frames by
+ *     path: nothing decoded here, nothing streamed); otherwise they are decoded and uploaded
+ *     (CompanionClient.upload) and the spec's source points at the upload
  *   → submit → remember where the result goes (persisted, so a panel reload can still place it)
  *   → when the job is done: place it (plugin/placement.ts placeResult — the one way to place),
  *     by itself when auto-place is on (always for batches), or when the editor presses Place.
@@ -118,12 +120,16 @@ export function uploadsFor(job: BatchJob, seq: SequenceInfo, opts: RunOptions): 
   }
 }
 
-/** The spec with its sources pointing at finished uploads (in/out over the uploaded frames). */
-export function withUploads(spec: JobSpecInput, uploaded: { key: UploadPlan['key']; uploadId: string; frames: number }[]): JobSpecInput {
+/** Frames a job carries by value: an upload's id, or the files exported into the companion's frames folder. */
+export type PreparedFrames = { key: UploadPlan['key']; frames: number } & ({ uploadId: string } | { files: string[] });
+
+/** The spec with its sources pointing at uploads or frame files (in/out over those frames). */
+export function withUploads(spec: JobSpecInput, uploaded: PreparedFrames[]): JobSpecInput {
   // A deep copy by JSON (a spec is plain JSON; UXP may lack structuredClone).
   const next = JSON.parse(JSON.stringify(spec)) as JobSpecInput & Record<string, unknown>;
   for (const u of uploaded) {
-    const source = next.kind === 'generate' ? { upload: u.uploadId, in: { frames: 0 } } : { upload: u.uploadId, in: { frames: 0 }, out: { frames: u.frames } };
+    const frames = 'files' in u ? { files: u.files } : { upload: u.uploadId };
+    const source = next.kind === 'generate' ? { ...frames, in: { frames: 0 } } : { ...frames, in: { frames: 0 }, out: { frames: u.frames } };
     if (u.key === 'source') (next as { source?: unknown }).source = source;
     else (next as { sources: Record<string, unknown> }).sources[u.key] = source;
   }
@@ -222,20 +228,35 @@ export class JobRunner {
     const work = async (): Promise<JobRecord> => {
       try {
         let spec = job.spec;
+        const exported: string[] = [];
         if (plans.length) {
-          const uploaded = [];
+          const prepared: PreparedFrames[] = [];
           let before = 0;
+          const framesDir = this.client.state.framesDir;
           for (const plan of plans) {
-            const r = await this.uploadFrames(plan, seq, (n, phase) => this.patchTask(task.id, { done: before + n, phase }));
-            uploaded.push({ key: plan.key, uploadId: r.uploadId, frames: r.frames });
+            const progress = (n: number, phase: TaskPhase) => this.patchTask(task.id, { done: before + n, phase });
+            if (framesDir) {
+              const files = await this.exportFrames(plan, seq, framesDir, exported, progress);
+              prepared.push({ key: plan.key, files, frames: files.length });
+            } else {
+              const r = await this.uploadFrames(plan, seq, progress);
+              prepared.push({ key: plan.key, uploadId: r.uploadId, frames: r.frames });
+            }
             before += plan.frames;
           }
-          spec = withUploads(spec, uploaded);
+          spec = withUploads(spec, prepared);
         }
         this.patchTask(task.id, { phase: 'submitting' });
         const checked = safeParseJobSpec(spec);
-        if (!checked.ok) throw new Error(checked.error.issues.map((i) => `${i.path || 'spec'}: ${i.message}`).join('; '));
-        const record = await this.client.submit(spec);
+        if (!checked.ok) {
+          await this.removeAll(exported);
+          throw new Error(checked.error.issues.map((i) => `${i.path || 'spec'}: ${i.message}`).join('; '));
+        }
+        // From here the companion owns the exported files: it deletes them once read, accepted or not.
+        const record = await this.client.submit(spec).catch(async (e: Error) => {
+          if ((e as { code?: string }).code === 'not_connected') await this.removeAll(exported);
+          throw e;
+        });
         const ctx: PlacementContext = { sequenceId: seq.id, fps: seq.fps, request: job.placement, label: job.label, autoPlace: !!opts.autoPlace };
         this.store.set((s) => ({ ...s, tasks: s.tasks.filter((t) => t.id !== task.id), contexts: { ...s.contexts, [record.id]: ctx } }));
         this.save();
@@ -258,6 +279,33 @@ export class JobRunner {
     const failed: { label: string; message: string }[] = [];
     settled.forEach((r, i) => (r.status === 'fulfilled' ? submitted.push(r.value) : failed.push({ label: jobs[i]!.label, message: (r.reason as Error).message })));
     return { submitted, failed };
+  }
+
+  /**
+   * Frames by path: Premiere renders each frame into the companion's frames folder. `exported`
+   * collects every file made, so a failure part-way removes them all.
+   */
+  private async exportFrames(plan: UploadPlan, seq: SequenceInfo, folder: string, exported: string[], progress: (n: number, phase: TaskPhase) => void): Promise<string[]> {
+    const tpf = ticksPerFrame(seq.fps);
+    const files: string[] = [];
+    try {
+      for (let i = 0; i < plan.frames; i++) {
+        progress(i, 'exporting');
+        const file = await this.host.exportFrame(plan.startTicks + i * tpf, folder, seq.width, seq.height);
+        exported.push(file);
+        files.push(file);
+      }
+    } catch (e) {
+      await this.removeAll(exported);
+      throw e;
+    }
+    progress(plan.frames, 'exporting');
+    return files;
+  }
+
+  private async removeAll(files: string[]): Promise<void> {
+    await Promise.all(files.map((f) => this.host.removeFile(f).catch(() => undefined)));
+    files.length = 0;
   }
 
   private async uploadFrames(plan: UploadPlan, seq: SequenceInfo, progress: (n: number, phase: TaskPhase) => void) {

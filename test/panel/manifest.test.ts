@@ -1,11 +1,28 @@
 /** The built plugin folder: the manifest Premiere reads, and the icons it names. */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { panelNetworkDomains } from '../../protocol/ports.ts';
+import { MIN_PREMIERE_VERSION } from '../../plugin/host/versions.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const dist = path.join(root, 'dist');
+
+/** Newest modification time of the sources the panel bundle is built from. */
+function newestSource(): number {
+  let newest = statSync(path.join(root, 'manifest.json')).mtimeMs;
+  const walk = (dir: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else newest = Math.max(newest, statSync(p).mtimeMs);
+    }
+  };
+  walk(path.join(root, 'plugin'));
+  walk(path.join(root, 'protocol'));
+  return newest;
+}
 
 interface Icon { width: number; height: number; path: string; scale?: number[]; theme?: string[] }
 
@@ -14,7 +31,8 @@ describe('dist/manifest.json', () => {
   beforeAll(() => {
     // Build unless a build newer than the source manifest is already there.
     const built = path.join(dist, 'manifest.json');
-    if (!existsSync(built) || !existsSync(path.join(dist, 'index.js')) || statSync(built).mtimeMs < statSync(path.join(root, 'manifest.json')).mtimeMs) {
+    const bundle = path.join(dist, 'index.js');
+    if (!existsSync(built) || !existsSync(bundle) || Math.min(statSync(built).mtimeMs, statSync(bundle).mtimeMs) < newestSource()) {
       execFileSync(process.execPath, [path.join(root, 'node_modules/webpack-cli/bin/cli.js'), '--mode', 'production', '--config-name', 'panel'], { cwd: root, stdio: 'pipe' });
     }
     m = JSON.parse(readFileSync(built, 'utf8'));
@@ -60,11 +78,22 @@ describe('dist/manifest.json', () => {
     }
   });
 
-  it('asks for full file access and the companion on localhost only', () => {
+  it('asks for full file access and the companion on localhost only, on exactly the ports the panel knows', () => {
     expect(m.requiredPermissions.localFileSystem).toBe('fullAccess');
     const domains: string[] = m.requiredPermissions.network.domains;
     for (const d of ['ws://127.0.0.1:41780', 'http://127.0.0.1:41780', 'ws://localhost:41780', 'http://localhost:41780']) expect(domains).toContain(d);
     for (const d of domains) expect(d).toMatch(/^(ws|http):\/\/(127\.0\.0\.1|localhost)(:\d+)?$/);
+    expect([...domains].sort()).toEqual(panelNetworkDomains().sort());
+  });
+
+  it('asks for Premiere Pro 25.6, the lowest version whose API covers every ungated host call', () => {
+    expect(m.host.minVersion).toBe(`${MIN_PREMIERE_VERSION}.0`);
+  });
+
+  it('bundles no web API that UXP lacks', () => {
+    const js = readFileSync(path.join(dist, 'index.js'), 'utf8');
+    // UXP has no TextDecoder, structuredClone or compression streams (Adobe's UXP API reference).
+    for (const api of ['TextDecoder', 'structuredClone', 'DecompressionStream', 'CompressionStream']) expect(js, api).not.toContain(api);
   });
 });
 

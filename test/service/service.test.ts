@@ -45,10 +45,10 @@ const isEvent = (jobId: string, name?: JobEvent['event']) => (m: ServerMessage) 
   m.type === 'event' && m.event.jobId === jobId && (name === undefined || m.event.event === name);
 
 describe('the door', () => {
-  it('health answers without a token and says only the version', async () => {
+  it('health answers without a token and says only the version and the caller’s own standing', async () => {
     const r = await fetch(`http://127.0.0.1:${service.port}/health`);
     expect(r.status).toBe(200);
-    expect(await r.json()).toEqual({ name: 'reshoot', version: expect.any(String), protocol: 1 });
+    expect(await r.json()).toEqual({ name: 'reshoot', version: expect.any(String), protocol: 1, origin: { sent: null, admitted: true }, token: 'absent' });
   });
 
   it('the connection file holds port and token, readable by the owner only', () => {
