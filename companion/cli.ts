@@ -5,6 +5,7 @@
  *   reshoot models list|pull|import|info|remove   (see modelsCli.ts)
  *   reshoot demo [--out DIR]
  *   reshoot install-cuda
+ *   reshoot worker|workers --queue redis://…   (see farm/cli.ts)
  * Exit codes: 0 done, 1 the job failed (one clear message on stderr), 2 usage error.
  */
 import { readFile } from 'node:fs/promises';
@@ -15,10 +16,14 @@ import { runJob } from './jobs/run.ts';
 import type { Progress } from './jobs/render.ts';
 import { providersFor } from './engine/providers.ts';
 import { MODELS_USAGE } from './modelsCli.ts';
+import { FARM_USAGE } from './farm/cli.ts';
 
 const USAGE = `usage:
   reshoot serve [--port N] [--host ADDR --allow-remote] [--allow-origin ORIGIN]...
-                                 the companion service the Premiere panel talks to (npm start)
+                [--queue redis://… [--results SHARED_DIR] [--config FILE]]
+                                 the companion service the Premiere panel talks to (npm start);
+                                 with --queue, jobs go to a render farm's workers
+${FARM_USAGE}
   reshoot render <job.json> [--out PATH] [--force] [--provider auto|cuda|dml|coreml|webgpu|cpu]
   reshoot doctor                 check ffmpeg, ONNX Runtime providers and the model cache
 ${MODELS_USAGE}
@@ -39,6 +44,10 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import('./modelsCli.ts')).modelsCommand(rest);
       case 'demo':
         return await (await import('./demo.ts')).demo(parseArgs({ args: rest, options: { out: { type: 'string' } } }).values.out ?? 'out');
+      case 'worker':
+        return await (await import('./farm/cli.ts')).workerCommand(rest);
+      case 'workers':
+        return await (await import('./farm/cli.ts')).workersCommand(rest);
       case 'install-cuda':
         return await (await import('./doctor.ts')).installCuda();
       case undefined:
@@ -118,8 +127,13 @@ async function serve(args: string[]): Promise<number> {
       host: { type: 'string' },
       'allow-remote': { type: 'boolean', default: false },
       'allow-origin': { type: 'string', multiple: true },
+      queue: { type: 'string' },
+      results: { type: 'string' },
+      config: { type: 'string' },
     },
   });
+  const { farmFromOptions } = await import('./farm/cli.ts');
+  const farm = farmFromOptions(values);
   const { startService, DEFAULT_PORT } = await import('./service/service.ts');
   const { reshootHome } = await import('./service/home.ts');
   const port = values.port === undefined ? DEFAULT_PORT : Number(values.port);
@@ -130,9 +144,11 @@ async function serve(args: string[]): Promise<number> {
     host: values.host,
     allowRemote: values['allow-remote'],
     allowOrigins: values['allow-origin'] ?? [],
+    farm,
   });
   console.log(`reshoot companion listening on http://${service.host}:${service.port} (WebSocket on the same port)`);
-  console.log(`  providers, tried in order: ${providersFor().join(', ')} (RESHOOT_PROVIDER picks one; reshoot doctor says which run here)`);
+  if (farm) console.log(`  jobs go to the render farm at ${farm.connection.display}; results in ${farm.results ?? 'the data folder'} (reshoot workers lists the workers)`);
+  else console.log(`  providers, tried in order: ${providersFor().join(', ')} (RESHOOT_PROVIDER picks one; reshoot doctor says which run here)`);
   console.log(`  connection file: ${service.connectionFile}`);
   console.log(`  jobs: ${service.queue.list().length} on record; Ctrl+C stops`);
   await new Promise<void>((resolve) => {

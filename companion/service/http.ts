@@ -13,7 +13,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { PROTOCOL_VERSION } from '../../protocol/index.ts';
 import { isReshootError } from '../errors.ts';
-import type { JobQueue } from '../jobs/queue.ts';
+import type { JobBackend } from '../jobs/backend.ts';
 import { RESHOOT_VERSION } from '../jobs/run.ts';
 import { listModels } from '../models/registry.ts';
 import { hostAllowed, originAllowed, requestToken, tokenMatches, type DoorPolicy } from './security.ts';
@@ -32,7 +32,7 @@ const STATUS: Record<string, number> = {
   conflict: 409,
 };
 
-export function httpApp(queue: JobQueue, policy: DoorPolicy, uploadsDir: string): express.Express {
+export function httpApp(queue: JobBackend, policy: DoorPolicy, uploadsDir: string): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -116,7 +116,7 @@ class HttpError extends Error {
   }
 }
 
-function requireJob(queue: JobQueue, id: string) {
+function requireJob(queue: JobBackend, id: string) {
   const job = queue.get(id);
   if (!job) throw new HttpError('not_found', `no job ${JSON.stringify(id.slice(0, 40))}`);
   return job;

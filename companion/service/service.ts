@@ -7,7 +7,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { bundledProviders } from '../engine/providers.ts';
+import type { JobBackend } from '../jobs/backend.ts';
 import { JobQueue } from '../jobs/queue.ts';
+import type { FarmConnection } from '../farm/redis.ts';
 import { RESHOOT_VERSION } from '../jobs/run.ts';
 import { listModels } from '../models/registry.ts';
 import { ensureHome, newToken, removeConnectionFile, writeConnectionFile } from './home.ts';
@@ -26,6 +28,8 @@ export interface ServiceOptions {
   allowOrigins?: string[];
   /** Reuse a fixed token (tests); normally a new one per start. */
   token?: string;
+  /** Jobs go to a render farm on Redis instead of this machine's device (companion/farm/). */
+  farm?: { connection: FarmConnection; results?: string };
 }
 
 export interface RunningService {
@@ -33,7 +37,7 @@ export interface RunningService {
   host: string;
   token: string;
   connectionFile: string;
-  queue: JobQueue;
+  queue: JobBackend;
   close(): Promise<void>;
 }
 
@@ -46,11 +50,15 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
   }
   const home = ensureHome(opts.home);
   const token = opts.token ?? newToken();
-  const queue = new JobQueue({ dataDir: home });
+  // With a farm, uploads go beside the results, on the shared storage workers read.
+  const farmResults = opts.farm ? (opts.farm.results ?? path.join(home, 'results')) : null;
+  const uploadsDir = farmResults ? path.join(farmResults, 'uploads') : path.join(home, 'uploads');
+  const queue: JobBackend = opts.farm
+    ? new (await import('../farm/farmQueue.ts')).FarmQueue({ dataDir: home, results: farmResults!, connection: opts.farm.connection })
+    : new JobQueue({ dataDir: home });
   await queue.start();
 
   const policy: DoorPolicy = { token, port: opts.port ?? DEFAULT_PORT, hosts: LOOPBACK.has(host) ? [] : [host], allowOrigins: opts.allowOrigins ?? [] };
-  const uploadsDir = path.join(home, 'uploads');
   const providers = bundledProviders();
   const sessions = new Sessions({ queue, policy, uploadsDir, providers, models: async () => (await listModels()).map((m) => m.id) });
   const server: Server = createServer(httpApp(queue, policy, uploadsDir));

@@ -23,7 +23,7 @@ import {
   type ServerMessage,
 } from '../../protocol/index.ts';
 import { isReshootError } from '../errors.ts';
-import type { JobQueue } from '../jobs/queue.ts';
+import type { JobBackend } from '../jobs/backend.ts';
 import { RESHOOT_VERSION } from '../jobs/run.ts';
 import { hostAllowed, originAllowed, tokenMatches, type DoorPolicy } from './security.ts';
 import { acceptSpec } from './submit.ts';
@@ -38,7 +38,7 @@ const MAX_UPLOADS_PER_SESSION = 2;
 const HELLO_TIMEOUT_MS = 10_000;
 
 export interface SessionContext {
-  queue: JobQueue;
+  queue: JobBackend;
   policy: DoorPolicy;
   uploadsDir: string;
   providers: string[];

@@ -1,0 +1,208 @@
+/**
+ * The render farm end to end: a real redis-server (password, AOF), a serving companion with
+ * `--queue`, and `reshoot worker` processes rendering builtin:tiny jobs. What a pipeline TD
+ * checks: jobs spread over the workers; the panel's WebSocket sees the same events with
+ * contiguous seqs; cancel stops the worker that runs the job; a worker killed with -9 mid-job
+ * loses nothing (another takes it, one complete result, no partial files); a Redis crash loses
+ * no accepted job; paths are mapped per machine; a job no worker can run fails saying why.
+ */
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FarmQueue } from '../../companion/farm/farmQueue.ts';
+import { loadModel } from '../../companion/models/registry.ts';
+import { probe } from '../../companion/media/probe.ts';
+import { startService, type RunningService } from '../../companion/service/service.ts';
+import type { JobEvent, JobRecord } from '../../protocol/jobs.ts';
+import type { ServerMessage } from '../../protocol/index.ts';
+import { losslessClip, tempDir, useTestModelCache } from '../helpers/fixtures.ts';
+import { TestClient } from '../helpers/service.ts';
+import { H, SRC_FRAMES, W, assertSeqs, longExtend, quickExtend } from '../queue/helpers.ts';
+import { TestRedis, sleep, startWorker, waitFor, type TestWorker } from './helpers.ts';
+
+useTestModelCache();
+
+const tmp = tempDir('reshoot-farm-');
+const results = path.join(tmp.dir, 'shared', 'results');
+const showOnThisMachine = path.join(tmp.dir, 'mnt', 'show');
+let source = '';
+let redis: TestRedis;
+let service: RunningService;
+let farm: FarmQueue;
+let client: TestClient;
+const workers: TestWorker[] = [];
+const events: JobEvent[] = [];
+
+/** Stall recovery in about 2 s instead of 30 (the default), so the kill test stays short. */
+const quickStalls = { lockMs: 1500, stalledIntervalMs: 1000, heartbeatMs: 500 };
+/** How the Windows editor's share is mounted on these (Linux) workers. */
+const pathMap = [{ from: '\\\\nas\\show', to: showOnThisMachine }];
+
+async function addWorker(machine: string): Promise<TestWorker> {
+  const w = await startWorker(tmp.dir, redis, { machine, pathMap, ...quickStalls });
+  workers.push(w);
+  return w;
+}
+
+beforeAll(async () => {
+  await loadModel('builtin:tiny');
+  mkdirSync(showOnThisMachine, { recursive: true });
+  source = await losslessClip(tmp.dir, 'source.mkv', W, H, SRC_FRAMES);
+  await losslessClip(showOnThisMachine, 'plate.mkv', W, H, SRC_FRAMES);
+  redis = await TestRedis.start(tmp.dir);
+  await Promise.all([addWorker('gpu-a'), addWorker('gpu-b')]);
+  service = await startService({ home: path.join(tmp.dir, 'home'), port: 0, farm: { connection: redis.connection(), results } });
+  farm = service.queue as FarmQueue;
+  farm.on('event', (e) => events.push(e));
+  await waitFor('both workers in the registry', () => farm.liveWorkers().length === 2);
+  client = await TestClient.connect(service);
+});
+
+afterAll(async () => {
+  client?.close();
+  await service?.close();
+  await Promise.all(workers.map((w) => w.stop()));
+  await redis?.kill();
+  tmp.cleanup();
+});
+
+async function submit(spec: unknown): Promise<JobRecord> {
+  const requestId = `r${Math.random()}`;
+  client.send({ type: 'submit', requestId, spec });
+  const m = (await client.next((x) => 'requestId' in x && x.requestId === requestId)) as ServerMessage & { job?: JobRecord };
+  if (m.type !== 'accepted') throw new Error(`not accepted: ${JSON.stringify(m)}`);
+  return m.job!;
+}
+
+/** The job's final event as the WebSocket client received it. */
+async function final(id: string, timeoutMs = 90_000): Promise<JobEvent> {
+  const m = await client.next((x) => x.type === 'event' && x.event.jobId === id && ['done', 'failed', 'cancelled'].includes(x.event.event), timeoutMs);
+  return (m as Extract<ServerMessage, { type: 'event' }>).event;
+}
+
+/** The job's events as the WebSocket client received them, previews left out (they do not advance the seq). */
+function wsEvents(id: string): JobEvent[] {
+  return client.received
+    .filter((m): m is Extract<ServerMessage, { type: 'event' }> => m.type === 'event' && m.event.jobId === id && m.event.event !== 'preview')
+    .map((m) => m.event);
+}
+
+async function redisHas(jobId: string): Promise<boolean> {
+  const r = redis.client();
+  try {
+    return (await r.keys(`reshoot:*:${jobId}`)).length > 0;
+  } finally {
+    r.disconnect();
+  }
+}
+
+/** Everything in the shared results folder except the uploads folder. */
+function resultEntries(): string[] {
+  return readdirSync(results).filter((n) => n !== 'uploads');
+}
+
+describe('a farm of two workers', () => {
+  it('spreads a batch over both workers; the WebSocket client sees every event with contiguous seqs', async () => {
+    const jobs = await Promise.all([1, 2, 3, 4].map((seed) => submit(quickExtend(source, { seed }))));
+    const ends = await Promise.all(jobs.map((j) => final(j.id)));
+    expect(ends.map((e) => e.event)).toEqual(['done', 'done', 'done', 'done']);
+    expect(new Set(jobs.map((j) => farm.workerOf.get(j.id)?.replace(/-\d+$/, '')))).toEqual(new Set(['gpu-a', 'gpu-b']));
+    for (const j of jobs) {
+      const seen = wsEvents(j.id);
+      assertSeqs(seen);
+      expect(seen[0]!.event).toBe('queued');
+      expect(seen.map((e) => e.event)).toContain('started');
+      expect(seen.some((e) => e.event === 'progress' && e.progress.phase === 'generating')).toBe(true);
+      const done = seen.at(-1) as Extract<JobEvent, { event: 'done' }>;
+      expect(done.result.path).toBe(path.join(results, j.id, done.result.file));
+      expect((await probe(done.result.path)).frameCount).toBe(9) // an extend writes the new frames;
+      expect(readdirSync(path.join(results, j.id)).sort()).toEqual([done.result.file, `${done.result.file}.json`].sort());
+    }
+    // A client that reconnects catches up from the seq it last saw, as with the local queue.
+    const j = jobs[0]!;
+    const late = await TestClient.connect(service);
+    late.send({ type: 'subscribe', requestId: 'c', jobId: j.id, since: 1 });
+    const replay = await late.next((m) => m.type === 'event' && m.event.jobId === j.id);
+    expect((replay as Extract<ServerMessage, { type: 'event' }>).event.seq).toBe(2);
+    late.close();
+  });
+
+  it('maps a Windows share path to this machine\'s mount and renders from it', async () => {
+    const job = await submit(quickExtend('\\\\nas\\show\\plate.mkv', { seed: 7 }));
+    const end = await final(job.id);
+    expect(end.event).toBe('done');
+  });
+
+  it('fails a job whose media no worker can reach, naming the path and the machine', async () => {
+    const job = await submit(quickExtend('\\\\nas\\other\\plate.mkv', { seed: 8 }));
+    const end = (await final(job.id)) as Extract<JobEvent, { event: 'failed' }>;
+    expect(end.event).toBe('failed');
+    expect(end.error.code).toBe('media_unreachable');
+    expect(end.error.message).toContain('\\\\nas\\other\\plate.mkv');
+    expect(end.error.message).toMatch(/worker gpu-[ab] /);
+    expect(resultEntries().filter((n) => n.includes(job.id))).toEqual([]);
+  });
+
+  it('fails at once a job for a model no worker offers, saying what the workers offer', async () => {
+    const job = await submit(quickExtend(source, { model: 'ltx-video-13b' }));
+    const record = await farm.settled(job.id);
+    expect(record.state).toBe('failed');
+    expect(record.error!.code).toBe('no_worker');
+    expect(record.error!.message).toContain('ltx-video-13b');
+    expect(record.error!.message).toContain('builtin:tiny');
+    expect(await redisHas(job.id)).toBe(false);
+  });
+
+  it('cancel reaches the worker running the job: it stops, and no result or partial file is left', async () => {
+    const job = await submit(longExtend(source));
+    await client.next((m) => m.type === 'event' && m.event.jobId === job.id && m.event.event === 'progress' && m.event.progress.phase === 'generating');
+    const runner = farm.workerOf.get(job.id)!;
+    client.send({ type: 'cancel', requestId: 'x', jobId: job.id });
+    const end = await final(job.id, 30_000);
+    expect(end.event).toBe('cancelled');
+    expect(workers.find((w) => runner.startsWith(w.machine))!.output()).toContain(`cancelling ${job.id}`);
+    expect(resultEntries().filter((n) => n.includes(job.id))).toEqual([]);
+  });
+
+  it('a worker killed with -9 mid-job: another takes the job after the stall interval and renders it once', async () => {
+    const job = await submit(longExtend(source));
+    await client.next((m) => m.type === 'event' && m.event.jobId === job.id && m.event.event === 'progress' && m.event.progress.phase === 'generating');
+    const runner = farm.workerOf.get(job.id)!;
+    const victim = workers.find((w) => runner.startsWith(w.machine) && w.proc.signalCode === null)!;
+    // The partial folder of the running attempt is there, as a crash would leave it.
+    expect(resultEntries().some((n) => n.startsWith(`.${job.id}.partial-`))).toBe(true);
+    victim.proc.kill('SIGKILL');
+    await victim.exited;
+    const end = (await final(job.id, 110_000)) as Extract<JobEvent, { event: 'done' }>;
+    expect(end.event).toBe('done');
+    const seen = wsEvents(job.id);
+    assertSeqs(seen);
+    expect(seen.filter((e) => e.event === 'resumed')).toHaveLength(1);
+    expect(seen.filter((e) => e.event === 'started').map((e) => (e as { attempt: number }).attempt)).toEqual([1, 2]);
+    expect(seen.filter((e) => e.event === 'done')).toHaveLength(1);
+    expect(farm.workerOf.get(job.id)).not.toBe(runner);
+    // One result folder, complete; nothing of the killed attempt.
+    expect(resultEntries().filter((n) => n.includes(job.id))).toEqual([job.id]);
+    expect(readdirSync(path.join(results, job.id)).sort()).toEqual([end.result.file, `${end.result.file}.json`].sort());
+    expect((await probe(end.result.path)).frameCount).toBe(120);
+  });
+
+  it('Redis killed and restarted: no accepted job is lost (AOF), each is rendered once', async () => {
+    if (workers.filter((w) => w.proc.exitCode === null && w.proc.signalCode === null).length < 2) await addWorker('gpu-c');
+    await waitFor('two live workers in the registry', () => farm.liveWorkers().length === 2);
+    const jobs = await Promise.all([11, 12, 13].map((seed) => submit(quickExtend(source, { seed }))));
+    await redis.crashAndRestart();
+    const ends = await Promise.all(jobs.map((j) => final(j.id, 110_000)));
+    expect(ends.map((e) => e.event)).toEqual(['done', 'done', 'done']);
+    for (const j of jobs) {
+      expect(wsEvents(j.id).filter((e) => e.event === 'done')).toHaveLength(1);
+      expect(resultEntries().filter((n) => n.includes(j.id))).toEqual([j.id]);
+    }
+    // Everything the farm kept is still there after the restart.
+    const r = redis.client();
+    expect(await r.smembers('reshoot:farm:workers')).not.toHaveLength(0);
+    r.disconnect();
+    expect(existsSync(path.join(redis.dir, 'appendonlydir'))).toBe(true);
+    await sleep(0);
+  });
+});
