@@ -17,6 +17,7 @@ import type { Progress } from './jobs/render.ts';
 import { providersFor } from './engine/providers.ts';
 import { MODELS_USAGE } from './modelsCli.ts';
 import { FARM_USAGE } from './farm/cli.ts';
+import { FarmError } from './farm/errors.ts';
 
 const USAGE = `usage:
   reshoot serve [--port N] [--host ADDR --allow-remote] [--allow-origin ORIGIN]...
@@ -67,7 +68,7 @@ export async function main(argv: string[]): Promise<number> {
 /** One clear message, no stack, for anything the user can fix; a stack for real bugs. */
 export function fail(e: unknown): number {
   if (e instanceof JobSpecError) console.error(`reshoot: ${e.message}`);
-  else if (isReshootError(e)) console.error(`reshoot: ${e.message}`);
+  else if (isReshootError(e) || e instanceof FarmError) console.error(`reshoot: ${e.message}`);
   else if (e instanceof Error && 'code' in e && e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
     console.error(`reshoot: ${e.message}\n${USAGE}`);
     return 2;
