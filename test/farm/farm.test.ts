@@ -6,10 +6,12 @@
  * loses nothing (another takes it, one complete result, no partial files); a Redis crash loses
  * no accepted job; paths are mapped per machine; a job no worker can run fails saying why.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FarmQueue } from '../../companion/farm/farmQueue.ts';
+import type { WorkerInfo } from '../../companion/farm/registry.ts';
 import { loadModel } from '../../companion/models/registry.ts';
 import { probe } from '../../companion/media/probe.ts';
 import { startService, type RunningService } from '../../companion/service/service.ts';
@@ -127,6 +129,26 @@ describe('a farm of two workers', () => {
     late.close();
   });
 
+  it('reshoot workers lists each live worker with its models, provider and job counts', async () => {
+    const r = spawnSync(process.execPath, ['bin/reshoot.mjs', 'workers', '--queue', redis.url, '--json'], {
+      cwd: path.resolve(import.meta.dirname, '../..'),
+      env: { ...process.env, RESHOOT_HOME: tmp.dir, RESHOOT_REDIS_PASSWORD: redis.password! },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const listed = JSON.parse(r.stdout).workers as WorkerInfo[];
+    expect(listed.map((w) => w.machine)).toEqual(['gpu-a', 'gpu-b']);
+    for (const w of listed) {
+      expect(w.models).toContain('builtin:tiny');
+      expect(w.providers).toEqual(['cpu']);
+      expect(w.job).toBeNull();
+      expect(w.pid).toBe(workers.find((x) => x.machine === w.machine)!.proc.pid);
+    }
+    // Four jobs were done between them in the test before.
+    expect(listed.reduce((n, w) => n + w.done, 0)).toBe(4);
+  });
+
   it('maps a Windows share path to this machine\'s mount and renders from it', async () => {
     const job = await submit(quickExtend('\\\\nas\\show\\plate.mkv', { seed: 7 }));
     const end = await final(job.id);
@@ -204,5 +226,24 @@ describe('a farm of two workers', () => {
     r.disconnect();
     expect(existsSync(path.join(redis.dir, 'appendonlydir'))).toBe(true);
     await sleep(0);
+  });
+
+  it('the serving companion restarted mid-job: the job goes on rendering on the farm and its result arrives', async () => {
+    const job = await submit(longExtend(source));
+    await client.next((m) => m.type === 'event' && m.event.jobId === job.id && m.event.event === 'progress' && m.event.progress.phase === 'generating');
+    const seqBefore = farm.get(job.id)!.seq;
+    client.close();
+    await service.close();
+    service = await startService({ home: path.join(tmp.dir, 'home'), port: 0, farm: { connection: redis.connection(), results } });
+    farm = service.queue as FarmQueue;
+    const after: JobEvent[] = [];
+    farm.on('event', (e) => after.push(e));
+    client = await TestClient.connect(service);
+    const record = await farm.settled(job.id);
+    expect(record.state).toBe('done');
+    expect(existsSync(record.result!.path)).toBe(true);
+    // Whatever arrived after the restart is newer than anything a client saw before it.
+    expect(record.seq).toBeGreaterThan(seqBefore);
+    expect(resultEntries().filter((n) => n.includes(job.id))).toEqual([job.id]);
   });
 });
