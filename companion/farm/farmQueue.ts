@@ -78,6 +78,7 @@ export class FarmQueue extends EventEmitter<JobQueueEvents> implements JobBacken
   private workers: WorkerInfo[] = [];
   private registryTimer: NodeJS.Timeout | null = null;
   private redisWasDown = false;
+  private refreshing = false;
 
   constructor(opts: FarmQueueOptions) {
     super();
@@ -201,11 +202,15 @@ export class FarmQueue extends EventEmitter<JobQueueEvents> implements JobBacken
   // --- Redis -----------------------------------------------------------------------------
 
   private async refreshWorkers(): Promise<void> {
-    if (!this.redis) return;
+    // While Redis is away a read waits for it: do not pile up one per tick.
+    if (!this.redis || this.refreshing) return;
+    this.refreshing = true;
     try {
       this.workers = await listWorkers(this.redis);
     } catch {
-      /* Redis is away: keep the last list; it comes back by itself */
+      /* keep the last list */
+    } finally {
+      this.refreshing = false;
     }
   }
 
@@ -352,6 +357,9 @@ export class FarmQueue extends EventEmitter<JobQueueEvents> implements JobBacken
       return this.fail(jobId, 'result_missing', `worker ${r.machine} wrote ${r.file}, but this machine cannot see it at ${file}; check that the results folder is the same share on every machine`);
     }
     if (!this.mine(jobId)) return;
+    // What killed workers left; and a second copy still rendering (its worker lost Redis for a
+    // while) is stopped short: the job has its one result.
+    await removePartials(this.opts.results, jobId);
     const result = { file: r.file, path: file, frames: r.frames, bytes: r.bytes, seed: r.seed, provider: r.provider };
     await this.transition(jobId, { state: 'done', finishedAt: now(), result }, (seq) => ({ event: 'done', jobId, seq, result }));
   }

@@ -11,9 +11,11 @@
  *   engine step. A cancel that lands before a worker takes the job is kept in a key it checks.
  * - BullMQ holds a lock on the running job and renews it; if this process dies, the lock runs out
  *   and another worker takes the job (config lockMs / stalledIntervalMs). What this one left in
- *   the results folder is a hidden partial folder, removed by whoever finishes the job.
+ *   the results folder is a hidden partial folder, which the serving companion removes when the
+ *   job ends. A worker cut off from Redis for longer than lockMs may find its job given to
+ *   another meanwhile; both render, the first to finish publishes, the other's copy is dropped.
  */
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
@@ -33,7 +35,7 @@ import { CANCEL_CHANNEL, PREFIX, cancelKey, modelQueueName } from './names.ts';
 import { mapPath } from './paths.ts';
 import { announce, withdraw, type WorkerInfo } from './registry.ts';
 import { bullConnection, checkRedis, openRedis, type FarmConnection } from './redis.ts';
-import { exists, finalFolder, partialFolder, publish, removePartials, sizeOf } from './results.ts';
+import { exists, finalFolder, partialFolder, publish, sizeOf } from './results.ts';
 
 /** Least time between two progress reports sent through Redis (the last of a window always goes). */
 const PROGRESS_EVERY_MS = 200;
@@ -63,6 +65,7 @@ export class FarmWorker {
   private info: WorkerInfo | null = null;
   private engine: { modelId: string; engine: Engine } | null = null;
   private running: Running | null = null;
+  private beating = false;
   /** One job at a time on this machine's device, whichever model queue it came from. */
   private turn: Promise<void> = Promise.resolve();
 
@@ -139,10 +142,13 @@ export class FarmWorker {
   }
 
   private async beat(): Promise<void> {
-    if (!this.redis || !this.info) return;
+    // While Redis is away a write waits for it: do not pile up one per beat.
+    if (!this.redis || !this.info || this.beating) return;
+    this.beating = true;
     this.info.seenAt = new Date().toISOString();
     this.info.job = this.running?.jobId ?? null;
     await announce(this.redis, this.info, this.config.heartbeatMs).catch(() => undefined);
+    this.beating = false;
   }
 
   private onCancel(jobId: string): void {
@@ -213,7 +219,6 @@ export class FarmWorker {
       });
       if (run.cancel) throw cancelled();
       const published = await publish(partial, final);
-      await removePartials(results, jobId);
       this.info!.done++;
       if (!published) return await this.existing(final, file, true);
       return farmResultSchema.parse({
@@ -228,8 +233,10 @@ export class FarmWorker {
       });
     } catch (e) {
       this.info!.failed++;
+      // Only our own copy: another worker may be rendering this job too (it was given to it
+      // while we could not reach Redis). The serving companion removes what dead workers left.
       const data = farmJobDataSchema.safeParse(job.data);
-      if (data.success) await removePartials(mapPath(data.data.results, this.config.pathMap), jobId);
+      if (data.success) await rm(partialFolder(mapPath(data.data.results, this.config.pathMap), jobId, this.id), { recursive: true, force: true }).catch(() => undefined);
       throw this.asFailure(e, run);
     } finally {
       this.running = null;

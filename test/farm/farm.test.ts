@@ -17,7 +17,9 @@ import { probe } from '../../companion/media/probe.ts';
 import { startService, type RunningService } from '../../companion/service/service.ts';
 import type { JobEvent, JobRecord } from '../../protocol/jobs.ts';
 import type { ServerMessage } from '../../protocol/index.ts';
-import { losslessClip, tempDir, useTestModelCache } from '../helpers/fixtures.ts';
+import { encodeFrameMessage } from '../../protocol/index.ts';
+import { syntheticFrame } from '../../companion/media/synthetic.ts';
+import { FPS, losslessClip, readAll, tempDir, useTestModelCache } from '../helpers/fixtures.ts';
 import { TestClient } from '../helpers/service.ts';
 import { H, SRC_FRAMES, W, assertSeqs, longExtend, quickExtend } from '../queue/helpers.ts';
 import { TestRedis, sleep, startWorker, waitFor, type TestWorker } from './helpers.ts';
@@ -155,6 +157,43 @@ describe('a farm of two workers', () => {
     expect(end.event).toBe('done');
   });
 
+  it('frames uploaded by value go to the shared folder; a worker renders from them, bit-exact outside the mask', async () => {
+    const frames = Array.from({ length: 9 }, (_, i) => syntheticFrame(i, W, H, { seed: 5 }));
+    client.send({ type: 'upload.begin', requestId: 'u', width: W, height: H, channels: 3, frames: frames.length, fps: '24000/1001' });
+    const ready = await client.next((m) => m.type === 'upload.ready');
+    if (ready.type !== 'upload.ready') throw new Error('unreachable');
+    let acked = 0;
+    for (let i = 0; i < frames.length; i++) {
+      while (i - acked >= ready.window) {
+        const ack = await client.next((m) => m.type === 'upload.ack');
+        if (ack.type === 'upload.ack') acked = ack.received;
+      }
+      client.ws.send(encodeFrameMessage({ handle: ready.handle, frameIndex: i, width: W, height: H, channels: 3 }, frames[i]!.data));
+    }
+    client.send({ type: 'upload.end', requestId: 'e', uploadId: ready.uploadId });
+    await client.next((m) => m.type === 'upload.done');
+    expect(readdirSync(path.join(results, 'uploads')).some((n) => n.includes(ready.uploadId))).toBe(true);
+    const job = await submit({
+      kind: 'fill', seed: 1, steps: 2, sequence: { fps: '24000/1001', width: W, height: H }, source: { upload: ready.uploadId },
+      mask: { type: 'shapes', shapes: [{ kind: 'rectangle', keyframes: [{ frame: 0, x: 16, y: 16, width: 24, height: 16 }] }] }, output: { format: 'ffv1' },
+    });
+    const end = (await final(job.id)) as Extract<JobEvent, { event: 'done' }>;
+    expect(end.event).toBe('done');
+    const out = await readAll(end.result.path, FPS, 9);
+    let checked = 0;
+    for (let f = 0; f < 9; f++) {
+      for (let y = 0; y < H; y++) {
+        for (let x = 0; x < W; x++) {
+          if (x >= 16 && x < 40 && y >= 16 && y < 32) continue;
+          const p = (y * W + x) * 3;
+          expect(out[f]!.data.subarray(p, p + 3)).toEqual(frames[f]!.data.subarray(p, p + 3));
+          checked++;
+        }
+      }
+    }
+    expect(checked).toBe(9 * (W * H - 24 * 16));
+  });
+
   it('fails a job whose media no worker can reach, naming the path and the machine', async () => {
     const job = await submit(quickExtend('\\\\nas\\other\\plate.mkv', { seed: 8 }));
     const end = (await final(job.id)) as Extract<JobEvent, { event: 'failed' }>;
@@ -209,10 +248,12 @@ describe('a farm of two workers', () => {
     expect((await probe(end.result.path)).frameCount).toBe(120);
   });
 
-  it('Redis killed and restarted: no accepted job is lost (AOF), each is rendered once', async () => {
+  it('Redis killed and restarted: no accepted job is lost (AOF), each ends done once with one result folder', async () => {
     if (workers.filter((w) => w.proc.exitCode === null && w.proc.signalCode === null).length < 2) await addWorker('gpu-c');
     await waitFor('two live workers in the registry', () => farm.liveWorkers().length === 2);
     const jobs = await Promise.all([11, 12, 13].map((seed) => submit(quickExtend(source, { seed }))));
+    // With these tests' 1.5 s locks, a restart on a loaded machine can outlast a lock, and a job
+    // then starts on a second worker too: still one `done`, one result folder, no partial left.
     await redis.crashAndRestart();
     const ends = await Promise.all(jobs.map((j) => final(j.id, 110_000)));
     expect(ends.map((e) => e.event)).toEqual(['done', 'done', 'done']);
