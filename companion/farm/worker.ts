@@ -25,7 +25,7 @@ import { Engine } from '../engine/engine.ts';
 import { providersFor, type Provider } from '../engine/providers.ts';
 import { isReshootError, ReshootError } from '../errors.ts';
 import { FORMAT_EXTENSION } from '../media/encode.ts';
-import { listModels } from '../models/registry.ts';
+import { listModels, loadModel } from '../models/registry.ts';
 import type { Preview, Progress } from '../jobs/render.ts';
 import { runJob } from '../jobs/run.ts';
 import type { FarmConfig } from './config.ts';
@@ -80,8 +80,8 @@ export class FarmWorker {
   async start(): Promise<WorkerInfo> {
     const conn = this.opts.connection;
     await checkRedis(conn);
-    const models = await this.offeredModels();
-    if (models.length === 0) throw new FarmError('no_worker', `this machine has none of the models its farm config offers (${this.config.models?.join(', ')}); see reshoot models list`);
+    const gpuMemoryGB = this.config.gpuMemoryGB ?? (await nvidiaMemoryGB());
+    const models = await this.offeredModels(gpuMemoryGB);
     this.redis = openRedis(conn);
     const now = new Date().toISOString();
     this.info = {
@@ -90,7 +90,7 @@ export class FarmWorker {
       pid: process.pid,
       models,
       providers: this.providers,
-      gpuMemoryGB: this.config.gpuMemoryGB ?? (await nvidiaMemoryGB()),
+      gpuMemoryGB,
       startedAt: now,
       seenAt: now,
       job: null,
@@ -136,9 +136,31 @@ export class FarmWorker {
     this.redis?.disconnect();
   }
 
-  private async offeredModels(): Promise<string[]> {
+  /**
+   * The models this worker takes jobs for: present (or built in), allowed by the config, and
+   * fitting its GPU: the engine loads a model part by part, so the largest part must fit.
+   */
+  private async offeredModels(gpuMemoryGB: number | null): Promise<string[]> {
     const present = (await listModels()).filter((m) => m.status !== 'damaged').map((m) => m.id);
-    return this.config.models ? this.config.models.filter((m) => present.includes(m)) : present;
+    const wanted = this.config.models ? this.config.models.filter((m) => present.includes(m)) : present;
+    const offered: string[] = [];
+    const refused: string[] = [];
+    for (const id of wanted) {
+      if (gpuMemoryGB !== null) {
+        const largest = Math.max(0, ...(await loadModel(id)).manifest.files.map((f) => f.bytes));
+        if (largest > gpuMemoryGB * 2 ** 30) {
+          refused.push(`${id} (largest part ${(largest / 2 ** 30).toFixed(2)} GB)`);
+          continue;
+        }
+      }
+      offered.push(id);
+    }
+    for (const r of refused) this.log(`reshoot worker: not offering ${r}: more than this GPU's ${gpuMemoryGB} GB`);
+    if (offered.length === 0) {
+      const why = refused.length > 0 ? `none fits its ${gpuMemoryGB} GB of GPU memory: ${refused.join(', ')}` : `it has none of the models its farm config offers (${this.config.models?.join(', ')}); see reshoot models list`;
+      throw new FarmError('no_worker', `this machine cannot take any job: ${why}`);
+    }
+    return offered;
   }
 
   private async beat(): Promise<void> {

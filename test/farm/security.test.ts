@@ -1,6 +1,7 @@
 /**
  * The farm never talks to a Redis without authentication, and says exactly what is wrong with a
- * queue URL, a config file, or credentials (companion/farm/redis.ts, config.ts).
+ * queue URL, a config file, or credentials (companion/farm/redis.ts, config.ts); a worker that can
+ * take no job at all (GPU too small) refuses to start instead of idling on the farm.
  */
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -110,5 +111,18 @@ describe('connecting to the farm', () => {
     expect(r.status).toBe(1);
     expect(r.stderr.trim()).toMatch(/^reshoot: Redis at redis:\/\/127\.0\.0\.1:\d+ answers without a password/);
     expect(r.stdout).not.toContain('listening');
+  });
+
+  it('a worker whose GPU is too small for every model it has refuses to start, saying so', () => {
+    const config = path.join(tmp.dir, 'small-gpu.json');
+    writeFileSync(config, JSON.stringify({ machine: 'tiny-gpu', gpuMemoryGB: 0.0001 }));
+    const r = spawnSync(process.execPath, ['bin/reshoot.mjs', 'worker', '--queue', locked.url, '--config', config], {
+      cwd: path.resolve(import.meta.dirname, '../..'),
+      env: { ...process.env, RESHOOT_HOME: path.join(tmp.dir, 'home'), RESHOOT_REDIS_PASSWORD: locked.password!, RESHOOT_MODELS: path.join(tmp.dir, 'models') },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/cannot take any job: none fits its 0\.0001 GB of GPU memory: builtin:tiny \(largest part 0\.\d+ GB\)/);
   });
 });
