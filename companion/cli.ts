@@ -16,7 +16,7 @@ import { runJob } from './jobs/run.ts';
 import type { Progress } from './jobs/render.ts';
 import { providersFor } from './engine/providers.ts';
 import { MODELS_USAGE } from './modelsCli.ts';
-import { FARM_USAGE } from './farm/cli.ts';
+import { FARM_USAGE } from './farm/usage.ts';
 import { FarmError } from './farm/errors.ts';
 
 const USAGE = `usage:
@@ -133,8 +133,8 @@ async function serve(args: string[]): Promise<number> {
       config: { type: 'string' },
     },
   });
-  const { farmFromOptions } = await import('./farm/cli.ts');
-  const farm = farmFromOptions(values);
+  // BullMQ and ioredis load only for a farm.
+  const farm = values.queue === undefined && values.results === undefined ? undefined : (await import('./farm/cli.ts')).farmFromOptions(values);
   const { startService, DEFAULT_PORT } = await import('./service/service.ts');
   const { reshootHome } = await import('./service/home.ts');
   const port = values.port === undefined ? DEFAULT_PORT : Number(values.port);

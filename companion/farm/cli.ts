@@ -11,12 +11,11 @@ import { loadFarmConfig } from './config.ts';
 import { FarmError } from './errors.ts';
 import { listWorkers } from './registry.ts';
 import { checkRedis, farmConnection, openRedis, type FarmConnection } from './redis.ts';
-import { FarmWorker } from './worker.ts';
+import { FARM_USAGE } from './usage.ts';
 
-export const FARM_USAGE = `  reshoot worker --queue redis://[user:password@]HOST:PORT [--config FILE] [--provider P]
-                                 render jobs from a farm's Redis queue on this machine's GPU
-  reshoot workers --queue redis://… [--config FILE] [--json]
-                                 list the farm's live workers: models, GPU memory, current job`;
+export { FARM_USAGE };
+
+
 
 /** `serve --queue URL [--results DIR] [--config FILE]`: the farm the service sends jobs to, if any. */
 export function farmFromOptions(values: { queue?: string; results?: string; config?: string }): { connection: FarmConnection; results?: string } | undefined {
@@ -33,6 +32,7 @@ export async function workerCommand(args: string[]): Promise<number> {
   if (!values.queue) return usage('reshoot worker: --queue redis://… is required');
   return guard(async () => {
     const config = loadFarmConfig(reshootHome(), values.config);
+    const { FarmWorker } = await import('./worker.ts');
     const worker = new FarmWorker({ connection: farmConnection(values.queue!, config), config, providers: providersFor(values.provider) });
     const info = await worker.start();
     console.log(`reshoot worker ${info.id} taking jobs from ${farmConnection(values.queue!, config).display}`);

@@ -149,6 +149,17 @@ describe('a farm of two workers', () => {
     }
     // Four jobs were done between them in the test before.
     expect(listed.reduce((n, w) => n + w.done, 0)).toBe(4);
+    // The table a TD reads: a header, one line per worker.
+    const table = spawnSync(process.execPath, ['bin/reshoot.mjs', 'workers', '--queue', redis.url], {
+      cwd: path.resolve(import.meta.dirname, '../..'),
+      env: { ...process.env, RESHOOT_HOME: tmp.dir, RESHOOT_REDIS_PASSWORD: redis.password! },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    const lines = table.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^WORKER\s+MODELS\s+PROVIDERS\s+GPU\s+JOB\s+DONE\/FAILED\s+SEEN$/);
+    expect(lines.slice(1).map((l) => l.split(/\s+/)[0]!.replace(/-\d+$/, ''))).toEqual(['gpu-a', 'gpu-b']);
+    expect(lines[1]).toContain('idle');
   });
 
   it('maps a Windows share path to this machine\'s mount and renders from it', async () => {
