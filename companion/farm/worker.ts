@@ -50,8 +50,13 @@ export interface FarmWorkerOptions {
 interface Running {
   jobId: string;
   cancel: boolean;
+  /** Another worker published this job's result meanwhile: stop, and report that result. */
+  superseded: boolean;
   engine: Engine | null;
 }
+
+/** How often a running job looks whether another worker has published its result. */
+const SUPERSEDED_CHECK_MS = 1000;
 
 export class FarmWorker {
   readonly id: string;
@@ -196,7 +201,7 @@ export class FarmWorker {
 
   private async render(job: Job, signal?: AbortSignal): Promise<FarmResult> {
     const jobId = job.id!;
-    const run: Running = { jobId, cancel: false, engine: null };
+    const run: Running = { jobId, cancel: false, superseded: false, engine: null };
     this.running = run;
     signal?.addEventListener('abort', () => this.onCancel(jobId));
     void this.beat();
@@ -224,12 +229,27 @@ export class FarmWorker {
       run.engine = engine;
       if (run.cancel) throw cancelled();
       let lastSent = 0;
+      let lastLook = Date.now();
+      const lookForOtherCopy = () => {
+        // A second copy runs only when the job was given to another worker while this one could
+        // not reach Redis (lock ran out); whichever publishes first wins, the other stops.
+        void exists(path.join(final, file)).then((published) => {
+          if (!published || run.cancel) return;
+          run.superseded = true;
+          run.cancel = true;
+          run.engine?.cancel();
+        });
+      };
       const result = await runJob(spec, {
         engine: guarded(engine, () => run.cancel),
         out: path.join(partial, file),
         force: true,
         onProgress: (p: Progress) => {
           const t = Date.now();
+          if (t - lastLook >= SUPERSEDED_CHECK_MS) {
+            lastLook = t;
+            lookForOtherCopy();
+          }
           if (run.cancel || (t - lastSent < PROGRESS_EVERY_MS && p.step !== p.steps && p.phase === 'generating')) return;
           lastSent = t;
           void report({ type: 'progress', progress: { ...p } });
@@ -238,7 +258,17 @@ export class FarmWorker {
           if (run.cancel) return;
           void report({ type: 'preview', width: p.width, height: p.height, png: Buffer.from(p.png.buffer, p.png.byteOffset, p.png.byteLength).toString('base64') });
         },
+      }).catch(async (e: unknown) => {
+        // Stopped because another copy won, or broken by the companion clearing this copy away
+        // once that copy was announced: either way the job has its result.
+        if (run.superseded || (await exists(path.join(final, file)))) return null;
+        throw e;
       });
+      if (run.superseded || !result) {
+        await rm(partial, { recursive: true, force: true });
+        this.log(`reshoot worker: ${jobId} was finished by another worker meanwhile; dropped this copy`);
+        return await this.existing(final, file, true);
+      }
       if (run.cancel) throw cancelled();
       const published = await publish(partial, final);
       this.info!.done++;
