@@ -5,6 +5,7 @@
  *   reshoot models list|pull|import|info|remove   (see modelsCli.ts)
  *   reshoot demo [--out DIR]
  *   reshoot install-cuda
+ *   reshoot worker|workers --queue redis://…   (see farm/cli.ts)
  * Exit codes: 0 done, 1 the job failed or `serve` could not start (one clear message on stderr),
  * 2 usage error.
  */
@@ -17,10 +18,15 @@ import { abandonOutputs } from './media/encode.ts';
 import type { Progress } from './jobs/render.ts';
 import { providersFor } from './engine/providers.ts';
 import { MODELS_USAGE } from './modelsCli.ts';
+import { FARM_USAGE } from './farm/usage.ts';
+import { FarmError } from './farm/errors.ts';
 
 const USAGE = `usage:
   reshoot serve [--port N] [--host ADDR --allow-remote] [--allow-origin ORIGIN]...
-                                 the companion service the Premiere panel talks to (npm start)
+                [--queue redis://… [--results SHARED_DIR] [--config FILE]]
+                                 the companion service the Premiere panel talks to (npm start);
+                                 with --queue, jobs go to a render farm's workers
+${FARM_USAGE}
   reshoot render <job.json> [--out PATH] [--force] [--provider auto|cuda|dml|coreml|webgpu|cpu]
   reshoot doctor                 check ffmpeg, ONNX Runtime providers and the model cache
 ${MODELS_USAGE}
@@ -41,6 +47,10 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import('./modelsCli.ts')).modelsCommand(rest);
       case 'demo':
         return await (await import('./demo.ts')).demo(parseArgs({ args: rest, options: { out: { type: 'string' } } }).values.out ?? 'out');
+      case 'worker':
+        return await (await import('./farm/cli.ts')).workerCommand(rest);
+      case 'workers':
+        return await (await import('./farm/cli.ts')).workersCommand(rest);
       case 'install-cuda':
         return await (await import('./doctor.ts')).installCuda();
       case undefined:
@@ -60,7 +70,7 @@ export async function main(argv: string[]): Promise<number> {
 /** One clear message, no stack, for anything the user can fix; a stack for real bugs. */
 export function fail(e: unknown): number {
   if (e instanceof JobSpecError) console.error(`reshoot: ${e.message}`);
-  else if (isReshootError(e)) console.error(`reshoot: ${e.message}`);
+  else if (isReshootError(e) || e instanceof FarmError) console.error(`reshoot: ${e.message}`);
   else if (e instanceof Error && 'code' in e && e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
     console.error(`reshoot: ${e.message}\n${USAGE}`);
     return 2;
@@ -147,8 +157,13 @@ async function serve(args: string[]): Promise<number> {
       host: { type: 'string' },
       'allow-remote': { type: 'boolean', default: false },
       'allow-origin': { type: 'string', multiple: true },
+      queue: { type: 'string' },
+      results: { type: 'string' },
+      config: { type: 'string' },
     },
   });
+  // BullMQ and ioredis load only for a farm.
+  const farm = values.queue === undefined && values.results === undefined ? undefined : (await import('./farm/cli.ts')).farmFromOptions(values);
   const { startService, StartError, DEFAULT_PORT } = await import('./service/service.ts');
   const { reshootHome } = await import('./service/home.ts');
   const port = values.port === undefined ? DEFAULT_PORT : Number(values.port);
@@ -164,6 +179,7 @@ async function serve(args: string[]): Promise<number> {
       host: values.host,
       allowRemote: values['allow-remote'],
       allowOrigins: values['allow-origin'] ?? [],
+      farm,
     });
   } catch (e) {
     // Another instance on this home, a full disk, a taken port: one line, exit 1, nothing left behind.
@@ -178,7 +194,8 @@ async function serve(args: string[]): Promise<number> {
   if (!panelCanReach(service.port)) {
     console.warn(`note: the Premiere panel can reach ports ${PANEL_PORTS[0]}-${PANEL_PORTS[PANEL_PORTS.length - 1]} only (its manifest lists them); use one of those for the panel`);
   }
-  console.log(`  providers, tried in order: ${providersFor().join(', ')} (RESHOOT_PROVIDER picks one; reshoot doctor says which run here)`);
+  if (farm) console.log(`  jobs go to the render farm at ${farm.connection.display}; results in ${farm.results ?? 'the data folder'} (reshoot workers lists the workers)`);
+  else console.log(`  providers, tried in order: ${providersFor().join(', ')} (RESHOOT_PROVIDER picks one; reshoot doctor says which run here)`);
   console.log(`  connection file: ${service.connectionFile}`);
   console.log(`  jobs: ${service.queue.list().length} on record; Ctrl+C stops`);
   await new Promise<void>((resolve) => {

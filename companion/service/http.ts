@@ -14,7 +14,8 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { PROTOCOL_VERSION } from '../../protocol/index.ts';
 import { SEQUENCE_FORMATS } from '../../protocol/jobspec.ts';
 import { isReshootError } from '../errors.ts';
-import { SubmitRefused, type JobQueue } from '../jobs/queue.ts';
+import type { JobBackend } from '../jobs/backend.ts';
+import { SubmitRefused } from '../jobs/queue.ts';
 import { RESHOOT_VERSION } from '../jobs/run.ts';
 import { listModels } from '../models/registry.ts';
 import { acceptSpecWithFrames } from './localFrames.ts';
@@ -37,7 +38,7 @@ const STATUS: Record<string, number> = {
   write_failed: 503,
 };
 
-export function httpApp(queue: JobQueue, policy: DoorPolicy, uploadsDir: string, validator: SpecValidator): express.Express {
+export function httpApp(queue: JobBackend, policy: DoorPolicy, uploadsDir: string, validator: SpecValidator): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -146,7 +147,7 @@ class HttpError extends Error {
   }
 }
 
-function requireJob(queue: JobQueue, id: string) {
+function requireJob(queue: JobBackend, id: string) {
   const job = queue.get(id);
   if (!job) throw new HttpError('not_found', `no job ${JSON.stringify(id.slice(0, 40))}`);
   return job;

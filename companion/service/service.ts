@@ -7,7 +7,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { bundledProviders } from '../engine/providers.ts';
+import type { JobBackend } from '../jobs/backend.ts';
 import { JobQueue } from '../jobs/queue.ts';
+import type { FarmConnection } from '../farm/redis.ts';
 import { RESHOOT_VERSION } from '../jobs/run.ts';
 import { listModels } from '../models/registry.ts';
 import { ensureHome, newToken, removeConnectionFile, writeConnectionFile } from './home.ts';
@@ -35,6 +37,8 @@ export interface ServiceOptions {
   limits?: Partial<ServiceLimits>;
   /** Where refused connections are logged, one line each (default: stderr). */
   logRefusal?: (line: string) => void;
+  /** Jobs go to a render farm on Redis instead of this machine's device (companion/farm/). */
+  farm?: { connection: FarmConnection; results?: string };
 }
 
 /**
@@ -58,7 +62,7 @@ export interface RunningService {
   host: string;
   token: string;
   connectionFile: string;
-  queue: JobQueue;
+  queue: JobBackend;
   close(): Promise<void>;
 }
 
@@ -81,7 +85,12 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
     throw startFailure(e, home);
   }
   const token = opts.token ?? newToken();
-  const queue = new JobQueue({ dataDir: home });
+  // With a farm, uploads go beside the results, on the shared storage workers read.
+  const farmResults = opts.farm ? (opts.farm.results ?? path.join(home, 'results')) : null;
+  const uploadsDir = farmResults ? path.join(farmResults, 'uploads') : path.join(home, 'uploads');
+  const queue: JobBackend = opts.farm
+    ? new (await import('../farm/farmQueue.ts')).FarmQueue({ dataDir: home, results: farmResults!, connection: opts.farm.connection })
+    : new JobQueue({ dataDir: home });
   const server: Server = createServer();
   const validator = new SpecValidator();
   let sessions: Sessions | null = null;
@@ -96,7 +105,6 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
   };
   try {
     await queue.start();
-    const uploadsDir = path.join(home, 'uploads');
     await removePartialUploads(uploadsDir);
     const policy: DoorPolicy = { token, port: opts.port ?? DEFAULT_PORT, hosts: LOOPBACK.has(host) ? [] : [host], allowOrigins: opts.allowOrigins ?? [], refusals: new RefusalLog(opts.logRefusal) };
     const providers = bundledProviders();

@@ -33,7 +33,8 @@ import {
   type ServerMessage,
 } from '../../protocol/index.ts';
 import { isReshootError } from '../errors.ts';
-import { SubmitRefused, type JobQueue } from '../jobs/queue.ts';
+import type { JobBackend } from '../jobs/backend.ts';
+import { SubmitRefused } from '../jobs/queue.ts';
 import { RESHOOT_VERSION } from '../jobs/run.ts';
 import type { ServiceLimits } from './limits.ts';
 import { acceptSpecWithFrames } from './localFrames.ts';
@@ -57,7 +58,7 @@ function refusedMessage(e: unknown): CheckedMessage {
 }
 
 export interface SessionContext {
-  queue: JobQueue;
+  queue: JobBackend;
   policy: DoorPolicy;
   uploadsDir: string;
   providers: string[];
