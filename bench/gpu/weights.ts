@@ -4,25 +4,10 @@
  * per value (companion/models/weights.ts) cost minutes at 13 B in JavaScript; a GPU step does not
  * care whether its weights repeat every million values.
  */
-import type { Init, WeightSource } from '../../companion/models/onnx/graph.ts';
-import { seededNormals } from '../../companion/models/weights.ts';
+import type { WeightSource } from '../../companion/models/onnx/graph.ts';
+import { initStd, seededNormals } from '../../companion/models/weights.ts';
 
 const POOL = 1 << 20;
-
-function scale(init: Init): { mean: number; std: number } {
-  switch (init.kind) {
-    case 'linear':
-      return { mean: 0, std: 1 / Math.sqrt(init.fanIn) };
-    case 'bias':
-      return { mean: 0, std: 0.02 };
-    case 'norm':
-      return { mean: 1, std: 0.1 };
-    case 'table':
-      return { mean: 0, std: 1 / Math.sqrt(init.dim) };
-    case 'embedding':
-      return { mean: 0, std: 0.5 };
-  }
-}
 
 export function pooledWeights(seed: number): WeightSource {
   const pool = seededNormals(seed, POOL);
@@ -30,7 +15,7 @@ export function pooledWeights(seed: number): WeightSource {
     const count = dims.reduce((a, b) => a * b, 1);
     let h = 0x811c9dc5;
     for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
-    const { mean, std } = scale(init);
+    const { mean, std } = initStd(init);
     const out = new Float32Array(count);
     let at = (h >>> 0) % POOL;
     for (let i = 0; i < count; i++) {

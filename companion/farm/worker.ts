@@ -27,6 +27,7 @@ import { isReshootError, ReshootError } from '../errors.ts';
 import { FORMAT_EXTENSION } from '../media/encode.ts';
 import { listModels, loadModel } from '../models/registry.ts';
 import type { Preview, Progress } from '../jobs/render.ts';
+import { cancelledError, guarded } from '../jobs/queue.ts';
 import { runJob } from '../jobs/run.ts';
 import type { FarmConfig } from './config.ts';
 import { FarmError } from './errors.ts';
@@ -207,7 +208,7 @@ export class FarmWorker {
     void this.beat();
     const report = (p: FarmProgress) => job.updateProgress(p).catch(() => undefined);
     try {
-      if (await this.redis!.exists(cancelKey(jobId))) throw cancelled();
+      if (await this.redis!.exists(cancelKey(jobId))) throw cancelledError();
       const data = farmJobDataSchema.safeParse(job.data);
       if (!data.success) throw new ReshootError('bad_spec', `the job in the farm queue is not one this worker reads: ${data.error.message}`);
       await report({ type: 'started', worker: this.id, machine: this.config.machine });
@@ -227,7 +228,7 @@ export class FarmWorker {
       await mkdir(partial, { recursive: true });
       const engine = await this.engineFor(spec.model);
       run.engine = engine;
-      if (run.cancel) throw cancelled();
+      if (run.cancel) throw cancelledError();
       let lastSent = 0;
       let lastLook = Date.now();
       const lookForOtherCopy = () => {
@@ -269,7 +270,7 @@ export class FarmWorker {
         this.log(`reshoot worker: ${jobId} was finished by another worker meanwhile; dropped this copy`);
         return await this.existing(final, file, true);
       }
-      if (run.cancel) throw cancelled();
+      if (run.cancel) throw cancelledError();
       const published = await publish(partial, final);
       this.info!.done++;
       if (!published) return await this.existing(final, file, true);
@@ -350,30 +351,6 @@ export class FarmWorker {
 function mediaPaths(spec: JobSpec): string[] {
   const s = spec as { source?: { path?: string }; sources?: { a: { path?: string }; b: { path?: string } }; mask?: { path?: string } };
   return [s.source?.path, s.sources?.a.path, s.sources?.b.path, s.mask?.path].filter((p): p is string => typeof p === 'string');
-}
-
-/**
- * The engine as one job sees it: each step re-asserts a cancel (a window clears the engine's flag
- * when it begins, so a cancel between windows would otherwise be lost).
- */
-function guarded(engine: Engine, stopped: () => boolean): Engine {
-  const g = Object.create(engine) as Engine;
-  g.generate = (request, onStep, onPreview) => {
-    if (stopped()) return Promise.reject(cancelled());
-    return engine.generate(
-      request,
-      (s) => {
-        if (stopped()) engine.cancel();
-        onStep?.(s);
-      },
-      onPreview,
-    );
-  };
-  return g;
-}
-
-function cancelled(): ReshootError {
-  return new ReshootError('cancelled', 'the job was cancelled');
 }
 
 /** Total memory of the first NVIDIA GPU in GB, or null where nvidia-smi is absent. */

@@ -543,7 +543,7 @@ export class JobQueue extends EventEmitter<JobQueueEvents> {
  * re-asserts the stop (Engine.generate clears the flag when a window begins, so a cancel that
  * lands between windows would otherwise be lost): the worker stops within one step.
  */
-function guarded(engine: Engine, stopped: () => boolean): Engine {
+export function guarded(engine: Engine, stopped: () => boolean): Engine {
   const g = Object.create(engine) as Engine;
   g.generate = (request, onStep, onPreview) => {
     if (stopped()) return Promise.reject(cancelledError());
@@ -559,7 +559,7 @@ function guarded(engine: Engine, stopped: () => boolean): Engine {
   return g;
 }
 
-function cancelledError(): ReshootError {
+export function cancelledError(): ReshootError {
   return new ReshootError('cancelled', 'the job was cancelled');
 }
 

@@ -49,7 +49,8 @@ export function seededNormals(seed: number, count: number): Float32Array {
   return out;
 }
 
-function initStd(init: Init): { mean: number; std: number } {
+/** The mean and spread of a seeded random tensor of this kind (also bench/gpu's pooled weights). */
+export function initStd(init: Init): { mean: number; std: number } {
   switch (init.kind) {
     case 'linear':
       return { mean: 0, std: 1 / Math.sqrt(init.fanIn) };
