@@ -17,9 +17,11 @@ import { MemoryHost } from '../plugin/host/memory.ts';
 import type { CompanionClient } from '../plugin/connection/client.ts';
 import { mountMaskView } from '../plugin/mask/harnessView.tsx';
 import { applyHarnessTheme } from './theme.ts';
+import { defineSpectrumShim } from './spectrumShim.ts';
 
 const q = new URLSearchParams(location.search);
 applyHarnessTheme(q);
+defineSpectrumShim();
 const fps = parseRational(q.get('fps') ?? '24000/1001');
 const width = Number(q.get('w') ?? 1920);
 const height = Number(q.get('h') ?? 1080);

@@ -23,6 +23,7 @@ import { Settings, manualAddresses } from './Settings.tsx';
 import { StatusLine } from './StatusLine.tsx';
 import { PANEL_CSS } from './styles.ts';
 import { Button } from './spectrum.tsx';
+import { Checkbox } from './controls.tsx';
 
 export function createClient(host: Host, opts: Partial<ConstructorParameters<typeof CompanionClient>[0]> = {}): CompanionClient {
   return new CompanionClient({ host, manual: () => manualAddresses().load(), ...opts });
@@ -84,9 +85,11 @@ export function App({ host, client, readFile, runner: given }: AppProps) {
       <MarkersPanel host={host} runner={runner} common={common} connected={connected} mask={draftProblem(draft) ? undefined : draftToMaskSpec(draft)} />
       <div className="rs-row rs-between">
         <h3 data-testid="jobs-heading">Jobs</h3>
-        <label className="rs-small" title="Put each result on the timeline as soon as it is done (batches always do)">
-          <input type="checkbox" data-testid="auto-place" checked={autoPlace} onChange={(e) => setAutoPlace(e.target.checked)} /> Auto-place
-        </label>
+        <span className="rs-small" title="Put each result on the timeline as soon as it is done (batches always do)">
+          <Checkbox testId="auto-place" checked={autoPlace} onChange={setAutoPlace}>
+            Auto-place
+          </Checkbox>
+        </span>
       </div>
       <JobQueue
         jobs={jobs}

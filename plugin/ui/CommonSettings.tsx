@@ -5,7 +5,7 @@
  */
 import { LIMITS, OUTPUT_FORMATS, type OutputFormat } from '../../protocol/index.ts';
 import type { JobSettings } from '../batch.ts';
-import { FieldProblem, Select, TextArea } from './controls.tsx';
+import { FieldProblem, Select, TextArea, TextField } from './controls.tsx';
 import { Button } from './spectrum.tsx';
 
 export interface CommonValues {
@@ -101,7 +101,7 @@ export function CommonSettings({ value: v, onChange, models, frames = true }: Co
         <label>
           <input type="radio" name="seed" data-testid="seed-lock" checked={v.seedMode === 'lock'} onChange={() => set('seedMode', 'lock')} /> Fixed
         </label>
-        <input data-testid="seed" className={`rs-num${problems.seed ? ' rs-invalid' : ''}`} disabled={v.seedMode !== 'lock'} value={v.seed} onChange={(e) => set('seed', e.target.value)} />
+        <TextField testId="seed" className="rs-num" invalid={!!problems.seed} disabled={v.seedMode !== 'lock'} value={v.seed} onChange={(x) => set('seed', x)} />
         <Button action title="Pick another seed" onClick={() => set('seed', String(newSeed()))}>
           New
         </Button>
@@ -109,10 +109,10 @@ export function CommonSettings({ value: v, onChange, models, frames = true }: Co
       <FieldProblem problem={problems.seed} testId="seed" />
       <div className="rs-row">
         <label>
-          Steps <input data-testid="steps" className={`rs-num${problems.steps ? ' rs-invalid' : ''}`} placeholder="Model default" value={v.steps} onChange={(e) => set('steps', e.target.value)} />
+          Steps <TextField testId="steps" className="rs-num" invalid={!!problems.steps} placeholder="Model default" value={v.steps} onChange={(x) => set('steps', x)} />
         </label>
         <label>
-          Guidance <input data-testid="guidance" className={`rs-num${problems.guidance ? ' rs-invalid' : ''}`} placeholder="Model default" value={v.guidance} onChange={(e) => set('guidance', e.target.value)} />
+          Guidance <TextField testId="guidance" className="rs-num" invalid={!!problems.guidance} placeholder="Model default" value={v.guidance} onChange={(x) => set('guidance', x)} />
         </label>
       </div>
       <FieldProblem problem={problems.steps} testId="steps" />

@@ -6,7 +6,7 @@ import { useState } from 'react';
 import type { Time } from '../../protocol/index.ts';
 import { batchOverSelection, extendJob } from '../batch.ts';
 import { toJobSettings } from './CommonSettings.tsx';
-import { Select } from './controls.tsx';
+import { Checkbox, Select, TextField } from './controls.tsx';
 import { FormShell } from './FormShell.tsx';
 import { activeSequence, build, runBatch, selectedClips, type KindFormProps } from './forms.ts';
 
@@ -14,7 +14,7 @@ export function DurationInput({ amount, unit, onAmount, onUnit }: { amount: stri
   return (
     <div className="rs-row">
       <label>
-        Duration <input data-testid="duration" className="rs-num" value={amount} onChange={(e) => onAmount(e.target.value)} />
+        Duration <TextField testId="duration" className="rs-num" value={amount} onChange={onAmount} />
       </label>
       <Select<'seconds' | 'frames'>
         testId="duration-unit"
@@ -66,9 +66,11 @@ export function ExtendForm({ host, runner, common, connected, autoPlace, setting
         </label>
       </div>
       <DurationInput amount={amount} unit={unit} onAmount={setAmount} onUnit={setUnit} />
-      <label className="rs-block">
-        <input type="checkbox" data-testid="apply-all" checked={all} onChange={(e) => setAll(e.target.checked)} /> Apply to every selected clip (each result placed when done)
-      </label>
+      <div className="rs-block">
+        <Checkbox testId="apply-all" checked={all} onChange={setAll}>
+          Apply to every selected clip (each result placed when done)
+        </Checkbox>
+      </div>
     </FormShell>
   );
 }

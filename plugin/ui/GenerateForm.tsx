@@ -8,6 +8,7 @@ import { toJobSettings } from './CommonSettings.tsx';
 import { DurationInput, toTime } from './ExtendForm.tsx';
 import { FormShell } from './FormShell.tsx';
 import { activeSequence, build, type KindFormProps } from './forms.ts';
+import { Checkbox } from './controls.tsx';
 
 export function GenerateForm({ host, runner, common, connected, autoPlace, settings }: KindFormProps) {
   const [amount, setAmount] = useState('2');
@@ -26,9 +27,11 @@ export function GenerateForm({ host, runner, common, connected, autoPlace, setti
     <FormShell testId="generate-form" action="Generate" connected={connected} onSubmit={submit} settings={settings}>
       <div className="rs-small rs-muted">A new shot at the playhead, placed on the lowest free track above everything there.</div>
       <DurationInput amount={amount} unit={unit} onAmount={setAmount} onUnit={setUnit} />
-      <label className="rs-block">
-        <input type="checkbox" data-testid="generate-still" checked={still} onChange={(e) => setStill(e.target.checked)} /> Start from the frame under the playhead
-      </label>
+      <div className="rs-block">
+        <Checkbox testId="generate-still" checked={still} onChange={setStill}>
+          Start from the frame under the playhead
+        </Checkbox>
+      </div>
     </FormShell>
   );
 }

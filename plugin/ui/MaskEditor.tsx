@@ -15,7 +15,7 @@
  * move it at every keyframe instead.
  */
 import { useEffect, useLayoutEffect, useRef, useState, type KeyboardEvent, type PointerEvent, type ReactNode } from 'react';
-import { Select } from './controls.tsx';
+import { Checkbox, Select, TextField } from './controls.tsx';
 import type { Rational } from '../../protocol/rational.ts';
 import { draftToMaskSpec, type DraftMatte, type DraftShape, type MaskDraft, type ShapeMode } from '../mask/draft.ts';
 import {
@@ -554,14 +554,14 @@ export function MaskEditor({ frameUrl, width, height, fps, durationFrames, value
       <div className="rs-row rs-small">
         <label>
           frame{' '}
-          <input
+          <TextField
             type="number"
             className="rs-num"
-            data-testid="mask-frame-number"
+            testId="mask-frame-number"
             min={0}
             max={lastFrame}
             value={frame}
-            onChange={(e) => e.target.value !== '' && gotoFrame(Number(e.target.value))}
+            onChange={(x) => x !== '' && Number.isFinite(Number(x)) && gotoFrame(Number(x))}
           />
         </label>
         <span className="rs-muted" data-testid="mask-timecode" style={{ marginRight: 8 }}>
@@ -600,10 +600,10 @@ export function MaskEditor({ frameUrl, width, height, fps, durationFrames, value
           ) : (
             <label className="rs-block">
               Matte file{' '}
-              <input
-                data-testid="mask-matte-path"
+              <TextField
+                testId="mask-matte-path"
                 value={draft.matte?.path ?? ''}
-                onChange={(e) => onChange({ ...value, matte: { channel: 'luma', ...value.matte, path: e.target.value } })}
+                onChange={(x) => onChange({ ...value, matte: { channel: 'luma', ...value.matte, path: x } })}
               />
             </label>
           )}
@@ -643,9 +643,11 @@ export function MaskEditor({ frameUrl, width, height, fps, durationFrames, value
                 {hasKeyframe(s, frame) ? ' ◆' : ''}
               </button>
             ))}
-            <label style={{ marginLeft: 'auto' }}>
-              <input type="checkbox" data-testid="mask-invert" checked={draft.invert} onChange={(e) => onChange({ ...value, invert: e.target.checked })} /> invert
-            </label>
+            <span style={{ marginLeft: 'auto' }}>
+              <Checkbox testId="mask-invert" checked={draft.invert} onChange={(x) => onChange({ ...value, invert: x })}>
+                invert
+              </Checkbox>
+            </span>
           </div>
           {selected ? (
             <div className="rs-row rs-box" data-testid="mask-shape-props">
@@ -663,17 +665,16 @@ export function MaskEditor({ frameUrl, width, height, fps, durationFrames, value
               </label>
               <label>
                 feather{' '}
-                <input
+                <TextField
                   type="number"
                   className="rs-num"
-                  data-testid="mask-feather"
+                  testId="mask-feather"
                   min={0}
                   max={1000}
-                  step={1}
                   value={selected.feather}
-                  onChange={(e) => {
-                    const f = Number(e.target.value);
-                    if (e.target.value === '' || !Number.isFinite(f)) return;
+                  onChange={(x) => {
+                    const f = Number(x);
+                    if (x === '' || !Number.isFinite(f)) return;
                     onChange(updateShape(value, selected.id, (s) => ({ ...s, feather: Math.min(1000, Math.max(0, f)) })));
                   }}
                 />{' '}

@@ -15,6 +15,7 @@ import { toJobSettings } from './CommonSettings.tsx';
 import { FormShell } from './FormShell.tsx';
 import { activeSequence, build, runBatch, selectedClips, type KindFormProps } from './forms.ts';
 import { MaskEditor } from './MaskEditor.tsx';
+import { Checkbox } from './controls.tsx';
 
 /**
  * The matte for `item`: the lowest clip with media on a track above it that covers the item's
@@ -164,9 +165,11 @@ export function MaskForm({ kind, host, runner, common, connected, autoPlace, set
       {common.byValue && draft.source === 'matte' ? (
         <div className="rs-small rs-muted">“Use the timeline's look” exports what the timeline shows, the matte track too: switch the matte track's output off first.</div>
       ) : null}
-      <label className="rs-block">
-        <input type="checkbox" data-testid="apply-all" checked={all} onChange={(e) => setAll(e.target.checked)} /> Apply this mask to every selected clip
-      </label>
+      <div className="rs-block">
+        <Checkbox testId="apply-all" checked={all} onChange={setAll}>
+          Apply this mask to every selected clip
+        </Checkbox>
+      </div>
     </FormShell>
   );
 }

@@ -6,6 +6,7 @@
  */
 import { useEffect, useState } from 'react';
 import { ManualAddressStore } from '../connection/manualAddress.ts';
+import { TextField } from './controls.tsx';
 
 let shared: ManualAddressStore | null = null;
 /** The panel's one store of the manual address (created on first use: UXP is there by then). */
@@ -37,10 +38,10 @@ export function Settings({ onChange, store = manualAddresses() }: { onChange: ()
       <legend>Connection</legend>
       <div className="rs-small rs-muted">Leave empty to find Reshoot Companion on this computer by itself.</div>
       <label>
-        Address <input data-testid="settings-address" value={address} placeholder="127.0.0.1:41780" onChange={(e) => setAddress(e.target.value)} />
+        Address <TextField testId="settings-address" value={address} placeholder="127.0.0.1:41780" onChange={setAddress} />
       </label>
       <label>
-        Token <input data-testid="settings-token" type="text" value={token} placeholder="shown by Reshoot Companion" onChange={(e) => setToken(e.target.value)} />
+        Token <TextField testId="settings-token" value={token} placeholder="shown by Reshoot Companion" onChange={setToken} />
       </label>
       <div className="rs-row">
         <button

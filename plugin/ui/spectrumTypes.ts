@@ -18,6 +18,8 @@ type SpProps = DetailedHTMLProps<HTMLAttributes<HTMLElement>, HTMLElement> & {
   placeholder?: string;
   type?: string;
   max?: number;
+  multiline?: boolean;
+  slot?: string;
   min?: number;
   'data-testid'?: string;
 };

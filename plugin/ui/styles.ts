@@ -28,7 +28,7 @@ html, body, #root { height: 100%; margin: 0; }
 }
 .rs-panel button, .rs-panel sp-button, .rs-panel sp-action-button { margin: 2px 4px 2px 0; }
 .rs-panel button { font-size: var(--uxp-host-font-size, 12px); }
-.rs-panel input, .rs-panel select, .rs-panel textarea { font-size: var(--uxp-host-font-size, 12px); }
+.rs-panel input, .rs-panel select, .rs-panel textarea, .rs-panel sp-textfield, .rs-panel sp-textarea, .rs-panel sp-picker { font-size: var(--uxp-host-font-size, 12px); }
 .rs-panel textarea { width: 100%; box-sizing: border-box; }
 .rs-panel sp-body, .rs-panel sp-detail, .rs-panel sp-heading { color: var(--rs-text); }
 .rs-status { padding: 2px 0 6px; border-bottom: 1px solid var(--rs-border); margin-bottom: 6px; }

@@ -93,11 +93,11 @@ describe.skipIf(!haveChromium)('panel in Chromium: batches and fills by value', 
     ]);
     await page.click('[data-testid=kind-extend]');
     await page.check('[data-testid=direction-tail]');
-    await page.fill('[data-testid=duration]', '1');
-    await page.selectOption('[data-testid=duration-unit]', 'seconds');
-    await page.fill('[data-testid=prompt]', 'and on');
-    await page.selectOption('[data-testid=format]', 'ffv1');
-    await page.check('[data-testid=apply-all]');
+    await page.fill('[data-testid=duration] input', '1');
+    await page.selectOption('[data-testid=duration-unit] select', 'seconds');
+    await page.fill('[data-testid=prompt] textarea', 'and on');
+    await page.selectOption('[data-testid=format] select', 'ffv1');
+    await page.check('[data-testid=apply-all] input');
     await page.click('[data-testid=submit]');
     await page.locator('[data-testid=form-message]').filter({ hasText: 'submitted 2 jobs' }).waitFor({ timeout: 30_000 });
 
@@ -147,12 +147,12 @@ describe.skipIf(!haveChromium)('panel in Chromium: batches and fills by value', 
     const mask = JSON.parse((await editor.getAttribute('data-mask-spec'))!) as { shapes: { keyframes: { x: number; width: number }[] }[] };
     expect(mask.shapes).toHaveLength(1);
 
-    await page.fill('[data-testid=prompt]', 'an empty street');
+    await page.fill('[data-testid=prompt] textarea', 'an empty street');
     await page.check('[data-testid=seed-lock]');
-    await page.fill('[data-testid=seed]', '77');
-    await page.selectOption('[data-testid=format]', 'ffv1');
+    await page.fill('[data-testid=seed] input', '77');
+    await page.selectOption('[data-testid=format] select', 'ffv1');
     await page.check('[data-testid=frames-by-value]');
-    await page.check('[data-testid=auto-place]');
+    await page.check('[data-testid=auto-place] input');
     const exportedBefore = (await timeline(page)).exported.length;
     await page.click('[data-testid=submit]');
 
@@ -195,7 +195,7 @@ describe.skipIf(!haveChromium)('panel in Chromium: batches and fills by value', 
         { name: 'just a note', at: 7 },
       ],
     );
-    await page.selectOption('[data-testid=format]', 'ffv1');
+    await page.selectOption('[data-testid=format] select', 'ffv1');
     await page.click('[data-testid=run-markers]');
     const message = page.locator('[data-testid=markers-message]');
     await message.waitFor({ timeout: 30_000 });

@@ -65,7 +65,7 @@ describe.skipIf(!haveChromium)('mask editor in Chromium', () => {
     };
     const spec = async () => JSON.parse((await editor.getAttribute('data-mask-spec'))!) as ShapesMask;
     const gotoFrame = async (f: number) => {
-      await page.fill('[data-testid=mask-frame-number]', String(f));
+      await page.fill('[data-testid=mask-frame-number] input', String(f));
       await page.locator(`[data-testid=mask-editor][data-frame="${f}"]`).waitFor();
     };
     const near = (a: number, b: number) => expect(Math.abs(a - b), `${a} ≈ ${b}`).toBeLessThanOrEqual(1);
@@ -141,8 +141,8 @@ describe.skipIf(!haveChromium)('mask editor in Chromium', () => {
     expect(await page.locator('[data-testid=mask-key-marks] [data-key-frame]').count()).toBe(3);
 
     // 5. Feather and invert; keyframe navigation.
-    await page.fill('[data-testid=mask-feather]', '8');
-    await page.check('[data-testid=mask-invert]');
+    await page.fill('[data-testid=mask-feather] input', '8');
+    await page.check('[data-testid=mask-invert] input');
     await page.click('[data-testid=mask-next-key]');
     await page.locator('[data-testid=mask-editor][data-frame="24"]').waitFor();
     await page.click('[data-testid=mask-prev-key]');

@@ -98,6 +98,11 @@ describe.skipIf(!haveChromium)('the panel docked and wide, dark and light', () =
         // No form is wider than the docked panel (nothing cut off at the right edge).
         const overflow = await panel.evaluate((el) => el.scrollWidth - el.clientWidth);
         expect(overflow, `${kind} form overflows sideways`).toBeLessThanOrEqual(0);
+        // Fields are the Spectrum UXP widgets (text, number, text area, picker, checkbox), not plain HTML
+        // (the panel's own DOM: the harness draws each widget over a native control in its shadow root).
+        const plain = await panel.evaluate((el) => Array.from(el.querySelectorAll('select, textarea, input:not([type=radio]):not([type=range])')).map((c) => c.outerHTML.slice(0, 80)));
+        expect(plain, `${kind} form has plain HTML fields`).toEqual([]);
+        expect(await panel.evaluate((el) => el.querySelectorAll('sp-textarea[data-testid=prompt], sp-picker[data-testid=format], sp-checkbox[data-testid=auto-place]').length)).toBe(3);
         await shot(page, `${kind}-${theme}-docked`);
       }
 
@@ -114,8 +119,8 @@ describe.skipIf(!haveChromium)('the panel docked and wide, dark and light', () =
       await panel.evaluate((el) => el.scrollTo(0, 0));
 
       // Every problem at once, beside its field, in words (no NaN).
-      await page.fill('[data-testid=steps]', 'many');
-      await page.fill('[data-testid=guidance]', '99');
+      await page.fill('[data-testid=steps] input', 'many');
+      await page.fill('[data-testid=guidance] input', '99');
       await page.locator('[data-testid=problem-steps]').waitFor();
       expect(await page.locator('[data-testid=problem-steps]').textContent()).toMatch(/Steps must be a whole number from 1 to 200/);
       expect(await page.locator('[data-testid=problem-guidance]').textContent()).toMatch(/Guidance must be a number from 0 to 30/);
@@ -134,9 +139,9 @@ describe.skipIf(!haveChromium)('the panel docked and wide, dark and light', () =
   it('dark, docked: a running job in the queue with its preview, then done', async () => {
     const { page, errors } = await open('dark', DOCKED);
     await page.locator('[data-testid=status][data-status=connected]').waitFor({ timeout: 30_000 });
-    await page.fill('[data-testid=prompt]', 'the waves roll on');
-    await page.fill('[data-testid=steps]', '24');
-    await page.selectOption('[data-testid=format]', 'ffv1');
+    await page.fill('[data-testid=prompt] textarea', 'the waves roll on');
+    await page.fill('[data-testid=steps] input', '24');
+    await page.selectOption('[data-testid=format] select', 'ffv1');
     await page.locator('[data-testid=submit]').evaluate((el) => el.scrollIntoView());
     await page.click('[data-testid=submit]');
     expect(await page.locator('[data-testid=form-message]').textContent()).toMatch(/^Submitted A001_C003\.mkv · extend tail 24f/);
