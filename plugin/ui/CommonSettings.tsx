@@ -6,7 +6,7 @@
 import { LIMITS, OUTPUT_FORMATS, type OutputFormat } from '../../protocol/index.ts';
 import type { JobSettings } from '../batch.ts';
 import { FieldProblem, Select, TextArea, TextField } from './controls.tsx';
-import { Button } from './spectrum.tsx';
+import { Button, RadioGroup } from './spectrum.tsx';
 
 export interface CommonValues {
   prompt: string;
@@ -95,12 +95,15 @@ export function CommonSettings({ value: v, onChange, models, frames = true }: Co
       </label>
       <div className="rs-row">
         <span className="rs-label">Seed</span>
-        <label>
-          <input type="radio" name="seed" data-testid="seed-new" checked={v.seedMode === 'new'} onChange={() => set('seedMode', 'new')} /> New each time
-        </label>
-        <label>
-          <input type="radio" name="seed" data-testid="seed-lock" checked={v.seedMode === 'lock'} onChange={() => set('seedMode', 'lock')} /> Fixed
-        </label>
+        <RadioGroup
+          testId="seed-mode"
+          value={v.seedMode}
+          options={[
+            { value: 'new', label: 'New each time', testId: 'seed-new' },
+            { value: 'lock', label: 'Fixed', testId: 'seed-lock' },
+          ]}
+          onChange={(x) => set('seedMode', x)}
+        />
         <TextField testId="seed" className="rs-num" invalid={!!problems.seed} disabled={v.seedMode !== 'lock'} value={v.seed} onChange={(x) => set('seed', x)} />
         <Button action title="Pick another seed" onClick={() => set('seed', String(newSeed()))}>
           New
@@ -127,12 +130,24 @@ export function CommonSettings({ value: v, onChange, models, frames = true }: Co
       </div>
       {frames ? (
         <div className="rs-block rs-choices" data-testid="frames-mode">
-          <label title="Reshoot Companion reads the clip's media file: fastest, without effects or grading">
-            <input type="radio" name="frames" data-testid="frames-by-reference" checked={!v.byValue} onChange={() => set('byValue', false)} /> Use the source media
-          </label>
-          <label title="Premiere renders the timeline frames, effects and grading included, for Reshoot to work from">
-            <input type="radio" name="frames" data-testid="frames-by-value" checked={v.byValue} onChange={() => set('byValue', true)} /> Use the timeline's look: effects and grading
-          </label>
+          <RadioGroup
+            value={v.byValue ? 'value' : 'reference'}
+            options={[
+              {
+                value: 'reference',
+                label: 'Use the source media',
+                testId: 'frames-by-reference',
+                title: "Reshoot Companion reads the clip's media file: fastest, without effects or grading",
+              },
+              {
+                value: 'value',
+                label: "Use the timeline's look: effects and grading",
+                testId: 'frames-by-value',
+                title: 'Premiere renders the timeline frames, effects and grading included, for Reshoot to work from',
+              },
+            ]}
+            onChange={(x) => set('byValue', x === 'value')}
+          />
         </div>
       ) : null}
     </div>

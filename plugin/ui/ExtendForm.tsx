@@ -6,7 +6,7 @@ import { useState } from 'react';
 import type { Time } from '../../protocol/index.ts';
 import { batchOverSelection, extendJob } from '../batch.ts';
 import { toJobSettings } from './CommonSettings.tsx';
-import { Checkbox, Select, TextField } from './controls.tsx';
+import { Checkbox, RadioGroup, Select, TextField } from './controls.tsx';
 import { FormShell } from './FormShell.tsx';
 import { activeSequence, build, runBatch, selectedClips, type KindFormProps } from './forms.ts';
 
@@ -58,12 +58,15 @@ export function ExtendForm({ host, runner, common, connected, autoPlace, setting
   return (
     <FormShell testId="extend-form" action="Extend" connected={connected} onSubmit={submit} settings={settings}>
       <div className="rs-row">
-        <label>
-          <input type="radio" name="direction" data-testid="direction-head" checked={direction === 'head'} onChange={() => setDirection('head')} /> Head
-        </label>
-        <label>
-          <input type="radio" name="direction" data-testid="direction-tail" checked={direction === 'tail'} onChange={() => setDirection('tail')} /> Tail
-        </label>
+        <RadioGroup
+          testId="direction"
+          value={direction}
+          options={[
+            { value: 'head', label: 'Head', testId: 'direction-head' },
+            { value: 'tail', label: 'Tail', testId: 'direction-tail' },
+          ]}
+          onChange={setDirection}
+        />
       </div>
       <DurationInput amount={amount} unit={unit} onAmount={setAmount} onUnit={setUnit} />
       <div className="rs-block">

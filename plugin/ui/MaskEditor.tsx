@@ -15,7 +15,7 @@
  * move it at every keyframe instead.
  */
 import { useEffect, useLayoutEffect, useRef, useState, type KeyboardEvent, type PointerEvent, type ReactNode } from 'react';
-import { Checkbox, Select, TextField } from './controls.tsx';
+import { Button, Checkbox, RadioGroup, Select, Slider, TextField } from './controls.tsx';
 import type { Rational } from '../../protocol/rational.ts';
 import { draftToMaskSpec, type DraftMatte, type DraftShape, type MaskDraft, type ShapeMode } from '../mask/draft.ts';
 import {
@@ -83,7 +83,6 @@ const SUB_COLOR = '#ff7b6e';
 const HANDLE_PX = 4;
 const HIT_PX = 6;
 const MIN_DRAG_PX = 3;
-let editorCount = 0;
 const SCRUB_MS = 120;
 
 function safeShapeAt(s: DraftShape, frame: number): ShapeGeometry | null {
@@ -111,7 +110,6 @@ export function MaskEditor({ frameUrl, width, height, fps, durationFrames, value
   const [hover, setHover] = useState<Point | null>(null);
   const [picking, setPicking] = useState(false);
   const [pickError, setPickError] = useState<string | null>(null);
-  const [radioName] = useState(() => `rs-mask-source-${++editorCount}`);
   const drag = useRef<Drag | null>(null);
   const rootRef = useRef<HTMLDivElement>(null);
   const stageRef = useRef<HTMLDivElement>(null);
@@ -297,7 +295,7 @@ export function MaskEditor({ frameUrl, width, height, fps, durationFrames, value
 
   const onKeyDown = (e: KeyboardEvent<HTMLDivElement>) => {
     const tag = (e.target as HTMLElement).tagName;
-    const typing = tag === 'INPUT' || tag === 'TEXTAREA' || tag === 'SELECT';
+    const typing = ['INPUT', 'TEXTAREA', 'SELECT', 'SP-TEXTFIELD', 'SP-TEXTAREA', 'SP-PICKER', 'SP-SLIDER'].includes(tag);
     if (e.key === 'Escape') {
       if (poly) {
         setPoly(null);
@@ -387,21 +385,25 @@ export function MaskEditor({ frameUrl, width, height, fps, durationFrames, value
     >
       <div className="rs-row" data-testid="mask-source">
         <span className="rs-muted" style={{ marginRight: 6 }}>Source:</span>
-        <label>
-          <input type="radio" name={radioName} data-testid="mask-source-shapes" checked={!matte} onChange={() => setSource('shapes')} /> shapes
-        </label>
-        <label>
-          <input type="radio" name={radioName} data-testid="mask-source-matte" checked={matte} onChange={() => setSource('matte')} /> matte from track above
-        </label>
+        <RadioGroup
+          value={matte ? 'matte' : 'shapes'}
+          options={[
+            { value: 'shapes', label: 'shapes', testId: 'mask-source-shapes' },
+            { value: 'matte', label: 'matte from track above', testId: 'mask-source-matte' },
+          ]}
+          onChange={setSource}
+        />
       </div>
 
       {matte ? null : (
         <div className="rs-row" data-testid="mask-tools">
           {TOOLS.map((t) => (
-            <button
+            <Button
+              action
               key={t.tool}
-              data-testid={`mask-tool-${t.tool}`}
-              className={t.tool === tool ? 'rs-on' : ''}
+              testId={`mask-tool-${t.tool}`}
+              className={t.tool === tool ? 'rs-on' : undefined}
+              selected={t.tool === tool}
               title={t.title}
               onClick={() => {
                 setTool(t.tool);
@@ -412,7 +414,7 @@ export function MaskEditor({ frameUrl, width, height, fps, durationFrames, value
               }}
             >
               {t.label}
-            </button>
+            </Button>
           ))}
         </div>
       )}
@@ -510,20 +512,11 @@ export function MaskEditor({ frameUrl, width, height, fps, durationFrames, value
       </div>
 
       <div className="rs-row" data-testid="mask-timeline">
-        <button data-testid="mask-prev-key" title="Previous keyframe" disabled={prevKey === undefined} onClick={() => prevKey !== undefined && gotoFrame(prevKey)}>
+        <Button action testId="mask-prev-key" title="Previous keyframe" disabled={prevKey === undefined} onClick={() => prevKey !== undefined && gotoFrame(prevKey)}>
           ◀◆
-        </button>
+        </Button>
         <div style={{ flex: 1, minWidth: 120, position: 'relative', margin: '0 4px' }}>
-          <input
-            type="range"
-            data-testid="mask-frame"
-            min={0}
-            max={lastFrame}
-            step={1}
-            value={frame}
-            onChange={(e) => gotoFrame(Number(e.target.value), true)}
-            style={{ width: '100%', margin: 0 }}
-          />
+          <Slider testId="mask-frame" min={0} max={lastFrame} step={1} value={frame} onChange={(v) => gotoFrame(v, true)} style={{ display: 'block', width: '100%', margin: 0 }} />
           <div style={{ position: 'relative', height: 8, margin: '0 7px' }} data-testid="mask-key-marks">
             {keyframeFrames(matte ? [] : shapes).map((f) => (
               <span
@@ -547,9 +540,9 @@ export function MaskEditor({ frameUrl, width, height, fps, durationFrames, value
             ))}
           </div>
         </div>
-        <button data-testid="mask-next-key" title="Next keyframe" disabled={nextKey === undefined} onClick={() => nextKey !== undefined && gotoFrame(nextKey)}>
+        <Button action testId="mask-next-key" title="Next keyframe" disabled={nextKey === undefined} onClick={() => nextKey !== undefined && gotoFrame(nextKey)}>
           ◆▶
-        </button>
+        </Button>
       </div>
       <div className="rs-row rs-small">
         <label>
@@ -569,17 +562,18 @@ export function MaskEditor({ frameUrl, width, height, fps, durationFrames, value
         </span>
         {matte ? null : (
           <>
-            <button
-              data-testid="mask-set-key"
+            <Button
+              action
+              testId="mask-set-key"
               disabled={targets.length === 0 || keyed}
               title={selected ? 'Keyframe the selected shape here' : 'Keyframe every shape here'}
               onClick={() => applyToTargets((s) => addKeyframe(s, frame))}
             >
               ◆ Set keyframe
-            </button>
-            <button data-testid="mask-remove-key" disabled={!removable} onClick={() => applyToTargets((s) => removeKeyframe(s, frame))}>
+            </Button>
+            <Button action testId="mask-remove-key" disabled={!removable} onClick={() => applyToTargets((s) => removeKeyframe(s, frame))}>
               Remove keyframe
-            </button>
+            </Button>
           </>
         )}
       </div>
@@ -594,9 +588,9 @@ export function MaskEditor({ frameUrl, width, height, fps, durationFrames, value
           </div>
           {draft.matte && draft.matte.label ? <div className="rs-muted rs-small">{draft.matte.path}</div> : null}
           {onPickMatte ? (
-            <button data-testid="mask-pick-matte" disabled={picking} onClick={() => void pickMatte()}>
+            <Button action testId="mask-pick-matte" disabled={picking} onClick={() => void pickMatte()}>
               {picking ? 'Picking…' : draft.matte ? 'Pick again from the track above' : 'Pick the clip on the track above'}
-            </button>
+            </Button>
           ) : (
             <label className="rs-block">
               Matte file{' '}
@@ -629,19 +623,20 @@ export function MaskEditor({ frameUrl, width, height, fps, durationFrames, value
           <div className="rs-row" data-testid="mask-shapes">
             {shapes.length === 0 ? <span className="rs-muted rs-small">Draw a shape on the frame: the area to generate.</span> : null}
             {shapes.map((s, i) => (
-              <button
+              <Button
+                action
                 key={s.id}
-                data-testid="mask-shape"
-                data-shape-id={s.id}
-                data-selected={s.id === selectedId ? 'true' : 'false'}
-                className={s.id === selectedId ? 'rs-on' : ''}
+                testId="mask-shape"
+                data={{ 'shape-id': s.id, selected: s.id === selectedId ? 'true' : 'false' }}
+                className={s.id === selectedId ? 'rs-on' : undefined}
+                selected={s.id === selectedId}
                 title={`${s.kind}, ${s.mode}, keyframes at ${s.keyframes.map((k) => k.frame).join(', ')}`}
                 onClick={() => setSelectedId(s.id === selectedId ? null : s.id)}
                 style={{ color: s.mode === 'add' ? undefined : SUB_COLOR }}
               >
                 {KIND_ICON[s.kind]} {i + 1}
                 {hasKeyframe(s, frame) ? ' ◆' : ''}
-              </button>
+              </Button>
             ))}
             <span style={{ marginLeft: 'auto' }}>
               <Checkbox testId="mask-invert" checked={draft.invert} onChange={(x) => onChange({ ...value, invert: x })}>
@@ -683,15 +678,16 @@ export function MaskEditor({ frameUrl, width, height, fps, durationFrames, value
               <span className="rs-muted rs-small" data-testid="mask-shape-keys" style={{ marginRight: 8 }}>
                 keys {selected.keyframes.map((k) => k.frame).join(', ')}
               </span>
-              <button
-                data-testid="mask-delete"
+              <Button
+                action
+                testId="mask-delete"
                 onClick={() => {
                   onChange(removeShape(value, selected.id));
                   setSelectedId(null);
                 }}
               >
                 Delete
-              </button>
+              </Button>
             </div>
           ) : null}
           <div className="rs-muted rs-small">

@@ -15,7 +15,7 @@ import { toJobSettings } from './CommonSettings.tsx';
 import { FormShell } from './FormShell.tsx';
 import { activeSequence, build, runBatch, selectedClips, type KindFormProps } from './forms.ts';
 import { MaskEditor } from './MaskEditor.tsx';
-import { Checkbox } from './controls.tsx';
+import { Button, Checkbox } from './controls.tsx';
 
 /**
  * The matte for `item`: the lowest clip with media on a track above it that covers the item's
@@ -144,9 +144,9 @@ export function MaskForm({ kind, host, runner, common, connected, autoPlace, set
         <span data-testid="mask-target" className={target ? '' : 'rs-error'}>
           {target ? `${target.item.name} · V${target.item.trackIndex + 1} · ${target.frames} frames` : (targetError ?? 'reading the selection…')}
         </span>
-        <button type="button" data-testid="mask-use-selection" onClick={() => void readTarget()}>
+        <Button action testId="mask-use-selection" onClick={() => void readTarget()}>
           Use selection
-        </button>
+        </Button>
       </div>
       {target ? (
         <MaskEditor

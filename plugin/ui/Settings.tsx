@@ -6,7 +6,7 @@
  */
 import { useEffect, useState } from 'react';
 import { ManualAddressStore } from '../connection/manualAddress.ts';
-import { TextField } from './controls.tsx';
+import { Button, TextField } from './controls.tsx';
 
 let shared: ManualAddressStore | null = null;
 /** The panel's one store of the manual address (created on first use: UXP is there by then). */
@@ -28,9 +28,9 @@ export function Settings({ onChange, store = manualAddresses() }: { onChange: ()
   }, [open, store]);
   if (!open) {
     return (
-      <button className="rs-link" data-testid="open-settings" onClick={() => setOpen(true)}>
+      <Button action quiet className="rs-link" testId="open-settings" onClick={() => setOpen(true)}>
         Connection settings…
-      </button>
+      </Button>
     );
   }
   return (
@@ -44,8 +44,9 @@ export function Settings({ onChange, store = manualAddresses() }: { onChange: ()
         Token <TextField testId="settings-token" value={token} placeholder="shown by Reshoot Companion" onChange={setToken} />
       </label>
       <div className="rs-row">
-        <button
-          data-testid="settings-save"
+        <Button
+          variant="primary"
+          testId="settings-save"
           onClick={async () => {
             await store.save(address.trim() && token.trim() ? { address: address.trim(), token: token.trim() } : null);
             setOpen(false);
@@ -53,8 +54,10 @@ export function Settings({ onChange, store = manualAddresses() }: { onChange: ()
           }}
         >
           Save and reconnect
-        </button>
-        <button onClick={() => setOpen(false)}>Close</button>
+        </Button>
+        <Button testId="settings-close" onClick={() => setOpen(false)}>
+          Close
+        </Button>
       </div>
     </fieldset>
   );

@@ -7,7 +7,7 @@
  */
 import type { ReactNode } from 'react';
 
-export { Checkbox, Picker as Select, TextArea, TextField } from './spectrum.tsx';
+export { Button, Checkbox, Picker as Select, RadioGroup, Slider, TextArea, TextField } from './spectrum.tsx';
 
 /** What is wrong with one field, right under it. */
 export function FieldProblem({ problem, testId }: { problem: string | undefined; testId: string }): ReactNode {

@@ -9,7 +9,7 @@
  * The harness draws the same elements with Spectrum-like CSS (harness/theme.ts) and defines the
  * fields over native controls (harness/spectrumShim.ts).
  */
-import { useEffect, useLayoutEffect, useRef, type ReactNode, type RefObject } from 'react';
+import { useEffect, useLayoutEffect, useRef, type CSSProperties, type ReactNode, type RefObject } from 'react';
 import './spectrumTypes.ts';
 
 export interface ButtonProps {
@@ -25,9 +25,12 @@ export interface ButtonProps {
   title?: string;
   testId?: string;
   className?: string;
+  style?: CSSProperties;
+  /** Extra `data-*` attributes (names without the `data-` prefix). */
+  data?: Record<string, string | number | undefined>;
 }
 
-export function Button({ onClick, children, disabled, variant = 'secondary', action, quiet, selected, title, testId, className }: ButtonProps) {
+export function Button({ onClick, children, disabled, variant = 'secondary', action, quiet, selected, title, testId, className, style, data }: ButtonProps) {
   const ref = useRef<HTMLElement>(null);
   const handler = useRef(onClick);
   handler.current = onClick;
@@ -48,6 +51,8 @@ export function Button({ onClick, children, disabled, variant = 'secondary', act
     'aria-disabled': disabled ? 'true' : undefined,
     quiet: quiet ? true : undefined,
     role: 'button',
+    style,
+    ...Object.fromEntries(Object.entries(data ?? {}).map(([k, v]) => [`data-${k}`, v === undefined ? undefined : String(v)])),
   } as const;
   return action ? (
     <sp-action-button {...common} selected={selected ? true : undefined}>
@@ -194,4 +199,57 @@ export function Checkbox(props: { checked: boolean; onChange: (v: boolean) => vo
       {props.children}
     </sp-checkbox>
   );
+}
+
+/**
+ * `sp-radio-group` of `sp-radio`s (UXP's radio buttons). The group's value is set as its `selected`
+ * and `value` properties and attributes, the chosen radio carries `checked`; a change is the
+ * group's `change` event, read from `selected` (UXP) or `value`.
+ */
+export function RadioGroup<T extends string>(props: {
+  value: T;
+  options: readonly { value: T; label: ReactNode; testId?: string; title?: string }[];
+  onChange: (v: T) => void;
+  testId?: string;
+  className?: string;
+}) {
+  const ref = useRef<SpValueElement & { selected?: string }>(null);
+  useLayoutEffect(() => {
+    const el = ref.current!;
+    if (el.selected !== props.value) el.selected = props.value;
+    if (el.value !== props.value) el.value = props.value;
+    if (el.getAttribute('selected') !== props.value) el.setAttribute('selected', props.value);
+    if (el.getAttribute('value') !== props.value) el.setAttribute('value', props.value);
+  }, [props.value]);
+  useSpEvent(ref, 'change', (el) => {
+    const v = (el.selected ?? el.value) as T | undefined;
+    if (v !== undefined && v !== props.value && props.options.some((o) => o.value === v)) props.onChange(v);
+  });
+  return (
+    <sp-radio-group ref={ref} class={props.className} data-testid={props.testId}>
+      {props.options.map((o) => (
+        <sp-radio key={o.value} value={o.value} data-testid={o.testId} title={o.title} checked={o.value === props.value ? true : undefined}>
+          {o.label}
+        </sp-radio>
+      ))}
+    </sp-radio-group>
+  );
+}
+
+/** `sp-slider`: min/max/value set as properties and attributes; onChange on every `input`. */
+export function Slider(props: { value: number; min: number; max: number; step?: number; onChange: (v: number) => void; testId?: string; style?: CSSProperties }) {
+  const ref = useRef<SpValueElement>(null);
+  useLayoutEffect(() => {
+    const el = ref.current! as SpValueElement & { min?: number; max?: number };
+    el.setAttribute('min', String(props.min));
+    el.setAttribute('max', String(props.max));
+    el.min = props.min;
+    el.max = props.max;
+  }, [props.min, props.max]);
+  useSpValue(ref, String(props.value));
+  useSpEvent(ref, 'input', (el) => {
+    const v = Number(el.value);
+    if (Number.isFinite(v)) props.onChange(v);
+  });
+  return <sp-slider ref={ref} data-testid={props.testId} step={props.step} style={props.style} />;
 }

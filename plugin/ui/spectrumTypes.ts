@@ -21,6 +21,8 @@ type SpProps = DetailedHTMLProps<HTMLAttributes<HTMLElement>, HTMLElement> & {
   multiline?: boolean;
   slot?: string;
   min?: number;
+  step?: number;
+  name?: string;
   'data-testid'?: string;
 };
 
@@ -40,7 +42,10 @@ type SpTags =
   | 'sp-picker'
   | 'sp-menu'
   | 'sp-menu-item'
-  | 'sp-help-text';
+  | 'sp-help-text'
+  | 'sp-radio-group'
+  | 'sp-radio'
+  | 'sp-slider';
 
 declare module 'react' {
   // eslint-disable-next-line @typescript-eslint/no-namespace

@@ -51,6 +51,7 @@ html, body, #root { height: 100%; margin: 0; }
 .rs-block { display: block; margin: 4px 0; }
 .rs-num { width: 64px; }
 .rs-choices label { display: block; margin: 2px 0; }
+.rs-choices sp-radio { display: block; margin: 2px 0; }
 .rs-kinds { display: flex; flex-direction: row; flex-wrap: wrap; margin: 6px 0; }
 .rs-kinds sp-action-button { border-bottom: 2px solid transparent; margin-right: 2px; }
 .rs-kinds .rs-on { font-weight: bold; border-bottom: 2px solid var(--rs-accent); }

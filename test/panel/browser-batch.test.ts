@@ -92,7 +92,7 @@ describe.skipIf(!haveChromium)('panel in Chromium: batches and fills by value', 
       { track: 0, at: 48, frames: 24, in: 5, media: mediaB, selected: true },
     ]);
     await page.click('[data-testid=kind-extend]');
-    await page.check('[data-testid=direction-tail]');
+    await page.check('[data-testid=direction-tail] input');
     await page.fill('[data-testid=duration] input', '1');
     await page.selectOption('[data-testid=duration-unit] select', 'seconds');
     await page.fill('[data-testid=prompt] textarea', 'and on');
@@ -148,10 +148,10 @@ describe.skipIf(!haveChromium)('panel in Chromium: batches and fills by value', 
     expect(mask.shapes).toHaveLength(1);
 
     await page.fill('[data-testid=prompt] textarea', 'an empty street');
-    await page.check('[data-testid=seed-lock]');
+    await page.check('[data-testid=seed-lock] input');
     await page.fill('[data-testid=seed] input', '77');
     await page.selectOption('[data-testid=format] select', 'ffv1');
-    await page.check('[data-testid=frames-by-value]');
+    await page.check('[data-testid=frames-by-value] input');
     await page.check('[data-testid=auto-place] input');
     const exportedBefore = (await timeline(page)).exported.length;
     await page.click('[data-testid=submit]');

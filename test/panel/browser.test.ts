@@ -54,11 +54,11 @@ describe.skipIf(!haveChromium)('panel in Chromium against a real companion', () 
 
     await page.locator('[data-testid=status][data-status=connected]').waitFor({ timeout: 30_000 });
     await page.click('[data-testid=kind-extend]');
-    await page.check('[data-testid=direction-tail]');
+    await page.check('[data-testid=direction-tail] input');
     await page.fill('[data-testid=duration] input', '1');
     await page.selectOption('[data-testid=duration-unit] select', 'seconds');
     await page.fill('[data-testid=prompt] textarea', 'the waves roll on');
-    await page.check('[data-testid=seed-lock]');
+    await page.check('[data-testid=seed-lock] input');
     await page.fill('[data-testid=seed] input', '1234');
     await page.selectOption('[data-testid=format] select', 'ffv1');
     await page.click('[data-testid=submit]');

@@ -192,10 +192,10 @@ describe.skipIf(!haveChromium)('mask editor in Chromium', () => {
     expect(alpha[cy * W + Math.floor(g6.x + 6)]).toBe(0);
 
     // Matte from the track above: the host's pick becomes the spec's matte form.
-    await page.check('[data-testid=mask-source-matte]');
+    await page.check('[data-testid=mask-source-matte] input');
     await page.locator('[data-testid=mask-matte-name]', { hasText: 'matte.mov' }).waitFor();
     expect(JSON.parse((await editor.getAttribute('data-mask-spec'))!)).toEqual({ type: 'matte', path: '/media/matte.mov', in: { frames: 0 }, channel: 'luma' });
-    await page.check('[data-testid=mask-source-shapes]');
+    await page.check('[data-testid=mask-source-shapes] input');
     expect(await spec()).toEqual(s);
 
     mkdirSync(path.join(root, 'test/artifacts'), { recursive: true });

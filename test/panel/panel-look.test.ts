@@ -98,13 +98,26 @@ describe.skipIf(!haveChromium)('the panel docked and wide, dark and light', () =
         // No form is wider than the docked panel (nothing cut off at the right edge).
         const overflow = await panel.evaluate((el) => el.scrollWidth - el.clientWidth);
         expect(overflow, `${kind} form overflows sideways`).toBeLessThanOrEqual(0);
-        // Fields are the Spectrum UXP widgets (text, number, text area, picker, checkbox), not plain HTML
-        // (the panel's own DOM: the harness draws each widget over a native control in its shadow root).
-        const plain = await panel.evaluate((el) => Array.from(el.querySelectorAll('select, textarea, input:not([type=radio]):not([type=range])')).map((c) => c.outerHTML.slice(0, 80)));
-        expect(plain, `${kind} form has plain HTML fields`).toEqual([]);
+        // Fields and buttons are the Spectrum UXP widgets (text, number, text area, picker, checkbox, radio
+        // group, slider, button), not plain HTML (the panel's own DOM: the harness draws each widget over a
+        // native control in its shadow root).
+        const plain = await panel.evaluate((el) => Array.from(el.querySelectorAll('select, textarea, input, button')).map((c) => c.outerHTML.slice(0, 80)));
+        expect(plain, `${kind} form has plain HTML fields or buttons`).toEqual([]);
         expect(await panel.evaluate((el) => el.querySelectorAll('sp-textarea[data-testid=prompt], sp-picker[data-testid=format], sp-checkbox[data-testid=auto-place]').length)).toBe(3);
+        expect(await panel.evaluate((el) => el.querySelectorAll('sp-radio-group sp-radio[data-testid=seed-new], sp-radio-group sp-radio[data-testid=seed-lock]').length)).toBe(2);
+        if (kind === 'fill' || kind === 'replace') {
+          expect(await panel.evaluate((el) => el.querySelectorAll('sp-slider[data-testid=mask-frame], sp-radio-group sp-radio[data-testid=mask-source-matte], sp-action-button[data-testid=mask-next-key]').length)).toBe(3);
+        }
         await shot(page, `${kind}-${theme}-docked`);
       }
+
+      // The connection settings too: Spectrum fields and buttons only.
+      await page.click('[data-testid=open-settings]');
+      await page.locator('[data-testid=settings]').waitFor();
+      expect(await panel.evaluate((el) => Array.from(el.querySelectorAll('select, textarea, input, button')).map((c) => c.outerHTML.slice(0, 80)))).toEqual([]);
+      expect(await panel.evaluate((el) => el.querySelectorAll('[data-testid=settings] sp-textfield, sp-button[data-testid=settings-save], sp-button[data-testid=settings-close]').length)).toBe(4);
+      await page.click('[data-testid=settings-close]');
+      await page.locator('[data-testid=open-settings]').waitFor();
 
       // The panel is its own scroll container: the queue below the forms comes into view.
       await page.click('[data-testid=kind-extend]');
