@@ -28,6 +28,7 @@ import type { Redis } from 'ioredis';
 import { FINAL_STATES, type JobEvent, type JobRecord } from '../../protocol/jobs.ts';
 import type { JobSpec } from '../../protocol/jobspec.ts';
 import type { JobBackend } from '../jobs/backend.ts';
+import { JobLedger } from '../jobs/ledger.ts';
 import { SEQ_JUMP_AFTER_RESTART, SubmitRefused, type CatchUp, type JobQueueEvents, type PreviewEvent } from '../jobs/queue.ts';
 import { JobStore, type JobPatch } from '../jobs/store.ts';
 import { farmJobDataSchema, farmProgressSchema, farmResultSchema, parseFailure, type FarmJobData } from './messages.ts';
@@ -62,15 +63,13 @@ const KEEP_FINISHED = { age: 7 * 24 * 3600, count: 10_000 };
 export class FarmQueue extends EventEmitter<JobQueueEvents> implements JobBackend {
   private readonly opts: FarmQueueOptions;
   private readonly log: (message: string) => void;
-  private readonly historySize: number;
   private readonly progressWriteMs: number;
   private store: JobStore | null = null;
   private redis: Redis | null = null;
   private phase: 'new' | 'starting' | 'running' | 'closed' = 'new';
   private readonly models = new Map<string, Promise<ModelQueue>>();
-  private readonly history = new Map<string, JobEvent[]>();
   private readonly lastProgressWrite = new Map<string, number>();
-  private readonly waiters = new Map<string, ((r: JobRecord) => void)[]>();
+  private readonly ledger: JobLedger;
   /** Per job, the handling of its events in arrival order (see `serial`). */
   private readonly chains = new Map<string, Promise<void>>();
   /** Which worker runs (or last ran) each job: for logs, `reshoot workers` and tests. */
@@ -84,7 +83,7 @@ export class FarmQueue extends EventEmitter<JobQueueEvents> implements JobBacken
     super();
     this.opts = opts;
     this.log = opts.log ?? ((m) => console.warn(m));
-    this.historySize = opts.history ?? 200;
+    this.ledger = new JobLedger({ store: () => this.store, historySize: opts.history ?? 200, emit: (e) => this.emit('event', e), log: this.log });
     this.progressWriteMs = opts.progressWriteMs ?? 500;
   }
 
@@ -155,38 +154,23 @@ export class FarmQueue extends EventEmitter<JobQueueEvents> implements JobBacken
   }
 
   settled(id: string): Promise<JobRecord> {
-    const record = this.store?.get(id);
-    if (!record) return Promise.reject(new Error(`no job ${id}`));
-    if (FINAL_STATES.includes(record.state) || this.phase === 'closed') return Promise.resolve(record);
-    return new Promise((resolve) => {
-      const list = this.waiters.get(id) ?? [];
-      list.push(resolve);
-      this.waiters.set(id, list);
-    });
+    return this.ledger.settled(id, this.phase === 'closed');
   }
 
   get(id: string): JobRecord | undefined {
-    return this.store?.get(id);
+    return this.ledger.get(id);
   }
 
   list(): JobRecord[] {
-    return this.store?.list() ?? [];
+    return this.ledger.list();
   }
 
   events(id: string, since: number): JobEvent[] {
-    const record = this.store?.get(id);
-    if (!record || since >= record.seq) return [];
-    const kept = this.history.get(id);
-    if (!kept || kept.length === 0 || kept[0]!.seq > since + 1) return [];
-    return kept.filter((e) => e.seq > since).map((e) => structuredClone(e));
+    return this.ledger.events(id, since);
   }
 
   catchUp(id: string, since: number): CatchUp | undefined {
-    const record = this.store?.get(id);
-    if (!record) return undefined;
-    if (since >= record.seq) return { events: [] };
-    const events = this.events(id, since);
-    return events.length > 0 ? { events } : { snapshot: record };
+    return this.ledger.catchUp(id, since);
   }
 
   /** Stops listening; jobs on the farm go on, and the next start picks up their outcome. */
@@ -199,11 +183,7 @@ export class FarmQueue extends EventEmitter<JobQueueEvents> implements JobBacken
     this.models.clear();
     this.redis?.disconnect();
     await this.store?.flushAll();
-    for (const [id, list] of this.waiters) {
-      const r = this.store?.get(id);
-      if (r) for (const w of list) w(r);
-    }
-    this.waiters.clear();
+    this.ledger.releaseWaiters();
   }
 
   // --- Redis -----------------------------------------------------------------------------
@@ -341,7 +321,7 @@ export class FarmQueue extends EventEmitter<JobQueueEvents> implements JobBacken
       this.emitEvent({ event: 'progress', jobId, seq, progress: p.progress });
     } else {
       if (this.listenerCount('preview') === 0) return;
-      const seq = this.history.get(jobId)?.at(-1)?.seq ?? record.seq;
+      const seq = this.ledger.lastSeq(jobId) ?? record.seq;
       const e: PreviewEvent = { event: 'preview', jobId, seq, width: p.width, height: p.height, png: p.png };
       try {
         this.emit('preview', e);
@@ -435,32 +415,15 @@ export class FarmQueue extends EventEmitter<JobQueueEvents> implements JobBacken
 
   // --- records and events ------------------------------------------------------------------
 
-  /** Applies a change with the next seq, waits until it is on disk, then emits its event. */
+  /** JobLedger.transition; a finished job's progress-write clock is dropped. */
   private async transition(id: string, patch: JobPatch, make: (seq: number) => JobEvent): Promise<JobRecord> {
-    const store = this.store!;
-    const seq = store.get(id)!.seq + 1;
-    const record = store.update(id, { ...patch, seq });
-    await store.flush(id).catch(() => undefined); // the store has logged it; memory stays right
-    this.emitEvent(make(seq));
-    if (FINAL_STATES.includes(record.state)) {
-      this.lastProgressWrite.delete(id);
-      const list = this.waiters.get(id);
-      this.waiters.delete(id);
-      for (const w of list ?? []) w(store.get(id)!);
-    }
+    const record = await this.ledger.transition(id, patch, make);
+    if (FINAL_STATES.includes(record.state)) this.lastProgressWrite.delete(id);
     return record;
   }
 
   private emitEvent(e: JobEvent): void {
-    let kept = this.history.get(e.jobId);
-    if (!kept) this.history.set(e.jobId, (kept = []));
-    kept.push(e);
-    if (kept.length > this.historySize) kept.splice(0, kept.length - this.historySize);
-    try {
-      this.emit('event', e);
-    } catch (err) {
-      this.log(`reshoot farm: a job event listener threw: ${(err as Error)?.stack ?? err}`);
-    }
+    this.ledger.emitEvent(e);
   }
 }
 

@@ -42,6 +42,7 @@ import { ReshootError } from '../errors.ts';
 import { FORMAT_EXTENSION } from '../media/encode.ts';
 import { loadModel } from '../models/registry.ts';
 import type { Preview, Progress } from './render.ts';
+import { JobLedger } from './ledger.ts';
 import { prepare } from './resolve.ts';
 import { runJob } from './run.ts';
 import { JobStore, type JobPatch } from './store.ts';
@@ -115,7 +116,6 @@ export class JobQueue extends EventEmitter<JobQueueEvents> {
   private readonly providers: Provider[] | undefined;
   private readonly engineFactory: (modelId: string, providers?: Provider[]) => Promise<Engine>;
   private readonly log: (message: string) => void;
-  private readonly historySize: number;
   private readonly progressWriteMs: number;
 
   private store: JobStore | null = null;
@@ -123,9 +123,8 @@ export class JobQueue extends EventEmitter<JobQueueEvents> {
   private pending: string[] = [];
   private current: Current | null = null;
   private engine: { modelId: string; engine: Engine } | null = null;
-  private readonly history = new Map<string, JobEvent[]>();
   private readonly progressWrites = new Map<string, { at: number; unwritten: number }>();
-  private readonly waiters = new Map<string, ((r: JobRecord) => void)[]>();
+  private readonly ledger: JobLedger;
   private wake: (() => void) | null = null;
   private loopDone: Promise<void> = Promise.resolve();
   private starting: Promise<void> = Promise.resolve();
@@ -136,7 +135,7 @@ export class JobQueue extends EventEmitter<JobQueueEvents> {
     this.providers = opts.providers;
     this.engineFactory = opts.engineFactory ?? ((id, providers) => Engine.open(id, providers));
     this.log = opts.log ?? ((m) => console.warn(m));
-    this.historySize = opts.history ?? 200;
+    this.ledger = new JobLedger({ store: () => this.store, historySize: opts.history ?? 200, emit: (e) => this.emit('event', e), log: this.log });
     this.progressWriteMs = opts.progressWriteMs ?? 500;
   }
 
@@ -210,45 +209,26 @@ export class JobQueue extends EventEmitter<JobQueueEvents> {
    * or with its record as it stands when the queue closes first. Rejects for an unknown id.
    */
   settled(id: string): Promise<JobRecord> {
-    const record = this.store?.get(id);
-    if (!record) return Promise.reject(new Error(`no job ${id}`));
-    if (FINAL_STATES.includes(record.state) || this.phase === 'closed') return Promise.resolve(record);
-    return new Promise((resolve) => {
-      const list = this.waiters.get(id) ?? [];
-      list.push(resolve);
-      this.waiters.set(id, list);
-    });
+    return this.ledger.settled(id, this.phase === 'closed');
   }
 
   get(id: string): JobRecord | undefined {
-    return this.store?.get(id);
+    return this.ledger.get(id);
   }
 
   /** Every job on record, oldest first. */
   list(): JobRecord[] {
-    return this.store?.list() ?? [];
+    return this.ledger.list();
   }
 
-  /**
-   * The kept events of job `id` with seq > `since`, oldest first. [] when there are none newer,
-   * and also when the kept events no longer reach back to `since`: compare with the record's
-   * seq, and send the record as a snapshot if it is newer (see `catchUp`).
-   */
+  /** See JobLedger.events: [] both when nothing is newer and when the kept events fall short. */
   events(id: string, since: number): JobEvent[] {
-    const record = this.store?.get(id);
-    if (!record || since >= record.seq) return [];
-    const kept = this.history.get(id);
-    if (!kept || kept.length === 0 || kept[0]!.seq > since + 1) return [];
-    return kept.filter((e) => e.seq > since).map((e) => structuredClone(e));
+    return this.ledger.events(id, since);
   }
 
   /** What a client that last saw `since` needs: the missed events, or a snapshot. */
   catchUp(id: string, since: number): CatchUp | undefined {
-    const record = this.store?.get(id);
-    if (!record) return undefined;
-    if (since >= record.seq) return { events: [] };
-    const events = this.events(id, since);
-    return events.length > 0 ? { events } : { snapshot: record };
+    return this.ledger.catchUp(id, since);
   }
 
   /**
@@ -270,11 +250,7 @@ export class JobQueue extends EventEmitter<JobQueueEvents> {
       await this.store?.flushAll();
       await this.dropEngine();
       this.phase = 'closed';
-      for (const [id, list] of this.waiters) {
-        const r = this.store?.get(id);
-        if (r) for (const w of list) w(r);
-      }
-      this.waiters.clear();
+      this.ledger.releaseWaiters();
     })();
     this.loopDone = done;
     return done;
@@ -415,7 +391,7 @@ export class JobQueue extends EventEmitter<JobQueueEvents> {
   /** Sends a preview with the seq of the latest event sent (see the file comment); stores nothing. */
   private preview(id: string, p: Preview, stopped: () => boolean): void {
     if (stopped() || this.listenerCount('preview') === 0) return;
-    const seq = this.history.get(id)?.at(-1)?.seq ?? this.store!.get(id)!.seq;
+    const seq = this.ledger.lastSeq(id)!;
     const e: PreviewEvent = { event: 'preview', jobId: id, seq, width: p.width, height: p.height, png: Buffer.from(p.png.buffer, p.png.byteOffset, p.png.byteLength).toString('base64') };
     try {
       this.emit('preview', e);
@@ -507,34 +483,12 @@ export class JobQueue extends EventEmitter<JobQueueEvents> {
 
   // --- events ----------------------------------------------------------------------------
 
-  /**
-   * Applies a change with the next seq, waits until it is on disk, then emits its event.
-   * Everything before the first await is synchronous, so changes get their seq in call order.
-   */
-  private async transition(id: string, patch: JobPatch, make: (seq: number) => JobEvent): Promise<JobRecord> {
-    const store = this.store!;
-    const seq = store.get(id)!.seq + 1;
-    const record = store.update(id, { ...patch, seq });
-    await store.flush(id).catch(() => undefined); // the store has logged it; memory stays right
-    this.emitEvent(make(seq));
-    if (FINAL_STATES.includes(record.state)) {
-      const list = this.waiters.get(id);
-      this.waiters.delete(id);
-      for (const w of list ?? []) w(store.get(id)!);
-    }
-    return record;
+  private transition(id: string, patch: JobPatch, make: (seq: number) => JobEvent): Promise<JobRecord> {
+    return this.ledger.transition(id, patch, make);
   }
 
   private emitEvent(e: JobEvent): void {
-    let kept = this.history.get(e.jobId);
-    if (!kept) this.history.set(e.jobId, (kept = []));
-    kept.push(e);
-    if (kept.length > this.historySize) kept.splice(0, kept.length - this.historySize);
-    try {
-      this.emit('event', e);
-    } catch (err) {
-      this.log(`reshoot: a job event listener threw: ${(err as Error)?.stack ?? err}`);
-    }
+    this.ledger.emitEvent(e);
   }
 }
 
