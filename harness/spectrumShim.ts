@@ -124,22 +124,26 @@ class ShimPicker extends ShimField<HTMLSelectElement> {
   }
 }
 
-class ShimCheckbox extends HTMLElement {
+/**
+ * A labelled native toggle (checkbox or radio) in a shadow root, its label the slot; `checked`
+ * and `disabled` mirrored from attributes, `checked` also a property. The native `input` event
+ * stays inside; what `change` does is the subclass's.
+ */
+abstract class ShimToggle extends HTMLElement {
   static get observedAttributes() {
     return ['checked', 'disabled'];
   }
-  private box = document.createElement('input');
-  constructor() {
+  protected box = document.createElement('input');
+  constructor(type: 'checkbox' | 'radio', hostCss: string) {
     super();
-    this.box.type = 'checkbox';
+    this.box.type = type;
     const root = this.attachShadow({ mode: 'open' });
     const style = document.createElement('style');
-    style.textContent = `:host { display: inline-block; } :host([disabled]) { opacity: 0.5; pointer-events: none; }
+    style.textContent = `:host { ${hostCss} } :host([disabled]) { opacity: 0.5; pointer-events: none; }
 label { display: inline-flex; align-items: center; gap: 4px; cursor: pointer; } input { margin: 0; }`;
     const label = document.createElement('label');
     label.append(this.box, document.createElement('slot'));
     root.append(style, label);
-    redispatch(this, this.box, ['change']);
     this.box.addEventListener('input', (e) => e.stopPropagation());
   }
   attributeChangedCallback(name: string, _old: string | null, v: string | null) {
@@ -154,26 +158,20 @@ label { display: inline-flex; align-items: center; gap: 4px; cursor: pointer; } 
   }
 }
 
+class ShimCheckbox extends ShimToggle {
+  constructor() {
+    super('checkbox', 'display: inline-block;');
+    redispatch(this, this.box, ['change']);
+  }
+}
+
 /**
  * A radio: a native radio in its shadow root, its label the slot. Picking it (the native radio's
  * `change`) checks it and tells its `sp-radio-group`, which fires `change` itself.
  */
-class ShimRadio extends HTMLElement {
-  static get observedAttributes() {
-    return ['checked', 'disabled'];
-  }
-  private box = document.createElement('input');
+class ShimRadio extends ShimToggle {
   constructor() {
-    super();
-    this.box.type = 'radio';
-    const root = this.attachShadow({ mode: 'open' });
-    const style = document.createElement('style');
-    style.textContent = `:host { display: inline-block; height: 18px; line-height: 18px; margin-right: 8px; } :host([disabled]) { opacity: 0.5; pointer-events: none; }
-label { display: inline-flex; align-items: center; gap: 4px; cursor: pointer; } input { margin: 0; }`;
-    const label = document.createElement('label');
-    label.append(this.box, document.createElement('slot'));
-    root.append(style, label);
-    this.box.addEventListener('input', (e) => e.stopPropagation());
+    super('radio', 'display: inline-block; height: 18px; line-height: 18px; margin-right: 8px;');
     this.box.addEventListener('change', (e) => {
       e.stopPropagation();
       if (!this.box.checked) return;
@@ -181,16 +179,6 @@ label { display: inline-flex; align-items: center; gap: 4px; cursor: pointer; } 
       if (group) group.pick(this.getAttribute('value') ?? '');
       else this.dispatchEvent(new Event('change', { bubbles: true }));
     });
-  }
-  attributeChangedCallback(name: string, _old: string | null, v: string | null) {
-    if (name === 'checked') this.box.checked = v !== null;
-    else this.box.disabled = v !== null;
-  }
-  get checked(): boolean {
-    return this.box.checked;
-  }
-  set checked(v: boolean) {
-    this.box.checked = Boolean(v);
   }
   get value(): string {
     return this.getAttribute('value') ?? '';
