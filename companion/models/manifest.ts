@@ -117,6 +117,9 @@ export const modelManifestSchema = z
     source: source.optional(),
     precision: z.record(z.string(), graphPrecision).optional(),
     recipe: recipeSchema.optional(),
+    upsampler: z
+      .object({ source: z.string().min(1), inChannels: positiveInt, midChannels: positiveInt, blocksPerStage: positiveInt })
+      .optional(),
   })
   .refine((m) => (m.sizeRules.maxFrames - 1) % m.latent.temporal === 0, {
     message: 'sizeRules.maxFrames must be 1 + latent.temporal · k',

@@ -16,7 +16,7 @@ import { z } from 'zod';
 import { ReshootError } from '../errors.ts';
 import { modelManifestSchema } from './manifest.ts';
 import { buildShapesModel, SHAPES_DESCRIPTION, SHAPES_ID, shapesBuildVersion } from './shapes.ts';
-import { buildTinyModel, GRAPH_FILES, TINY_BUILD_VERSION, TINY_ID, tinyManifest } from './tiny.ts';
+import { buildTinyModel, GRAPH_FILES, TINY_BUILD_VERSION, TINY_ID, tinyManifest, UPSAMPLER_FILE } from './tiny.ts';
 import type { ModelHandle, ModelManifest } from './types.ts';
 
 export { modelManifestSchema } from './manifest.ts';
@@ -94,6 +94,9 @@ function verifyFiles(id: string, dir: string, manifest: ModelManifest, hint: str
       throw new ReshootError('model', `model "${id}": model.json does not list ${graph}`);
     }
   }
+  if (manifest.upsampler && !manifest.files.some((f) => f.path === UPSAMPLER_FILE)) {
+    throw new ReshootError('model', `model "${id}": model.json has an upsampler but does not list ${UPSAMPLER_FILE}`);
+  }
 }
 
 const isRaceLoss = (e: unknown): boolean => {
@@ -154,6 +157,7 @@ export async function loadModel(id: string): Promise<ModelHandle> {
       transformer: join(dir, GRAPH_FILES.transformer),
       vaeEncoder: join(dir, GRAPH_FILES.vaeEncoder),
       vaeDecoder: join(dir, GRAPH_FILES.vaeDecoder),
+      ...(manifest.upsampler ? { upsampler: join(dir, UPSAMPLER_FILE) } : {}),
     },
   };
 }

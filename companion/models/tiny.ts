@@ -27,6 +27,9 @@ export const GRAPH_FILES = {
   vaeDecoder: 'vae_decoder.onnx',
 } as const;
 
+/** The latent upsampler's graph, present only in models whose manifest has `upsampler`. */
+export const UPSAMPLER_FILE = 'latent_upsampler.onnx';
+
 const latent = { channels: patchChannels({ spatial: 8, temporal: 2 }), spatial: 8, temporal: 2 };
 
 export const tinyTransformerConfig: TransformerConfig = {

@@ -180,11 +180,25 @@ export interface ModelManifest {
   precision?: Record<string, GraphPrecision>;
   /** How the checkpoint's authors sample it (./recipe.ts); absent: the plain loop (test models). */
   recipe?: Recipe;
+  /**
+   * The latent spatial upsampler of a multi-scale recipe, converted into the folder as
+   * `latent_upsampler.onnx` (GRAPH_FILES.upsampler); absent: the model runs one pass.
+   */
+  upsampler?: UpsamplerSpec;
+}
+
+/** A latent ×2 spatial upsampler converted with the model (companion/models/ltxv/latentUpsampler.ts). */
+export interface UpsamplerSpec {
+  /** The file it was converted from, e.g. 'ltxv-spatial-upscaler-0.9.8.safetensors' (matches recipe.upscaler). */
+  source: string;
+  inChannels: number;
+  midChannels: number;
+  blocksPerStage: number;
 }
 
 /** What `loadModel` hands the engine: the manifest plus absolute graph paths. */
 export interface ModelHandle {
   dir: string;
   manifest: ModelManifest;
-  graphs: { textEncoder: string; transformer: string; vaeEncoder: string; vaeDecoder: string };
+  graphs: { textEncoder: string; transformer: string; vaeEncoder: string; vaeDecoder: string; upsampler?: string };
 }
