@@ -7,6 +7,7 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    globalSetup: ['test/helpers/globalSetup.ts'],
     // Tests compare bytes across runs: pin the provider (auto would try WebGPU first where it is
     // bundled). The fallback tests name their providers explicitly.
     env: { RESHOOT_PROVIDER: 'cpu' },
