@@ -2,9 +2,9 @@
  * The arithmetic of the authors' multi-scale pipeline (Lightricks/LTX-Video
  * ltx_video/pipelines/pipeline_ltx_video.py, LTXMultiScalePipeline), pure functions: the sizes of
  * the two passes, and the AdaIN filter that gives the upsampled latents the first pass's
- * per-channel statistics before the second pass. (The passes themselves are not wired into the
- * sampler yet: see README, "How each checkpoint is sampled".)
+ * per-channel statistics before the second pass. The passes themselves run in twoPass.ts.
  */
+import type { ModelManifest } from '../models/types.ts';
 
 export interface PassSizes {
   /** First pass: the size × downscale factor, each side rounded down to a multiple of `multiple`. */
@@ -55,4 +55,23 @@ export function adainFilter(latents: Float32Array, reference: Float32Array, chan
     }
   }
   return out;
+}
+
+/**
+ * The least side of a working size the model's recipe can run: for a multi-scale recipe with its
+ * upsampler, the least multiple of the model's size rule whose first pass (× the downscale factor,
+ * truncated) still holds one latent cell (64 px for LTX-Video's ×0.6666666 and 32 px cells);
+ * otherwise one multiple.
+ */
+export function leastWorkingSide(m: ModelManifest): number {
+  const r = m.recipe;
+  return r?.pipeline === 'multi-scale' && m.upsampler ? leastSide(m, r.downscaleFactor!) : m.sizeRules.multiple;
+}
+
+/** The least multiple of the model's size rule that keeps one latent cell at × `downscaleFactor` (truncated, as multiScaleSizes). */
+export function leastSide(m: ModelManifest, downscaleFactor: number): number {
+  const step = m.sizeRules.multiple;
+  let least = step;
+  while (Math.trunc(least * downscaleFactor) < m.latent.spatial) least += step;
+  return least;
 }

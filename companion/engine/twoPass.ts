@@ -36,7 +36,7 @@ import {
 } from './generate.ts';
 import { maskDown, resize } from './image.ts';
 import { latentToTokens, tokensToLatent } from './latents.ts';
-import { adainFilter, multiScaleSizes } from './multiScale.ts';
+import { adainFilter, leastSide, multiScaleSizes } from './multiScale.ts';
 import type { ModelRuntime } from './runtime.ts';
 
 /** Offset of the second pass's noise streams from the window's: its initial noise never repeats the first pass's. */
@@ -85,10 +85,7 @@ export function passSizes(m: ModelManifest, width: number, height: number, downs
     return multiScaleSizes(width, height, downscaleFactor, multiple);
   } catch (e) {
     if (!(e instanceof RangeError)) throw e;
-    // The least working size (a multiple of the model's) whose first pass keeps one latent cell.
-    const step = m.sizeRules.multiple;
-    let least = step;
-    while (Math.trunc(least * downscaleFactor) < multiple) least += step;
+    const least = leastSide(m, downscaleFactor);
     throw new ReshootError(
       'bad_spec',
       `the working size ${width}×${height} is too small for ${m.recipe?.name ?? m.id}'s multi-scale pipeline: its first pass runs at ×${round(downscaleFactor)} in multiples of ${multiple} px, so each side needs at least ${least} px`,

@@ -17,7 +17,8 @@ import type { BridgeJob, ExtendJob, GenerateJob, JobSpec } from '../../protocol/
 import { Engine } from '../engine/engine.ts';
 import type { Conditioning, PassRecord, PreviewRequest, WindowRequest } from '../engine/generate.ts';
 import { maskDown, resize, type Rect } from '../engine/image.ts';
-import { cropAround, maskBounds, padToWindow, planChain, splitRange, unionRect, workingSize } from '../engine/plan.ts';
+import { cropAround, growTo, maskBounds, padToWindow, planChain, splitRange, unionRect, workingSize } from '../engine/plan.ts';
+import { leastWorkingSide } from '../engine/multiScale.ts';
 import { decodeFrames } from '../media/decode.ts';
 import type { Encoder } from '../media/encode.ts';
 import { toModelRgb, type AnyFrame, type Frame } from '../media/frame.ts';
@@ -203,7 +204,8 @@ async function renderMasked(ctx: Ctx, spec: Extract<JobSpec, { kind: 'fill' | 'r
         for (const f of frames) await write(ctx, f);
         continue;
       }
-      const region = cropAround(bbox, W, H);
+      // A multi-scale model needs room for its first pass at a fraction of the working size.
+      const region = growTo(cropAround(bbox, W, H), leastWorkingSide(ctx.manifest), W, H);
       const size = workingSize(region.width, region.height, ctx.manifest.sizeRules);
       const small = frames.map((f) => resize(toModelRgb(f, region), size.width, size.height));
       const smallMasks = alphas.map((a) => maskDown(a, W, H, region, size.width, size.height));

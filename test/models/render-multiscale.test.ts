@@ -139,6 +139,30 @@ describe('multi-scale render (LTX-Video 0.9.8 distilled recipe, reduced fixture 
     expect(bytes(fa!).equals(bytes(fb!))).toBe(true);
   });
 
+  it('fills (and replaces) around a small mask: the crop grows to the least size the first pass can take', async () => {
+    const dot = { type: 'shapes' as const, shapes: [{ kind: 'rectangle' as const, feather: 0, keyframes: [{ frame: 0, x: 90, y: 60, width: 10, height: 10 }] }] };
+    for (const kind of ['fill', 'replace'] as const) {
+      const r = await runJob(parseJobSpec({ ...fill(`dot-${kind}.mkv`, 7), kind, mask: dot }), { engine: engines.get(MS)! });
+      // 10×10 + 16 px margin = 42×42, grown to 64×64 (least for ×2/3 in 32 px cells): passes 32×32 then 64×64.
+      expect(sidecarOf(r).sampling.passes).toEqual([
+        [
+          { width: 32, height: 32, steps: 2 },
+          { width: 64, height: 64, steps: 3 },
+        ],
+      ]);
+      const [src, got] = await Promise.all([readAll(source, FPS, SRC), readAll(r.output, FPS, SRC)]);
+      const spec = parseJobSpec({ ...fill('x.mkv', 7), kind, mask: dot });
+      if (spec.kind !== kind || spec.mask.type !== 'shapes') throw new Error('unreachable');
+      for (let f = 0; f < SRC; f++) {
+        const alpha = rasterizeShapes(spec.mask, f, W, H);
+        for (let p = 0; p < W * H; p++) {
+          if (alpha[p] !== 0) continue;
+          if ([0, 1, 2].some((k) => src[f]!.data[p * 3 + k] !== got![f]!.data[p * 3 + k])) throw new Error(`${kind}: frame ${f} pixel ${p} outside the mask changed`);
+        }
+      }
+    }
+  });
+
   it('generates a shot from a still and bridges two clips, each window in two passes', async () => {
     const gen = await runJob(
       parseJobSpec({ kind: 'generate', model: MS, prompt: 'a shot', seed: 2, steps: 2, sequence, source: { path: source }, duration: { frames: 9 }, output: { format: 'ffv1', path: out('gen.mkv') } }),
