@@ -168,11 +168,20 @@ export async function encodePrompts(rt: ModelRuntime, prompt: string, negativePr
   return { cond, uncond: needUncond ? await rt.encodeText(negativePrompt) : null };
 }
 
-/** The window's frames through the VAE encoder, as tokens [S, C]. Unknown frames go in as mid-grey: their tokens are pure noise anyway. */
+/** The window's frames through the VAE encoder, as tokens [S, C]. */
 export async function encodeKnown(rt: ModelRuntime, frames: readonly (Frame | null)[], layout: WindowLayout, width: number, height: number): Promise<Float32Array> {
+  return encodeVideoTokens(rt, windowVideo(frames, width, height), frames.length, layout, width, height);
+}
+
+/** The window as the VAE's video tensor [1, 3, F, H, W]. Unknown frames go in as mid-grey: their tokens are pure noise anyway. */
+export function windowVideo(frames: readonly (Frame | null)[], width: number, height: number): Float32Array {
   const grey: Frame = { width, height, channels: 3, data: new Uint8Array(width * height * 3).fill(128) };
-  const video = framesToVideoTensor(frames.map((f) => f ?? grey));
-  return latentToTokens(await rt.encodeVideo(video, frames.length, height, width), rt.manifest.latent.channels, layout.tokens);
+  return framesToVideoTensor(frames.map((f) => f ?? grey));
+}
+
+/** A video tensor [1, 3, F, H, W] through the VAE encoder, as tokens [S, C]. */
+export async function encodeVideoTokens(rt: ModelRuntime, video: Float32Array, frames: number, layout: WindowLayout, width: number, height: number): Promise<Float32Array> {
+  return latentToTokens(await rt.encodeVideo(video, frames, height, width), rt.manifest.latent.channels, layout.tokens);
 }
 
 /** One denoising pass over a window's tokens. */
@@ -253,14 +262,18 @@ export async function denoisePass(
   return { x, stepMs };
 }
 
-/** Final tokens → frames at width × height, with the decoder's own noise stream (it never shifts the sampler's). */
+/** Final tokens → frames at width × height. */
 export async function decodeWindow(rt: ModelRuntime, x: Float32Array, grid: LatentGrid, req: Pick<WindowRequest, 'seed' | 'stream' | 'frames'>, toneMap: number, width: number, height: number): Promise<Frame[]> {
+  return videoTensorToFrames(await decodeTokens(rt, x, grid, req, toneMap), req.frames.length, width, height);
+}
+
+/** Final tokens → the decoded video tensor [1, 3, F, H, W], with the decoder's own noise stream (it never shifts the sampler's). */
+export async function decodeTokens(rt: ModelRuntime, x: Float32Array, grid: LatentGrid, req: Pick<WindowRequest, 'seed' | 'stream'>, toneMap: number): Promise<Float32Array> {
   const C = rt.manifest.latent.channels;
   const S = grid.frames * grid.height * grid.width;
   const decodeRng = new Rng(req.seed, req.stream + DECODE_NOISE_STREAM);
   const decodeNoise = (count: number) => decodeRng.normal(new Float32Array(count));
-  const decoded = await rt.decodeVideo(tokensToLatent(x, C, S), grid.frames, grid.height, grid.width, decodeNoise, toneMap);
-  return videoTensorToFrames(decoded, req.frames.length, width, height);
+  return rt.decodeVideo(tokensToLatent(x, C, S), grid.frames, grid.height, grid.width, decodeNoise, toneMap);
 }
 
 /**

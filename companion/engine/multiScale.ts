@@ -75,3 +75,47 @@ export function leastSide(m: ModelManifest, downscaleFactor: number): number {
   while (Math.trunc(least * downscaleFactor) < m.latent.spatial) least += step;
   return least;
 }
+
+/**
+ * Bilinear resize of a video tensor [1, 3, F, H, W] to [1, 3, F, height, width], as the authors'
+ * pipeline resizes conditioning media to each pass's size and the second pass's output to the
+ * target (F.interpolate, mode "bilinear", align_corners False, no antialiasing): source
+ * coordinate (i + 0.5)·in/out − 0.5, clamped at 0, between two neighbours.
+ */
+export function resizeVideoTensor(video: Float32Array, frames: number, h: number, w: number, height: number, width: number): Float32Array {
+  if (h === height && w === width) return video;
+  const taps = (inSize: number, outSize: number) => {
+    const lo = new Int32Array(outSize);
+    const hi = new Int32Array(outSize);
+    const t = new Float32Array(outSize);
+    const scale = inSize / outSize;
+    for (let i = 0; i < outSize; i++) {
+      const src = Math.max((i + 0.5) * scale - 0.5, 0);
+      const i0 = Math.floor(src);
+      lo[i] = i0;
+      hi[i] = i0 < inSize - 1 ? i0 + 1 : i0;
+      t[i] = src - i0;
+    }
+    return { lo, hi, t };
+  };
+  const ys = taps(h, height);
+  const xs = taps(w, width);
+  const planes = 3 * frames;
+  const out = new Float32Array(planes * height * width);
+  for (let p = 0; p < planes; p++) {
+    const src = p * h * w;
+    const dst = p * height * width;
+    for (let y = 0; y < height; y++) {
+      const r0 = src + ys.lo[y]! * w;
+      const r1 = src + ys.hi[y]! * w;
+      const ty = ys.t[y]!;
+      for (let x = 0; x < width; x++) {
+        const tx = xs.t[x]!;
+        const top = (1 - tx) * video[r0 + xs.lo[x]!]! + tx * video[r0 + xs.hi[x]!]!;
+        const bottom = (1 - tx) * video[r1 + xs.lo[x]!]! + tx * video[r1 + xs.hi[x]!]!;
+        out[dst + y * width + x] = (1 - ty) * top + ty * bottom;
+      }
+    }
+  }
+  return out;
+}

@@ -6,15 +6,17 @@
  * (generate.ts generateWindow).
  *
  * The two passes, as the authors run them:
- *  1. the window's frames and masks resized to the first-pass size (the target × the recipe's
- *     downscale factor, each side down to the VAE's multiple), encoded, denoised with the
+ *  1. the window's frames (bilinear, in float, as the authors resize conditioning media) and masks
+ *     (by their maximum) resized to the first-pass size (the target × the recipe's downscale
+ *     factor, each side truncated, then down to the VAE's multiple), encoded, denoised with the
  *     recipe's first pass;
  *  2. the latents upsampled ×2 by the upsampler graph, then AdaIN-filtered to the first pass's
  *     per-channel mean and std;
  *  3. frames and masks resized to twice the first size and encoded again: known tokens are held
  *     to these; generated tokens start from the upsampled latents noised to the second pass's
- *     first σ; the recipe's second pass (its own schedule and guidance);
- *  4. decoded at the second size, then resized to the target size.
+ *     first σ; the recipe's second pass (its own schedule and guidance; its noise from streams
+ *     offset by SECOND_PASS_STREAM);
+ *  4. decoded at the second size, then resized to the target size (bilinear, in float).
  * The caller composites at full resolution as for every window, so known pixels stay the source's.
  */
 import { ReshootError } from '../errors.ts';
@@ -22,25 +24,26 @@ import { crfRoundTrip } from '../media/crf.ts';
 import type { Frame } from '../media/frame.ts';
 import type { ModelManifest } from '../models/types.ts';
 import {
-  decodeWindow,
+  decodeTokens,
   denoisePass,
-  encodeKnown,
   encodePrompts,
+  encodeVideoTokens,
   generateWindow,
   samplingPlan,
   windowLayout,
+  windowVideo,
   type PreviewSink,
   type StepInfo,
   type WindowRequest,
   type WindowResult,
 } from './generate.ts';
-import { maskDown, resize } from './image.ts';
-import { latentToTokens, tokensToLatent } from './latents.ts';
-import { adainFilter, leastSide, multiScaleSizes } from './multiScale.ts';
+import { maskDown } from './image.ts';
+import { latentToTokens, tokensToLatent, videoTensorToFrames } from './latents.ts';
+import { adainFilter, leastSide, multiScaleSizes, resizeVideoTensor } from './multiScale.ts';
 import type { ModelRuntime } from './runtime.ts';
 
 /** Offset of the second pass's noise streams from the window's: its initial noise never repeats the first pass's. */
-export const SECOND_PASS_STREAM = 8 << 20;
+export const SECOND_PASS_STREAM = 4 << 20;
 
 /** Why a multi-scale recipe ran as one pass, or null when it runs as its recipe says. */
 export function singlePassReason(m: ModelManifest, hasUpsampler: boolean): string | null {
@@ -103,12 +106,16 @@ async function twoPassWindow(
 ): Promise<WindowResult> {
   const m = rt.manifest;
   const C = m.latent.channels;
-  const { first, second } = passSizes(m, req.width, req.height, downscaleFactor);
+  const { width: W, height: H } = req;
+  const F = req.frames.length;
+  const { first, second } = passSizes(m, W, H, downscaleFactor);
+  // The window in float, resized per pass as the authors resize conditioning media (bilinear);
+  // masks by their maximum, so no pixel to generate is lost.
+  const video = windowVideo(req.frames, W, H);
   const at = (size: { width: number; height: number }) => {
-    const frames = req.frames.map((f) => (f ? resize(f, size.width, size.height) : null));
-    const full = { x: 0, y: 0, width: req.width, height: req.height };
-    const masks = req.masks.map((a) => (a ? maskDown(a, req.width, req.height, full, size.width, size.height) : null));
-    return { frames, masks, layout: windowLayout(m, frames, masks, size.width, size.height) };
+    const full = { x: 0, y: 0, width: W, height: H };
+    const masks = req.masks.map((a) => (a ? maskDown(a, W, H, full, size.width, size.height) : null));
+    return { size, video: resizeVideoTensor(video, F, H, W, size.height, size.width), layout: windowLayout(m, req.frames, masks, size.width, size.height) };
   };
   const one = at(first);
   const two = at(second);
@@ -118,7 +125,7 @@ async function twoPassWindow(
   // Text first, once for both passes: the text encoder is then done with for the window.
   const text = await encodePrompts(rt, req.prompt, plan1.negativePrompt, plan1.anyCfg || plan2.anyCfg);
 
-  const x0First = await encodeKnown(rt, one.frames, one.layout, first.width, first.height);
+  const x0First = await encodeVideoTokens(rt, one.video, F, one.layout, first.width, first.height);
   const pass1 = await denoisePass(
     rt,
     { req, layout: one.layout, x0: x0First, plan: plan1, text, stream: req.stream, stepBase: 0, totalSteps },
@@ -133,7 +140,7 @@ async function twoPassWindow(
   const up = await rt.upsample(low, g1.frames, g1.height, g1.width);
   const start = latentToTokens(adainFilter(up, low, C), C, two.layout.tokens);
 
-  const x0Second = await encodeKnown(rt, two.frames, two.layout, second.width, second.height);
+  const x0Second = await encodeVideoTokens(rt, two.video, F, two.layout, second.width, second.height);
   const pass2 = await denoisePass(
     rt,
     { req, layout: two.layout, x0: x0Second, plan: plan2, text, start, stream: req.stream + SECOND_PASS_STREAM, stepBase: plan1.sigmas.length - 1, totalSteps },
@@ -141,8 +148,9 @@ async function twoPassWindow(
     isCancelled,
     previews,
   );
-  const decoded = await decodeWindow(rt, pass2.x, two.layout.grid, req, plan2.toneMap, second.width, second.height);
-  const frames: Frame[] = decoded.map((f) => resize(f, req.width, req.height));
+  // Decoded at the second pass's size, then resized to the target in float, as the authors do.
+  const decoded = await decodeTokens(rt, pass2.x, two.layout.grid, req, plan2.toneMap);
+  const frames = videoTensorToFrames(resizeVideoTensor(decoded, F, second.height, second.width, H, W), F, W, H);
   return {
     frames,
     tokens: two.layout.tokens,
