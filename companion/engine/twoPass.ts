@@ -39,7 +39,7 @@ import {
 } from './generate.ts';
 import { maskDown } from './image.ts';
 import { latentToTokens, tokensToLatent, videoTensorToFrames } from './latents.ts';
-import { adainFilter, leastSide, multiScaleSizes, resizeVideoTensor } from './multiScale.ts';
+import { adainFilter, leastSide, multiScaleSizes, resizeVideoTensor, type PassSizes } from './multiScale.ts';
 import type { ModelRuntime } from './runtime.ts';
 
 /** Offset of the second pass's noise streams from the window's: its initial noise never repeats the first pass's. */
@@ -60,13 +60,16 @@ export async function sampleWindow(
   previews?: PreviewSink,
 ): Promise<WindowResult> {
   const recipe = rt.manifest.recipe;
+  const twoPass = recipe?.pipeline === 'multi-scale' && rt.hasUpsampler;
+  // A size too small for the passes is refused before any work.
+  const sizes = twoPass ? passSizes(rt.manifest, req.width, req.height, recipe.downscaleFactor!) : null;
   if (recipe && recipe.conditioningImageCrf > 0) req = { ...req, frames: await compressKnown(req.frames, recipe.conditioningImageCrf) };
-  if (recipe?.pipeline !== 'multi-scale' || !rt.hasUpsampler) {
+  if (!sizes) {
     const note = singlePassReason(rt.manifest, rt.hasUpsampler);
     const r = await generateWindow(rt, req, onStep, isCancelled, previews);
     return note ? { ...r, note } : r;
   }
-  return twoPassWindow(rt, req, recipe.downscaleFactor!, onStep, isCancelled, previews);
+  return twoPassWindow(rt, req, sizes, onStep, isCancelled, previews);
 }
 
 /**
@@ -82,7 +85,7 @@ async function compressKnown(frames: readonly (Frame | null)[], crf: number): Pr
 }
 
 /** The pass sizes for a window's target size, or one clear error naming the size that is too small. */
-export function passSizes(m: ModelManifest, width: number, height: number, downscaleFactor: number): ReturnType<typeof multiScaleSizes> {
+export function passSizes(m: ModelManifest, width: number, height: number, downscaleFactor: number): PassSizes {
   const multiple = m.latent.spatial;
   try {
     return multiScaleSizes(width, height, downscaleFactor, multiple);
@@ -99,7 +102,7 @@ export function passSizes(m: ModelManifest, width: number, height: number, downs
 async function twoPassWindow(
   rt: ModelRuntime,
   req: WindowRequest,
-  downscaleFactor: number,
+  { first, second }: PassSizes,
   onStep: (s: StepInfo) => void,
   isCancelled: () => boolean,
   previews?: PreviewSink,
@@ -108,7 +111,6 @@ async function twoPassWindow(
   const C = m.latent.channels;
   const { width: W, height: H } = req;
   const F = req.frames.length;
-  const { first, second } = passSizes(m, W, H, downscaleFactor);
   // The window in float, resized per pass as the authors resize conditioning media (bilinear);
   // masks by their maximum, so no pixel to generate is lost.
   const video = windowVideo(req.frames, W, H);
