@@ -1,6 +1,6 @@
 /**
- * A window as its model's recipe runs it: the known frames through the recipe's H.264 CRF
- * (media/crf.ts), then the multi-scale pipeline of LTX-Video 0.9.7/0.9.8
+ * A window as its model's recipe runs it: the known frames blurred and through the recipe's H.264
+ * CRF (media/crf.ts) as the authors prepare conditioning media, then the multi-scale pipeline of LTX-Video 0.9.7/0.9.8
  * (Lightricks/LTX-Video ltx_video/pipelines/pipeline_ltx_video.py, LTXMultiScalePipeline) when
  * the recipe asks for it and the model folder carries the latent upsampler, else one pass
  * (generate.ts generateWindow).
@@ -22,6 +22,7 @@
 import { ReshootError } from '../errors.ts';
 import { crfRoundTrip } from '../media/crf.ts';
 import type { Frame } from '../media/frame.ts';
+import type { Recipe } from '../models/recipe.ts';
 import type { ModelManifest } from '../models/types.ts';
 import {
   decodeTokens,
@@ -37,7 +38,7 @@ import {
   type WindowRequest,
   type WindowResult,
 } from './generate.ts';
-import { maskDown } from './image.ts';
+import { gaussianBlur3, maskDown } from './image.ts';
 import { latentToTokens, tokensToLatent, videoTensorToFrames } from './latents.ts';
 import { adainFilter, leastSide, multiScaleSizes, resizeVideoTensor, type PassSizes } from './multiScale.ts';
 import type { ModelRuntime } from './runtime.ts';
@@ -63,7 +64,7 @@ export async function sampleWindow(
   const twoPass = recipe?.pipeline === 'multi-scale' && rt.hasUpsampler;
   // A size too small for the passes is refused before any work.
   const sizes = twoPass ? passSizes(rt.manifest, req.width, req.height, recipe.downscaleFactor!) : null;
-  if (recipe && recipe.conditioningImageCrf > 0) req = { ...req, frames: await compressKnown(req.frames, recipe.conditioningImageCrf) };
+  if (recipe && (recipe.conditioningImageCrf > 0 || recipe.conditioningImageBlur)) req = { ...req, frames: await prepareConditioning(req.frames, recipe) };
   if (!sizes) {
     const note = singlePassReason(rt.manifest, rt.hasUpsampler);
     const r = await generateWindow(rt, req, onStep, isCancelled, previews);
@@ -73,13 +74,16 @@ export async function sampleWindow(
 }
 
 /**
- * The window's known frames through libx264 at `crf` and back, at the working size (the authors
- * compress at the target size, before resizing for a pass). A frame that appears more than once
- * (padding repeats the last) is compressed once.
+ * The window's known frames as the authors prepare conditioning media (inference.py): blurred
+ * (3×3 Gaussian) and through libx264 at the recipe's CRF and back, at the working size (they do
+ * it at the target size, before resizing for a pass). A frame that appears more than once
+ * (padding repeats the last) is prepared once.
  */
-async function compressKnown(frames: readonly (Frame | null)[], crf: number): Promise<(Frame | null)[]> {
+async function prepareConditioning(frames: readonly (Frame | null)[], recipe: Recipe): Promise<(Frame | null)[]> {
   const distinct = [...new Set(frames.filter((f): f is Frame => f !== null))];
-  const done = await crfRoundTrip(distinct, crf);
+  const sigma = recipe.conditioningImageBlur;
+  const blurred = sigma ? distinct.map((f) => gaussianBlur3(f, sigma)) : distinct;
+  const done = await crfRoundTrip(blurred, recipe.conditioningImageCrf);
   const byFrame = new Map(distinct.map((f, i) => [f, done[i]!]));
   return frames.map((f) => (f ? byFrame.get(f)! : null));
 }

@@ -2,9 +2,10 @@
  * What the recipe runner (engine/twoPass.ts sampleWindow) and the sampler's guidance batch add
  * around the one-pass sampler, with the real tiny-model graphs (its patchify "VAE" is exactly
  * invertible, so whatever the encoder is given shows in the output):
- *  - CRF compression of conditioning frames (media/crf.ts): a frame through libx264 and back
- *    keeps its size and is close to, but not, the original; a recipe with a CRF conditions on
- *    exactly the compressed frames, a recipe without one on the frames as given;
+ *  - the authors' preparation of conditioning frames: a 3×3 Gaussian blur (engine/image.ts), then
+ *    libx264 at the recipe's CRF and back (media/crf.ts): a frame through the codec keeps its size
+ *    and is close to, but not, the original; a recipe with both conditions on exactly the
+ *    prepared frames, a recipe with neither on the frames as given;
  *  - the batched guidance passes (cond / uncond / perturbed) under a memory budget too small for
  *    the batch run one after the other and give the same latents within float tolerance.
  */
@@ -21,6 +22,7 @@ import {
   type WindowRequest,
 } from '../../companion/engine/generate.ts';
 import { activationBytes, batchFits } from '../../companion/engine/guidanceBatch.ts';
+import { gaussianBlur3 } from '../../companion/engine/image.ts';
 import { loadRuntime, type ModelRuntime } from '../../companion/engine/runtime.ts';
 import { sampleWindow } from '../../companion/engine/twoPass.ts';
 import { crfRoundTrip } from '../../companion/media/crf.ts';
@@ -43,12 +45,13 @@ const tmp = tempDir();
 let stgHandle: ModelHandle;
 const runtimes: ModelRuntime[] = [];
 
-/** The 2B 0.9.5 recipe at 2 steps on the tiny model, with the given CRF and guidance. */
-function tinyRecipe(p: { crf: number; cfg?: number; stg?: number }): Recipe {
-  const base = recipeByName('ltxv-2b-0.9.5')!;
+/** The 2B 0.9.5 recipe at 2 steps on the tiny model, with the given CRF, blur and guidance. */
+function tinyRecipe(p: { crf: number; blur?: number; cfg?: number; stg?: number }): Recipe {
+  const { conditioningImageBlur: _, ...base } = recipeByName('ltxv-2b-0.9.5')!;
   return {
     ...base,
     conditioningImageCrf: p.crf,
+    ...(p.blur ? { conditioningImageBlur: p.blur } : {}),
     conditioningNoise: 0,
     passes: [{ ...base.passes[0]!, steps: 2, guidance: { cfg: [p.cfg ?? 1], stg: [p.stg ?? 0], rescale: [0.7], skipBlocks: [[1]] } }],
   };
@@ -133,11 +136,22 @@ describe('CRF compression of conditioning frames', () => {
     await expect(crfRoundTrip([f], 52)).rejects.toThrow(/CRF must be a whole number in \[0, 51\]/);
   });
 
-  it('a recipe with a CRF conditions on the compressed frames; one without conditions on the frames as given', async () => {
+  it('the authors’ blur before it: 3×3 Gaussian (σ 1), reflect edges, truncated to 8 bits; flat areas keep their level', () => {
+    const flat: Frame = { width: 5, height: 4, channels: 3, data: new Uint8Array(60).fill(200) };
+    expect(Buffer.from(gaussianBlur3(flat, 1).data).equals(Buffer.from(flat.data))).toBe(true);
+    const dot: Frame = { width: 5, height: 5, channels: 3, data: new Uint8Array(75) };
+    dot.data.fill(255, (2 * 5 + 2) * 3, (2 * 5 + 2) * 3 + 3);
+    const e = Math.exp(-0.5);
+    const k = [e / (1 + 2 * e), 1 / (1 + 2 * e)];
+    const at = (x: number, y: number) => gaussianBlur3(dot, 1).data[(y * 5 + x) * 3]!;
+    expect([at(2, 2), at(1, 2), at(1, 1), at(0, 0)]).toEqual([Math.trunc(255 * k[1]! * k[1]!), Math.trunc(255 * k[0]! * k[1]!), Math.trunc(255 * k[0]! * k[0]!), 0]);
+  });
+
+  it('a recipe with a blur and a CRF conditions on exactly the blurred, compressed frames; one without on the frames as given', async () => {
     const req = request();
-    const withCrf = await runtimeWith(tinyRecipe({ crf: 29 }));
+    const withCrf = await runtimeWith(tinyRecipe({ crf: 29, blur: 1 }));
     const got = await sampleWindow(withCrf, req, none, never);
-    const [first, second] = await crfRoundTrip([req.frames[0]!, req.frames[1]!], 29);
+    const [first, second] = await crfRoundTrip([gaussianBlur3(req.frames[0]!, 1), gaussianBlur3(req.frames[1]!, 1)], 29);
     const compressed = { ...req, frames: [first!, second!, second!, ...req.frames.slice(3)] };
     expect(bytes(got.frames).equals(bytes((await generateWindow(withCrf, compressed, none, never)).frames))).toBe(true);
     expect(bytes(got.frames).equals(bytes((await generateWindow(withCrf, req, none, never)).frames))).toBe(false);

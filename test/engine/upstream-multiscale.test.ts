@@ -15,8 +15,8 @@
  * embeddings, frames and the engine's own noise streams (the second pass's offset by
  * SECOND_PASS_STREAM = 4 << 20) handed to LTXMultiScalePipeline with configs/ltxv-2b-0.9.8-distilled.yaml.
  *
- * The pipeline proper gets the conditioning frame as given: the CRF compression is inference.py's
- * loading step, not the pipeline's, so the recipe runs here with conditioningImageCrf 0.
+ * The pipeline proper gets the conditioning frame as given: the blur and CRF compression are
+ * inference.py's loading step, not the pipeline's, so the recipe runs here without them.
  *
  * Tolerance, relative to each tensor's scale (max |x|), as for the one-pass goldens: 3e-6 for x
  * after step 1, 2e-5 for final latents (float32 in another op order, accumulated over the steps
@@ -86,7 +86,8 @@ describe('multi-scale runtime vs the authors’ LTXMultiScalePipeline (golden la
   it('ms098d: 0.9.8 distilled, 13×13 → first pass 8×8 (7 σ), upsampler ×2 + AdaIN, second pass 16×16 (3 σ)', async () => {
     expect(SECOND_PASS_STREAM).toBe(GOLDEN_SECOND_PASS_STREAM);
     const s = SCENARIOS.ms098d!;
-    const recipe = { ...scenarioRecipe(s), conditioningImageCrf: 0 };
+    const { conditioningImageBlur: _, ...loaded } = scenarioRecipe(s);
+    const recipe = { ...loaded, conditioningImageCrf: 0 };
     const dir = join(tmp.dir, s.name);
     mkdirSync(dir);
     const handle = buildScenarioModel(dir, s, recipe);
