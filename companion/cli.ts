@@ -115,6 +115,7 @@ async function render(args: string[]): Promise<number> {
     .finally(stopInterrupts);
   bar.done();
   for (const f of result.provenance.providerFallbacks) console.error(`reshoot: provider fell back: ${f}`);
+  for (const n of result.provenance.sampling.notes) console.error(`reshoot: ${n}`);
   const t = result.provenance.timings;
   console.log(
     `${result.output}\n  ${result.provenance.frames} frames, seed ${result.provenance.seed}, model ${result.provenance.model.id}` +

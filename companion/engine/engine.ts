@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads';
 import { ReshootError, type ErrorCode } from '../errors.ts';
 import type { Frame } from '../media/frame.ts';
 import type { ModelManifest } from '../models/types.ts';
-import type { PreviewImage, StepInfo, WindowRequest } from './generate.ts';
+import type { PassRecord, PreviewImage, StepInfo, WindowRequest } from './generate.ts';
 import type { FromWorker, ToWorker } from './messages.ts';
 import { providersFor, type Provider } from './providers.ts';
 
@@ -16,6 +16,9 @@ export interface WindowOutput {
   tokens: number;
   generatedTokens: number;
   stepMs: number[];
+  /** The denoising passes that ran (sizes, steps), and why they differ from the recipe when they do. */
+  passes: PassRecord[];
+  note?: string;
 }
 
 export class Engine {
@@ -113,7 +116,14 @@ export class Engine {
       this.pending.delete(m.id);
       this.provider = m.provider;
       this.fallbacks = m.fallbacks;
-      p.resolve({ frames: m.frames.map((f) => ({ ...f, channels: 3 as const })), tokens: m.tokens, generatedTokens: m.generatedTokens, stepMs: m.stepMs });
+      p.resolve({
+        frames: m.frames.map((f) => ({ ...f, channels: 3 as const })),
+        tokens: m.tokens,
+        generatedTokens: m.generatedTokens,
+        stepMs: m.stepMs,
+        passes: m.passes,
+        ...(m.note ? { note: m.note } : {}),
+      });
     } else if (m.type === 'error') {
       this.pending.delete(m.id);
       p.reject(new ReshootError(m.code as ErrorCode, m.code === 'cancelled' ? 'the job was cancelled' : m.message));

@@ -16,6 +16,7 @@ import type { ModelRuntime } from './runtime.ts';
 import { firstPass, guidanceAt } from '../models/recipe.ts';
 import type { ModelManifest } from '../models/types.ts';
 import { combineGuidance } from './guidance.ts';
+import { batchedVelocity } from './guidanceBatch.ts';
 import {
   addNoise,
   applyGuidance,
@@ -100,9 +101,21 @@ export interface StepInfo {
 
 export interface WindowResult {
   frames: Frame[];
+  /** Tokens of the (last) pass, and how many of them were generated. */
   tokens: number;
   generatedTokens: number;
   stepMs: number[];
+  /** The denoising passes that ran, in order (two for a multi-scale recipe with its upsampler). */
+  passes: PassRecord[];
+  /** Why the window ran otherwise than its recipe says (a multi-scale recipe without the upsampler). */
+  note?: string;
+}
+
+/** One denoising pass as the provenance records it. */
+export interface PassRecord {
+  width: number;
+  height: number;
+  steps: number;
 }
 
 export async function generateWindow(
@@ -112,37 +125,110 @@ export async function generateWindow(
   isCancelled: () => boolean,
   previews?: PreviewSink,
 ): Promise<WindowResult> {
-  const { latent: spec } = rt.manifest;
-  const F = req.frames.length;
   const { width, height } = req;
-  const fullMask = new Float32Array(width * height).fill(1);
-  const pixelMasks = req.frames.map((f, i) => req.masks[i] ?? (f ? new Float32Array(width * height) : fullMask));
-  const { mask: tokenMask, grid } = latentTokenMask(pixelMasks, width, height, spec);
-  const S = grid.frames * grid.height * grid.width;
-  const C = spec.channels;
-  if (latentFrames(F, spec.temporal) !== grid.frames) throw new Error('window frame count does not match the latent grid');
-
-  const plan = samplingPlan(rt.manifest, req, S);
+  const layout = windowLayout(rt.manifest, req.frames, req.masks, width, height);
+  const plan = samplingPlan(rt.manifest, req, layout.tokens);
   // Text first: with stage-by-stage loading the text encoder is then done with for the window.
-  const cond = await rt.encodeText(req.prompt);
-  const uncond = plan.anyCfg ? await rt.encodeText(plan.negativePrompt) : null;
+  const text = await encodePrompts(rt, req.prompt, plan.negativePrompt, plan.anyCfg);
+  const x0 = await encodeKnown(rt, req.frames, layout, width, height);
+  const steps = plan.sigmas.length - 1;
+  const { x, stepMs } = await denoisePass(rt, { req, layout, x0, plan, text, stream: req.stream, stepBase: 0, totalSteps: steps }, onStep, isCancelled, previews);
+  const frames = await decodeWindow(rt, x, layout.grid, req, plan.toneMap, width, height);
+  return { frames, tokens: layout.tokens, generatedTokens: layout.generatedTokens, stepMs, passes: [{ width, height, steps }] };
+}
 
-  // Encode what is known; unknown frames go in as mid-grey: their tokens are pure noise anyway.
+/** A window's latent layout at one size: the token grid and which tokens are generated (1) or known (0). */
+export interface WindowLayout {
+  grid: LatentGrid;
+  tokenMask: Float32Array;
+  tokens: number;
+  generatedTokens: number;
+}
+
+/** The latent grid and token mask of frames/masks at width × height (masks null: known frame, or generated whole when the frame is null). */
+export function windowLayout(m: ModelManifest, frames: readonly (Frame | null)[], masks: readonly (Float32Array | null)[], width: number, height: number): WindowLayout {
+  const spec = m.latent;
+  const fullMask = new Float32Array(width * height).fill(1);
+  const pixelMasks = frames.map((f, i) => masks[i] ?? (f ? new Float32Array(width * height) : fullMask));
+  const { mask: tokenMask, grid } = latentTokenMask(pixelMasks, width, height, spec);
+  if (latentFrames(frames.length, spec.temporal) !== grid.frames) throw new Error('window frame count does not match the latent grid');
+  let generatedTokens = 0;
+  for (const v of tokenMask) generatedTokens += v;
+  return { grid, tokenMask, tokens: grid.frames * grid.height * grid.width, generatedTokens };
+}
+
+export interface PromptEmbeddings {
+  cond: TextEmbedding;
+  /** The negative prompt's; only when some step runs CFG. */
+  uncond: TextEmbedding | null;
+}
+
+export async function encodePrompts(rt: ModelRuntime, prompt: string, negativePrompt: string, needUncond: boolean): Promise<PromptEmbeddings> {
+  const cond = await rt.encodeText(prompt);
+  return { cond, uncond: needUncond ? await rt.encodeText(negativePrompt) : null };
+}
+
+/** The window's frames through the VAE encoder, as tokens [S, C]. */
+export async function encodeKnown(rt: ModelRuntime, frames: readonly (Frame | null)[], layout: WindowLayout, width: number, height: number): Promise<Float32Array> {
+  return encodeVideoTokens(rt, windowVideo(frames, width, height), frames.length, layout, width, height);
+}
+
+/** The window as the VAE's video tensor [1, 3, F, H, W]. Unknown frames go in as mid-grey: their tokens are pure noise anyway. */
+export function windowVideo(frames: readonly (Frame | null)[], width: number, height: number): Float32Array {
   const grey: Frame = { width, height, channels: 3, data: new Uint8Array(width * height * 3).fill(128) };
-  const video = framesToVideoTensor(req.frames.map((f) => f ?? grey));
-  const x0 = latentToTokens(await rt.encodeVideo(video, F, height, width), C, S);
+  return framesToVideoTensor(frames.map((f) => f ?? grey));
+}
+
+/** A video tensor [1, 3, F, H, W] through the VAE encoder, as tokens [S, C]. */
+export async function encodeVideoTokens(rt: ModelRuntime, video: Float32Array, frames: number, layout: WindowLayout, width: number, height: number): Promise<Float32Array> {
+  return latentToTokens(await rt.encodeVideo(video, frames, height, width), rt.manifest.latent.channels, layout.tokens);
+}
+
+/** One denoising pass over a window's tokens. */
+export interface PassRun {
+  req: WindowRequest;
+  layout: WindowLayout;
+  /** The encoded window [S, C]: known tokens are held to it. */
+  x0: Float32Array;
+  plan: SamplingPlan;
+  text: PromptEmbeddings;
+  /** Where generated tokens start, noised to the first σ: these latents [S, C] (a multi-scale second pass: the upsampled first pass), else x0. */
+  start?: Float32Array;
+  /** Noise stream of the pass (its further streams are offsets from it). */
+  stream: number;
+  /** Steps of earlier passes, and of all passes, for progress. */
+  stepBase: number;
+  totalSteps: number;
+}
+
+/**
+ * Denoises one pass: generated tokens start at the first σ (from `start` or the source), known
+ * tokens at the source; then the recipe's steps with per-token timesteps or latent blending.
+ * Returns the final tokens [S, C].
+ */
+export async function denoisePass(
+  rt: ModelRuntime,
+  p: PassRun,
+  onStep: (s: StepInfo) => void,
+  isCancelled: () => boolean,
+  previews?: PreviewSink,
+): Promise<{ x: Float32Array; stepMs: number[] }> {
+  const { req, plan, x0 } = p;
+  const { tokenMask, grid, tokens: S } = p.layout;
+  const { cond, uncond } = p.text;
+  const C = rt.manifest.latent.channels;
   // Right after the encode: a model whose preview map must be fitted uses its encoder, resident now.
-  const preview = req.preview && previews ? await startPreviews(req.preview, previews, tokenMask, grid, spec.temporal) : null;
+  const preview = req.preview && previews ? await startPreviews(req.preview, previews, tokenMask, grid, rt.manifest.latent.temporal) : null;
 
   const sigmas = plan.sigmas;
-  const noise = new Rng(req.seed, req.stream).normal(new Float32Array(S * C));
+  const noise = new Rng(req.seed, p.stream).normal(new Float32Array(S * C));
   // Further noise streams of the recipe (stochastic steps, conditioning noise), each its own so
   // none shifts the sampler's initial noise.
-  const stepRng = new Rng(req.seed, req.stream + STOCHASTIC_NOISE_STREAM);
-  const condRng = new Rng(req.seed, req.stream + CONDITIONING_NOISE_STREAM);
+  const stepRng = new Rng(req.seed, p.stream + STOCHASTIC_NOISE_STREAM);
+  const condRng = new Rng(req.seed, p.stream + CONDITIONING_NOISE_STREAM);
 
   // Start: generated tokens at the first σ, known tokens at the source.
-  const x = addNoise(x0, noise, sigmas[0]!);
+  const x = addNoise(p.start ?? x0, noise, sigmas[0]!);
   for (let t = 0; t < S; t++) if (tokenMask[t] === 0) x.set(x0.subarray(t * C, (t + 1) * C), t * C);
 
   const rope = rt.rope(grid, req.fps);
@@ -169,18 +255,25 @@ export async function generateWindow(
       blendKnown(x, x0, noise, sigmaNext, C, tokenMask);
     }
     stepMs.push(performance.now() - started);
-    onStep({ step: i + 1, steps });
-    preview?.after(i + 1, steps, x, v, x0, tokenMask, sigmaNext, C);
+    onStep({ step: p.stepBase + i + 1, steps: p.totalSteps });
+    preview?.after(p.stepBase + i + 1, p.totalSteps, x, v, x0, tokenMask, sigmaNext, C);
   }
   if (isCancelled()) throw new CancelledError();
+  return { x, stepMs };
+}
 
-  // Decoder noise (timestep-conditioned VAEs) has its own stream: it never shifts the sampler's.
+/** Final tokens → frames at width × height. */
+export async function decodeWindow(rt: ModelRuntime, x: Float32Array, grid: LatentGrid, req: Pick<WindowRequest, 'seed' | 'stream' | 'frames'>, toneMap: number, width: number, height: number): Promise<Frame[]> {
+  return videoTensorToFrames(await decodeTokens(rt, x, grid, req, toneMap), req.frames.length, width, height);
+}
+
+/** Final tokens → the decoded video tensor [1, 3, F, H, W], with the decoder's own noise stream (it never shifts the sampler's). */
+export async function decodeTokens(rt: ModelRuntime, x: Float32Array, grid: LatentGrid, req: Pick<WindowRequest, 'seed' | 'stream'>, toneMap: number): Promise<Float32Array> {
+  const C = rt.manifest.latent.channels;
+  const S = grid.frames * grid.height * grid.width;
   const decodeRng = new Rng(req.seed, req.stream + DECODE_NOISE_STREAM);
   const decodeNoise = (count: number) => decodeRng.normal(new Float32Array(count));
-  const decoded = await rt.decodeVideo(tokensToLatent(x, C, S), grid.frames, grid.height, grid.width, decodeNoise, plan.toneMap);
-  let generatedTokens = 0;
-  for (const m of tokenMask) generatedTokens += m;
-  return { frames: videoTensorToFrames(decoded, F, width, height), tokens: S, generatedTokens, stepMs };
+  return rt.decodeVideo(tokensToLatent(x, C, S), grid.frames, grid.height, grid.width, decodeNoise, toneMap);
 }
 
 /**
@@ -243,7 +336,7 @@ export function previewLatentFrame(frame: number | undefined, tokenMask: Float32
 
 /**
  * One step's velocity: the conditional pass, plus the unconditional (CFG) and perturbed (STG)
- * passes the step's weights ask for, in one batch [cond, uncond?, perturbed?], combined as the
+ * passes the step's weights ask for, as a batch [cond, uncond?, perturbed?], combined as the
  * authors do (guidance.ts). CFG alone keeps the plain v_u + g·(v_c − v_u) of applyGuidance.
  */
 async function stepVelocity(
@@ -260,19 +353,14 @@ async function stepVelocity(
   const texts = [cond, ...(w.useCfg ? [uncond!] : []), ...(w.useStg ? [cond] : [])];
   const batch = texts.length;
   if (batch === 1) return rt.velocity(x, 1, timestep, cond, rope);
-  const xx = new Float32Array(batch * S * C);
-  const tt = new Float32Array(batch * S);
-  for (let b = 0; b < batch; b++) {
-    xx.set(x, b * S * C);
-    tt.set(timestep, b * S);
-  }
   let perturb: Float32Array | undefined;
   if (w.useStg) {
     const layers = rt.manifest.transformer.numLayers;
     perturb = new Float32Array(layers * batch);
     for (const block of w.skipBlocks) perturb[block * batch + (batch - 1)] = 1;
   }
-  const v = await rt.velocity(xx, batch, tt, stackText(texts), rope, perturb);
+  // One batch where the memory budget allows, else the passes in turn (guidanceBatch.ts).
+  const v = await batchedVelocity(rt, x, timestep, texts, rope, perturb);
   const part = (b: number) => v.subarray(b * S * C, (b + 1) * S * C);
   if (w.useCfg && !w.useStg && !w.cfgStar) return applyGuidance(v.slice(0, S * C), part(1), w.cfg);
   return combineGuidance(
@@ -306,18 +394,25 @@ export interface SamplingPlan {
 
 /**
  * The sampling plan of a window. Without a recipe (test models): the shifted schedule at
- * `steps`, constant CFG wherever guidance ≠ 1, Euler steps. With one, the recipe's first pass
- * (a multi-scale recipe's low-resolution pass: the second pass needs the latent upscaler):
+ * `steps`, constant CFG wherever guidance ≠ 1, Euler steps. With one, the recipe's pass `pass`
+ * (0: the first pass, which is all a single-pass render runs; 1: a multi-scale recipe's second
+ * pass, after the latent upsampler):
  *  - steps: at the recipe's own count, its fixed σ list or its shifted schedule with skipped
- *    steps; another count asked for by the job gets the plain shifted schedule;
+ *    steps; another count asked for by the job gets the plain shifted schedule in the first pass
+ *    (the second pass always runs its own short schedule);
  *  - guidance: at the model's default (`manifest.scheduler.guidance`, the schedule's peak) the
  *    recipe's CFG / STG / rescale schedules over σ; another value replaces the CFG scale at every
  *    step (STG and rescale keep their schedules); CFG runs where the scale is > 1, STG where > 0;
  *  - the recipe's CFG-star, stochastic sampling, conditioning noise, default negative prompt
  *    (when the job gives none) and tone mapping of the final latents.
- * `strength` < 1 then keeps the last steps, as before.
+ * `strength` < 1 then keeps the last steps of each pass, as before.
  */
-export function samplingPlan(m: ModelManifest, req: Pick<WindowRequest, 'steps' | 'guidance' | 'strength' | 'negativePrompt'>, tokens: number): SamplingPlan {
+export function samplingPlan(
+  m: ModelManifest,
+  req: Pick<WindowRequest, 'steps' | 'guidance' | 'strength' | 'negativePrompt'>,
+  tokens: number,
+  passIndex = 0,
+): SamplingPlan {
   const recipe = m.recipe;
   if (!recipe) {
     const useCfg = req.guidance !== 1;
@@ -332,9 +427,12 @@ export function samplingPlan(m: ModelManifest, req: Pick<WindowRequest, 'steps' 
       toneMap: 0,
     };
   }
-  const pass = firstPass(recipe);
+  const pass = passIndex === 0 ? firstPass(recipe) : recipe.passes[passIndex];
+  if (!pass) throw new Error(`internal: recipe ${recipe.name} has no pass ${passIndex + 1}`);
   const full =
-    req.steps === pass.steps ? passSchedule(pass, m.scheduler.shift, tokens, m.scheduler.shiftTerminal) : sigmaSchedule(req.steps, m.scheduler.shift, tokens, m.scheduler.shiftTerminal);
+    passIndex > 0 || req.steps === pass.steps
+      ? passSchedule(pass, m.scheduler.shift, tokens, m.scheduler.shiftTerminal)
+      : sigmaSchedule(req.steps, m.scheduler.shift, tokens, m.scheduler.shiftTerminal);
   const sigmas = truncateForStrength(full, req.strength);
   const ownGuidance = req.guidance === m.scheduler.guidance;
   const weightsAt = (sigma: number): StepPlan => {
@@ -366,20 +464,6 @@ export interface TextEmbedding {
 export interface Rope {
   cos: Float32Array;
   sin: Float32Array;
-}
-
-function stackText(texts: readonly TextEmbedding[]): TextEmbedding {
-  const embeds = new Float32Array(texts.reduce((n, t) => n + t.embeds.length, 0));
-  const mask = new Float32Array(texts.reduce((n, t) => n + t.mask.length, 0));
-  let e = 0;
-  let k = 0;
-  for (const t of texts) {
-    embeds.set(t.embeds, e);
-    mask.set(t.mask, k);
-    e += t.embeds.length;
-    k += t.mask.length;
-  }
-  return { embeds, mask, batch: texts.reduce((n, t) => n + t.batch, 0) };
 }
 
 export class CancelledError extends Error {

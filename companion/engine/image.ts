@@ -168,3 +168,38 @@ function toRgb(rgba: Uint8Array): Uint8Array {
   }
   return out;
 }
+
+/**
+ * The authors' blur of a conditioning frame (torchvision gaussian_blur, kernel 3, `sigma`, reflect
+ * padding, in float), then ×255 truncated to 8 bits as their `.byte()` does before the codec.
+ * A hair (1e-6) is added before truncating so that flat areas keep their level whatever the last
+ * bit of the weights' sum; where a value is within float32 rounding of an integer the authors' sums
+ * may land a level lower. The H.264 compression that follows is far coarser.
+ */
+export function gaussianBlur3(f: Frame, sigma: number): Frame {
+  const e = Math.exp(-0.5 / (sigma * sigma));
+  const k = [e / (1 + 2 * e), 1 / (1 + 2 * e), e / (1 + 2 * e)] as const;
+  const { width: w, height: h, channels: ch } = f;
+  const reflect = (i: number, n: number) => (n === 1 ? 0 : i < 0 ? -i : i >= n ? 2 * n - 2 - i : i);
+  const rows = new Float64Array(w * h * 3);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      for (let c = 0; c < 3; c++) {
+        let v = 0;
+        for (let d = -1; d <= 1; d++) v += k[d + 1]! * f.data[(y * w + reflect(x + d, w)) * ch + c]!;
+        rows[(y * w + x) * 3 + c] = v;
+      }
+    }
+  }
+  const data = new Uint8Array(w * h * 3);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      for (let c = 0; c < 3; c++) {
+        let v = 0;
+        for (let d = -1; d <= 1; d++) v += k[d + 1]! * rows[(reflect(y + d, h) * w + x) * 3 + c]!;
+        data[(y * w + x) * 3 + c] = Math.min(255, Math.max(0, Math.trunc(v + 1e-6)));
+      }
+    }
+  }
+  return { width: w, height: h, channels: 3, data };
+}

@@ -1,6 +1,6 @@
 /** Messages between the Engine (main thread) and its worker. Structured-clone safe. */
 import type { ModelManifest } from '../models/types.ts';
-import type { WindowRequest } from './generate.ts';
+import type { PassRecord, WindowRequest } from './generate.ts';
 import type { Provider } from './providers.ts';
 
 export type ToWorker =
@@ -19,6 +19,9 @@ export type FromWorker =
       tokens: number;
       generatedTokens: number;
       stepMs: number[];
+      /** The denoising passes that ran, and why they differ from the recipe when they do. */
+      passes: PassRecord[];
+      note?: string;
       /** Where the transformer ran, after any fallback, and every fallback so far. */
       provider: Provider;
       fallbacks: string[];

@@ -35,6 +35,23 @@ export function cropAround(bbox: Rect, frameWidth: number, frameHeight: number):
   return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
 }
 
+/**
+ * `r` grown about its centre to at least `minSide` px each way, within the frame (a frame side
+ * shorter than that is taken whole): a multi-scale model's first pass needs room for one latent
+ * cell at a fraction of the working size.
+ */
+export function growTo(r: Rect, minSide: number, frameWidth: number, frameHeight: number): Rect {
+  const grow = (start: number, length: number, limit: number): [number, number] => {
+    if (length >= minSide || length >= limit) return [start, length];
+    const want = Math.min(minSide, limit);
+    const at = Math.min(Math.max(0, start - Math.floor((want - length) / 2)), limit - want);
+    return [at, want];
+  };
+  const [x, width] = grow(r.x, r.width, frameWidth);
+  const [y, height] = grow(r.y, r.height, frameHeight);
+  return { x, y, width, height };
+}
+
 /** Bounding box of alpha > 0, or null when the mask is empty. */
 export function maskBounds(alpha: Float32Array, width: number, height: number): Rect | null {
   let x0 = width;

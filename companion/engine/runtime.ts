@@ -1,6 +1,6 @@
 /**
  * A model's ONNX graphs behind the few calls the sampler needs: encode text, encode video,
- * predict velocity, decode video. Lives in the engine's worker thread: ORT's run() blocks its
+ * predict velocity, upsample latents (multi-scale models), decode video. Lives in the engine's worker thread: ORT's run() blocks its
  * thread for the whole step.
  *
  * Sessions open stage by stage within a memory budget and fall back to the next provider when
@@ -9,6 +9,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import { ltxRope } from '../models/ltxv/rope.ts';
+import { graphVariant } from '../models/onnx/inspect.ts';
 import { loadTokenizer } from '../models/tokenizer.ts';
 import type { ModelHandle, ModelManifest } from '../models/types.ts';
 import type { Rope, TextEmbedding } from './generate.ts';
@@ -48,6 +49,16 @@ export interface ModelRuntime {
    * (STG); only for graphs with the STG input (manifest.transformer.stg), which get zeros without it.
    */
   velocity(tokens: Float32Array, batch: number, timestep: Float32Array, text: TextEmbedding, rope: Rope, perturb?: Float32Array): Promise<Float32Array>;
+  /** Whether the model carries a latent spatial upsampler (multi-scale recipes need it). */
+  readonly hasUpsampler: boolean;
+  /** Latent [1, C, F, h, w] (normalised) → [1, C, F, 2h, 2w] through the upsampler graph. */
+  upsample(latent: Float32Array, frames: number, height: number, width: number): Promise<Float32Array>;
+  /** The memory budget (bytes) stages are held within; the sampler also sizes its guidance batch by it. */
+  readonly budgetBytes: number;
+  /** The transformer's weight bytes (what stays resident while the sampler steps). */
+  readonly transformerBytes: number;
+  /** Whether the transformer graph's attention is fused (no S×S score matrix held). */
+  readonly fusedAttention: boolean;
   rope(grid: LatentGrid, fps: number): Rope;
   release(): Promise<void>;
 }
@@ -67,7 +78,7 @@ export async function loadRuntime(model: ModelHandle, opts: RuntimeOptions | Pro
   // Small models stay resident: open everything now, so a broken provider shows at load.
   // Large ones open the transformer now (the stage that decides the provider) and the rest on use.
   if (stages.totalBytes() <= stages.budget || m.testModel) {
-    for (const stage of ['transformer', 'textEncoder', 'vaeEncoder', 'vaeDecoder'] as const) await stages.load(stage);
+    for (const stage of ['transformer' as const, ...stages.stages().filter((s) => s !== 'transformer')]) await stages.load(stage);
   } else {
     await stages.load('transformer');
   }
@@ -88,6 +99,10 @@ export async function loadRuntime(model: ModelHandle, opts: RuntimeOptions | Pro
       return stages.fallbacks;
     },
     resident: () => stages.resident(),
+    hasUpsampler: model.graphs.upsampler !== undefined,
+    budgetBytes: stages.budget,
+    transformerBytes: stages.bytesOf('transformer'),
+    fusedAttention: graphVariant(model.graphs.transformer).attention === 'fused',
 
     async encodeText(prompt) {
       const { ids, mask } = tokenize(prompt);
@@ -151,6 +166,11 @@ export async function loadRuntime(model: ModelHandle, opts: RuntimeOptions | Pro
         rope_sin: new ort.Tensor('float32', sin, [batch, S, D]),
       });
       return out.velocity!.data as Float32Array;
+    },
+
+    async upsample(latent, frames, height, width) {
+      const out = await stages.run('upsampler', { latent: new ort.Tensor('float32', latent, [1, C, frames, height, width]) });
+      return out.upsampled!.data as Float32Array;
     },
 
     rope(grid, fps) {

@@ -2,7 +2,7 @@
  * The ONNX sessions of one model, opened stage by stage.
  *
  * A real LTX-Video model is three large parts (T5-XXL text encoder ~9.5 GB in fp16, the
- * transformer 4–26 GB, the VAE ~1 GB). Holding them all at once does not fit a 24 GB GPU, so a
+ * transformer 4–26 GB, the VAE ~1 GB; multi-scale models add a ~0.5 GB latent upsampler). Holding them all at once does not fit a 24 GB GPU, so a
  * session is opened when its stage first runs and the least recently used ones are released
  * while the weights resident would exceed the memory budget. The test model is a few MB and
  * simply stays resident.
@@ -16,7 +16,10 @@ import { statSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { sessionOptions, type Provider } from './providers.ts';
 
-export type Stage = 'textEncoder' | 'transformer' | 'vaeEncoder' | 'vaeDecoder';
+export type Stage = 'textEncoder' | 'transformer' | 'vaeEncoder' | 'vaeDecoder' | 'upsampler';
+
+/** A model's graph per stage; the latent upsampler only in multi-scale models. */
+export type StageGraphs = Record<Exclude<Stage, 'upsampler'>, string> & { upsampler?: string };
 
 /** Weights resident at once when nothing else is said: fits a 24 GB GPU with room for activations. */
 export const DEFAULT_BUDGET_BYTES = 16 * 1024 ** 3;
@@ -64,7 +67,7 @@ export class StageSessions {
   readonly fallbacks: string[] = [];
 
   constructor(
-    private readonly graphs: Record<Stage, string>,
+    private readonly graphs: StageGraphs,
     private readonly opts: StageOptions,
   ) {
     if (opts.providers.length === 0) throw new Error('no execution providers to try');
@@ -73,7 +76,23 @@ export class StageSessions {
 
   /** Sum of all graphs: when it fits the budget every stage can stay resident. */
   totalBytes(): number {
-    return (Object.keys(this.graphs) as Stage[]).reduce((sum, s) => sum + graphBytes(this.graphs[s]), 0);
+    return this.stages().reduce((sum, s) => sum + this.bytesOf(s), 0);
+  }
+
+  /** The stages this model has (the upsampler only when it carries one). */
+  stages(): Stage[] {
+    return (Object.keys(this.graphs) as Stage[]).filter((s) => this.graphs[s] !== undefined);
+  }
+
+  /** A stage's graph bytes on disk (what its session is taken to hold). */
+  bytesOf(stage: Stage): number {
+    return graphBytes(this.pathOf(stage));
+  }
+
+  private pathOf(stage: Stage): string {
+    const path = this.graphs[stage];
+    if (!path) throw new Error(`internal: this model has no ${stage} graph`);
+    return path;
   }
 
   /** The provider a stage runs on now (after any fallback), or the first it will try. */
@@ -93,7 +112,7 @@ export class StageSessions {
       hit.usedAt = ++this.clock;
       return;
     }
-    const path = this.graphs[stage];
+    const path = this.pathOf(stage);
     const bytes = graphBytes(path);
     await this.evictFor(bytes, stage);
     for (;;) {

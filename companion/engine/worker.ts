@@ -7,10 +7,11 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { isReshootError } from '../errors.ts';
 import { loadModel } from '../models/registry.ts';
-import { CancelledError, generateWindow, type PreviewSink } from './generate.ts';
+import { CancelledError, type PreviewSink } from './generate.ts';
 import type { FromWorker, ToWorker } from './messages.ts';
 import { previewMapFor } from './previewMap.ts';
 import { loadRuntime, type ModelRuntime } from './runtime.ts';
+import { sampleWindow } from './twoPass.ts';
 
 const port = parentPort!;
 const cancelFlag = new Int32Array(workerData.cancel as SharedArrayBuffer);
@@ -42,7 +43,7 @@ port.on('message', async (msg: ToWorker) => {
       map: () => previewMapFor(rt, modelDir),
       emit: (p) => send({ type: 'preview', id, ...p }, [p.png.buffer as ArrayBuffer]),
     };
-    const r = await generateWindow(
+    const r = await sampleWindow(
       rt,
       request,
       (s) => send({ type: 'step', id, ...s }),
@@ -51,7 +52,7 @@ port.on('message', async (msg: ToWorker) => {
     );
     const frames = r.frames.map((f) => ({ width: f.width, height: f.height, data: f.data }));
     const { provider, fallbacks } = runtime;
-    send({ type: 'done', id, frames, tokens: r.tokens, generatedTokens: r.generatedTokens, stepMs: r.stepMs, provider, fallbacks: [...fallbacks] }, frames.map((f) => f.data.buffer as ArrayBuffer));
+    send({ type: 'done', id, frames, tokens: r.tokens, generatedTokens: r.generatedTokens, stepMs: r.stepMs, passes: r.passes, ...(r.note ? { note: r.note } : {}), provider, fallbacks: [...fallbacks] }, frames.map((f) => f.data.buffer as ArrayBuffer));
   } catch (e) {
     const code = e instanceof CancelledError ? 'cancelled' : isReshootError(e) ? e.code : 'internal';
     send({ type: 'error', id, code, message: (e as Error).message });

@@ -338,6 +338,7 @@ export class JobQueue extends EventEmitter<JobQueueEvents> {
         await this.transition(id, { state: 'cancelled', finishedAt: now() }, (seq) => ({ event: 'cancelled', jobId: id, seq }));
         return;
       }
+      for (const n of result.provenance.sampling.notes) this.log(`reshoot: job ${id}: ${n}`);
       const jobResult = {
         file: path.basename(result.output),
         path: result.output,

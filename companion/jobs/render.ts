@@ -15,9 +15,10 @@
 import { timeToFrames, toNumber } from '../../protocol/index.ts';
 import type { BridgeJob, ExtendJob, GenerateJob, JobSpec } from '../../protocol/index.ts';
 import { Engine } from '../engine/engine.ts';
-import type { Conditioning, PreviewRequest, WindowRequest } from '../engine/generate.ts';
+import type { Conditioning, PassRecord, PreviewRequest, WindowRequest } from '../engine/generate.ts';
 import { maskDown, resize, type Rect } from '../engine/image.ts';
-import { cropAround, maskBounds, padToWindow, planChain, splitRange, unionRect, workingSize } from '../engine/plan.ts';
+import { cropAround, growTo, maskBounds, padToWindow, planChain, splitRange, unionRect, workingSize } from '../engine/plan.ts';
+import { leastWorkingSide } from '../engine/multiScale.ts';
 import { decodeFrames } from '../media/decode.ts';
 import type { Encoder } from '../media/encode.ts';
 import { toModelRgb, type AnyFrame, type Frame } from '../media/frame.ts';
@@ -60,6 +61,10 @@ export interface RenderStats {
   windows: number;
   tokens: number[];
   stepMs: number[];
+  /** Per window, the denoising passes that ran (sizes, steps). */
+  passes: PassRecord[][];
+  /** Why windows ran otherwise than the model's recipe says, once each. */
+  notes: string[];
   framesWritten: number;
 }
 
@@ -86,7 +91,7 @@ export async function renderFrames(
   onPreview?: (p: Preview) => void,
 ): Promise<RenderStats> {
   const manifest = engine.manifest!;
-  const stats: RenderStats = { windows: 0, tokens: [], stepMs: [], framesWritten: 0 };
+  const stats: RenderStats = { windows: 0, tokens: [], stepMs: [], passes: [], notes: [], framesWritten: 0 };
   const ctx: Ctx = { spec, prepared, engine, manifest, encoder, onProgress, onPreview, stats, tracker: new EtaTracker() };
   switch (spec.kind) {
     case 'fill':
@@ -139,27 +144,29 @@ function previewFor(ctx: Ctx, frame: number): { preview?: PreviewRequest } {
 
 async function runWindow(ctx: Ctx, req: WindowRequest, index: number, total: number): Promise<Frame[]> {
   const { tracker, onProgress, stats, onPreview } = ctx;
-  const steps = req.steps;
   const preview = onPreview
     ? (p: { width: number; height: number; png: Uint8Array; step: number; steps: number }) =>
         onPreview({ width: p.width, height: p.height, png: p.png, window: index + 1, windows: total, step: p.step, steps: p.steps })
     : undefined;
   const out = await ctx.engine.generate(req, (s) => {
     tracker.step();
-    const done = index * steps + s.step;
+    // s.steps counts every pass of the window (a multi-scale recipe runs two).
+    const done = index * s.steps + s.step;
     onProgress({
       phase: 'generating',
       window: index + 1,
       windows: total,
       step: s.step,
       steps: s.steps,
-      fraction: done / (total * steps),
-      etaSeconds: tracker.eta(total * steps - done),
+      fraction: done / (total * s.steps),
+      etaSeconds: tracker.eta(total * s.steps - done),
     });
   }, preview);
   stats.windows++;
   stats.tokens.push(out.tokens);
   stats.stepMs.push(...out.stepMs);
+  stats.passes.push(out.passes);
+  if (out.note && !stats.notes.includes(out.note)) stats.notes.push(out.note);
   return out.frames;
 }
 
@@ -197,7 +204,8 @@ async function renderMasked(ctx: Ctx, spec: Extract<JobSpec, { kind: 'fill' | 'r
         for (const f of frames) await write(ctx, f);
         continue;
       }
-      const region = cropAround(bbox, W, H);
+      // A multi-scale model needs room for its first pass at a fraction of the working size.
+      const region = growTo(cropAround(bbox, W, H), leastWorkingSide(ctx.manifest), W, H);
       const size = workingSize(region.width, region.height, ctx.manifest.sizeRules);
       const small = frames.map((f) => resize(toModelRgb(f, region), size.width, size.height));
       const smallMasks = alphas.map((a) => maskDown(a, W, H, region, size.width, size.height));

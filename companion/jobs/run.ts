@@ -12,6 +12,7 @@ import { openEncoder } from '../media/encode.ts';
 import type { Recipe } from '../models/recipe.ts';
 import { loadModel } from '../models/registry.ts';
 import { graphVariant, type GraphVariant } from '../models/onnx/inspect.ts';
+import type { PassRecord } from '../engine/generate.ts';
 import { renderFrames, type Preview, type Progress, type RenderStats } from './render.ts';
 import { prepare } from './resolve.ts';
 
@@ -44,6 +45,8 @@ export interface Provenance {
   spec: unknown;
   /** Bits per channel and alpha of the written frames (16 = the source's precision kept). */
   media: { depth: number; alpha: boolean; timecode: string | null; reelName: string | null; audio: string | null };
+  /** The denoising passes each window ran (width, height, steps; two for multi-scale), and why they differ from the recipe when they do. */
+  sampling: { passes: PassRecord[][]; notes: string[] };
   timings: { totalSeconds: number; loadSeconds: number; renderSeconds: number; windows: number; meanStepMs: number; tokensPerWindow: number[] };
 }
 
@@ -118,6 +121,7 @@ export async function runJob(spec: JobSpec, opts: RunOptions = {}): Promise<RunR
       reelName: prepared.tags.reelName ?? null,
       audio: prepared.tags.audio?.codec ?? null,
     },
+    sampling: { passes: stats.passes, notes: stats.notes },
     timings: {
       totalSeconds: round((t2 - t0) / 1000),
       loadSeconds: round((t1 - t0) / 1000),

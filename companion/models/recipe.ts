@@ -73,8 +73,14 @@ export interface Recipe {
   conditioning: 'per-token';
   /** Noise on the known tokens before each step, scaled by σ² (`image_cond_noise_scale`). */
   conditioningNoise: number;
-  /** x264 CRF the authors pass single conditioning images through (0 = none). */
+  /** x264 CRF the authors pass every conditioning frame through (0 = none). */
   conditioningImageCrf: number;
+  /**
+   * σ of the 3×3 Gaussian blur the authors apply to every conditioning frame before compressing
+   * it (inference.py load_image_to_tensor_with_resize_and_crop); absent = none (recipes recorded
+   * before it was transcribed).
+   */
+  conditioningImageBlur?: number;
   stgMode: StgMode;
   /** Stochastic sampling: each step re-noises the x0 estimate with fresh noise instead of an Euler step. */
   stochastic: boolean;
@@ -128,6 +134,7 @@ export const recipeSchema = z
     conditioning: z.literal('per-token'),
     conditioningNoise: nonNeg,
     conditioningImageCrf: z.number().int().min(0).max(51),
+    conditioningImageBlur: z.number().positive().optional(),
     stgMode: z.enum(['attention_values', 'attention_skip']),
     stochastic: z.boolean(),
     pipeline: z.enum(['base', 'multi-scale']),
@@ -200,7 +207,7 @@ export function describeRecipe(r: Recipe): string[] {
     );
   });
   lines.push(
-    `${r.stochastic ? 'stochastic' : 'deterministic'} sampling; conditioning ${r.conditioning}, noise ${r.conditioningNoise}·σ², image CRF ${r.conditioningImageCrf}`,
+    `${r.stochastic ? 'stochastic' : 'deterministic'} sampling; conditioning ${r.conditioning}, noise ${r.conditioningNoise}·σ², image CRF ${r.conditioningImageCrf}${r.conditioningImageBlur ? ` after a 3×3 blur (σ ${r.conditioningImageBlur})` : ''}`,
     `decode at timestep ${r.decode.timestep} with noise ${r.decode.noiseScale}; text encoder ${r.textEncoder}`,
     `default negative prompt: "${r.negativePrompt}"`,
   );

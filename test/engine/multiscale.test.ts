@@ -13,7 +13,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { adainFilter, multiScaleSizes } from '../../companion/engine/multiScale.ts';
+import { adainFilter, leastWorkingSide, multiScaleSizes } from '../../companion/engine/multiScale.ts';
+import { recipeByName } from '../../companion/models/ltxv/recipes.ts';
+import { tinyManifest } from '../../companion/models/tiny.ts';
+import type { ModelManifest } from '../../companion/models/types.ts';
 
 const golden = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', 'ltxv-multiscale-golden.json'), 'utf8')) as {
   adain: number[];
@@ -27,6 +30,17 @@ describe('multi-scale arithmetic (golden numbers from the authors’ pipeline)',
       expect(multiScaleSizes(w, h, 0.6666666, 32), key).toEqual({ first: { width: w1, height: h1 }, second: { width: w2, height: h2 } });
     }
     expect(() => multiScaleSizes(40, 40, 0.6666666, 32)).toThrow(/too small/);
+  });
+
+  it('least working side: 64 px for a multi-scale recipe with its upsampler in 32 px cells (64 → 42 → 32), one multiple otherwise', () => {
+    const ltx = { ...tinyManifest, files: [], latent: { channels: 128, spatial: 32, temporal: 8 }, sizeRules: { multiple: 32, maxPixels: 768 * 512, maxFrames: 121 } } as ModelManifest;
+    const recipe = recipeByName('ltxv-2b-0.9.8-distilled')!;
+    const upsampler = { source: recipe.upscaler!, inChannels: 128, midChannels: 512, blocksPerStage: 4 };
+    expect(leastWorkingSide({ ...ltx, recipe, upsampler })).toBe(64);
+    expect(multiScaleSizes(64, 64, recipe.downscaleFactor!, 32).first).toEqual({ width: 32, height: 32 });
+    expect(() => multiScaleSizes(32, 64, recipe.downscaleFactor!, 32)).toThrow(/too small/);
+    expect(leastWorkingSide({ ...ltx, recipe })).toBe(32);
+    expect(leastWorkingSide({ ...ltx, recipe: recipeByName('ltxv-2b-0.9.5')!, upsampler })).toBe(32);
   });
 
   it('AdaIN gives each channel the reference’s mean and std, every element as upstream', () => {

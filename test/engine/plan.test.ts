@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cropAround, maskBounds, padToWindow, planChain, splitRange, workingSize } from '../../companion/engine/plan.ts';
+import { cropAround, growTo, maskBounds, padToWindow, planChain, splitRange, workingSize } from '../../companion/engine/plan.ts';
 
 const tinyRules = { multiple: 8, maxPixels: 128 * 72, maxFrames: 17 };
 const tinyLatent = { channels: 384, spatial: 8, temporal: 2 };
@@ -48,5 +48,13 @@ describe('crop', () => {
     expect(b).toEqual({ x: 30, y: 20, width: 11, height: 6 });
     expect(cropAround(b, 100, 50)).toEqual({ x: 14, y: 4, width: 43, height: 38 });
     expect(maskBounds(new Float32Array(10), 5, 2)).toBeNull();
+  });
+
+  it('grows a crop about its centre to a least side, inside the frame; a frame side shorter than that is taken whole', () => {
+    expect(growTo({ x: 80, y: 50, width: 42, height: 42 }, 64, 192, 128)).toEqual({ x: 69, y: 39, width: 64, height: 64 });
+    // Near an edge: shifted inwards, never past the frame.
+    expect(growTo({ x: 0, y: 100, width: 20, height: 28 }, 64, 192, 128)).toEqual({ x: 0, y: 64, width: 64, height: 64 });
+    // Already large enough: unchanged. Frame narrower than the least side: the whole side.
+    expect(growTo({ x: 5, y: 5, width: 70, height: 40 }, 64, 192, 48)).toEqual({ x: 5, y: 0, width: 70, height: 48 });
   });
 });

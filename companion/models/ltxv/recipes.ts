@@ -23,6 +23,8 @@ export const LTXV_NEGATIVE_PROMPT = 'worst quality, inconsistent motion, blurry,
 export const LTXV_CONDITIONING_NOISE = 0.15;
 /** crf_compressor.compress default, applied by inference.py to conditioning images. */
 export const LTXV_CONDITIONING_IMAGE_CRF = 29;
+/** inference.py load_image_to_tensor_with_resize_and_crop: TVF.gaussian_blur(kernel_size=3, sigma=1.0) before the CRF. */
+export const LTXV_CONDITIONING_IMAGE_BLUR = 1;
 export const LTXV_TEXT_ENCODER = 'PixArt-alpha/PixArt-XL-2-1024-MS';
 
 const ALSO = ['ltx_video/inference.py', 'ltx_video/pipelines/pipeline_ltx_video.py'];
@@ -54,6 +56,7 @@ function recipe(
     conditioning: 'per-token',
     conditioningNoise: LTXV_CONDITIONING_NOISE,
     conditioningImageCrf: LTXV_CONDITIONING_IMAGE_CRF,
+    conditioningImageBlur: LTXV_CONDITIONING_IMAGE_BLUR,
     stgMode: 'attention_values',
     decode: { timestep: 0.05, noiseScale: 0.025 },
     negativePrompt: LTXV_NEGATIVE_PROMPT,
