@@ -8,6 +8,8 @@
  * so a prompt used before does not load the (large) text encoder again.
  */
 import * as ort from 'onnxruntime-node';
+import { halfComputeGraph, type ComputeChoice } from '../models/computeVariant.ts';
+import { computeFor } from '../models/precision.ts';
 import { ltxRope } from '../models/ltxv/rope.ts';
 import { loadTokenizer } from '../models/tokenizer.ts';
 import type { ModelHandle, ModelManifest } from '../models/types.ts';
@@ -16,7 +18,7 @@ import type { LatentGrid } from './latents.ts';
 import { PromptCache } from './promptCache.ts';
 import { toneMapLatents } from './scheduler.ts';
 import type { Provider } from './providers.ts';
-import { StageSessions } from './stages.ts';
+import { StageSessions, type Compute } from './stages.ts';
 
 export { PROVIDER_ORDER, bundledProviders, type Provider } from './providers.ts';
 
@@ -24,6 +26,8 @@ export interface ModelRuntime {
   manifest: ModelManifest;
   /** The provider the transformer (the bulk of the work) runs on now. */
   readonly provider: Provider;
+  /** The float type the transformer computes in there (after any fallback); goes into provenance. */
+  readonly compute: Compute;
   /** Provider fallbacks so far, one message each. */
   readonly fallbacks: readonly string[];
   /** Stages holding a session right now (for the memory benchmark). */
@@ -58,12 +62,18 @@ export interface RuntimeOptions {
   /** Weights resident at once (default: RESHOOT_MEMORY_BUDGET_GB or 16 GiB). */
   budgetBytes?: number;
   onFallback?: (message: string) => void;
+  /** Transformer compute precision (default `auto`: fp16 on GPU providers, fp32 on CPU; see computeVariant.ts). */
+  compute?: ComputeChoice;
 }
 
 export async function loadRuntime(model: ModelHandle, opts: RuntimeOptions | Provider = 'cpu'): Promise<ModelRuntime> {
   const o: RuntimeOptions = typeof opts === 'string' ? { providers: [opts] } : opts;
   const m = model.manifest;
-  const stages = new StageSessions(model.graphs, o);
+  const choice = o.compute ?? 'auto';
+  const stages = new StageSessions(model.graphs, {
+    ...o,
+    half: { compute: (provider) => computeFor(provider, choice), graph: () => halfComputeGraph(model) },
+  });
   // Small models stay resident: open everything now, so a broken provider shows at load.
   // Large ones open the transformer now (the stage that decides the provider) and the rest on use.
   if (stages.totalBytes() <= stages.budget || m.testModel) {
@@ -83,6 +93,9 @@ export async function loadRuntime(model: ModelHandle, opts: RuntimeOptions | Pro
     manifest: m,
     get provider() {
       return stages.providerOf('transformer');
+    },
+    get compute() {
+      return stages.computeOf('transformer');
     },
     get fallbacks() {
       return stages.fallbacks;
@@ -149,7 +162,7 @@ export async function loadRuntime(model: ModelHandle, opts: RuntimeOptions | Pro
         timestep: new ort.Tensor('float32', timestep, [batch, S]),
         rope_cos: new ort.Tensor('float32', cos, [batch, S, D]),
         rope_sin: new ort.Tensor('float32', sin, [batch, S, D]),
-      });
+      }, finiteVelocity);
       return out.velocity!.data as Float32Array;
     },
 
@@ -180,6 +193,13 @@ export async function loadRuntime(model: ModelHandle, opts: RuntimeOptions | Pro
 
     release: () => stages.releaseAll(),
   };
+}
+
+/** An fp16 graph whose activations overflowed returns Inf/NaN: the stage then reruns in fp32 (stages.ts). */
+function finiteVelocity(out: ort.InferenceSession.ReturnType): string | null {
+  const v = out.velocity!.data as Float32Array;
+  for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i]!)) return `velocity has a non-finite value at ${i} of ${v.length}`;
+  return null;
 }
 
 function repeat(a: Float32Array, times: number): Float32Array {
