@@ -4,23 +4,26 @@
  * Import writes one transformer: fp32 compute (what every provider, the CPU one included, runs at
  * full accuracy). GPU providers run the fp16-compute graph instead (matmuls and attention in half
  * precision, norm statistics / softmax / timestep embedding in fp32; ltxv/transformer.ts). Writing
- * that variant at import as a second full graph would double the model on disk (2B: +7.6 GB fp32,
- * 13B: +49 GB) for bytes that are the same weights. So the variant is built when a GPU provider
- * first asks for it: the graph builder makes the fp16-compute nodes from the manifest's config (it
- * needs no weight bytes for that) and `GraphBuilder.saveOver` points every initializer at the bytes
- * the fp32 graph's `transformer.onnx.data` already holds; ORT casts the weights to fp16 once while
- * it creates the session (constant folding). On disk that is one small extra `.onnx` beside the
- * model (nodes only: ~40 KiB per layer, 1.1 MiB at 2B, 1.9 MiB at 13B), rebuilt when the
- * transformer it was made from changes (its sha256 is recorded in the variant's metadata).
- * Measured by `npm run bench:variant`: build time and file size against the weights.
+ * that variant at import as a second graph with its own weights would add them again on disk
+ * (+3.6 GiB at 2B, +24.3 GiB at 13B in fp16) for values the model already holds. So the variant
+ * is built when a GPU provider first asks for it: the graph builder makes the fp16-compute nodes
+ * from the manifest's config (it needs no weight bytes for that) and `GraphBuilder.saveOver`
+ * points every initializer at the bytes the stored graph's `transformer.onnx.data` already holds;
+ * ORT casts fp32-stored weights to fp16 once while it creates the session (constant folding).
+ * Measured (`npm run bench:variant`): the variant is 0.92 MiB at 2B and 1.58 MiB at 13B (34 KiB
+ * per layer), built in about 0.5 s; it is rebuilt only when the transformer it was made from
+ * changes (that graph's sha256 is in the variant's metadata). The price is at session creation:
+ * over fp32-stored weights the folded Casts hold both copies for a moment (2B width, 2 layers,
+ * CPU: open 20 s vs 12 s, peak RSS 1.45 vs 0.96 GiB); over fp16-stored weights (`--precision
+ * fp16`, what a 13B import should use) there is no Cast on the matrices at all.
  *
- * bf16 is not offered. onnxruntime-node has no bf16 tensors at the graph boundary (the graph could
- * still cast inside), but of the providers Reshoot uses only CUDA has bf16 kernels, and only for
- * some ops (MatMul, Add, LayerNorm; not MultiHeadAttention with key padding as of ORT 1.30);
- * WebGPU, DirectML and CoreML have none, and the CPU provider runs bf16 through slow reference
- * kernels. fp16 has more mantissa (10 bits vs 7) where the values fit, and the graph keeps the
- * statistics that need range in fp32, so fp16 is the half type everywhere; a bf16 graph would
- * only pay where CUDA fuses all of it, which nothing here can measure without a GPU.
+ * bf16 is not offered. onnxruntime-node 1.30 has no bf16 tensors at the graph boundary (its
+ * binding's type table stops at float16: element type 16 is unmapped), so a bf16 graph would cast
+ * inside like this one does. Of the providers Reshoot uses, only CUDA registers bf16 kernels, and
+ * for part of the ops; WebGPU, DirectML and CoreML compute in fp32/fp16 only. A bf16 variant would
+ * therefore run on CUDA alone, and nothing here can test or measure it without a GPU. fp16 keeps 3
+ * more mantissa bits than bf16 where values fit, and the graph keeps what needs range (norm
+ * statistics, softmax, the timestep embedding) in fp32, which is why fp16 is the half type.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync, renameSync, rmSync } from 'node:fs';
