@@ -85,6 +85,10 @@ export async function loadRuntime(model: ModelHandle, opts: RuntimeOptions | Pro
   // On disk only for real models: their text encoder is the slowest thing to load.
   const prompts = new PromptCache(m.testModel ? null : model.dir);
   const ropeCache = new Map<string, Rope>();
+  // The RoPE tables repeated per batch element, as ORT tensors, for the last rope and batch used:
+  // every step of a window feeds the same ones, and rebuilding them was the bulk of a step's host
+  // work (2 × B × S × D floats: 200 MB per step at 6,144 tokens, batch 2; bench/step-io.ts).
+  let ropeFeeds: { rope: Rope; batch: number; cos: ort.Tensor; sin: ort.Tensor } | null = null;
   const D = m.transformer.numAttentionHeads * m.transformer.attentionHeadDim;
   const C = m.latent.channels;
   const L = m.text.maxTokens;
@@ -147,8 +151,11 @@ export async function loadRuntime(model: ModelHandle, opts: RuntimeOptions | Pro
     async velocity(tokens, batch, timestep, txt, rope, perturb) {
       const S = timestep.length / batch;
       const Lt = txt.mask.length / txt.batch;
-      const cos = batch === 1 ? rope.cos : repeat(rope.cos, batch);
-      const sin = batch === 1 ? rope.sin : repeat(rope.sin, batch);
+      if (ropeFeeds?.rope !== rope || ropeFeeds.batch !== batch) {
+        const cos = batch === 1 ? rope.cos : repeat(rope.cos, batch);
+        const sin = batch === 1 ? rope.sin : repeat(rope.sin, batch);
+        ropeFeeds = { rope, batch, cos: new ort.Tensor('float32', cos, [batch, S, D]), sin: new ort.Tensor('float32', sin, [batch, S, D]) };
+      }
       const layers = m.transformer.numLayers;
       if (perturb && !m.transformer.stg) throw new Error(`internal: ${m.id} has no STG input; the sampler asked for a perturbed pass`);
       if (perturb && perturb.length !== layers * batch) throw new Error(`internal: stg_perturb has ${perturb.length} values, expected ${layers} × ${batch}`);
@@ -160,8 +167,8 @@ export async function loadRuntime(model: ModelHandle, opts: RuntimeOptions | Pro
         encoder_hidden_states: new ort.Tensor('float32', txt.embeds, [batch, Lt, m.transformer.captionChannels]),
         encoder_attention_mask: new ort.Tensor('float32', txt.mask, [batch, Lt]),
         timestep: new ort.Tensor('float32', timestep, [batch, S]),
-        rope_cos: new ort.Tensor('float32', cos, [batch, S, D]),
-        rope_sin: new ort.Tensor('float32', sin, [batch, S, D]),
+        rope_cos: ropeFeeds.cos,
+        rope_sin: ropeFeeds.sin,
       }, finiteVelocity);
       return out.velocity!.data as Float32Array;
     },
@@ -191,7 +198,10 @@ export async function loadRuntime(model: ModelHandle, opts: RuntimeOptions | Pro
       return r;
     },
 
-    release: () => stages.releaseAll(),
+    release: () => {
+      ropeFeeds = null;
+      return stages.releaseAll();
+    },
   };
 }
 
