@@ -4,8 +4,9 @@
  * half-compute variant, made beside the model over the same stored weights. There is no GPU here,
  * so the fp16 path runs on the CPU provider (its fp16 kernels are slow but exact to fp16).
  *
- * Tolerance end to end (builtin:tiny, 3 steps, 8-bit frames): mean |fp16 − fp32| ≤ 1 level and
- * every pixel within 8 levels; the velocity of one step (seeded inputs) cosine ≥ 0.999.
+ * Tolerance end to end (builtin:tiny, 3 steps, 8-bit frames): mean |fp16 − fp32| ≤ 0.25 level
+ * and every pixel within 4 levels (measured: 8 steps, 17 frames, mean 0.027, max 1); the velocity
+ * over int8 weights (seeded inputs) cosine ≥ 0.999.
  */
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -92,8 +93,8 @@ describe('compute precision at render', () => {
           n++;
         }
       }
-      expect(sum / n).toBeLessThanOrEqual(1);
-      expect(max).toBeLessThanOrEqual(8);
+      expect(sum / n).toBeLessThanOrEqual(0.25);
+      expect(max).toBeLessThanOrEqual(4);
       expect(differ).toBeGreaterThan(0); // it really computed in another precision
     } finally {
       await auto.close();
