@@ -8,8 +8,9 @@
  *
  * The model folder is written here with random weights at the real sizes: the LTX-Video 2B
  * transformer (28 layers, fp16 storage, synthesized straight into its data file, ./weights.ts)
- * and the 0.9.5-layout VAE at its published widths (128…2048, decoder 256…1024) and depths
- * (encoder 4,6,6,2,2; decoder 5,5,5,5), stored fp32. The text encoder is the byte-embedding one
+ * and a 0.9.5-layout VAE (the test fixture's layout) at widths 128…2048 (decoder 256…1024) and
+ * depths 4,6,6,2,2 / 5,5,5,5 — the values of LTX-2's published diffusers VAE config, which has
+ * this layout; not checked against a 0.9.5 checkpoint — 1.25 B parameters, stored fp32 (4.65 GiB). The text encoder is the byte-embedding one
  * of the test model at caption width 4096 instead of T5-XXL: T5 runs once per prompt (2 prompts
  * per job), not per step, and its 9.5 GB would not change the per-step figures this measures.
  * Media I/O (ffmpeg decode/encode) is not in it.

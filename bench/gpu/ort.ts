@@ -12,7 +12,7 @@
  * the idle baseline, sampled with nvidia-smi every 50 ms (ORT has no allocator statistics in Node).
  *
  * Disk and time (a device session is 8 minutes and 64 GiB): weights are written straight into
- * their stored form, fp16 or int8 (./weights.ts writeSynthWeights: ~1 GB/s, no JavaScript
+ * their stored form, fp16 or int8 (./weights.ts writeSynthWeights: at disk speed, no JavaScript
  * conversion), once per model × storage; fp32 and fp16 compute are two small graphs over the same
  * fp16 file (GraphBuilder.saveOver), and each file is deleted before the next is written. The
  * disk the largest phase needs is printed first, and the run refuses if the temp folder has less
