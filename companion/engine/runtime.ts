@@ -87,7 +87,7 @@ export async function loadRuntime(model: ModelHandle, opts: RuntimeOptions | Pro
   const ropeCache = new Map<string, Rope>();
   // The RoPE tables repeated per batch element, as ORT tensors, for the last rope and batch used:
   // every step of a window feeds the same ones, and rebuilding them was the bulk of a step's host
-  // work (2 × B × S × D floats: 200 MB per step at 6,144 tokens, batch 2; bench/step-io.ts).
+  // work (2 × B × S × D floats: 192 MiB per step at 6,144 tokens, batch 2; bench/step-io.ts).
   let ropeFeeds: { rope: Rope; batch: number; cos: ort.Tensor; sin: ort.Tensor } | null = null;
   const D = m.transformer.numAttentionHeads * m.transformer.attentionHeadDim;
   const C = m.latent.channels;

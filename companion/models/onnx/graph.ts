@@ -15,6 +15,8 @@
  * any execution provider (the CPU one included) runs it. Linear weights can be stored int8/int4
  * for com.microsoft.MatMulNBits (see StorageDecision). A builder made with compute 'fp16' computes
  * in half precision (see ComputeType). The variant is written into the file's metadata_props.
+ * `saveOver` writes the graph over weights another graph file already stores (a compute variant
+ * of an installed model without a second copy of its weights; ../computeVariant.ts).
  */
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
