@@ -1,6 +1,6 @@
 /**
  * `reshoot` on the command line:
- *   reshoot render job.json [--out PATH] [--force] [--provider P]   (default: RESHOOT_PROVIDER, else auto)
+ *   reshoot render job.json [--out PATH] [--force] [--provider P] [--compute C]   (defaults: RESHOOT_PROVIDER / RESHOOT_COMPUTE, else auto)
  *   reshoot doctor
  *   reshoot models list|pull|import|info|remove   (see modelsCli.ts)
  *   reshoot demo [--out DIR]
@@ -17,6 +17,7 @@ import { runJob } from './jobs/run.ts';
 import { abandonOutputs } from './media/encode.ts';
 import type { Progress } from './jobs/render.ts';
 import { providersFor } from './engine/providers.ts';
+import { computeChoice } from './models/computeVariant.ts';
 import { MODELS_USAGE } from './modelsCli.ts';
 import { FARM_USAGE } from './farm/usage.ts';
 import { FarmError } from './farm/errors.ts';
@@ -28,6 +29,7 @@ const USAGE = `usage:
                                  with --queue, jobs go to a render farm's workers
 ${FARM_USAGE}
   reshoot render <job.json> [--out PATH] [--force] [--provider auto|cuda|dml|coreml|webgpu|cpu]
+                [--compute auto|fp32|fp16]   transformer float type (auto: fp16 on GPUs, fp32 on CPU)
   reshoot doctor                 check ffmpeg, ONNX Runtime providers and the model cache
 ${MODELS_USAGE}
   reshoot demo [--out DIR]       render the examples into ./out
@@ -82,7 +84,7 @@ async function render(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { out: { type: 'string' }, force: { type: 'boolean', default: false }, provider: { type: 'string' } },
+    options: { out: { type: 'string' }, force: { type: 'boolean', default: false }, provider: { type: 'string' }, compute: { type: 'string' } },
   });
   if (positionals.length !== 1) {
     console.error(`reshoot render: expected one job file\n${USAGE}`);
@@ -98,8 +100,10 @@ async function render(args: string[]): Promise<number> {
     return 1;
   }
   let providers;
+  let compute;
   try {
     providers = providersFor(values.provider);
+    compute = computeChoice(values.compute);
   } catch (e) {
     console.error(`reshoot render: ${(e as Error).message}`);
     return 2;
@@ -107,7 +111,7 @@ async function render(args: string[]): Promise<number> {
   const spec = parseJobSpec(json);
   const bar = progressBar(`${spec.kind}`);
   const stopInterrupts = exitCleanlyOnInterrupt(bar.clear);
-  const result = await runJob(spec, { out: values.out, force: values.force, providers, onProgress: bar.update })
+  const result = await runJob(spec, { out: values.out, force: values.force, providers, compute, onProgress: bar.update })
     .catch((e) => {
       bar.clear(); // the error is the one line the user should see
       throw e;
@@ -119,7 +123,7 @@ async function render(args: string[]): Promise<number> {
   const t = result.provenance.timings;
   console.log(
     `${result.output}\n  ${result.provenance.frames} frames, seed ${result.provenance.seed}, model ${result.provenance.model.id}` +
-      ` on ${result.provenance.provider}, ${t.totalSeconds.toFixed(1)} s (${t.windows} windows, ${t.meanStepMs.toFixed(0)} ms/step)` +
+      ` on ${result.provenance.provider} (${result.provenance.transformer.compute ?? 'fp32'} compute), ${t.totalSeconds.toFixed(1)} s (${t.windows} windows, ${t.meanStepMs.toFixed(0)} ms/step)` +
       (result.provenance.model.testModel ? `\n  note: ${result.provenance.model.id} is a test model; it exercises the pipeline and makes no real pictures` : '') +
       `\n  provenance: ${result.sidecar}`,
   );

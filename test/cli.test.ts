@@ -46,6 +46,17 @@ const base = () => ({
 });
 
 describe('reshoot render', () => {
+  it('--compute fp16 runs the half-precision transformer (provenance and summary say so); a bad value is a usage error', async () => {
+    const out = path.join(tmp.dir, 'half');
+    const r = await reshoot('render', job('half.json', base()), '--out', out, '--compute', 'fp16');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/model builtin:tiny on cpu \(fp16 compute\)/);
+    expect(JSON.parse(readFileSync(`${out}.json`, 'utf8')).transformer.compute).toBe('fp16');
+    const bad = await reshoot('render', job('bad-compute.json', base()), '--compute', 'bf16');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/unknown compute precision "bf16" \(one of auto, fp32, fp16/);
+  });
+
   it('renders a job file with --out, prints where, and writes the provenance sidecar', async () => {
     const out = path.join(tmp.dir, 'frames');
     const r = await reshoot('render', job('ok.json', base()), '--out', out);

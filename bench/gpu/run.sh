@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # bench/gpu in one call: PyTorch eager first (writes its JSON), then our graphs on every GPU
-# provider that loads, printing both side by side. No network. On a machine without a GPU it
-# runs a CPU smoke version (1 layer, 64 tokens) so it cannot rot.
+# provider that loads, printing both side by side, then the whole 5-second extension through the
+# engine. No network. It prints the disk it needs first and refuses if the temp folder is short.
+# On a machine without a GPU it runs a CPU smoke version (1 layer, 64 tokens) so it cannot rot.
 #
 #   bash bench/gpu/run.sh            (from the repository root)
 #
 # Node: `node` on PATH, else a carried one in .carry/node/bin (git-ignored; see README "GPU bench").
 # Vulkan (WebGPU on Linux): if .gl/ holds the loader .debs (device README), they are unpacked first.
 set -euo pipefail
+# ort.ts skips phases that would start after BENCH_GPU_BUDGET_S (450) from here: the call fits 8 minutes.
+export BENCH_GPU_T0="${BENCH_GPU_T0:-$(date +%s)}"
 cd "$(dirname "$0")/../.."
 if [ -d .carry/node/bin ]; then export PATH="$PWD/.carry/node/bin:$PATH"; fi
 command -v node >/dev/null || { echo "bench/gpu: no node on PATH and no .carry/node/bin" >&2; exit 1; }

@@ -6,10 +6,12 @@
 import { Worker } from 'node:worker_threads';
 import { ReshootError, type ErrorCode } from '../errors.ts';
 import type { Frame } from '../media/frame.ts';
+import { computeChoice, type ComputeChoice } from '../models/computeVariant.ts';
 import type { ModelManifest } from '../models/types.ts';
 import type { PassRecord, PreviewImage, StepInfo, WindowRequest } from './generate.ts';
 import type { FromWorker, ToWorker } from './messages.ts';
 import { providersFor, type Provider } from './providers.ts';
+import type { Compute } from './stages.ts';
 
 export interface WindowOutput {
   frames: Frame[];
@@ -30,9 +32,11 @@ export class Engine {
     number,
     { resolve: (o: WindowOutput) => void; reject: (e: Error) => void; onStep: (s: StepInfo) => void; onPreview?: (p: PreviewImage) => void }
   >();
-  private loaded: { resolve: (v: { provider: Provider; manifest: ModelManifest; fallbacks: string[] }) => void; reject: (e: Error) => void } | null = null;
+  private loaded: { resolve: (v: { provider: Provider; compute: Compute; manifest: ModelManifest; fallbacks: string[] }) => void; reject: (e: Error) => void } | null = null;
   manifest: ModelManifest | null = null;
   provider: Provider | null = null;
+  /** The float type the transformer computes in on `provider` (goes into provenance). */
+  compute: Compute | null = null;
   /** Provider fallbacks so far (load and first runs), one message each; goes into provenance. */
   fallbacks: string[] = [];
 
@@ -45,16 +49,20 @@ export class Engine {
     });
   }
 
-  /** Starts a worker and loads `modelId` on the first provider that works (default: providersFor()). */
-  static async open(modelId: string, providers: Provider[] = providersFor()): Promise<Engine> {
+  /**
+   * Starts a worker and loads `modelId` on the first provider that works (default: providersFor()),
+   * computing the transformer in `compute` (default: RESHOOT_COMPUTE, else auto).
+   */
+  static async open(modelId: string, providers: Provider[] = providersFor(), compute: ComputeChoice = computeChoice()): Promise<Engine> {
     const engine = new Engine();
     try {
-      const info = await new Promise<{ provider: Provider; manifest: ModelManifest; fallbacks: string[] }>((resolve, reject) => {
+      const info = await new Promise<{ provider: Provider; compute: Compute; manifest: ModelManifest; fallbacks: string[] }>((resolve, reject) => {
         engine.loaded = { resolve, reject };
-        engine.post({ type: 'load', modelId, providers });
+        engine.post({ type: 'load', modelId, providers, compute });
       });
       engine.manifest = info.manifest;
       engine.provider = info.provider;
+      engine.compute = info.compute;
       engine.fallbacks = info.fallbacks;
       return engine;
     } catch (e) {
@@ -115,6 +123,7 @@ export class Engine {
     else if (m.type === 'done') {
       this.pending.delete(m.id);
       this.provider = m.provider;
+      this.compute = m.compute;
       this.fallbacks = m.fallbacks;
       p.resolve({
         frames: m.frames.map((f) => ({ ...f, channels: 3 as const })),

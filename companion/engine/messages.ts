@@ -1,14 +1,16 @@
 /** Messages between the Engine (main thread) and its worker. Structured-clone safe. */
+import type { ComputeChoice } from '../models/computeVariant.ts';
 import type { ModelManifest } from '../models/types.ts';
 import type { PassRecord, WindowRequest } from './generate.ts';
 import type { Provider } from './providers.ts';
+import type { Compute } from './stages.ts';
 
 export type ToWorker =
-  | { type: 'load'; modelId: string; providers: Provider[] }
+  | { type: 'load'; modelId: string; providers: Provider[]; compute: ComputeChoice }
   | { type: 'window'; id: number; request: WindowRequest };
 
 export type FromWorker =
-  | { type: 'loaded'; provider: Provider; manifest: ModelManifest; fallbacks: string[] }
+  | { type: 'loaded'; provider: Provider; compute: Compute; manifest: ModelManifest; fallbacks: string[] }
   | { type: 'step'; id: number; step: number; steps: number }
   /** A live preview (generate.ts PreviewImage); the PNG's buffer is transferred. */
   | { type: 'preview'; id: number; width: number; height: number; png: Uint8Array; step: number; steps: number; latentFrame: number; ms: number }
@@ -22,8 +24,9 @@ export type FromWorker =
       /** The denoising passes that ran, and why they differ from the recipe when they do. */
       passes: PassRecord[];
       note?: string;
-      /** Where the transformer ran, after any fallback, and every fallback so far. */
+      /** Where the transformer ran and in which float type, after any fallback, and every fallback so far. */
       provider: Provider;
+      compute: Compute;
       fallbacks: string[];
     }
   | { type: 'error'; id: number; code: string; message: string };

@@ -8,6 +8,8 @@
  * so a prompt used before does not load the (large) text encoder again.
  */
 import * as ort from 'onnxruntime-node';
+import { halfComputeGraph, type ComputeChoice } from '../models/computeVariant.ts';
+import { computeFor } from '../models/precision.ts';
 import { ltxRope } from '../models/ltxv/rope.ts';
 import { graphVariant } from '../models/onnx/inspect.ts';
 import { loadTokenizer } from '../models/tokenizer.ts';
@@ -17,7 +19,7 @@ import type { LatentGrid } from './latents.ts';
 import { PromptCache } from './promptCache.ts';
 import { toneMapLatents } from './scheduler.ts';
 import type { Provider } from './providers.ts';
-import { StageSessions } from './stages.ts';
+import { StageSessions, type Compute } from './stages.ts';
 
 export { PROVIDER_ORDER, bundledProviders, type Provider } from './providers.ts';
 
@@ -25,6 +27,8 @@ export interface ModelRuntime {
   manifest: ModelManifest;
   /** The provider the transformer (the bulk of the work) runs on now. */
   readonly provider: Provider;
+  /** The float type the transformer computes in there (after any fallback); goes into provenance. */
+  readonly compute: Compute;
   /** Provider fallbacks so far, one message each. */
   readonly fallbacks: readonly string[];
   /** Stages holding a session right now (for the memory benchmark). */
@@ -69,12 +73,18 @@ export interface RuntimeOptions {
   /** Weights resident at once (default: RESHOOT_MEMORY_BUDGET_GB or 16 GiB). */
   budgetBytes?: number;
   onFallback?: (message: string) => void;
+  /** Transformer compute precision (default `auto`: fp16 on GPU providers, fp32 on CPU; see computeVariant.ts). */
+  compute?: ComputeChoice;
 }
 
 export async function loadRuntime(model: ModelHandle, opts: RuntimeOptions | Provider = 'cpu'): Promise<ModelRuntime> {
   const o: RuntimeOptions = typeof opts === 'string' ? { providers: [opts] } : opts;
   const m = model.manifest;
-  const stages = new StageSessions(model.graphs, o);
+  const choice = o.compute ?? 'auto';
+  const stages = new StageSessions(model.graphs, {
+    ...o,
+    half: { compute: (provider) => computeFor(provider, choice), graph: () => halfComputeGraph(model) },
+  });
   // Small models stay resident: open everything now, so a broken provider shows at load.
   // Large ones open the transformer now (the stage that decides the provider) and the rest on use.
   if (stages.totalBytes() <= stages.budget || m.testModel) {
@@ -86,6 +96,10 @@ export async function loadRuntime(model: ModelHandle, opts: RuntimeOptions | Pro
   // On disk only for real models: their text encoder is the slowest thing to load.
   const prompts = new PromptCache(m.testModel ? null : model.dir);
   const ropeCache = new Map<string, Rope>();
+  // The RoPE tables repeated per batch element, as ORT tensors, for the last rope and batch used:
+  // every step of a window feeds the same ones, and rebuilding them was the bulk of a step's host
+  // work (2 × B × S × D floats: 192 MiB per step at 6,144 tokens, batch 2; bench/step-io.ts).
+  let ropeFeeds: { rope: Rope; batch: number; cos: ort.Tensor; sin: ort.Tensor } | null = null;
   const D = m.transformer.numAttentionHeads * m.transformer.attentionHeadDim;
   const C = m.latent.channels;
   const L = m.text.maxTokens;
@@ -94,6 +108,9 @@ export async function loadRuntime(model: ModelHandle, opts: RuntimeOptions | Pro
     manifest: m,
     get provider() {
       return stages.providerOf('transformer');
+    },
+    get compute() {
+      return stages.computeOf('transformer');
     },
     get fallbacks() {
       return stages.fallbacks;
@@ -149,8 +166,11 @@ export async function loadRuntime(model: ModelHandle, opts: RuntimeOptions | Pro
     async velocity(tokens, batch, timestep, txt, rope, perturb) {
       const S = timestep.length / batch;
       const Lt = txt.mask.length / txt.batch;
-      const cos = batch === 1 ? rope.cos : repeat(rope.cos, batch);
-      const sin = batch === 1 ? rope.sin : repeat(rope.sin, batch);
+      if (ropeFeeds?.rope !== rope || ropeFeeds.batch !== batch) {
+        const cos = batch === 1 ? rope.cos : repeat(rope.cos, batch);
+        const sin = batch === 1 ? rope.sin : repeat(rope.sin, batch);
+        ropeFeeds = { rope, batch, cos: new ort.Tensor('float32', cos, [batch, S, D]), sin: new ort.Tensor('float32', sin, [batch, S, D]) };
+      }
       const layers = m.transformer.numLayers;
       if (perturb && !m.transformer.stg) throw new Error(`internal: ${m.id} has no STG input; the sampler asked for a perturbed pass`);
       if (perturb && perturb.length !== layers * batch) throw new Error(`internal: stg_perturb has ${perturb.length} values, expected ${layers} × ${batch}`);
@@ -162,9 +182,9 @@ export async function loadRuntime(model: ModelHandle, opts: RuntimeOptions | Pro
         encoder_hidden_states: new ort.Tensor('float32', txt.embeds, [batch, Lt, m.transformer.captionChannels]),
         encoder_attention_mask: new ort.Tensor('float32', txt.mask, [batch, Lt]),
         timestep: new ort.Tensor('float32', timestep, [batch, S]),
-        rope_cos: new ort.Tensor('float32', cos, [batch, S, D]),
-        rope_sin: new ort.Tensor('float32', sin, [batch, S, D]),
-      });
+        rope_cos: ropeFeeds.cos,
+        rope_sin: ropeFeeds.sin,
+      }, finiteVelocity);
       return out.velocity!.data as Float32Array;
     },
 
@@ -198,8 +218,18 @@ export async function loadRuntime(model: ModelHandle, opts: RuntimeOptions | Pro
       return r;
     },
 
-    release: () => stages.releaseAll(),
+    release: () => {
+      ropeFeeds = null;
+      return stages.releaseAll();
+    },
   };
+}
+
+/** An fp16 graph whose activations overflowed returns Inf/NaN: the stage then reruns in fp32 (stages.ts). */
+function finiteVelocity(out: ort.InferenceSession.ReturnType): string | null {
+  const v = out.velocity!.data as Float32Array;
+  for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i]!)) return `velocity has a non-finite value at ${i} of ${v.length}`;
+  return null;
 }
 
 function repeat(a: Float32Array, times: number): Float32Array {

@@ -11,6 +11,12 @@
  * fails, or its first run fails (a provider can load a graph and then lack a kernel for one of
  * its shapes), the stage moves to the next provider, says so through `onFallback`, and runs
  * again. Later failures are real errors and are thrown.
+ *
+ * Compute precision (options.half): on providers where the transformer computes in fp16 it opens
+ * the fp16 graph first (companion/models/computeVariant.ts), and the fp32 graph on the same
+ * provider is the next thing tried before the next provider. The fp16 graph may also hand over
+ * later than its first run: when a result check says its output is not usable (a velocity that
+ * overflowed fp16), the stage moves to fp32 and that run is repeated.
  */
 import { statSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
@@ -29,9 +35,18 @@ export function budgetFromEnv(): number {
   return Number.isFinite(gb) && gb > 0 ? gb * 1024 ** 3 : DEFAULT_BUDGET_BYTES;
 }
 
-interface Open {
-  session: ort.InferenceSession;
+/** The float type a graph computes in (its inputs and outputs are float32 either way). */
+export type Compute = 'fp32' | 'fp16';
+
+/** One way to run a stage: a provider and a compute type (the graph follows from the compute type). */
+interface Attempt {
   provider: Provider;
+  compute: Compute;
+}
+
+interface Open extends Attempt {
+  session: ort.InferenceSession;
+  graph: string;
   bytes: number;
   usedAt: number;
   runs: number;
@@ -41,7 +56,16 @@ export interface StageOptions {
   providers: Provider[];
   budgetBytes?: number;
   onFallback?: (message: string) => void;
+  /**
+   * Half-precision compute for the transformer: the compute type on each provider, and the fp16
+   * graph's path (made on first use; may throw, which counts as that attempt failing). Without
+   * it every stage runs the graph it was given.
+   */
+  half?: { compute: (provider: Provider) => Compute; graph: () => string };
 }
+
+/** Says why a run's outputs cannot be used (e.g. non-finite values), or null when they can. */
+export type ResultCheck = (out: ort.InferenceSession.ReturnType) => string | null;
 
 /** Graph bytes on disk: the .onnx plus its external data, a fair proxy for what a session holds. */
 function graphBytes(path: string): number {
@@ -60,8 +84,8 @@ async function openSession(path: string, provider: Provider): Promise<ort.Infere
 
 export class StageSessions {
   private readonly open = new Map<Stage, Open>();
-  /** Per stage, the index into `providers` it has reached (fallbacks only move forward). */
-  private readonly providerIndex = new Map<Stage, number>();
+  /** Per stage, the index into its attempts it has reached (fallbacks only move forward). */
+  private readonly attemptIndex = new Map<Stage, number>();
   readonly budget: number;
   private clock = 0;
   readonly fallbacks: string[] = [];
@@ -97,7 +121,24 @@ export class StageSessions {
 
   /** The provider a stage runs on now (after any fallback), or the first it will try. */
   providerOf(stage: Stage): Provider {
-    return this.open.get(stage)?.provider ?? this.opts.providers[this.providerIndex.get(stage) ?? 0]!;
+    return this.current(stage).provider;
+  }
+
+  /** The compute type a stage runs in now (after any fallback), or the first it will try. */
+  computeOf(stage: Stage): Compute {
+    return this.current(stage).compute;
+  }
+
+  private current(stage: Stage): Attempt {
+    return this.open.get(stage) ?? this.attempts(stage)[this.attemptIndex.get(stage) ?? 0]!;
+  }
+
+  /** Provider by provider; on a provider where the transformer computes fp16, fp16 first, then fp32. */
+  private attempts(stage: Stage): Attempt[] {
+    const half = stage === 'transformer' ? this.opts.half : undefined;
+    return this.opts.providers.flatMap((provider): Attempt[] =>
+      half?.compute(provider) === 'fp16' ? [{ provider, compute: 'fp16' }, { provider, compute: 'fp32' }] : [{ provider, compute: 'fp32' }],
+    );
   }
 
   /** Which stages hold a session right now (for tests and the memory benchmark). */
@@ -112,15 +153,17 @@ export class StageSessions {
       hit.usedAt = ++this.clock;
       return;
     }
+    // The fp16 variant shares the stored graph's weights: the stored graph's bytes count for both.
     const path = this.pathOf(stage);
     const bytes = graphBytes(path);
     await this.evictFor(bytes, stage);
     for (;;) {
-      const index = this.providerIndex.get(stage) ?? 0;
-      const provider = this.opts.providers[index]!;
+      const index = this.attemptIndex.get(stage) ?? 0;
+      const attempt = this.attempts(stage)[index]!;
       try {
-        const session = await openSession(path, provider);
-        this.open.set(stage, { session, provider, bytes, usedAt: ++this.clock, runs: 0 });
+        const graph = attempt.compute === 'fp16' ? this.opts.half!.graph() : path;
+        const session = await openSession(graph, attempt.provider);
+        this.open.set(stage, { ...attempt, session, graph, bytes, usedAt: ++this.clock, runs: 0 });
         return;
       } catch (e) {
         if (!this.fallBack(stage, index, `could not load ${stage}`, e)) throw e;
@@ -128,23 +171,40 @@ export class StageSessions {
     }
   }
 
-  async run(stage: Stage, feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.ReturnType> {
+  /**
+   * Runs a stage. `check` looks at the outputs: when it objects to an fp16 graph's result, the
+   * stage moves to fp32 on the same provider and the run is repeated (at any run, not only the
+   * first: an overflow depends on the inputs); for an fp32 graph its objection is an error.
+   */
+  async run(stage: Stage, feeds: Record<string, ort.Tensor>, check?: ResultCheck): Promise<ort.InferenceSession.ReturnType> {
     for (;;) {
       await this.load(stage);
       const s = this.open.get(stage)!;
       s.usedAt = ++this.clock;
+      const index = this.attemptIndex.get(stage) ?? 0;
+      let out: ort.InferenceSession.ReturnType;
       try {
-        const out = await s.session.run(feeds);
-        s.runs++;
-        return out;
+        out = await s.session.run(feeds);
       } catch (e) {
         // Only a first run may hand over: later failures mean something else went wrong.
-        const index = this.providerIndex.get(stage) ?? 0;
         if (s.runs > 0 || !this.fallBack(stage, index, `${stage} failed on its first run`, e)) throw e;
-        this.open.delete(stage);
-        await s.session.release().catch(() => undefined);
+        await this.close(stage, s);
+        continue;
       }
+      const objection = check?.(out) ?? null;
+      if (objection === null) {
+        s.runs++;
+        return out;
+      }
+      const what = `${stage} (${s.compute} compute) gave unusable output`;
+      if (s.compute !== 'fp16' || !this.fallBack(stage, index, what, new Error(objection))) throw new Error(`${what}: ${objection}`);
+      await this.close(stage, s);
     }
+  }
+
+  private async close(stage: Stage, s: Open): Promise<void> {
+    this.open.delete(stage);
+    await s.session.release().catch(() => undefined);
   }
 
   async releaseAll(): Promise<void> {
@@ -153,13 +213,16 @@ export class StageSessions {
     await Promise.all(sessions.map((s) => s.session.release()));
   }
 
-  /** Moves a stage to the next provider; false when there is none left. */
+  /** Moves a stage to its next attempt (fp32 on the same provider, or the next provider); false when there is none left. */
   private fallBack(stage: Stage, index: number, what: string, e: unknown): boolean {
-    const from = this.opts.providers[index]!;
-    const to = this.opts.providers[index + 1];
+    const attempts = this.attempts(stage);
+    const from = attempts[index]!;
+    const to = attempts[index + 1];
     if (!to) return false;
-    this.providerIndex.set(stage, index + 1);
-    const message = `${what} on ${from} (${(e as Error).message.split('\n')[0]}); using ${to}`;
+    this.attemptIndex.set(stage, index + 1);
+    // Compute types are named only where a stage has a choice of them (the transformer with `half`).
+    const label = (a: Attempt): string => (attempts.some((x) => x.compute === 'fp16') ? `${a.provider} (${a.compute} compute)` : a.provider);
+    const message = `${what} on ${label(from)} (${(e as Error).message.split('\n')[0]}); using ${label(to)}`;
     this.fallbacks.push(message);
     this.opts.onFallback?.(message);
     return true;

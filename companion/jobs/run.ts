@@ -11,6 +11,7 @@ import { ReshootError } from '../errors.ts';
 import { openEncoder } from '../media/encode.ts';
 import type { Recipe } from '../models/recipe.ts';
 import { loadModel } from '../models/registry.ts';
+import type { ComputeChoice } from '../models/computeVariant.ts';
 import { graphVariant, type GraphVariant } from '../models/onnx/inspect.ts';
 import type { PassRecord } from '../engine/generate.ts';
 import { renderFrames, type Preview, type Progress, type RenderStats } from './render.ts';
@@ -22,6 +23,8 @@ export interface RunOptions {
   defaultDir?: string;
   /** Providers to try in order (default: RESHOOT_PROVIDER, else every bundled one; see providers.ts). */
   providers?: Provider[];
+  /** Transformer compute precision (default: RESHOOT_COMPUTE, else auto; see models/computeVariant.ts). */
+  compute?: ComputeChoice;
   /** Reuse an engine that already has the spec's model loaded (the service keeps one). */
   engine?: Engine;
   onProgress?: (p: Progress) => void;
@@ -40,7 +43,10 @@ export interface Provenance {
   provider: string;
   /** Providers that failed before `provider` took over, with why (empty when none did). */
   providerFallbacks: string[];
-  /** The transformer graph variant that ran (attention, compute type, weight storage; from the graph file). */
+  /**
+   * The transformer graph variant that ran: attention and weight storage from the graph file,
+   * compute the float type it ran in (fp16 on GPU providers under auto; after any fallback).
+   */
   transformer: GraphVariant;
   spec: unknown;
   /** Bits per channel and alpha of the written frames (16 = the source's precision kept). */
@@ -73,7 +79,7 @@ export async function runJob(spec: JobSpec, opts: RunOptions = {}): Promise<RunR
     maxWindowFrames: model.manifest.sizeRules.maxFrames,
   });
 
-  const engine = opts.engine ?? (await Engine.open(spec.model, opts.providers));
+  const engine = opts.engine ?? (await Engine.open(spec.model, opts.providers, opts.compute));
   const t1 = performance.now();
   const encoder = await openEncoder({
     path: prepared.outputPath,
@@ -112,7 +118,7 @@ export async function runJob(spec: JobSpec, opts: RunOptions = {}): Promise<RunR
     model: { id: m.id, testModel: m.testModel, description: m.description, ...(m.recipe ? { recipe: m.recipe } : {}) },
     provider: engine.provider ?? 'unknown',
     providerFallbacks: [...engine.fallbacks],
-    transformer: graphVariant(model.graphs.transformer),
+    transformer: { ...graphVariant(model.graphs.transformer), ...(engine.compute ? { compute: engine.compute } : {}) },
     spec: JSON.parse(serializeJobSpec({ ...spec, seed: prepared.seed })),
     media: {
       depth: prepared.pipeline.depth,

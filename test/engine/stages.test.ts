@@ -50,7 +50,11 @@ describe('providers', () => {
     try {
       expect(fallback.provider).toBe('cpu');
       expect(fallback.fallbacks.length).toBeGreaterThan(0);
-      expect(fallback.fallbacks[0]).toMatch(/^could not load \w+ on webgpu \(.+\); using cpu$/);
+      // auto compute: the transformer tries WebGPU in fp16, then in fp32, then CPU (fp32 there).
+      expect(fallback.fallbacks[0]).toMatch(/^could not load transformer on webgpu \(fp16 compute\) \(.+\); using webgpu \(fp32 compute\)$/);
+      expect(fallback.fallbacks[1]).toMatch(/^could not load transformer on webgpu \(fp32 compute\) \(.+\); using cpu \(fp32 compute\)$/);
+      expect(fallback.fallbacks.slice(2).every((f) => /^could not load \w+ on webgpu \(.+\); using cpu$/.test(f))).toBe(true);
+      expect(fallback.compute).toBe('fp32');
       expect(cpu.fallbacks).toEqual([]);
       const req = {
         width: 64, height: 48, frames: Array(9).fill(null), masks: Array(9).fill(null),

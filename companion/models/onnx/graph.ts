@@ -15,6 +15,8 @@
  * any execution provider (the CPU one included) runs it. Linear weights can be stored int8/int4
  * for com.microsoft.MatMulNBits (see StorageDecision). A builder made with compute 'fp16' computes
  * in half precision (see ComputeType). The variant is written into the file's metadata_props.
+ * `saveOver` writes the graph over weights another graph file already stores (a compute variant
+ * of an installed model without a second copy of its weights; ../computeVariant.ts).
  */
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
@@ -22,7 +24,11 @@ import { endianness } from 'node:os';
 import { basename, join } from 'node:path';
 import { FP16_MAX, floatToHalf, maxAbs } from '../precision.ts';
 import { BLOCK_SIZE, quantizeBlocks, type QuantBits } from '../quantize.ts';
-import { DataType, encodeModel, type AttributeValue, type DataTypeCode, type NodeDef, type TensorDef, type ValueInfoDef } from './proto.ts';
+import type { InitializerInfo } from './inspect.ts';
+import { DataType, encodeModel, type AttributeValue, type DataTypeCode, type ExternalData, type NodeDef, type TensorDef, type ValueInfoDef } from './proto.ts';
+
+/** A weight as another graph file stores it (what `saveOver` points at). */
+export type ExistingInitializer = InitializerInfo;
 
 /** How a parameter would be initialised from scratch; sources that load checkpoints ignore it. */
 export type Init =
@@ -389,17 +395,69 @@ export class GraphBuilder {
     } finally {
       closeSync(fd);
     }
-    const stored = new Set([...quantized.values()].map((b) => `int${b}`));
-    if (fp16.length) stored.add('fp16');
-    if (initializers.some((t) => t.dataType === DataType.FLOAT && !t.name.endsWith('::scales'))) stored.add('fp32');
-    const metadata = { ...Object.fromEntries(this.metadata), 'reshoot.compute': this.compute, 'reshoot.weights': [...stored].sort().join('+') || 'none' };
-    const bytes = encodeModel({
-      graph: { name: this.name, nodes: this.storedNodes(casts, quantized), initializers, inputs: this.inputs, outputs: this.outputs },
-      metadata,
-    });
+    const bytes = this.encode(initializers, casts, quantized);
     writeFileSync(onnxPath, bytes);
     const onnxSha256 = createHash('sha256').update(bytes).digest('hex');
     return { onnxPath, dataPath, onnxBytes: bytes.length, dataBytes: offset, fp16, quantized: [...quantized.keys()], onnxSha256, dataSha256: dataHash.digest('hex') };
+  }
+
+  /**
+   * Writes `<dir>/<fileName>` as this graph over weights another graph file already stores: every
+   * initializer points at the same bytes of the same external data file (`existing`, read from
+   * that graph with inspectModel), so no weight is fetched, copied or converted. What differs is
+   * only the nodes: e.g. the fp16-compute variant of an fp32-compute transformer reads fp32-stored
+   * weights through Casts that ORT folds at load, and quantized weights' scales through a Cast to
+   * the compute type. `dir` must be the other graph's folder (external data paths are relative).
+   * Throws if the weights do not match this graph's parameters one to one (name, shape, storage).
+   */
+  saveOver(dir: string, fileName: string, existing: readonly ExistingInitializer[], meta: Record<string, string> = {}): { onnxPath: string; onnxBytes: number } {
+    const byName = new Map(existing.map((t) => [t.name, t]));
+    const initializers: TensorDef[] = [];
+    const casts = new Map<string, DataTypeCode>();
+    const quantized = new Map<string, QuantBits>();
+    const used = new Set<string>();
+    const take = (name: string): ExistingInitializer & { external: ExternalData } => {
+      const t = byName.get(name);
+      if (!t) throw new Error(`the stored graph has no weight ${name}`);
+      if (!t.external) throw new Error(`weight ${name} is not stored as external data`);
+      used.add(name);
+      initializers.push({ name, dataType: t.dataType as DataTypeCode, dims: t.dims, external: t.external });
+      return t as ExistingInitializer & { external: ExternalData };
+    };
+    for (const p of this.params.values()) {
+      const t = take(p.name);
+      if (t.dataType === DataType.UINT8) {
+        // Block-quantized [N, blocks, blob]: blob bytes = block size × bits / 8 tells the bits apart.
+        const bits = ([8, 4] as const).find((b) => (BLOCK_SIZE[b] * b) / 8 === t.dims[2]);
+        const use = this.linears.get(p.name);
+        if (!bits || !use || t.dims[0] !== use.n) throw new Error(`weight ${p.name}: stored codes [${t.dims}] do not fit a quantized [${p.dims}] Linear`);
+        quantized.set(p.name, bits);
+        const scales = take(`${p.name}::scales`);
+        if (scales.dataType !== this.floatType) casts.set(scales.name, this.floatType);
+        continue;
+      }
+      if (t.dims.join() !== p.dims.join()) throw new Error(`weight ${p.name}: stored as [${t.dims}], this graph needs [${p.dims}]`);
+      if (t.dataType !== DataType.FLOAT && t.dataType !== DataType.FLOAT16) throw new Error(`weight ${p.name}: stored type ${t.dataType} is not a float`);
+      if (t.dataType !== this.floatType) casts.set(p.name, this.floatType);
+    }
+    const extra = existing.filter((t) => !used.has(t.name)).map((t) => t.name);
+    if (extra.length) throw new Error(`the stored graph has weights this graph does not use: ${extra.slice(0, 3).join(', ')}${extra.length > 3 ? ', …' : ''}`);
+    const bytes = this.encode(initializers, casts, quantized, meta);
+    const onnxPath = join(dir, fileName);
+    writeFileSync(onnxPath, bytes);
+    return { onnxPath, onnxBytes: bytes.length };
+  }
+
+  /** The model proto: nodes as stored (casts, MatMulNBits), initializers, I/O and the variant's metadata. */
+  private encode(initializers: TensorDef[], casts: ReadonlyMap<string, DataTypeCode>, quantized: ReadonlyMap<string, QuantBits>, meta: Record<string, string> = {}): Uint8Array {
+    const stored = new Set([...quantized.values()].map((b) => `int${b}`));
+    if (initializers.some((t) => t.dataType === DataType.FLOAT16 && !t.name.endsWith('::scales'))) stored.add('fp16');
+    if (initializers.some((t) => t.dataType === DataType.FLOAT && !t.name.endsWith('::scales'))) stored.add('fp32');
+    const metadata = { ...Object.fromEntries(this.metadata), ...meta, 'reshoot.compute': this.compute, 'reshoot.weights': [...stored].sort().join('+') || 'none' };
+    return encodeModel({
+      graph: { name: this.name, nodes: this.storedNodes(casts, quantized), initializers, inputs: this.inputs, outputs: this.outputs },
+      metadata,
+    });
   }
 
   /**
@@ -427,7 +485,7 @@ export class GraphBuilder {
         opType: 'MatMulNBits',
         domain: 'com.microsoft',
         name: `${name}::matmul`,
-        inputs: [use.x, name, `${name}::scales`],
+        inputs: [use.x, name, renamed.get(`${name}::scales`) ?? `${name}::scales`],
         outputs: [use.product],
         attributes: { K: attr.i(use.k), N: attr.i(use.n), bits: attr.i(bits), block_size: attr.i(BLOCK_SIZE[bits]) },
       });
