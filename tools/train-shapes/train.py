@@ -38,6 +38,11 @@ import struct
 import sys
 import time
 
+# One BLAS thread: numpy's small matmuls (the patch encoder) otherwise spin a second thread
+# that, on a loaded 2-core machine, cost more than the training step itself.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 import numpy as np
 import torch
 
@@ -53,6 +58,7 @@ FPS = 24
 CONFIG = dict(heads=2, head_dim=64, layers=4, caption_channels=32)
 ROPE = dict(base_num_frames=20, base_height=2048, base_width=2048, theta=10000.0)
 TRAIN_SEED_BASE = 1_000_000  # held-out clips (tests, demo) use seeds below this
+SHAPE_WEIGHT = 2.0  # extra loss weight of tokens a shape touches (set by --shape-weight)
 
 
 # ---------------------------------------------------------------- layout (patchVae.ts, rope.ts)
@@ -148,12 +154,31 @@ def pixels_of(tokens, frames):
     return np.repeat(np.repeat(tokens[idx], SPATIAL, 1), SPATIAL, 2)
 
 
+# How often each kind of window is drawn. Weighted to the kinds that need the context (what the
+# editor's extend, fill and bridge do); generating from nothing is learnt from the others' noise.
+TASKS = {"generate": 0.03, "image": 0.05, "extend": 0.30, "head": 0.10, "bridge": 0.20,
+         "fill-track": 0.24, "fill-box": 0.08}
+
+
+def shape_cells(p, frames, start):
+    """Token cells [f, 8, 8] that any shape of the clip touches (its box grown by a pixel) in any frame of the group."""
+    g = SIZE // SPATIAL
+    f = latent_of(frames - 1) + 1
+    out = np.zeros((f, g, g), bool)
+    for s in p["shapes"]:
+        r = s["radius"] + 1
+        for i, (cx, cy) in enumerate(shapes.track(s, start + frames, SIZE, SIZE)[start:]):
+            y0, y1 = max(0, int((cy - r) // SPATIAL)), min(g - 1, int((cy + r) // SPATIAL))
+            x0, x1 = max(0, int((cx - r) // SPATIAL)), min(g - 1, int((cx + r) // SPATIAL))
+            out[latent_of(i), y0:y1 + 1, x0:x1 + 1] = True
+    return out
+
+
 def sample_task(rng, f):
     """A kind of window and its token mask over the full 8×8 grid (1 = generate)."""
     g = SIZE // SPATIAL
     m = np.zeros((f, g, g), bool)
-    kind = rng.choice(["generate", "image", "extend", "head", "bridge", "fill-track", "fill-box"],
-                      p=[0.08, 0.08, 0.24, 0.12, 0.14, 0.24, 0.10])
+    kind = rng.choice(list(TASKS), p=list(TASKS.values()))
     if kind in ("bridge",) and f < 3:
         kind = "extend"
     if kind == "generate":
@@ -207,12 +232,16 @@ def make_example(rng, f, crop):
         cx = int(np.clip(rng.integers(xs.min() - 2, xs.max() + 3) - crop // 2, 0, g - crop))
     else:
         cy, cx = (int(v) for v in rng.integers(0, g - crop + 1, 2))
-    src = encode(patchify(video).reshape(f, g, g, PATCH)[:, cy:cy + crop, cx:cx + crop].reshape(-1, PATCH))
-    tgt = encode(patchify(target).reshape(f, g, g, PATCH)[:, cy:cy + crop, cx:cx + crop].reshape(-1, PATCH))
+    # Patchify only the crop (it is cell-aligned, so this equals cropping the patches).
+    box = (slice(None), slice(cy * SPATIAL, (cy + crop) * SPATIAL), slice(cx * SPATIAL, (cx + crop) * SPATIAL))
+    src = encode(patchify(video[box]))
+    tgt = encode(patchify(target[box])) if target is not video else src
     mask = m[:, cy:cy + crop, cx:cx + crop].reshape(-1)
     if not mask.any():
         mask[:] = True
-    return src, tgt, mask.astype(np.float32)
+    # Shapes are a small part of each window but all of what extend and bridge are judged on.
+    weight = 1 + SHAPE_WEIGHT * shape_cells(p, frames, start)[:, cy:cy + crop, cx:cx + crop].reshape(-1)
+    return src, tgt, mask.astype(np.float32), weight.astype(np.float32)
 
 
 def make_batch(rng, batch):
@@ -221,14 +250,18 @@ def make_batch(rng, batch):
     f = 5 if rng.random() < 0.5 else int(rng.integers(2, 5))
     crop = 8 if rng.random() < 0.4 else int(rng.integers(4, 8))
     ex = [make_example(rng, f, crop) for _ in range(batch)]
-    src, tgt, mask = (torch.from_numpy(np.stack(v)) for v in zip(*ex))
-    return src, tgt, mask, (f, crop, crop)
+    src, tgt, mask, weight = (torch.from_numpy(np.stack(v)) for v in zip(*ex))
+    return src, tgt, mask, weight, (f, crop, crop)
 
 
-def sample_sigma(rng, n):
+def sample_sigma(rng, n, shift=1.0):
+    """Half uniform, half logit-normal, then shifted towards noise (σ' = sσ / (1 + (s − 1)σ)):
+    the high σ are where a window's context decides what the generated tokens become."""
     u = rng.random(n)
     logit = 1 / (1 + np.exp(-rng.normal(0, 1, n)))
-    return np.where(rng.random(n) < 0.5, u, logit).clip(1e-3, 1).astype(np.float32)
+    s = np.where(rng.random(n) < 0.5, u, logit)
+    s = shift * s / (1 + (shift - 1) * s)
+    return s.clip(1e-3, 1).astype(np.float32)
 
 
 # ---------------------------------------------------------------- export (safetensors, diffusers names)
@@ -262,6 +295,7 @@ def export(model, path, meta):
 # ---------------------------------------------------------------- training
 
 def main():
+    global SHAPE_WEIGHT
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=float, default=70)
     ap.add_argument("--out", default="/tmp/shapes-run")
@@ -269,8 +303,12 @@ def main():
     ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--sigma-shift", type=float, default=2.0, help="static shift of the training σ towards noise")
+    ap.add_argument("--per-token", type=float, default=0.85, help="share of windows with per-token conditioning (the rest: blend)")
+    ap.add_argument("--shape-weight", type=float, default=SHAPE_WEIGHT, help="extra loss weight of tokens a shape touches")
     ap.add_argument("--bench", action="store_true")
     args = ap.parse_args()
+    SHAPE_WEIGHT = args.shape_weight
     os.makedirs(args.out, exist_ok=True)
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
@@ -306,21 +344,21 @@ def main():
         lr = args.lr * min(1, (step + 1) / 100) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
         for g in opt.param_groups:
             g["lr"] = lr
-        src, tgt, mask, grid = make_batch(rng, args.batch)
+        src, tgt, mask, shape_w, grid = make_batch(rng, args.batch)
         if grid not in ropes:
             ropes[grid] = rope_tables(*grid, model.dim)
         cos, sin = ropes[grid]
         B, S, C = tgt.shape
-        sigma = torch.from_numpy(sample_sigma(rng, B))[:, None]
+        sigma = torch.from_numpy(sample_sigma(rng, B, args.sigma_shift))[:, None]
         noise = torch.from_numpy(rng.standard_normal((B, S, C), dtype=np.float32))
         noisy = (1 - sigma[..., None]) * tgt + sigma[..., None] * noise
-        per_token = torch.from_numpy((rng.random(B) < 0.7).astype(np.float32))[:, None]
+        per_token = torch.from_numpy((rng.random(B) < args.per_token).astype(np.float32))[:, None]
         # per-token: known tokens are the clean source at t = 0; otherwise every token is at σ
         known = per_token * (1 - mask)
         x = known[..., None] * src + (1 - known[..., None]) * noisy
         t = 1000 * sigma * (1 - known)
         v = model(x, t, cos, sin)
-        weight = per_token * mask + (1 - per_token)
+        weight = (per_token * mask + (1 - per_token)) * shape_w
         err = ((v - (noise - tgt)) ** 2).mean(-1)
         loss = (err * weight).sum() / weight.sum()
         opt.zero_grad(set_to_none=True)
@@ -351,7 +389,9 @@ def save(args, model, ema, opt, step, elapsed):
     torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": elapsed}, ckpt_path + ".tmp")
     os.replace(ckpt_path + ".tmp", ckpt_path)
     meta = {"producer": "tools/train-shapes/train.py", "seed": args.seed, "steps": step, "batch": args.batch,
-            "minutes": round(elapsed / 60, 1), "config": json.dumps(CONFIG), "torch": torch.__version__}
+            "minutes": round(elapsed / 60, 1), "config": json.dumps(CONFIG), "torch": torch.__version__,
+            "recipe": json.dumps({"lr": args.lr, "sigma_shift": args.sigma_shift, "per_token": args.per_token,
+                                  "shape_weight": args.shape_weight, "tasks": TASKS})}
     export(ema, os.path.join(args.out, "transformer.safetensors"), meta)
     print(f"saved step {step}", flush=True)
 
