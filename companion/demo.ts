@@ -111,10 +111,11 @@ export async function demo(outDir: string): Promise<number> {
   6  generate: a new shot from seed 1234, every 3rd frame`);
   console.log(
     `note: ${SHAPES_ID} is a toy trained by this project on synthetic shapes (64×64 px, 1–3 shapes over gradients); ` +
-      'it is not a general video model: it ignores prompts and knows nothing outside this family. Trained for about ' +
-      'an hour on a shared 2-core CPU, it fills with the right background colours and is far closer to the truth than ' +
-      'its untrained twin, but does not yet keep the shapes when it continues a clip or beat simple baselines ' +
-      '(bench/RESULTS.md, npm run bench:quality). Real footage needs a real model (reshoot models pull).',
+      'it is not a general video model: it ignores prompts and knows nothing outside this family. Trained for two ' +
+      'hours on a shared 2-core CPU, it is far closer to the truth than its untrained twin and fills about as well as ' +
+      'painting in the mean colour around the hole, but its continued shapes break into blocks of the wrong colour and ' +
+      'it does not yet beat holding the last frame or a cross-fade (bench/RESULTS.md, npm run bench:quality). ' +
+      'Real footage needs a real model (reshoot models pull).',
   );
   return 0;
 }

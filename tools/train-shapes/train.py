@@ -14,11 +14,15 @@ Trains `builtin:shapes`: a small LTX-Video transformer on the synthetic shapes f
     the truth is the clip with every fully covered shape removed), on random crops and lengths
     like the engine's windows.
 
-Run (what made the shipped weights; glibc's malloc settings stop torch's large temporaries from
-being mapped and unmapped on every op, which otherwise costs more than the arithmetic here):
+Run (glibc's malloc settings stop torch's large temporaries from being mapped and unmapped on
+every op, which otherwise costs more than the arithmetic here):
 
   MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=100000000000 MALLOC_TOP_PAD_=268435456 \
-    nice -n 19 /usr/bin/python3 tools/train-shapes/train.py --minutes 46 --out /tmp/shapes-run
+    nice -n 5 /usr/bin/python3 tools/train-shapes/train.py --minutes 120 --out /tmp/shapes-run
+
+The loss is weighted per latent channel by what the channel is worth in pixels (--pixel-weight)
+and per token towards tokens a shape touches (--shape-weight); models/shapes/README.md says why,
+and how the shipped weights were made (a resumed run whose recipe changed on the way).
 
 The budget is wall time (the learning rate follows a cosine over it), so how many steps it gets
 depends on the machine and its load; the step count is written into the weights' metadata. It
@@ -38,6 +42,11 @@ import struct
 import sys
 import time
 
+# One BLAS thread: numpy's small matmuls (the patch encoder) otherwise spin a second thread
+# that, on a loaded 2-core machine, cost more than the training step itself.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 import numpy as np
 import torch
 
@@ -53,6 +62,7 @@ FPS = 24
 CONFIG = dict(heads=2, head_dim=64, layers=4, caption_channels=32)
 ROPE = dict(base_num_frames=20, base_height=2048, base_width=2048, theta=10000.0)
 TRAIN_SEED_BASE = 1_000_000  # held-out clips (tests, demo) use seeds below this
+SHAPE_WEIGHT = 2.0  # extra loss weight of tokens a shape touches (set by --shape-weight)
 
 
 # ---------------------------------------------------------------- layout (patchVae.ts, rope.ts)
@@ -74,6 +84,17 @@ def read_safetensors(path):
 
 VAE, _ = read_safetensors(VAE_PATH)
 CHANNELS = VAE["encoder.weight"].shape[0]
+# What each latent channel is worth in pixels: the channels are PCA directions scaled to unit
+# variance, so a channel's share of the pixel error is its decoder column's squared norm (its
+# variance in the data). The top three (a cell's mean colour) carry ~88 % of the pixel variance but are
+# 3 of 64 equal terms in a plain latent MSE, which a first run spent on unpredictable detail.
+PIXEL_VARIANCE = (VAE["decoder.weight"].astype(np.float64) ** 2).sum(0)
+
+
+def channel_weights(pixel_share):
+    """Per-channel loss weights, mean 1: `pixel_share` of pixel-space MSE, the rest plain latent MSE."""
+    w = pixel_share * PIXEL_VARIANCE / PIXEL_VARIANCE.mean() + (1 - pixel_share)
+    return torch.from_numpy(w.astype(np.float32))
 
 
 def encode(patches):
@@ -148,12 +169,31 @@ def pixels_of(tokens, frames):
     return np.repeat(np.repeat(tokens[idx], SPATIAL, 1), SPATIAL, 2)
 
 
+# How often each kind of window is drawn. Weighted to the kinds that need the context (what the
+# editor's extend, fill and bridge do); generating from nothing is learnt from the others' noise.
+TASKS = {"generate": 0.03, "image": 0.05, "extend": 0.30, "head": 0.10, "bridge": 0.20,
+         "fill-track": 0.24, "fill-box": 0.08}
+
+
+def shape_cells(p, frames, start):
+    """Token cells [f, 8, 8] that any shape of the clip touches (its box grown by a pixel) in any frame of the group."""
+    g = SIZE // SPATIAL
+    f = latent_of(frames - 1) + 1
+    out = np.zeros((f, g, g), bool)
+    for s in p["shapes"]:
+        r = s["radius"] + 1
+        for i, (cx, cy) in enumerate(shapes.track(s, start + frames, SIZE, SIZE)[start:]):
+            y0, y1 = max(0, int((cy - r) // SPATIAL)), min(g - 1, int((cy + r) // SPATIAL))
+            x0, x1 = max(0, int((cx - r) // SPATIAL)), min(g - 1, int((cx + r) // SPATIAL))
+            out[latent_of(i), y0:y1 + 1, x0:x1 + 1] = True
+    return out
+
+
 def sample_task(rng, f):
     """A kind of window and its token mask over the full 8×8 grid (1 = generate)."""
     g = SIZE // SPATIAL
     m = np.zeros((f, g, g), bool)
-    kind = rng.choice(["generate", "image", "extend", "head", "bridge", "fill-track", "fill-box"],
-                      p=[0.08, 0.08, 0.24, 0.12, 0.14, 0.24, 0.10])
+    kind = rng.choice(list(TASKS), p=list(TASKS.values()))
     if kind in ("bridge",) and f < 3:
         kind = "extend"
     if kind == "generate":
@@ -207,12 +247,16 @@ def make_example(rng, f, crop):
         cx = int(np.clip(rng.integers(xs.min() - 2, xs.max() + 3) - crop // 2, 0, g - crop))
     else:
         cy, cx = (int(v) for v in rng.integers(0, g - crop + 1, 2))
-    src = encode(patchify(video).reshape(f, g, g, PATCH)[:, cy:cy + crop, cx:cx + crop].reshape(-1, PATCH))
-    tgt = encode(patchify(target).reshape(f, g, g, PATCH)[:, cy:cy + crop, cx:cx + crop].reshape(-1, PATCH))
+    # Patchify only the crop (it is cell-aligned, so this equals cropping the patches).
+    box = (slice(None), slice(cy * SPATIAL, (cy + crop) * SPATIAL), slice(cx * SPATIAL, (cx + crop) * SPATIAL))
+    src = encode(patchify(video[box]))
+    tgt = encode(patchify(target[box])) if target is not video else src
     mask = m[:, cy:cy + crop, cx:cx + crop].reshape(-1)
     if not mask.any():
         mask[:] = True
-    return src, tgt, mask.astype(np.float32)
+    # Shapes are a small part of each window but all of what extend and bridge are judged on.
+    weight = 1 + SHAPE_WEIGHT * shape_cells(p, frames, start)[:, cy:cy + crop, cx:cx + crop].reshape(-1)
+    return src, tgt, mask.astype(np.float32), weight.astype(np.float32)
 
 
 def make_batch(rng, batch):
@@ -221,14 +265,18 @@ def make_batch(rng, batch):
     f = 5 if rng.random() < 0.5 else int(rng.integers(2, 5))
     crop = 8 if rng.random() < 0.4 else int(rng.integers(4, 8))
     ex = [make_example(rng, f, crop) for _ in range(batch)]
-    src, tgt, mask = (torch.from_numpy(np.stack(v)) for v in zip(*ex))
-    return src, tgt, mask, (f, crop, crop)
+    src, tgt, mask, weight = (torch.from_numpy(np.stack(v)) for v in zip(*ex))
+    return src, tgt, mask, weight, (f, crop, crop)
 
 
-def sample_sigma(rng, n):
+def sample_sigma(rng, n, shift=1.0):
+    """Half uniform, half logit-normal, then shifted towards noise (σ' = sσ / (1 + (s − 1)σ)):
+    the high σ are where a window's context decides what the generated tokens become."""
     u = rng.random(n)
     logit = 1 / (1 + np.exp(-rng.normal(0, 1, n)))
-    return np.where(rng.random(n) < 0.5, u, logit).clip(1e-3, 1).astype(np.float32)
+    s = np.where(rng.random(n) < 0.5, u, logit)
+    s = shift * s / (1 + (shift - 1) * s)
+    return s.clip(1e-3, 1).astype(np.float32)
 
 
 # ---------------------------------------------------------------- export (safetensors, diffusers names)
@@ -262,6 +310,7 @@ def export(model, path, meta):
 # ---------------------------------------------------------------- training
 
 def main():
+    global SHAPE_WEIGHT
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=float, default=70)
     ap.add_argument("--out", default="/tmp/shapes-run")
@@ -269,8 +318,13 @@ def main():
     ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--sigma-shift", type=float, default=2.0, help="static shift of the training σ towards noise")
+    ap.add_argument("--per-token", type=float, default=0.85, help="share of windows with per-token conditioning (the rest: blend)")
+    ap.add_argument("--shape-weight", type=float, default=SHAPE_WEIGHT, help="extra loss weight of tokens a shape touches")
+    ap.add_argument("--pixel-weight", type=float, default=0.75, help="share of the loss weighted by each channel's pixel variance")
     ap.add_argument("--bench", action="store_true")
     args = ap.parse_args()
+    SHAPE_WEIGHT = args.shape_weight
     os.makedirs(args.out, exist_ok=True)
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
@@ -293,6 +347,7 @@ def main():
         rng = np.random.default_rng([args.seed, step])
         print(f"resumed at step {step}", flush=True)
 
+    chan_w = channel_weights(args.pixel_weight)
     budget = args.minutes * 60
     ropes = {}
     began = time.time() - elapsed
@@ -306,22 +361,22 @@ def main():
         lr = args.lr * min(1, (step + 1) / 100) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
         for g in opt.param_groups:
             g["lr"] = lr
-        src, tgt, mask, grid = make_batch(rng, args.batch)
+        src, tgt, mask, shape_w, grid = make_batch(rng, args.batch)
         if grid not in ropes:
             ropes[grid] = rope_tables(*grid, model.dim)
         cos, sin = ropes[grid]
         B, S, C = tgt.shape
-        sigma = torch.from_numpy(sample_sigma(rng, B))[:, None]
+        sigma = torch.from_numpy(sample_sigma(rng, B, args.sigma_shift))[:, None]
         noise = torch.from_numpy(rng.standard_normal((B, S, C), dtype=np.float32))
         noisy = (1 - sigma[..., None]) * tgt + sigma[..., None] * noise
-        per_token = torch.from_numpy((rng.random(B) < 0.7).astype(np.float32))[:, None]
+        per_token = torch.from_numpy((rng.random(B) < args.per_token).astype(np.float32))[:, None]
         # per-token: known tokens are the clean source at t = 0; otherwise every token is at σ
         known = per_token * (1 - mask)
         x = known[..., None] * src + (1 - known[..., None]) * noisy
         t = 1000 * sigma * (1 - known)
         v = model(x, t, cos, sin)
-        weight = per_token * mask + (1 - per_token)
-        err = ((v - (noise - tgt)) ** 2).mean(-1)
+        weight = (per_token * mask + (1 - per_token)) * shape_w
+        err = ((v - (noise - tgt)) ** 2 * chan_w).mean(-1)
         loss = (err * weight).sum() / weight.sum()
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -351,7 +406,9 @@ def save(args, model, ema, opt, step, elapsed):
     torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": elapsed}, ckpt_path + ".tmp")
     os.replace(ckpt_path + ".tmp", ckpt_path)
     meta = {"producer": "tools/train-shapes/train.py", "seed": args.seed, "steps": step, "batch": args.batch,
-            "minutes": round(elapsed / 60, 1), "config": json.dumps(CONFIG), "torch": torch.__version__}
+            "minutes": round(elapsed / 60, 1), "config": json.dumps(CONFIG), "torch": torch.__version__,
+            "recipe": json.dumps({"lr": args.lr, "sigma_shift": args.sigma_shift, "per_token": args.per_token,
+                                  "shape_weight": args.shape_weight, "pixel_weight": args.pixel_weight, "tasks": TASKS})}
     export(ema, os.path.join(args.out, "transformer.safetensors"), meta)
     print(f"saved step {step}", flush=True)
 

@@ -1,0 +1,292 @@
+"""
+Quality of a builtin:shapes checkpoint in Python, on the held-out clips and windows of
+test/quality/tasks.ts, each next to its baseline: the training code's own forward pass and a
+plain Euler sampler with per-token conditioning (known tokens clean at t = 0), 16 linear steps
+from σ = 1 (the model's default schedule, shift 1). It lays the windows out as the engine does:
+
+  extend  clip frames 12–28: frames 12–16 known (latent frames 0–1), 17–28 generated; centroid
+          error (px) over the 12 new frames vs hold-last
+  fill    frames 0–16, a matte over shape 0's footprint grown by 2 px; the crop and resize of
+          render.ts (cropAround, workingSize, area-down / bilinear-up); PSNR inside the matte vs
+          the clip without shape 0, next to the ring-mean fill
+  bridge  frames 12–28: 12–16 and 24–28 known, 17–23 generated; PSNR vs cross-fade
+
+It exists to tell a training gap from a train/inference mismatch (compare with
+`npm run bench:quality`, which runs the same tasks through the engine), and to follow a training
+run cheaply:
+
+  /usr/bin/python3 tools/train-shapes/evaluate.py /tmp/shapes-run/transformer.safetensors [clips]
+
+The noise is numpy's, not the engine's, so single clips differ; means over clips compare.
+"""
+import math
+import os
+import sys
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(__file__))
+import shapes  # noqa: E402
+import train  # noqa: E402
+from model import LtxTransformer  # noqa: E402
+
+S8, T4 = train.SPATIAL, train.TEMPORAL
+
+
+def load(path):
+    sd, meta = train.read_safetensors(path)
+    c = train.CONFIG
+    m = LtxTransformer(train.CHANNELS, c["heads"], c["head_dim"], c["layers"], c["caption_channels"])
+    m.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in sd.items()})
+    m.eval()
+    return m, meta
+
+
+PIXEL_W = (train.PIXEL_VARIANCE / train.PIXEL_VARIANCE.mean()).astype(np.float32)
+DEC_W = train.VAE["decoder.weight"]
+DEC_B = train.VAE["decoder.bias"]
+
+
+def decode(tokens, f, h, w):
+    """[f·h·w, 64] → uint8 [1 + 4(f−1), 8h, 8w, 3] (the first group's last frame is frame 0)."""
+    p = tokens @ DEC_W.T + DEC_B
+    x = p.reshape(f, h, w, 3, T4, S8, S8).transpose(0, 4, 1, 5, 2, 6, 3).reshape(f * T4, h * S8, w * S8, 3)
+    x = x[T4 - 1:]
+    return np.floor(np.clip((x + 1) * 127.5, 0, 255) + 0.5).astype(np.uint8)
+
+
+def sample(model, src_tokens, mask, grid, seed, steps=16):
+    """Euler, per-token: mask [S] 1 = generate."""
+    f, h, w = grid
+    S, C = src_tokens.shape
+    rng = np.random.default_rng(seed)
+    noise = rng.standard_normal((S, C)).astype(np.float32)
+    m = mask[:, None].astype(np.float32)
+    x = m * noise + (1 - m) * src_tokens
+    cos, sin = train.rope_tables(f, h, w, model.dim)
+    sig = [1 - i * (1 - 1 / steps) / (steps - 1) for i in range(steps)] + [0]
+    xt = torch.from_numpy(x)[None]
+    mt = torch.from_numpy(mask.astype(np.float32))[None]
+    with torch.no_grad():
+        for i in range(steps):
+            v = model(xt, 1000 * sig[i] * mt, cos, sin)
+            xt = xt + (sig[i + 1] - sig[i]) * v * mt[..., None]
+    return xt[0].numpy()
+
+
+def encode_video(frames):
+    f = 1 + (len(frames) - 1) // T4
+    H, W = frames.shape[1:3]
+    return train.encode(train.patchify(frames)), (f, H // S8, W // S8)
+
+
+# ---------------------------------------------------------------- metrics (test/quality/metrics.ts)
+
+def find_shape(frame, clean, colour):
+    rgb = np.array(shapes.PALETTE[colour]) * 255
+    fr = frame.astype(np.float64)
+    to_shape = np.sqrt(((fr - rgb) ** 2).sum(-1))
+    to_bg = np.sqrt(((fr - clean.astype(np.float64)) ** 2).sum(-1))
+    ys, xs = np.nonzero((to_shape < 70) & (to_bg > 50))
+    return (xs.mean() + 0.5, ys.mean() + 0.5) if len(xs) >= 4 else None
+
+
+MISSING = math.hypot(64, 64) / 2
+
+
+def centroid_error(frames, p, start):
+    n = len(frames)
+    clean = shapes.render(p, n, without=list(range(len(p["shapes"]))), start=start)
+    tracks = [shapes.track(s, start + n, 64, 64)[start:] for s in p["shapes"]]
+    errs = []
+    for i in range(n):
+        for j, s in enumerate(p["shapes"]):
+            c = find_shape(frames[i], clean[i], s["colour"])
+            errs.append(math.hypot(c[0] - tracks[j][i][0], c[1] - tracks[j][i][1]) if c else MISSING)
+    return float(np.mean(errs))
+
+
+def psnr(a, b, where=None):
+    d = a.astype(np.float64) - b.astype(np.float64)
+    if where is not None:
+        d = d[where]
+    return float(10 * math.log10(255 ** 2 / max((d ** 2).mean(), 1e-10)))
+
+
+def dilate_px(m, r):
+    out = m.copy()
+    H, W = m.shape[-2:]
+    for dy in range(-r, r + 1):
+        for dx in range(-r, r + 1):
+            src = m[..., max(0, -dy):H - max(0, dy), max(0, -dx):W - max(0, dx)]
+            out[..., max(0, dy):H - max(0, -dy), max(0, dx):W - max(0, -dx)] |= src
+    return out
+
+
+# ---------------------------------------------------------------- image ops of render.ts (engine/image.ts, plan.ts)
+
+def area_down(img, w, h):
+    H, W = img.shape[:2]
+    sx, sy = W / w, H / h
+    out = np.zeros((h, w, 3))
+    for y in range(h):
+        y0, y1 = y * sy, y * sy + sy
+        for x in range(w):
+            x0, x1 = x * sx, x * sx + sx
+            acc, tot = np.zeros(3), 0.0
+            for yy in range(math.floor(y0), math.ceil(y1)):
+                wy = min(y1, yy + 1) - max(y0, yy)
+                for xx in range(math.floor(x0), math.ceil(x1)):
+                    wt = wy * (min(x1, xx + 1) - max(x0, xx))
+                    acc += wt * img[yy, xx]
+                    tot += wt
+            out[y, x] = acc / tot
+    return np.floor(out + 0.5).astype(np.uint8)
+
+
+def bilinear(img, w, h):
+    H, W = img.shape[:2]
+    fx = np.clip((np.arange(w) + 0.5) * W / w - 0.5, 0, W - 1)
+    fy = np.clip((np.arange(h) + 0.5) * H / h - 0.5, 0, H - 1)
+    x0, y0 = np.floor(fx).astype(int), np.floor(fy).astype(int)
+    x1, y1 = np.minimum(x0 + 1, W - 1), np.minimum(y0 + 1, H - 1)
+    tx, ty = (fx - x0)[None, :, None], (fy - y0)[:, None, None]
+    i = img.astype(np.float64)
+    top = i[y0][:, x0] * (1 - tx) + i[y0][:, x1] * tx
+    bot = i[y1][:, x0] * (1 - tx) + i[y1][:, x1] * tx
+    return np.floor(top * (1 - ty) + bot * ty + 0.5).astype(np.uint8)
+
+
+def resize(img, w, h):
+    H, W = img.shape[:2]
+    if (W, H) == (w, h):
+        return img
+    return area_down(img, w, h) if w <= W and h <= H else bilinear(img, w, h)
+
+
+def working_size(width, height, multiple=8, max_pixels=64 * 64):
+    scale = min(1, math.sqrt(max_pixels / (width * height)))
+    while True:
+        w = max(multiple, round(width * scale / multiple) * multiple)
+        h = max(multiple, round(height * scale / multiple) * multiple)
+        if w * h <= max_pixels or (w == multiple and h == multiple):
+            return w, h
+        scale *= 0.98
+
+
+def crop_around(x0, y0, x1, y1, W=64, H=64):
+    """bbox inclusive-exclusive → region (x, y, w, h) with plan.ts's margin."""
+    margin = max(16, round(0.25 * max(x1 - x0, y1 - y0)))
+    a, b = max(0, x0 - margin), max(0, y0 - margin)
+    c, d = min(W, x1 + margin), min(H, y1 + margin)
+    return a, b, c - a, d - b
+
+
+def token_mask(px_masks, f, h, w):
+    """Pixel masks [F, h·8, w·8] → tokens [f·h·w] (latentTokenMask: any pixel, dilated one cell)."""
+    return train.dilate(train.cells_of(px_masks)).reshape(-1)
+
+
+# ---------------------------------------------------------------- the tasks
+
+def extend(model, seed):
+    p = shapes.clip_params(seed)
+    window = shapes.render(p, 17, start=12)
+    src, grid = encode_video(window)
+    m = np.zeros(grid, bool)
+    m[2:] = True
+    out = decode(sample(model, src, m.reshape(-1), grid, seed), *grid)[5:]
+    held = np.repeat(window[4:5], 12, 0)
+    return centroid_error(out, p, 17), centroid_error(held, p, 17)
+
+
+def fill(model, seed):
+    p = shapes.clip_params(seed)
+    frames = shapes.render(p, 17)
+    truth = shapes.render(p, 17, without=[0])
+    masks = dilate_px(shapes.footprints(p, 17)[0], 2)
+    ys, xs = np.nonzero(masks.any(0))
+    rx, ry, rw, rh = crop_around(xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
+    w, h = working_size(rw, rh)
+    small = np.stack([resize(f[ry:ry + rh, rx:rx + rw], w, h) for f in frames])
+    # maskDown: max over each target cell's source pixels
+    sm = np.zeros((17, h, w), bool)
+    for y in range(h):
+        ya, yb = ry + math.floor(y * rh / h), min(ry + math.ceil((y + 1) * rh / h), 64)
+        for x in range(w):
+            xa, xb = rx + math.floor(x * rw / w), min(rx + math.ceil((x + 1) * rw / w), 64)
+            sm[:, y, x] = masks[:, ya:yb, xa:xb].any((1, 2))
+    src, grid = encode_video(small)
+    tm = token_mask(sm, *grid)
+    gen = decode(sample(model, src, tm, grid, seed), *grid)
+    out = frames.copy()
+    for i in range(17):
+        back = resize(gen[i], rw, rh)
+        region = out[i, ry:ry + rh, rx:rx + rw]
+        inside = masks[i, ry:ry + rh, rx:rx + rw]
+        region[inside] = back[inside]
+    # ring-mean baseline
+    ring_out = frames.copy()
+    for i in range(17):
+        ring = dilate_px(masks[i], 2) & ~masks[i]
+        ring_out[i][masks[i]] = np.floor(frames[i][ring].mean(0) + 0.5).astype(np.uint8)
+    return psnr(out, truth, masks), psnr(ring_out, truth, masks)
+
+
+def bridge(model, seed):
+    p = shapes.clip_params(seed)
+    window = shapes.render(p, 17, start=12)
+    src, grid = encode_video(window)
+    m = np.zeros(grid, bool)
+    m[2:4] = True
+    out = decode(sample(model, src, m.reshape(-1), grid, seed), *grid)[5:12]
+    truth = window[5:12]
+    a, b = window[4].astype(np.float64), window[12].astype(np.float64)
+    fade = np.stack([np.floor((1 - t) * a + t * b + 0.5) for t in (np.arange(1, 8) / 8)]).astype(np.uint8)
+    return psnr(out, truth), psnr(fade, truth), centroid_error(out, p, 17), centroid_error(fade, p, 17)
+
+
+def context_use(model, clips, sigma=0.9):
+    """x0 error (latent MSE weighted by each channel's pixel variance) of the generated tokens of the extend window at σ, with the known
+    frames as context and with none (generate): equal numbers mean the context is ignored."""
+    out = []
+    for known in (2, 0):
+        errs = []
+        for seed in clips:
+            window = shapes.render(shapes.clip_params(seed), 17, start=12)
+            src, grid = encode_video(window)
+            m = np.zeros(grid, bool)
+            m[known:] = True
+            m = m.reshape(-1)
+            eps = np.random.default_rng(seed).standard_normal(src.shape).astype(np.float32)
+            x = np.where(m[:, None], (1 - sigma) * src + sigma * eps, src)
+            cos, sin = train.rope_tables(*grid, model.dim)
+            with torch.no_grad():
+                v = model(torch.from_numpy(x)[None], torch.from_numpy(1000 * sigma * m.astype(np.float32))[None], cos, sin)[0].numpy()
+            gen = np.zeros(grid, bool)
+            gen[2:] = True
+            gen = gen.reshape(-1)
+            errs.append(((((x - sigma * v) - src)[gen] ** 2) * PIXEL_W).mean())
+        out.append(float(np.mean(errs)))
+    return out
+
+
+def main():
+    torch.set_num_threads(1)
+    model, meta = load(sys.argv[1])
+    n = int(sys.argv[2]) if len(sys.argv) > 2 else 6
+    clips = range(101, 101 + n)
+    e = np.array([extend(model, s) for s in clips])
+    f = np.array([fill(model, s) for s in clips])
+    b = np.array([bridge(model, s) for s in clips])
+    print(f"weights: steps {meta.get('steps')} minutes {meta.get('minutes')}; clips {clips.start}–{clips.stop - 1}")
+    print(f"extend centroid px: model {e[:, 0].mean():.2f}  hold-last {e[:, 1].mean():.2f}  worst ratio {(e[:, 0] / e[:, 1]).max():.2f}")
+    print(f"fill PSNR dB:       model {f[:, 0].mean():.2f}  ring-mean {f[:, 1].mean():.2f}  worst diff {(f[:, 0] - f[:, 1]).min():.2f}")
+    ctx, none = context_use(model, clips)
+    print(f"x0 error (pixel-weighted) at σ 0.9 on extend's new tokens: with context {ctx:.3f}, without {none:.3f}")
+    print(f"bridge PSNR dB:     model {b[:, 0].mean():.2f}  cross-fade {b[:, 1].mean():.2f}  worst diff {(b[:, 0] - b[:, 1]).min():.2f}; centroid px {b[:, 2].mean():.2f} vs {b[:, 3].mean():.2f}")
+
+
+if __name__ == "__main__":
+    main()
