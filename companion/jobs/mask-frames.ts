@@ -7,12 +7,12 @@ import type { Mask, Rational } from '../../protocol/index.ts';
 import { timeToFrames } from '../../protocol/index.ts';
 import { decodeFrames, readImage } from '../media/decode.ts';
 import { probe } from '../media/probe.ts';
-import { checkMaskInFrame, matteToAlpha, rasterizeShapes } from '../masks/index.ts';
+import { checkMaskInFrame, maskAlpha, matteToAlpha, rasterizeShapeMask, type MaskAlpha } from '../masks/index.ts';
 import { ReshootError } from '../errors.ts';
 
 export interface MaskFrames {
-  /** Alpha for the next frame of the range, in order. */
-  next(): Promise<Float32Array>;
+  /** Alpha (and where it is above 0) for the next frame of the range, in order. */
+  next(): Promise<MaskAlpha>;
   close(): Promise<void>;
 }
 
@@ -20,10 +20,10 @@ export async function openMaskFrames(mask: Mask, width: number, height: number, 
   if (mask.type === 'shapes') {
     checkMaskInFrame(mask, width, height, frameCount);
     let i = 0;
-    return { next: async () => rasterizeShapes(mask, i++, width, height), close: async () => {} };
+    return { next: async () => rasterizeShapeMask(mask, i++, width, height), close: async () => {} };
   }
   if (mask.type === 'image') {
-    const alpha = matteToAlpha(await readImage(mask.path, { width, height, channels: mask.channel === 'alpha' ? 4 : 3 }), mask.channel);
+    const alpha = maskAlpha(matteToAlpha(await readImage(mask.path, { width, height, channels: mask.channel === 'alpha' ? 4 : 3 }), mask.channel), width, height);
     return { next: async () => alpha, close: async () => {} };
   }
   const info = await probe(mask.path);
@@ -33,7 +33,7 @@ export async function openMaskFrames(mask: Mask, width: number, height: number, 
     async next() {
       const r = await it.next();
       if (r.done) throw new ReshootError('bad_mask', `the matte ${mask.path} ends before the job's range does`);
-      return matteToAlpha(r.value, mask.channel);
+      return maskAlpha(matteToAlpha(r.value, mask.channel), width, height);
     },
     async close() {
       await it.return?.();

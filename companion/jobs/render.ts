@@ -17,11 +17,12 @@ import type { BridgeJob, ExtendJob, GenerateJob, JobSpec } from '../../protocol/
 import { Engine } from '../engine/engine.ts';
 import type { Conditioning, PreviewRequest, WindowRequest } from '../engine/generate.ts';
 import { maskDown, resize, type Rect } from '../engine/image.ts';
-import { cropAround, maskBounds, padToWindow, planChain, splitRange, unionRect, workingSize } from '../engine/plan.ts';
+import { cropAround, padToWindow, planChain, splitRange, unionRect, workingSize } from '../engine/plan.ts';
 import { decodeFrames } from '../media/decode.ts';
 import type { Encoder } from '../media/encode.ts';
 import { toModelRgb, type AnyFrame, type Frame } from '../media/frame.ts';
-import { compositeOver } from '../masks/composite.ts';
+import { compositeInPlace } from '../masks/composite.ts';
+import type { MaskAlpha } from '../masks/alpha.ts';
 import type { ModelManifest } from '../models/types.ts';
 import { openMaskFrames } from './mask-frames.ts';
 import { type Prepared, type SourceRange } from './resolve.ts';
@@ -182,7 +183,7 @@ async function renderMasked(ctx: Ctx, spec: Extract<JobSpec, { kind: 'fill' | 'r
     for (let w = 0; w < windows.length; w++) {
       // This window's frames and masks at full size: bounded by the model window, not the clip.
       const frames: AnyFrame[] = [];
-      const alphas: Float32Array[] = [];
+      const alphas: MaskAlpha[] = [];
       let bbox: Rect | null = null;
       for (let i = 0; i < windows[w]!; i++) {
         const r = await source.next();
@@ -190,7 +191,7 @@ async function renderMasked(ctx: Ctx, spec: Extract<JobSpec, { kind: 'fill' | 'r
         frames.push(r.value);
         const a = await masks.next();
         alphas.push(a);
-        bbox = unionRect(bbox, maskBounds(a, W, H));
+        bbox = unionRect(bbox, a.bounds);
       }
       if (!bbox) {
         // Nothing masked in this window: the source passes through untouched.
@@ -200,7 +201,7 @@ async function renderMasked(ctx: Ctx, spec: Extract<JobSpec, { kind: 'fill' | 'r
       const region = cropAround(bbox, W, H);
       const size = workingSize(region.width, region.height, ctx.manifest.sizeRules);
       const small = frames.map((f) => resize(toModelRgb(f, region), size.width, size.height));
-      const smallMasks = alphas.map((a) => maskDown(a, W, H, region, size.width, size.height));
+      const smallMasks = alphas.map((a) => maskDown(a.alpha, W, H, region, size.width, size.height));
       // Pad to 1 + T·k by repeating the last frame; the extra frames are dropped.
       const padded = padToWindow(small.length, ctx.manifest.latent);
       while (small.length < padded) {
@@ -211,7 +212,8 @@ async function renderMasked(ctx: Ctx, spec: Extract<JobSpec, { kind: 'fill' | 'r
       const gen = await runWindow(ctx, req, w, windows.length);
       for (let i = 0; i < frames.length; i++) {
         const back = resize(gen[i]!, region.width, region.height);
-        await write(ctx, compositeOver(frames[i]!, back, region, alphas[i]!, alphaInside));
+        // Into the decoded frame itself (this loop owns it), over the mask's box only.
+        await write(ctx, compositeInPlace(frames[i]!, back, region, alphas[i]!, alphaInside));
       }
     }
   } finally {
