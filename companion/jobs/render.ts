@@ -177,8 +177,8 @@ async function renderMasked(ctx: Ctx, spec: Extract<JobSpec, { kind: 'fill' | 'r
   const windows = splitRange(range.count, ctx.manifest.sizeRules, ctx.manifest.latent);
   const masks = await openMaskFrames(spec.mask, W, H, fps, range.count);
   // Decoded at the source's precision and with its alpha when the output keeps them (Pipeline).
-  const { depth, channels, alphaInside } = ctx.prepared.pipeline;
-  const source = decodeFrames({ path: range.path, info: range.info, fps, startFrame: range.start, frameCount: range.count, width: W, height: H, channels, depth, ...placement(ctx.spec) })[Symbol.asyncIterator]();
+  const { depth, channels, alphaInside, linear } = ctx.prepared.pipeline;
+  const source = decodeFrames({ path: range.path, info: range.info, fps, startFrame: range.start, frameCount: range.count, width: W, height: H, channels, depth, linear, ...placement(ctx.spec) })[Symbol.asyncIterator]();
   try {
     for (let w = 0; w < windows.length; w++) {
       // This window's frames and masks at full size: bounded by the model window, not the clip.
@@ -200,7 +200,7 @@ async function renderMasked(ctx: Ctx, spec: Extract<JobSpec, { kind: 'fill' | 'r
       }
       const region = cropAround(bbox, W, H);
       const size = workingSize(region.width, region.height, ctx.manifest.sizeRules);
-      const small = frames.map((f) => resize(toModelRgb(f, region), size.width, size.height));
+      const small = frames.map((f) => resize(toModelRgb(f, region, linear), size.width, size.height));
       const smallMasks = alphas.map((a) => maskDown(a.alpha, W, H, region, size.width, size.height));
       // Pad to 1 + T·k by repeating the last frame; the extra frames are dropped.
       const padded = padToWindow(small.length, ctx.manifest.latent);
@@ -213,7 +213,7 @@ async function renderMasked(ctx: Ctx, spec: Extract<JobSpec, { kind: 'fill' | 'r
       for (let i = 0; i < frames.length; i++) {
         const back = resize(gen[i]!, region.width, region.height);
         // Into the decoded frame itself (this loop owns it), over the mask's box only.
-        await write(ctx, compositeInPlace(frames[i]!, back, region, alphas[i]!, alphaInside));
+        await write(ctx, compositeInPlace(frames[i]!, back, region, alphas[i]!, alphaInside, linear));
       }
     }
   } finally {

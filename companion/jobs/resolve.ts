@@ -58,6 +58,11 @@ export interface Pipeline {
   channels: 3 | 4;
   /** Alpha of generated pixels when channels = 4. */
   alphaInside: AlphaInside;
+  /**
+   * Samples are linear light (an EXR plate filled into EXR: ffmpeg's linear decode, written back
+   * exactly; media/linear.ts); the model sees them through the sRGB curve. False: display-referred.
+   */
+  linear: boolean;
 }
 
 /** Refused before work starts: more output than a workstation should be asked for in one job. */
@@ -181,7 +186,8 @@ export function pickPipeline(spec: JobSpec, source: MediaInfo | undefined): Pipe
   // H.264 is 8-bit 4:2:0 here: a deeper source gains nothing from a 16-bit path into it.
   const depth: Depth = passThrough && source.bitDepth > 8 && format !== 'h264' ? 16 : 8;
   const keepAlpha = passThrough && source.hasAlpha && alpha !== 'none' && ALPHA_FORMATS.includes(format);
-  return { depth, channels: keepAlpha ? 4 : 3, alphaInside: alpha === 'source' ? 'source' : 'opaque' };
+  const linear = depth === 16 && format === 'exr' && source?.sequence?.ext === 'exr';
+  return { depth, channels: keepAlpha ? 4 : 3, alphaInside: alpha === 'source' ? 'source' : 'opaque', linear };
 }
 
 async function resolveSource(src: Source, spec: JobSpec, at: string): Promise<SourceRange> {

@@ -83,6 +83,7 @@ export async function runJob(spec: JobSpec, opts: RunOptions = {}): Promise<RunR
     overwrite: opts.force ?? false,
     ...prepared.tags,
     sar: spec.sequence.pixelAspect,
+    transfer: prepared.pipeline.linear ? 'linear' : 'srgb',
   });
   let stats: RenderStats;
   try {

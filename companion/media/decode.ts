@@ -38,6 +38,11 @@ export interface DecodeOptions {
   pixelAspect?: Rational;
   /** Pass a probe result you already have to skip probing again. */
   info?: MediaInfo;
+  /**
+   * EXR sequences: deliver ffmpeg's linear decode (no curve; 16-bit, linear.ts) instead of the
+   * sRGB-curved view. Other sources ignore it.
+   */
+  linear?: boolean;
 }
 
 /** The one scaler used everywhere: bicubic, with accurate rounding and full chroma. */
@@ -82,8 +87,9 @@ async function* decodeAny(opts: DecodeOptions): AsyncGenerator<AnyFrame, void, u
   if (info.sequence) {
     // No seeking in a sequence: start reading at the first wanted image.
     seek.push('-f', 'image2', '-framerate', formatRational(opts.fps), '-start_number', String(info.sequence.start + firstSource));
-    // EXR holds linear light: shown to the model and written out with the sRGB curve, as a comp viewer shows it.
-    if (info.sequence.ext === 'exr') seek.push('-apply_trc', 'iec61966_2_1');
+    // EXR holds linear light: shown to the model and written out with the sRGB curve, as a comp
+    // viewer shows it, unless the caller keeps it linear (an EXR plate written back to EXR).
+    if (info.sequence.ext === 'exr' && !opts.linear) seek.push('-apply_trc', 'iec61966_2_1');
   } else if (firstSource > 0) {
     seek.push('-ss', (info.videoStartOffset + ((firstSource - 0.5) * info.fps.den) / info.fps.num).toFixed(6));
   }

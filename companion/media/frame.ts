@@ -7,6 +7,8 @@
  * channel: how a source with more than 8 bits (10-bit ProRes, 16-bit PNG, DPX, EXR) travels
  * from decoder to encoder, so every pixel outside the mask keeps the source's own value.
  */
+import { linearToModelTable } from './linear.ts';
+
 export interface Frame {
   width: number;
   height: number;
@@ -46,11 +48,18 @@ export function frameBuffer(f: AnyFrame): Uint8Array {
 
 /**
  * An 8-bit RGB view of any frame, for the model: 16-bit samples rounded to the nearest 8-bit
- * level (v·255/65535), alpha dropped. An 8-bit RGB frame is returned as is.
+ * level (v·255/65535), or through the sRGB curve when `linear` (an EXR plate kept linear), alpha
+ * dropped. An 8-bit RGB frame is returned as is.
  */
-export function toModelRgb(f: AnyFrame, r: { x: number; y: number; width: number; height: number } = { x: 0, y: 0, width: f.width, height: f.height }): Frame {
+export function toModelRgb(
+  f: AnyFrame,
+  r: { x: number; y: number; width: number; height: number } = { x: 0, y: 0, width: f.width, height: f.height },
+  linear = false,
+): Frame {
   const whole = r.x === 0 && r.y === 0 && r.width === f.width && r.height === f.height;
   if (!isDeep(f) && f.channels === 3 && whole) return f;
+  // A linear EXR plate (linear.ts) is shown to the model through the sRGB curve.
+  const lut = linear && isDeep(f) ? linearToModelTable() : undefined;
   const out = new Uint8Array(r.width * r.height * 3);
   const ch = f.channels;
   const d = f.data;
@@ -62,7 +71,7 @@ export function toModelRgb(f: AnyFrame, r: { x: number; y: number; width: number
     for (let x = 0; x < r.width; x++, p += ch) {
       for (let c = 0; c < 3; c++) {
         // (v·255 + 32767) / 65535 in integers: exact rounding, and 257·k maps back to k.
-        out[o++] = deep ? Math.floor((d[p + c]! * 255 + 32767) / 65535) : d[p + c]!;
+        out[o++] = lut ? lut[d[p + c]!]! : deep ? Math.floor((d[p + c]! * 255 + 32767) / 65535) : d[p + c]!;
       }
     }
   }

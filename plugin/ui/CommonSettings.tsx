@@ -38,6 +38,7 @@ export const FORMAT_LABELS: Record<OutputFormat, string> = {
   ffv1: 'FFV1 lossless (.mkv)',
   tiff: 'TIFF sequence (folder)',
   dpx: 'DPX sequence (folder)',
+  exr: 'OpenEXR sequence (folder, half float)',
 };
 
 /** Each field's problem in an editor's words (empty when the form is fine): shown beside the fields, all at once. */
