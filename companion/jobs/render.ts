@@ -20,7 +20,7 @@ import { maskDown, resize, type Rect } from '../engine/image.ts';
 import { cropAround, padToWindow, planChain, splitRange, unionRect, workingSize } from '../engine/plan.ts';
 import { decodeFrames } from '../media/decode.ts';
 import type { Encoder } from '../media/encode.ts';
-import { toModelRgb, type AnyFrame, type Frame } from '../media/frame.ts';
+import { toModelRgb, widen, type AnyFrame, type Frame } from '../media/frame.ts';
 import { compositeInPlace } from '../masks/composite.ts';
 import type { MaskAlpha } from '../masks/alpha.ts';
 import type { ModelManifest } from '../models/types.ts';
@@ -301,9 +301,11 @@ function seqSize(spec: JobSpec): { width: number; height: number } {
   return { width: spec.sequence.width, height: spec.sequence.height };
 }
 
+/** Generated frames, scaled to the sequence and written at the output's depth (16: 8-bit levels widened, k → 257·k). */
 async function writeUp(ctx: Ctx, frames: Frame[]): Promise<void> {
   const { width, height } = seqSize(ctx.spec);
-  for (const f of frames) await write(ctx, resize(f, width, height));
+  const deep = ctx.prepared.pipeline.depth === 16;
+  for (const f of frames) await write(ctx, deep ? widen(resize(f, width, height)) : resize(f, width, height));
 }
 
 async function renderExtend(ctx: Ctx, spec: ExtendJob): Promise<void> {
@@ -325,10 +327,16 @@ async function renderGenerate(ctx: Ctx, spec: GenerateJob): Promise<void> {
   const size = workingSize(spec.sequence.width, spec.sequence.height, ctx.manifest.sizeRules);
   const count = timeToFrames(spec.duration, spec.sequence.fps);
   const range = ctx.prepared.ranges[0];
-  // The optional still is the first frame of the shot: known, and part of the output.
-  const first = range ? await readRange(ctx, range, range.start, 1, seqSize(spec)) : [];
+  // The optional still is the first frame of the shot: known, and part of the output, written at
+  // the output's depth (a deep source's still keeps its own 16-bit values).
+  const { depth } = ctx.prepared.pipeline;
+  const first: AnyFrame[] = [];
+  if (range) {
+    const args = { path: range.path, info: range.info, fps: spec.sequence.fps, startFrame: range.start, frameCount: 1, ...seqSize(spec), channels: 3 as const, depth, ...placement(spec) };
+    for await (const f of decodeFrames(args)) first.push(f);
+  }
   for (const f of first) await write(ctx, f);
-  const still = first.map((f) => resize(f, size.width, size.height));
+  const still = first.map((f) => resize(toModelRgb(f), size.width, size.height));
   const made = await chain(ctx, { known: still, count: count - still.length, suffix: [], reversed: false, ...size });
   await writeUp(ctx, made);
 }

@@ -77,3 +77,10 @@ export function toModelRgb(
   }
   return { width: r.width, height: r.height, channels: 3, data: out };
 }
+
+/** An 8-bit frame at 16 bits: k → 257·k, which maps 0..255 exactly onto 0..65535 (and back by toModelRgb). */
+export function widen(f: Frame): DeepFrame {
+  const data = new Uint16Array(f.data.length);
+  for (let i = 0; i < data.length; i++) data[i] = f.data[i]! * 257;
+  return { width: f.width, height: f.height, channels: f.channels, depth: 16, data };
+}
