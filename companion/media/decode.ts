@@ -17,6 +17,7 @@ import { frameBytes, type AnyFrame, type DeepFrame, type Depth, type Frame } fro
 import { exited, ffmpegPath, runTool, spawnTool, StderrTail, summarizeStderr } from './ffmpeg.ts';
 import { probe, type MediaInfo } from './probe.ts';
 import { inputArgs } from './safe-input.ts';
+import { sourceMatrix } from './colour.ts';
 
 export interface DecodeOptions {
   path: string;
@@ -223,32 +224,13 @@ export function sourceFrameAt(k: number, out: Rational, src: Rational): number {
  * Scale and convert to RGB in one scale filter so the flags and matrix are ours, not the
  * auto-inserted converter's. The matrix is named explicitly: the 2018 ffmpeg's "auto" ignores
  * the file's tag and always uses BT.601, which shifts BT.709 colours by a few levels. Untagged
- * YUV is read the way players do: BT.709 from 720 lines up, BT.601 below. (RGB sources ignore
- * the matrix.)
+ * YUV is read the way players do (colour.ts: BT.709 from 720 lines up, BT.601 below). (RGB
+ * sources ignore the matrix.)
  */
 function videoFilter(info: MediaInfo, width: number, height: number, channels: 3 | 4, depth: Depth, place: { fit?: Fit; pixelAspect?: Rational }): string {
   const g = fitGeometry(info.width, info.height, info.sampleAspect ?? rational(1), width, height, place.pixelAspect ?? rational(1), place.fit ?? 'stretch');
-  const scale = `scale=${g.width}:${g.height}:flags=${SCALE_FLAGS}:in_color_matrix=${yuvMatrix(info)},format=${rawPixFmt(channels, depth)}`;
+  const scale = `scale=${g.width}:${g.height}:flags=${SCALE_FLAGS}:in_color_matrix=${sourceMatrix(info)},format=${rawPixFmt(channels, depth)}`;
   return scale + placeFilter(g, width, height, channels === 4);
-}
-
-/** ffprobe's color_space name → the scale filter's matrix name. */
-function yuvMatrix(info: MediaInfo): string {
-  switch (info.colorSpace) {
-    case 'bt709':
-      return 'bt709';
-    case 'bt470bg':
-    case 'smpte170m':
-      return 'bt601';
-    case 'bt2020nc':
-    case 'bt2020c':
-      return 'bt2020';
-    case 'smpte240m':
-    case 'fcc':
-      return info.colorSpace;
-    default:
-      return info.height >= 720 ? 'bt709' : 'bt601';
-  }
 }
 
 function checkRange(opts: DecodeOptions): void {

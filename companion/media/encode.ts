@@ -19,6 +19,7 @@ import { exited, ffmpegPath, runTool, spawnTool, StderrTail, summarizeStderr } f
 import { SCALE_FLAGS } from './decode.ts';
 import { inputArgs } from './safe-input.ts';
 import { encodeExr, type ExrCompression, type ExrTransfer } from './exr.ts';
+import { BT709, type Colour } from './colour.ts';
 
 /** Output formats; 'ffvhuff' is internal (uploaded frames): lossless like FFV1, about 5× faster to write. */
 export type EncodeFormat = 'prores422hq' | 'prores4444' | 'h264' | 'png' | 'ffv1' | 'ffvhuff' | 'tiff' | 'dpx' | 'exr';
@@ -73,6 +74,8 @@ export interface EncoderOptions {
   transfer?: ExrTransfer;
   /** EXR only: 'zip' (default; lossless, like most VFX plates) or 'none'. */
   exrCompression?: ExrCompression;
+  /** Y'CbCr outputs: the matrix for the RGB conversion and the tags written (colour.ts; default BT.709). */
+  colour?: Colour;
 }
 
 /**
@@ -169,16 +172,18 @@ function encoderArgs(opts: EncoderOptions, target: string): string[] {
   }
   args.push('-r', rate);
 
-  // RGB → YUV in one explicit scale filter: BT.709 matrix, limited range, and tags that say so,
-  // so Premiere and our own decoder read the colours back the same way.
+  // RGB → YUV in one explicit scale filter: the source's matrix (colour.ts; BT.709 by default),
+  // limited range, and tags that say so, so Premiere and our own decoder read the colours back
+  // the same way.
   // Non-square pixels are tagged on the stream so Premiere interprets the footage as it should.
   const sar = opts.sar && opts.sar.num !== opts.sar.den ? `setsar=${opts.sar.num}/${opts.sar.den}` : '';
   const sarOnly = sar ? ['-vf', sar] : [];
+  const colour = opts.colour ?? BT709;
   const toYuv = (pixFmt: string, pre = ''): string[] => [
     '-vf',
-    `${pre}scale=flags=${SCALE_FLAGS}:out_color_matrix=bt709:out_range=tv,format=${pixFmt}${sar ? `,${sar}` : ''}`,
+    `${pre}scale=flags=${SCALE_FLAGS}:out_color_matrix=${colour.matrix}:out_range=tv,format=${pixFmt}${sar ? `,${sar}` : ''}`,
     '-pix_fmt', pixFmt,
-    '-colorspace', 'bt709', '-color_primaries', 'bt709', '-color_trc', 'bt709', '-color_range', 'tv',
+    '-colorspace', colour.colorspace, '-color_primaries', colour.primaries, '-color_trc', colour.transfer, '-color_range', 'tv',
   ];
   const timecode = [
     ...(opts.timecode ? ['-timecode', opts.timecode] : []),
