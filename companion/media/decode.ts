@@ -108,6 +108,7 @@ async function* decodeAny(opts: DecodeOptions): AsyncGenerator<AnyFrame, void, u
   const exit = exited(child);
 
   const size = frameBytes(width, height, channels, depth);
+  const alphaFix = channels === 4 && depth === 16 ? shiftedAlphaBits(info) : 0;
   let k = opts.startFrame; // next output frame to yield
   let source = firstSource; // index of the source frame being filled
   // Every byte is overwritten from the pipe before a frame is yielded: no need to zero 6–12 MB a frame.
@@ -125,6 +126,7 @@ async function* decodeAny(opts: DecodeOptions): AsyncGenerator<AnyFrame, void, u
         if (filled < size) continue;
         // A whole source frame: it fills every output frame that shows it (none when the
         // source is faster and this frame is skipped, several when it is slower).
+        if (alphaFix) widenAlpha(frame as DeepFrame, alphaFix);
         let first = true;
         while (k < end && sourceFrameAt(k, opts.fps, info.fps) === source) {
           yield first ? frame : copyFrame(frame);
@@ -180,6 +182,8 @@ export async function readImage(path: string, opts: ImageOptions = {}): Promise<
   // Copy: stdout may sit in Node's shared buffer pool, and a Frame owns its bytes.
   const frame = blankFrame(width, height, channels, depth);
   new Uint8Array(frame.data.buffer).set(result.stdout);
+  const alphaFix = channels === 4 && depth === 16 ? shiftedAlphaBits(info) : 0;
+  if (alphaFix) widenAlpha(frame as DeepFrame, alphaFix);
   return frame;
 }
 
@@ -191,6 +195,29 @@ export interface ImageOptions {
   info?: MediaInfo;
   fit?: Fit;
   pixelAspect?: Rational;
+}
+
+/**
+ * Bits of a source's alpha when ffmpeg widens it to 16 by a plain shift: swscale turns a 10- or
+ * 12-bit alpha (ProRes 4444, yuva444p10/12, gbrap10/12) into v << 6 or v << 4, so opaque reads
+ * 65472 or 65520, not 65535 (colour channels go through the matrix and are full range). 0 when
+ * the alpha needs no fix (none, 8 or 16 bits).
+ */
+function shiftedAlphaBits(info: MediaInfo): number {
+  if (!info.hasAlpha) return 0;
+  const m = /(\d+)(le|be)$/.exec(info.pixFmt);
+  const bits = m ? Number(m[1]) : 8;
+  return bits > 8 && bits < 16 ? bits : 0;
+}
+
+/**
+ * Restores full range to a shifted alpha by bit replication: a + (a >> bits) is (v << s) | (v >> (bits − s))
+ * for a = v << s (s = 16 − bits), the way ffmpeg widens colour and gray samples (1023 → 65535,
+ * 512 → 32800); scaled (interpolated) alpha is stretched the same monotone way.
+ */
+export function widenAlpha(f: DeepFrame, bits: number): void {
+  const d = f.data;
+  for (let i = 3; i < d.length; i += 4) d[i] = d[i]! + (d[i]! >> bits);
 }
 
 /** ffmpeg's name for our in-memory layout: 16-bit samples little-endian, as typed arrays are on every supported CPU. */

@@ -70,6 +70,7 @@ describe('an untagged SD source filled into ProRes', () => {
     const mask = { type: 'shapes' as const, shapes: [{ kind: 'ellipse' as const, feather: 2, keyframes: [{ frame: 0, cx: 80, cy: 60, rx: 25, ry: 20 }] }] };
     const spec = parseJobSpec({ kind: 'fill', seed: 1, steps: 2, sequence: { fps: '25', width: W, height: H }, source: { path: sd }, mask, output: { format: 'prores422hq', path: path.join(tmp.dir, 'fill.mov') } });
     if (spec.kind !== 'fill' || spec.mask.type !== 'shapes') throw new Error('unreachable');
+    const shapes = spec.mask;
     const r = await runJob(spec, { engine });
     expect(r.provenance.media.colour.matrix).toBe('bt601');
     const tags = await probe(r.output);
@@ -89,7 +90,7 @@ describe('an untagged SD source filled into ProRes', () => {
       let w = 0;
       let n = 0;
       for (let f = 0; f < N; f++) {
-        const alpha = rasterizeShapes(spec.mask, f, W, H);
+        const alpha = rasterizeShapes(shapes, f, W, H);
         for (let y = 0; y < H; y++) {
           for (let x = 0; x < W; x++) {
             // A chroma sample covers two pixels: compare it only where both are outside the mask (and a margin for the scaler).
