@@ -143,6 +143,7 @@ async function pipeline(src: string, out: string, depth: Depth): Promise<Record<
       stages.generate += performance.now() - t;
       t = performance.now();
       const done = compositeInPlace(r.value, gen, region, alpha);
+      masks.release([alpha]);
       stages.composite += performance.now() - t;
       t = performance.now();
       await encoder.write(done);

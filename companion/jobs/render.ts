@@ -196,6 +196,7 @@ async function renderMasked(ctx: Ctx, spec: Extract<JobSpec, { kind: 'fill' | 'r
       if (!bbox) {
         // Nothing masked in this window: the source passes through untouched.
         for (const f of frames) await write(ctx, f);
+        masks.release(alphas);
         continue;
       }
       const region = cropAround(bbox, W, H);
@@ -215,6 +216,7 @@ async function renderMasked(ctx: Ctx, spec: Extract<JobSpec, { kind: 'fill' | 'r
         // Into the decoded frame itself (this loop owns it), over the mask's box only.
         await write(ctx, compositeInPlace(frames[i]!, back, region, alphas[i]!, alphaInside, linear));
       }
+      masks.release(alphas);
     }
   } finally {
     await source.return?.();

@@ -10,6 +10,8 @@ export interface MaskAlpha {
   alpha: Float32Array;
   /** Smallest rectangle holding every alpha > 0; null when nothing is masked. */
   bounds: Rect | null;
+  /** Where alpha may be non-zero (a superset of bounds): what must be cleared to reuse the buffer. */
+  written?: Rect | null;
 }
 
 /**

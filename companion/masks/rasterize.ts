@@ -24,13 +24,24 @@ export function rasterizeShapes(mask: ShapesMask, frame: number, width: number, 
  * The same alpha with the exact box where it is above 0 (MaskAlpha). Only the shapes' own
  * coverage is scanned for it (the whole frame when the mask is inverted).
  */
-export function rasterizeShapeMask(mask: ShapesMask, frame: number, width: number, height: number): MaskAlpha {
-  const { alpha, touched } = rasterize(mask, frame, width, height);
-  return { alpha, bounds: touched ? alphaBounds(alpha, width, height, touched) : null };
+export function rasterizeShapeMask(mask: ShapesMask, frame: number, width: number, height: number, reuse?: MaskAlpha): MaskAlpha {
+  const { alpha, touched } = rasterize(mask, frame, width, height, reuse && recycled(reuse, width, height));
+  return { alpha, bounds: touched ? alphaBounds(alpha, width, height, touched) : null, written: touched };
 }
 
-function rasterize(mask: ShapesMask, frame: number, width: number, height: number): { alpha: Float32Array; touched: Rect | null } {
-  const alpha = new Float32Array(width * height);
+/**
+ * A finished mask's buffer made all-zero again for the next frame: only where it was written
+ * (a shape's box, not the 8 MB of a 1080p frame). Undefined when it does not fit.
+ */
+function recycled(m: MaskAlpha, width: number, height: number): Float32Array | undefined {
+  if (m.alpha.length !== width * height || m.written === undefined) return undefined;
+  const w = m.written;
+  if (w) for (let y = w.y; y < w.y + w.height; y++) m.alpha.fill(0, y * width + w.x, y * width + w.x + w.width);
+  return m.alpha;
+}
+
+function rasterize(mask: ShapesMask, frame: number, width: number, height: number, zeroed?: Float32Array): { alpha: Float32Array; touched: Rect | null } {
+  const alpha = zeroed ?? new Float32Array(width * height);
   // Union of the coverages written: alpha is 0 everywhere else (before inverting).
   let tx0 = width, ty0 = height, tx1 = 0, ty1 = 0;
   for (const shape of mask.shapes) {

@@ -45,6 +45,21 @@ describe('mask bounds', () => {
       expect(alphaBounds(r.alpha, W, H)).toEqual(maskBounds(r.alpha, W, H));
     });
   }
+  it('a reused buffer (cleared only where it was written) gives the same alpha and bounds as a fresh one, frame after frame', () => {
+    const moving = shapes([ellipse([{ frame: 0, cx: 20, cy: 20, rx: 15, ry: 10 }, { frame: 9, cx: 130, cy: 70, rx: 25, ry: 12 }], { feather: 5 }), rect([{ frame: 0, x: 60, y: 30, width: 30, height: 20 }], { mode: 'subtract', feather: 2 })]);
+    for (const m of [moving, masks.inverted, masks.twoShapes, masks.offFrame]) {
+      let prev = rasterizeShapeMask(m, 0, W, H);
+      for (let f = 1; f < 10; f++) {
+        const fresh = rasterizeShapeMask(m, f, W, H);
+        const reused = rasterizeShapeMask(m, f, W, H, prev);
+        expect(reused.alpha).toBe(prev.alpha);
+        expect(same(reused.alpha, fresh.alpha), `frame ${f}`).toBe(true);
+        expect(reused.bounds).toEqual(fresh.bounds);
+        prev = reused;
+      }
+    }
+  });
+
   it('a single pixel and an empty mask', () => {
     const a = new Float32Array(W * H);
     expect(maskAlpha(a, W, H).bounds).toBeNull();
