@@ -38,7 +38,7 @@
  *                        before t, clip B starts after t, nothing in between)
  */
 import type { JobSpecInput, OutputFormat } from '../protocol/jobspec.ts';
-import { safeParseJobSpec } from '../protocol/jobspec.ts';
+import { ALPHA_FORMATS, safeParseJobSpec } from '../protocol/jobspec.ts';
 import type { Time } from '../protocol/fields.ts';
 import { timeToFrames } from '../protocol/fields.ts';
 import { formatRational } from '../protocol/rational.ts';
@@ -59,6 +59,10 @@ export interface JobSettings {
   strength?: number;
   model?: string;
   format?: OutputFormat;
+  /** How a source of another shape goes into the sequence frame (job spec `sequence.fit`); absent = fit. */
+  fit?: 'fit' | 'fill' | 'stretch';
+  /** Alpha of the output where the format stores it (job spec `output.alpha`); absent = opaque. */
+  alpha?: 'opaque' | 'source' | 'none';
 }
 
 /** The one setting a batch over the selection applies to every clip. */
@@ -100,8 +104,8 @@ function common(seq: SequenceInfo, s: JobSettings) {
     ...(s.guidance !== undefined ? { guidance: s.guidance } : {}),
     ...(s.strength !== undefined ? { strength: s.strength } : {}),
     ...(s.model ? { model: s.model } : {}),
-    ...(s.format ? { output: { format: s.format } } : {}),
-    sequence: { fps: formatRational(seq.fps), width: seq.width, height: seq.height, pixelAspect: formatRational(seq.pixelAspect) },
+    ...(s.format ? { output: { format: s.format, ...(s.alpha && ALPHA_FORMATS.includes(s.format) ? { alpha: s.alpha } : {}) } } : {}),
+    sequence: { fps: formatRational(seq.fps), width: seq.width, height: seq.height, pixelAspect: formatRational(seq.pixelAspect), ...(s.fit ? { fit: s.fit } : {}) },
   };
 }
 

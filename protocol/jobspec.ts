@@ -19,9 +19,9 @@ import { formatRational, type Rational } from './rational.ts';
 import { issueMessage, issuesFromZod, type SpecIssue } from './issues.ts';
 
 export const JOB_KINDS = ['extend', 'fill', 'replace', 'generate', 'bridge'] as const;
-export const OUTPUT_FORMATS = ['prores422hq', 'prores4444', 'h264', 'png', 'ffv1', 'tiff', 'dpx'] as const;
+export const OUTPUT_FORMATS = ['prores422hq', 'prores4444', 'h264', 'png', 'ffv1', 'tiff', 'dpx', 'exr'] as const;
 /** Formats written as a folder of numbered images rather than one file. */
-export const SEQUENCE_FORMATS: readonly string[] = ['png', 'tiff', 'dpx'];
+export const SEQUENCE_FORMATS: readonly string[] = ['png', 'tiff', 'dpx', 'exr'];
 
 /**
  * An upload's id, as the companion hands it out in `upload.ready` / `upload.done`. Restricted to
@@ -91,7 +91,7 @@ const sequenceSchema = z.strictObject({
 });
 
 /** Formats that store an alpha channel. */
-export const ALPHA_FORMATS: readonly OutputFormatName[] = ['prores4444', 'png', 'ffv1', 'tiff', 'dpx'];
+export const ALPHA_FORMATS: readonly OutputFormatName[] = ['prores4444', 'png', 'ffv1', 'tiff', 'dpx', 'exr'];
 type OutputFormatName = (typeof OUTPUT_FORMATS)[number];
 
 const outputSchema = z.strictObject({

@@ -7,12 +7,14 @@ import type { Mask, Rational } from '../../protocol/index.ts';
 import { timeToFrames } from '../../protocol/index.ts';
 import { decodeFrames, readImage } from '../media/decode.ts';
 import { probe } from '../media/probe.ts';
-import { checkMaskInFrame, matteToAlpha, rasterizeShapes } from '../masks/index.ts';
+import { checkMaskInFrame, maskAlpha, matteToAlpha, rasterizeShapeMask, type MaskAlpha } from '../masks/index.ts';
 import { ReshootError } from '../errors.ts';
 
 export interface MaskFrames {
-  /** Alpha for the next frame of the range, in order. */
-  next(): Promise<Float32Array>;
+  /** Alpha (and where it is above 0) for the next frame of the range, in order. */
+  next(): Promise<MaskAlpha>;
+  /** Hands back masks the caller is done with, so their buffers are reused (cleared where written). */
+  release(done: MaskAlpha[]): void;
   close(): Promise<void>;
 }
 
@@ -20,11 +22,18 @@ export async function openMaskFrames(mask: Mask, width: number, height: number, 
   if (mask.type === 'shapes') {
     checkMaskInFrame(mask, width, height, frameCount);
     let i = 0;
-    return { next: async () => rasterizeShapes(mask, i++, width, height), close: async () => {} };
+    // Finished frames' buffers: a 1080p alpha is 8 MB, and allocating (zeroing) one per frame costs
+    // more than drawing a shape into it.
+    const free: MaskAlpha[] = [];
+    return {
+      next: async () => rasterizeShapeMask(mask, i++, width, height, free.pop()),
+      release: (done) => void free.push(...done.slice(0, 4 - free.length)),
+      close: async () => void (free.length = 0),
+    };
   }
   if (mask.type === 'image') {
-    const alpha = matteToAlpha(await readImage(mask.path, { width, height, channels: mask.channel === 'alpha' ? 4 : 3 }), mask.channel);
-    return { next: async () => alpha, close: async () => {} };
+    const alpha = maskAlpha(matteToAlpha(await readImage(mask.path, { width, height, channels: mask.channel === 'alpha' ? 4 : 3 }), mask.channel), width, height);
+    return { next: async () => alpha, release: () => {}, close: async () => {} };
   }
   const info = await probe(mask.path);
   const start = mask.in ? timeToFrames(mask.in, fps) : 0;
@@ -33,8 +42,9 @@ export async function openMaskFrames(mask: Mask, width: number, height: number, 
     async next() {
       const r = await it.next();
       if (r.done) throw new ReshootError('bad_mask', `the matte ${mask.path} ends before the job's range does`);
-      return matteToAlpha(r.value, mask.channel);
+      return maskAlpha(matteToAlpha(r.value, mask.channel), width, height);
     },
+    release() {},
     async close() {
       await it.return?.();
     },

@@ -21,8 +21,9 @@ import { cropAround, growTo, maskBounds, padToWindow, planChain, splitRange, uni
 import { leastWorkingSide } from '../engine/multiScale.ts';
 import { decodeFrames } from '../media/decode.ts';
 import type { Encoder } from '../media/encode.ts';
-import { toModelRgb, type AnyFrame, type Frame } from '../media/frame.ts';
-import { compositeOver } from '../masks/composite.ts';
+import { toModelRgb, widen, type AnyFrame, type Frame } from '../media/frame.ts';
+import { compositeInPlace } from '../masks/composite.ts';
+import type { MaskAlpha } from '../masks/alpha.ts';
 import type { ModelManifest } from '../models/types.ts';
 import { openMaskFrames } from './mask-frames.ts';
 import { type Prepared, type SourceRange } from './resolve.ts';
@@ -183,13 +184,13 @@ async function renderMasked(ctx: Ctx, spec: Extract<JobSpec, { kind: 'fill' | 'r
   const windows = splitRange(range.count, ctx.manifest.sizeRules, ctx.manifest.latent);
   const masks = await openMaskFrames(spec.mask, W, H, fps, range.count);
   // Decoded at the source's precision and with its alpha when the output keeps them (Pipeline).
-  const { depth, channels, alphaInside } = ctx.prepared.pipeline;
-  const source = decodeFrames({ path: range.path, info: range.info, fps, startFrame: range.start, frameCount: range.count, width: W, height: H, channels, depth, ...placement(ctx.spec) })[Symbol.asyncIterator]();
+  const { depth, channels, alphaInside, linear } = ctx.prepared.pipeline;
+  const source = decodeFrames({ path: range.path, info: range.info, fps, startFrame: range.start, frameCount: range.count, width: W, height: H, channels, depth, linear, ...placement(ctx.spec) })[Symbol.asyncIterator]();
   try {
     for (let w = 0; w < windows.length; w++) {
       // This window's frames and masks at full size: bounded by the model window, not the clip.
       const frames: AnyFrame[] = [];
-      const alphas: Float32Array[] = [];
+      const alphas: MaskAlpha[] = [];
       let bbox: Rect | null = null;
       for (let i = 0; i < windows[w]!; i++) {
         const r = await source.next();
@@ -197,18 +198,19 @@ async function renderMasked(ctx: Ctx, spec: Extract<JobSpec, { kind: 'fill' | 'r
         frames.push(r.value);
         const a = await masks.next();
         alphas.push(a);
-        bbox = unionRect(bbox, maskBounds(a, W, H));
+        bbox = unionRect(bbox, a.bounds);
       }
       if (!bbox) {
         // Nothing masked in this window: the source passes through untouched.
         for (const f of frames) await write(ctx, f);
+        masks.release(alphas);
         continue;
       }
       // A multi-scale model needs room for its first pass at a fraction of the working size.
       const region = growTo(cropAround(bbox, W, H), leastWorkingSide(ctx.manifest), W, H);
       const size = workingSize(region.width, region.height, ctx.manifest.sizeRules);
-      const small = frames.map((f) => resize(toModelRgb(f, region), size.width, size.height));
-      const smallMasks = alphas.map((a) => maskDown(a, W, H, region, size.width, size.height));
+      const small = frames.map((f) => resize(toModelRgb(f, region, linear), size.width, size.height));
+      const smallMasks = alphas.map((a) => maskDown(a.alpha, W, H, region, size.width, size.height));
       // Pad to 1 + T·k by repeating the last frame; the extra frames are dropped.
       const padded = padToWindow(small.length, ctx.manifest.latent);
       while (small.length < padded) {
@@ -219,8 +221,10 @@ async function renderMasked(ctx: Ctx, spec: Extract<JobSpec, { kind: 'fill' | 'r
       const gen = await runWindow(ctx, req, w, windows.length);
       for (let i = 0; i < frames.length; i++) {
         const back = resize(gen[i]!, region.width, region.height);
-        await write(ctx, compositeOver(frames[i]!, back, region, alphas[i]!, alphaInside));
+        // Into the decoded frame itself (this loop owns it), over the mask's box only.
+        await write(ctx, compositeInPlace(frames[i]!, back, region, alphas[i]!, alphaInside, linear));
       }
+      masks.release(alphas);
     }
   } finally {
     await source.return?.();
@@ -307,9 +311,11 @@ function seqSize(spec: JobSpec): { width: number; height: number } {
   return { width: spec.sequence.width, height: spec.sequence.height };
 }
 
+/** Generated frames, scaled to the sequence and written at the output's depth (16: 8-bit levels widened, k → 257·k). */
 async function writeUp(ctx: Ctx, frames: Frame[]): Promise<void> {
   const { width, height } = seqSize(ctx.spec);
-  for (const f of frames) await write(ctx, resize(f, width, height));
+  const deep = ctx.prepared.pipeline.depth === 16;
+  for (const f of frames) await write(ctx, deep ? widen(resize(f, width, height)) : resize(f, width, height));
 }
 
 async function renderExtend(ctx: Ctx, spec: ExtendJob): Promise<void> {
@@ -331,10 +337,16 @@ async function renderGenerate(ctx: Ctx, spec: GenerateJob): Promise<void> {
   const size = workingSize(spec.sequence.width, spec.sequence.height, ctx.manifest.sizeRules);
   const count = timeToFrames(spec.duration, spec.sequence.fps);
   const range = ctx.prepared.ranges[0];
-  // The optional still is the first frame of the shot: known, and part of the output.
-  const first = range ? await readRange(ctx, range, range.start, 1, seqSize(spec)) : [];
+  // The optional still is the first frame of the shot: known, and part of the output, written at
+  // the output's depth (a deep source's still keeps its own 16-bit values).
+  const { depth } = ctx.prepared.pipeline;
+  const first: AnyFrame[] = [];
+  if (range) {
+    const args = { path: range.path, info: range.info, fps: spec.sequence.fps, startFrame: range.start, frameCount: 1, ...seqSize(spec), channels: 3 as const, depth, ...placement(spec) };
+    for await (const f of decodeFrames(args)) first.push(f);
+  }
   for (const f of first) await write(ctx, f);
-  const still = first.map((f) => resize(f, size.width, size.height));
+  const still = first.map((f) => resize(toModelRgb(f), size.width, size.height));
   const made = await chain(ctx, { known: still, count: count - still.length, suffix: [], reversed: false, ...size });
   await writeUp(ctx, made);
 }

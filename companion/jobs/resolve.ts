@@ -51,13 +51,19 @@ export interface OutputTags {
  * Bits and channels of the frames written. A fill/replace passes the source through outside the
  * mask, so it works at the source's precision (16 bits when the source has more than 8) and
  * keeps its alpha when the output format can store it; generated-only kinds (extend, generate,
- * bridge) are the model's 8-bit RGB.
+ * bridge) write RGB at the source's depth too (the model's 8-bit levels widened; a generate's
+ * still at its own 16-bit values).
  */
 export interface Pipeline {
   depth: Depth;
   channels: 3 | 4;
   /** Alpha of generated pixels when channels = 4. */
   alphaInside: AlphaInside;
+  /**
+   * Samples are linear light (an EXR plate filled into EXR: ffmpeg's linear decode, written back
+   * exactly; media/linear.ts); the model sees them through the sRGB curve. False: display-referred.
+   */
+  linear: boolean;
 }
 
 /** Refused before work starts: more output than a workstation should be asked for in one job. */
@@ -178,10 +184,13 @@ function audioCodecFor(audio: AudioInfo, format: JobSpec['output']['format']): s
 export function pickPipeline(spec: JobSpec, source: MediaInfo | undefined): Pipeline {
   const { format, alpha } = spec.output;
   const passThrough = (spec.kind === 'fill' || spec.kind === 'replace') && source !== undefined;
-  // H.264 is 8-bit 4:2:0 here: a deeper source gains nothing from a 16-bit path into it.
-  const depth: Depth = passThrough && source.bitDepth > 8 && format !== 'h264' ? 16 : 8;
+  // Every kind writes at its (first) source's precision, so an extension or bridge of a 10-bit
+  // plate is a 16-bit file like the plate's fill would be; frames the model made are its 8-bit
+  // levels widened. H.264 is 8-bit 4:2:0 here: a deeper source gains nothing from a 16-bit path into it.
+  const depth: Depth = source !== undefined && source.bitDepth > 8 && format !== 'h264' ? 16 : 8;
   const keepAlpha = passThrough && source.hasAlpha && alpha !== 'none' && ALPHA_FORMATS.includes(format);
-  return { depth, channels: keepAlpha ? 4 : 3, alphaInside: alpha === 'source' ? 'source' : 'opaque' };
+  const linear = passThrough && depth === 16 && format === 'exr' && source.sequence?.ext === 'exr';
+  return { depth, channels: keepAlpha ? 4 : 3, alphaInside: alpha === 'source' ? 'source' : 'opaque', linear };
 }
 
 async function resolveSource(src: Source, spec: JobSpec, at: string): Promise<SourceRange> {

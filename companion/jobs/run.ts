@@ -9,6 +9,7 @@ import { Engine } from '../engine/engine.ts';
 import type { Provider } from '../engine/providers.ts';
 import { ReshootError } from '../errors.ts';
 import { openEncoder } from '../media/encode.ts';
+import { outputColour, type Colour } from '../media/colour.ts';
 import type { Recipe } from '../models/recipe.ts';
 import { loadModel } from '../models/registry.ts';
 import type { ComputeChoice } from '../models/computeVariant.ts';
@@ -50,7 +51,8 @@ export interface Provenance {
   transformer: GraphVariant;
   spec: unknown;
   /** Bits per channel and alpha of the written frames (16 = the source's precision kept). */
-  media: { depth: number; alpha: boolean; timecode: string | null; reelName: string | null; audio: string | null };
+  /** `colour`: the Y'CbCr matrix/primaries/transfer tags written (colour.ts; unused by RGB formats). */
+  media: { depth: number; alpha: boolean; timecode: string | null; reelName: string | null; audio: string | null; colour: Colour };
   /** The denoising passes each window ran (width, height, steps; two for multi-scale), and why they differ from the recipe when they do. */
   sampling: { passes: PassRecord[][]; notes: string[] };
   timings: { totalSeconds: number; loadSeconds: number; renderSeconds: number; windows: number; meanStepMs: number; tokensPerWindow: number[] };
@@ -81,6 +83,7 @@ export async function runJob(spec: JobSpec, opts: RunOptions = {}): Promise<RunR
 
   const engine = opts.engine ?? (await Engine.open(spec.model, opts.providers, opts.compute));
   const t1 = performance.now();
+  const colour = outputColour(prepared.ranges[0]?.info, spec.sequence.height);
   const encoder = await openEncoder({
     path: prepared.outputPath,
     format: spec.output.format,
@@ -92,6 +95,8 @@ export async function runJob(spec: JobSpec, opts: RunOptions = {}): Promise<RunR
     overwrite: opts.force ?? false,
     ...prepared.tags,
     sar: spec.sequence.pixelAspect,
+    transfer: prepared.pipeline.linear ? 'linear' : 'srgb',
+    colour,
   });
   let stats: RenderStats;
   try {
@@ -126,6 +131,7 @@ export async function runJob(spec: JobSpec, opts: RunOptions = {}): Promise<RunR
       timecode: prepared.tags.timecode ?? null,
       reelName: prepared.tags.reelName ?? null,
       audio: prepared.tags.audio?.codec ?? null,
+      colour,
     },
     sampling: { passes: stats.passes, notes: stats.notes },
     timings: {

@@ -7,6 +7,8 @@
  */
 import type { Rect } from '../engine/image.ts';
 import type { AnyFrame, Frame } from '../media/frame.ts';
+import type { MaskAlpha } from './alpha.ts';
+import { modelToLinearTable } from '../media/linear.ts';
 
 /**
  * Alpha of the generated pixels: 'opaque' (default) makes them fully opaque — the model paints
@@ -15,30 +17,70 @@ import type { AnyFrame, Frame } from '../media/frame.ts';
  */
 export type AlphaInside = 'opaque' | 'source';
 
+/** The composite into a copy of `src` (which is left as it was). */
 export function compositeOver(src: AnyFrame, gen: Frame, at: Rect, alpha: Float32Array, alphaInside: AlphaInside = 'opaque'): AnyFrame {
-  const out = src.data.slice();
-  const ch = src.channels;
+  const out = { ...src, data: src.data.slice() } as AnyFrame;
+  blend(out, gen, at, alpha, at, alphaInside);
+  return out;
+}
+
+/**
+ * The composite written into `src` itself, visiting only the mask's bounds: for the render
+ * loop, which owns each decoded frame and writes it straight to the encoder. No frame copy, and
+ * a small mask costs its box rather than the frame.
+ */
+export function compositeInPlace(src: AnyFrame, gen: Frame, at: Rect, mask: MaskAlpha, alphaInside: AlphaInside = 'opaque', linear = false): AnyFrame {
+  const box = mask.bounds && intersect(mask.bounds, at);
+  if (box) blend(src, gen, at, mask.alpha, box, alphaInside, linear && src.depth === 16 ? modelToLinearTable() : undefined);
+  return src;
+}
+
+/**
+ * out = out·(1 − a) + gen·a over `box` (inside `at`, where `gen` sits). `toLinear` maps the
+ * model's sRGB levels into a linear plate's samples (linear.ts): the blend is then in linear light.
+ */
+function blend(dst: AnyFrame, gen: Frame, at: Rect, alpha: Float32Array, box: Rect, alphaInside: AlphaInside, toLinear?: Uint16Array): void {
+  const out = dst.data;
+  const ch = dst.channels;
   const gch = gen.channels;
+  const gd = toLinear ? mapSamples(gen.data, toLinear) : gen.data;
+  const setAlpha = ch === 4 && alphaInside === 'opaque';
   // 8-bit model output onto a 16-bit source: k → 257·k maps 0..255 exactly onto 0..65535.
-  const scale = src.depth === 16 ? 257 : 1;
-  const max = 255 * scale;
-  for (let y = 0; y < at.height; y++) {
-    const row = (at.y + y) * src.width + at.x;
-    for (let x = 0; x < at.width; x++) {
+  const scale = toLinear ? 1 : dst.depth === 16 ? 257 : 1;
+  const max = dst.depth === 16 ? 65535 : 255;
+  for (let y = box.y; y < box.y + box.height; y++) {
+    const row = y * dst.width;
+    const grow = (y - at.y) * gen.width - at.x;
+    for (let x = box.x; x < box.x + box.width; x++) {
       const a = alpha[row + x]!;
       if (a === 0) continue;
       const o = (row + x) * ch;
-      const g = (y * gen.width + x) * gch;
+      const g = (grow + x) * gch;
       if (a === 1) {
-        out[o] = gen.data[g]! * scale;
-        out[o + 1] = gen.data[g + 1]! * scale;
-        out[o + 2] = gen.data[g + 2]! * scale;
-        if (ch === 4 && alphaInside === 'opaque') out[o + 3] = max;
+        out[o] = gd[g]! * scale;
+        out[o + 1] = gd[g + 1]! * scale;
+        out[o + 2] = gd[g + 2]! * scale;
+        if (setAlpha) out[o + 3] = max;
       } else {
-        for (let c = 0; c < 3; c++) out[o + c] = Math.round(out[o + c]! + (gen.data[g + c]! * scale - out[o + c]!) * a);
-        if (ch === 4 && alphaInside === 'opaque') out[o + 3] = Math.round(out[o + 3]! + (max - out[o + 3]!) * a);
+        out[o] = Math.round(out[o]! + (gd[g]! * scale - out[o]!) * a);
+        out[o + 1] = Math.round(out[o + 1]! + (gd[g + 1]! * scale - out[o + 1]!) * a);
+        out[o + 2] = Math.round(out[o + 2]! + (gd[g + 2]! * scale - out[o + 2]!) * a);
+        if (setAlpha) out[o + 3] = Math.round(out[o + 3]! + (max - out[o + 3]!) * a);
       }
     }
   }
-  return { ...src, data: out } as AnyFrame;
+}
+
+function mapSamples(data: Uint8Array, table: Uint16Array): Uint16Array {
+  const out = new Uint16Array(data.length);
+  for (let i = 0; i < data.length; i++) out[i] = table[data[i]!]!;
+  return out;
+}
+
+function intersect(a: Rect, b: Rect): Rect | null {
+  const x = Math.max(a.x, b.x);
+  const y = Math.max(a.y, b.y);
+  const x1 = Math.min(a.x + a.width, b.x + b.width);
+  const y1 = Math.min(a.y + a.height, b.y + b.height);
+  return x1 > x && y1 > y ? { x, y, width: x1 - x, height: y1 - y } : null;
 }

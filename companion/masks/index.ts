@@ -1,4 +1,5 @@
-export { rasterizeShapes, coverage, shapeAt, boundsOf, type ShapeGeometry, type Coverage } from './rasterize.ts';
+export { rasterizeShapes, rasterizeShapeMask, coverage, shapeAt, boundsOf, type ShapeGeometry, type Coverage } from './rasterize.ts';
 export { checkMaskInFrame } from './check.ts';
 export { matteToAlpha, type MattePixels } from './matte.ts';
-export { compositeOver, type AlphaInside } from './composite.ts';
+export { compositeOver, compositeInPlace, type AlphaInside } from './composite.ts';
+export { alphaBounds, maskAlpha, type MaskAlpha } from './alpha.ts';

@@ -8,6 +8,8 @@
  * Each shape only touches its bounding box grown by f/2, so small masks on 4K frames are cheap.
  */
 import type { ShapesMask } from '../../protocol/mask.ts';
+import type { Rect } from '../engine/image.ts';
+import { alphaBounds, type MaskAlpha } from './alpha.ts';
 import { fillEllipse, fillPolygon, fillRectangle } from './fill.ts';
 import { type ShapeGeometry, boundsOf, shapeAt } from './shapes.ts';
 
@@ -15,11 +17,40 @@ export { shapeAt, boundsOf, type ShapeGeometry } from './shapes.ts';
 
 /** Alpha for a row-major width×height frame, combining shapes in order, then inverting. */
 export function rasterizeShapes(mask: ShapesMask, frame: number, width: number, height: number): Float32Array {
-  const alpha = new Float32Array(width * height);
+  return rasterize(mask, frame, width, height).alpha;
+}
+
+/**
+ * The same alpha with the exact box where it is above 0 (MaskAlpha). Only the shapes' own
+ * coverage is scanned for it (the whole frame when the mask is inverted).
+ */
+export function rasterizeShapeMask(mask: ShapesMask, frame: number, width: number, height: number, reuse?: MaskAlpha): MaskAlpha {
+  const { alpha, touched } = rasterize(mask, frame, width, height, reuse && recycled(reuse, width, height));
+  return { alpha, bounds: touched ? alphaBounds(alpha, width, height, touched) : null, written: touched };
+}
+
+/**
+ * A finished mask's buffer made all-zero again for the next frame: only where it was written
+ * (a shape's box, not the 8 MB of a 1080p frame). Undefined when it does not fit.
+ */
+function recycled(m: MaskAlpha, width: number, height: number): Float32Array | undefined {
+  if (m.alpha.length !== width * height || m.written === undefined) return undefined;
+  const w = m.written;
+  if (w) for (let y = w.y; y < w.y + w.height; y++) m.alpha.fill(0, y * width + w.x, y * width + w.x + w.width);
+  return m.alpha;
+}
+
+function rasterize(mask: ShapesMask, frame: number, width: number, height: number, zeroed?: Float32Array): { alpha: Float32Array; touched: Rect | null } {
+  const alpha = zeroed ?? new Float32Array(width * height);
+  // Union of the coverages written: alpha is 0 everywhere else (before inverting).
+  let tx0 = width, ty0 = height, tx1 = 0, ty1 = 0;
   for (const shape of mask.shapes) {
     const cov = coverage(shapeAt(shape, frame), shape.feather, width, height);
     if (!cov) continue;
     const { x0, y0, x1, y1, data } = cov;
+    if (shape.mode === 'add') {
+      tx0 = Math.min(tx0, x0), ty0 = Math.min(ty0, y0), tx1 = Math.max(tx1, x1), ty1 = Math.max(ty1, y1);
+    }
     const w = x1 - x0;
     for (let y = y0; y < y1; y++) {
       let o = y * width + x0;
@@ -31,8 +62,11 @@ export function rasterizeShapes(mask: ShapesMask, frame: number, width: number, 
       }
     }
   }
-  if (mask.invert) for (let i = 0; i < alpha.length; i++) alpha[i] = 1 - alpha[i]!;
-  return alpha;
+  if (mask.invert) {
+    for (let i = 0; i < alpha.length; i++) alpha[i] = 1 - alpha[i]!;
+    return { alpha, touched: { x: 0, y: 0, width, height } };
+  }
+  return { alpha, touched: tx1 > tx0 && ty1 > ty0 ? { x: tx0, y: ty0, width: tx1 - tx0, height: ty1 - ty0 } : null };
 }
 
 /** One shape's alpha over the pixels it can affect (clipped to the frame), or null if none. */

@@ -17,6 +17,7 @@ import { frameBytes, type AnyFrame, type DeepFrame, type Depth, type Frame } fro
 import { exited, ffmpegPath, runTool, spawnTool, StderrTail, summarizeStderr } from './ffmpeg.ts';
 import { probe, type MediaInfo } from './probe.ts';
 import { inputArgs } from './safe-input.ts';
+import { sourceMatrix } from './colour.ts';
 
 export interface DecodeOptions {
   path: string;
@@ -38,6 +39,11 @@ export interface DecodeOptions {
   pixelAspect?: Rational;
   /** Pass a probe result you already have to skip probing again. */
   info?: MediaInfo;
+  /**
+   * EXR sequences: deliver ffmpeg's linear decode (no curve; 16-bit, linear.ts) instead of the
+   * sRGB-curved view. Other sources ignore it.
+   */
+  linear?: boolean;
 }
 
 /** The one scaler used everywhere: bicubic, with accurate rounding and full chroma. */
@@ -82,8 +88,9 @@ async function* decodeAny(opts: DecodeOptions): AsyncGenerator<AnyFrame, void, u
   if (info.sequence) {
     // No seeking in a sequence: start reading at the first wanted image.
     seek.push('-f', 'image2', '-framerate', formatRational(opts.fps), '-start_number', String(info.sequence.start + firstSource));
-    // EXR holds linear light: shown to the model and written out with the sRGB curve, as a comp viewer shows it.
-    if (info.sequence.ext === 'exr') seek.push('-apply_trc', 'iec61966_2_1');
+    // EXR holds linear light: shown to the model and written out with the sRGB curve, as a comp
+    // viewer shows it, unless the caller keeps it linear (an EXR plate written back to EXR).
+    if (info.sequence.ext === 'exr' && !opts.linear) seek.push('-apply_trc', 'iec61966_2_1');
   } else if (firstSource > 0) {
     seek.push('-ss', (info.videoStartOffset + ((firstSource - 0.5) * info.fps.den) / info.fps.num).toFixed(6));
   }
@@ -101,9 +108,11 @@ async function* decodeAny(opts: DecodeOptions): AsyncGenerator<AnyFrame, void, u
   const exit = exited(child);
 
   const size = frameBytes(width, height, channels, depth);
+  const alphaFix = channels === 4 && depth === 16 ? shiftedAlphaBits(info) : 0;
   let k = opts.startFrame; // next output frame to yield
   let source = firstSource; // index of the source frame being filled
-  let frame = blankFrame(width, height, channels, depth);
+  // Every byte is overwritten from the pipe before a frame is yielded: no need to zero 6–12 MB a frame.
+  let frame = blankFrame(width, height, channels, depth, false);
   let buf = new Uint8Array(frame.data.buffer);
   let filled = 0;
   try {
@@ -117,6 +126,7 @@ async function* decodeAny(opts: DecodeOptions): AsyncGenerator<AnyFrame, void, u
         if (filled < size) continue;
         // A whole source frame: it fills every output frame that shows it (none when the
         // source is faster and this frame is skipped, several when it is slower).
+        if (alphaFix) widenAlpha(frame as DeepFrame, alphaFix);
         let first = true;
         while (k < end && sourceFrameAt(k, opts.fps, info.fps) === source) {
           yield first ? frame : copyFrame(frame);
@@ -125,7 +135,7 @@ async function* decodeAny(opts: DecodeOptions): AsyncGenerator<AnyFrame, void, u
         }
         if (k >= end) return;
         source++;
-        frame = blankFrame(width, height, channels, depth);
+        frame = blankFrame(width, height, channels, depth, false);
         buf = new Uint8Array(frame.data.buffer);
         filled = 0;
       }
@@ -172,6 +182,8 @@ export async function readImage(path: string, opts: ImageOptions = {}): Promise<
   // Copy: stdout may sit in Node's shared buffer pool, and a Frame owns its bytes.
   const frame = blankFrame(width, height, channels, depth);
   new Uint8Array(frame.data.buffer).set(result.stdout);
+  const alphaFix = channels === 4 && depth === 16 ? shiftedAlphaBits(info) : 0;
+  if (alphaFix) widenAlpha(frame as DeepFrame, alphaFix);
   return frame;
 }
 
@@ -185,15 +197,41 @@ export interface ImageOptions {
   pixelAspect?: Rational;
 }
 
+/**
+ * Bits of a source's alpha when ffmpeg widens it to 16 by a plain shift: swscale turns a 10- or
+ * 12-bit alpha (ProRes 4444, yuva444p10/12, gbrap10/12) into v << 6 or v << 4, so opaque reads
+ * 65472 or 65520, not 65535 (colour channels go through the matrix and are full range). 0 when
+ * the alpha needs no fix (none, 8 or 16 bits).
+ */
+function shiftedAlphaBits(info: MediaInfo): number {
+  if (!info.hasAlpha) return 0;
+  const m = /(\d+)(le|be)$/.exec(info.pixFmt);
+  const bits = m ? Number(m[1]) : 8;
+  return bits > 8 && bits < 16 ? bits : 0;
+}
+
+/**
+ * Restores full range to a shifted alpha by bit replication: a + (a >> bits) is (v << s) | (v >> (bits − s))
+ * for a = v << s (s = 16 − bits), the way ffmpeg widens colour and gray samples (1023 → 65535,
+ * 512 → 32800); scaled (interpolated) alpha is stretched the same monotone way.
+ */
+export function widenAlpha(f: DeepFrame, bits: number): void {
+  const d = f.data;
+  for (let i = 3; i < d.length; i += 4) d[i] = d[i]! + (d[i]! >> bits);
+}
+
 /** ffmpeg's name for our in-memory layout: 16-bit samples little-endian, as typed arrays are on every supported CPU. */
 function rawPixFmt(channels: 3 | 4, depth: Depth): string {
   if (depth === 16) return channels === 4 ? 'rgba64le' : 'rgb48le';
   return channels === 4 ? 'rgba' : 'rgb24';
 }
 
-function blankFrame(width: number, height: number, channels: 3 | 4, depth: Depth): AnyFrame {
+/** A frame of the given shape; `zeroed` false leaves its memory uninitialized (for a caller that fills every byte). */
+function blankFrame(width: number, height: number, channels: 3 | 4, depth: Depth, zeroed = true): AnyFrame {
   const n = width * height * channels;
-  return depth === 16 ? { width, height, channels, depth, data: new Uint16Array(n) } : { width, height, channels, data: new Uint8Array(n) };
+  // allocUnsafeSlow: its own ArrayBuffer (offset 0, so 16-bit views are aligned), never pooled.
+  const bytes = zeroed ? new ArrayBuffer(n * (depth / 8)) : Buffer.allocUnsafeSlow(n * (depth / 8)).buffer;
+  return depth === 16 ? { width, height, channels, depth, data: new Uint16Array(bytes, 0, n) } : { width, height, channels, data: new Uint8Array(bytes, 0, n) };
 }
 
 function copyFrame(f: AnyFrame): AnyFrame {
@@ -213,32 +251,13 @@ export function sourceFrameAt(k: number, out: Rational, src: Rational): number {
  * Scale and convert to RGB in one scale filter so the flags and matrix are ours, not the
  * auto-inserted converter's. The matrix is named explicitly: the 2018 ffmpeg's "auto" ignores
  * the file's tag and always uses BT.601, which shifts BT.709 colours by a few levels. Untagged
- * YUV is read the way players do: BT.709 from 720 lines up, BT.601 below. (RGB sources ignore
- * the matrix.)
+ * YUV is read the way players do (colour.ts: BT.709 from 720 lines up, BT.601 below). (RGB
+ * sources ignore the matrix.)
  */
 function videoFilter(info: MediaInfo, width: number, height: number, channels: 3 | 4, depth: Depth, place: { fit?: Fit; pixelAspect?: Rational }): string {
   const g = fitGeometry(info.width, info.height, info.sampleAspect ?? rational(1), width, height, place.pixelAspect ?? rational(1), place.fit ?? 'stretch');
-  const scale = `scale=${g.width}:${g.height}:flags=${SCALE_FLAGS}:in_color_matrix=${yuvMatrix(info)},format=${rawPixFmt(channels, depth)}`;
+  const scale = `scale=${g.width}:${g.height}:flags=${SCALE_FLAGS}:in_color_matrix=${sourceMatrix(info)},format=${rawPixFmt(channels, depth)}`;
   return scale + placeFilter(g, width, height, channels === 4);
-}
-
-/** ffprobe's color_space name → the scale filter's matrix name. */
-function yuvMatrix(info: MediaInfo): string {
-  switch (info.colorSpace) {
-    case 'bt709':
-      return 'bt709';
-    case 'bt470bg':
-    case 'smpte170m':
-      return 'bt601';
-    case 'bt2020nc':
-    case 'bt2020c':
-      return 'bt2020';
-    case 'smpte240m':
-    case 'fcc':
-      return info.colorSpace;
-    default:
-      return info.height >= 720 ? 'bt709' : 'bt601';
-  }
 }
 
 function checkRange(opts: DecodeOptions): void {

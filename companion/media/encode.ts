@@ -9,7 +9,7 @@
  * memory while the encoder lags.
  */
 import type { ChildProcess } from 'node:child_process';
-import { lstat, mkdir, rename, rm } from 'node:fs/promises';
+import { lstat, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { ReshootError } from '../errors.ts';
@@ -18,12 +18,14 @@ import { frameBuffer, frameBytes, type AnyFrame, type Depth, type Frame } from '
 import { exited, ffmpegPath, runTool, spawnTool, StderrTail, summarizeStderr } from './ffmpeg.ts';
 import { SCALE_FLAGS } from './decode.ts';
 import { inputArgs } from './safe-input.ts';
+import { encodeExr, type ExrCompression, type ExrTransfer } from './exr.ts';
+import { BT709, type Colour } from './colour.ts';
 
 /** Output formats; 'ffvhuff' is internal (uploaded frames): lossless like FFV1, about 5× faster to write. */
-export type EncodeFormat = 'prores422hq' | 'prores4444' | 'h264' | 'png' | 'ffv1' | 'ffvhuff' | 'tiff' | 'dpx';
+export type EncodeFormat = 'prores422hq' | 'prores4444' | 'h264' | 'png' | 'ffv1' | 'ffvhuff' | 'tiff' | 'dpx' | 'exr';
 
 /** Image-sequence formats: the output is a folder of frame_000001.<ext> … */
-const SEQUENCE_EXT: Partial<Record<EncodeFormat, string>> = { png: 'png', tiff: 'tif', dpx: 'dpx' };
+const SEQUENCE_EXT: Partial<Record<EncodeFormat, string>> = { png: 'png', tiff: 'tif', dpx: 'dpx', exr: 'exr' };
 
 /** The file extension each format is written with (PNG sequences are folders). */
 export const FORMAT_EXTENSION: Record<EncodeFormat, string> = {
@@ -35,6 +37,7 @@ export const FORMAT_EXTENSION: Record<EncodeFormat, string> = {
   ffvhuff: '.mkv',
   tiff: '',
   dpx: '',
+  exr: '',
 };
 
 export interface EncoderOptions {
@@ -64,6 +67,15 @@ export interface EncoderOptions {
   sar?: Rational;
   /** Number of the first image of a sequence output (default 1; a plate's own numbering, e.g. 1001). */
   startNumber?: number;
+  /**
+   * EXR only: what the frames' samples mean (exr.ts): 'linear' = ffmpeg's linear decode of an EXR
+   * plate (written back exactly), 'srgb' (default) = display-referred, linearized for EXR.
+   */
+  transfer?: ExrTransfer;
+  /** EXR only: 'zip' (default; lossless, like most VFX plates) or 'none'. */
+  exrCompression?: ExrCompression;
+  /** Y'CbCr outputs: the matrix for the RGB conversion and the tags written (colour.ts; default BT.709). */
+  colour?: Colour;
 }
 
 /**
@@ -134,6 +146,8 @@ export async function openEncoder(opts: EncoderOptions): Promise<Encoder> {
     throw new ReshootError('write_failed', `Cannot create output "${finalPath}": ${(e as Error).message}`, { cause: e });
   }
   livePartials.set(partial, { finalPath });
+  // ffmpeg 4.1 cannot write EXR: those frames are encoded here (exr.ts), one file each.
+  if (format === 'exr') return new ExrSequenceEncoder(opts, finalPath, partial);
 
   const ext = SEQUENCE_EXT[format];
   const args = encoderArgs(opts, ext ? path.join(partial, `frame_%06d.${ext}`) : partial);
@@ -158,16 +172,18 @@ function encoderArgs(opts: EncoderOptions, target: string): string[] {
   }
   args.push('-r', rate);
 
-  // RGB → YUV in one explicit scale filter: BT.709 matrix, limited range, and tags that say so,
-  // so Premiere and our own decoder read the colours back the same way.
+  // RGB → YUV in one explicit scale filter: the source's matrix (colour.ts; BT.709 by default),
+  // limited range, and tags that say so, so Premiere and our own decoder read the colours back
+  // the same way.
   // Non-square pixels are tagged on the stream so Premiere interprets the footage as it should.
   const sar = opts.sar && opts.sar.num !== opts.sar.den ? `setsar=${opts.sar.num}/${opts.sar.den}` : '';
   const sarOnly = sar ? ['-vf', sar] : [];
+  const colour = opts.colour ?? BT709;
   const toYuv = (pixFmt: string, pre = ''): string[] => [
     '-vf',
-    `${pre}scale=flags=${SCALE_FLAGS}:out_color_matrix=bt709:out_range=tv,format=${pixFmt}${sar ? `,${sar}` : ''}`,
+    `${pre}scale=flags=${SCALE_FLAGS}:out_color_matrix=${colour.matrix}:out_range=tv,format=${pixFmt}${sar ? `,${sar}` : ''}`,
     '-pix_fmt', pixFmt,
-    '-colorspace', 'bt709', '-color_primaries', 'bt709', '-color_trc', 'bt709', '-color_range', 'tv',
+    '-colorspace', colour.colorspace, '-color_primaries', colour.primaries, '-color_trc', colour.transfer, '-color_range', 'tv',
   ];
   const timecode = [
     ...(opts.timecode ? ['-timecode', opts.timecode] : []),
@@ -213,6 +229,8 @@ function encoderArgs(opts: EncoderOptions, target: string): string[] {
       const pixFmt = deep ? input : alpha ? 'bgra' : 'bgr0';
       return [...args, '-c:v', 'ffv1', '-level', '3', '-pix_fmt', pixFmt, ...sarOnly, ...timecode, '-f', 'matroska', target];
     }
+    case 'exr':
+      throw new ReshootError('internal', 'EXR is written by ExrSequenceEncoder, not ffmpeg');
     case 'ffvhuff':
       if (deep) throw new ReshootError('internal', 'ffvhuff is written at 8 bits only');
       return [...args, '-c:v', 'ffvhuff', '-pix_fmt', alpha ? 'bgra' : 'rgb24', '-f', 'matroska', target];
@@ -328,6 +346,69 @@ class FfmpegEncoder implements Encoder {
     await this.exit; // let stderr arrive so the message says why
     await this.cleanup();
     throw this.fail(summarizeStderr(this.stderr.text()) || this.broken?.message || 'ffmpeg stopped');
+  }
+
+  private fail(why: string, cause?: unknown): ReshootError {
+    return new ReshootError('write_failed', `Could not write "${this.path}": ${why}. No partial output was left.`, { cause });
+  }
+}
+
+/**
+ * An EXR image sequence: each frame encoded in this process (exr.ts) and written into the hidden
+ * partial folder as frame_NNNNNN.exr, numbered like the plate; the folder is renamed into place
+ * when complete, as every other output is.
+ */
+class ExrSequenceEncoder implements Encoder {
+  framesWritten = 0;
+  private state: 'open' | 'done' | 'failed' = 'open';
+
+  constructor(
+    private readonly opts: EncoderOptions,
+    readonly path: string,
+    private readonly partial: string,
+  ) {}
+
+  async write(frame: AnyFrame): Promise<void> {
+    if (this.state !== 'open') throw this.fail('the encoder is already closed');
+    const { width, height, channels } = this.opts;
+    const depth = this.opts.depth ?? 8;
+    if (frame.width !== width || frame.height !== height || frame.channels !== channels || (frame.depth ?? 8) !== depth) {
+      await this.abort();
+      throw this.fail(`frame ${this.framesWritten} is ${frame.width}x${frame.height}x${frame.channels} at ${frame.depth ?? 8} bits, expected ${width}x${height}x${channels} at ${depth} bits`);
+    }
+    const bytes = encodeExr(frame, { compression: this.opts.exrCompression ?? 'zip', transfer: this.opts.transfer ?? 'srgb', sar: this.opts.sar });
+    const name = `frame_${String((this.opts.startNumber ?? 1) + this.framesWritten).padStart(6, '0')}.exr`;
+    try {
+      await writeFile(path.join(this.partial, name), bytes);
+    } catch (e) {
+      await this.abort();
+      throw this.fail((e as Error).message, e);
+    }
+    this.framesWritten++;
+  }
+
+  async finish(): Promise<void> {
+    if (this.state !== 'open') throw this.fail(`finish() called on an encoder that is ${this.state}`);
+    if (this.framesWritten === 0) {
+      await this.abort();
+      throw this.fail('no frames were written');
+    }
+    try {
+      await moveIntoPlace(this.partial, this.path, this.opts.overwrite);
+    } catch (e) {
+      await this.abort();
+      if (e instanceof ReshootError) throw e;
+      throw this.fail((e as Error).message, e);
+    }
+    livePartials.delete(this.partial);
+    this.state = 'done';
+  }
+
+  async abort(): Promise<void> {
+    if (this.state === 'done') return;
+    this.state = 'failed';
+    await rm(this.partial, { recursive: true, force: true });
+    livePartials.delete(this.partial);
   }
 
   private fail(why: string, cause?: unknown): ReshootError {

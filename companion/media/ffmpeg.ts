@@ -127,8 +127,8 @@ async function versionLine(bin: string): Promise<{ ok: true; line: string } | { 
 
 /**
  * Encoders and decoders Reshoot uses, by what an editor loses without them. Required ones are
- * in every ffmpeg build Reshoot supports; optional ones (EXR writing needs ffmpeg ≥ 5.1) only
- * switch off the formats that need them.
+ * in every ffmpeg build Reshoot supports; optional ones only switch off the formats that need
+ * them. EXR is written by Reshoot itself (exr.ts), so only its decoder is listed.
  */
 export const CODECS_USED: { kind: 'encoder' | 'decoder'; name: string; for: string; required: boolean }[] = [
   { kind: 'encoder', name: 'prores_ks', for: 'ProRes 422 HQ / 4444 outputs', required: true },
@@ -138,7 +138,6 @@ export const CODECS_USED: { kind: 'encoder' | 'decoder'; name: string; for: stri
   { kind: 'encoder', name: 'ffvhuff', for: 'uploaded frames', required: true },
   { kind: 'encoder', name: 'tiff', for: 'TIFF sequence outputs', required: false },
   { kind: 'encoder', name: 'dpx', for: 'DPX sequence outputs', required: false },
-  { kind: 'encoder', name: 'exr', for: 'EXR sequence outputs', required: false },
   { kind: 'decoder', name: 'prores', for: 'ProRes sources', required: true },
   { kind: 'decoder', name: 'exr', for: 'EXR sources', required: false },
   { kind: 'decoder', name: 'dpx', for: 'DPX sources', required: false },

@@ -7,6 +7,8 @@
  * channel: how a source with more than 8 bits (10-bit ProRes, 16-bit PNG, DPX, EXR) travels
  * from decoder to encoder, so every pixel outside the mask keeps the source's own value.
  */
+import { linearToModelTable } from './linear.ts';
+
 export interface Frame {
   width: number;
   height: number;
@@ -46,25 +48,62 @@ export function frameBuffer(f: AnyFrame): Uint8Array {
 
 /**
  * An 8-bit RGB view of any frame, for the model: 16-bit samples rounded to the nearest 8-bit
- * level (v·255/65535), alpha dropped. An 8-bit RGB frame is returned as is.
+ * level (v·255/65535), or through the sRGB curve when `linear` (an EXR plate kept linear), alpha
+ * dropped. An 8-bit RGB frame is returned as is.
  */
-export function toModelRgb(f: AnyFrame, r: { x: number; y: number; width: number; height: number } = { x: 0, y: 0, width: f.width, height: f.height }): Frame {
+export function toModelRgb(
+  f: AnyFrame,
+  r: { x: number; y: number; width: number; height: number } = { x: 0, y: 0, width: f.width, height: f.height },
+  linear = false,
+): Frame {
   const whole = r.x === 0 && r.y === 0 && r.width === f.width && r.height === f.height;
   if (!isDeep(f) && f.channels === 3 && whole) return f;
   const out = new Uint8Array(r.width * r.height * 3);
   const ch = f.channels;
-  const d = f.data;
-  const deep = isDeep(f);
-  let o = 0;
   // Only the rectangle the model sees is converted: a fill's crop is often a fraction of the frame.
+  if (!isDeep(f) && ch === 3) {
+    // 8-bit RGB: the crop is row copies.
+    for (let y = 0; y < r.height; y++) {
+      const p = ((r.y + y) * f.width + r.x) * 3;
+      out.set(f.data.subarray(p, p + r.width * 3), y * r.width * 3);
+    }
+    return { width: r.width, height: r.height, channels: 3, data: out };
+  }
+  // 16-bit samples through a table: the sRGB curve for a linear EXR plate (linear.ts), else
+  // (v·255 + 32767) / 65535 (exact rounding; 257·k maps back to k). 8-bit RGBA drops alpha.
+  const lut = isDeep(f) ? (linear ? linearToModelTable() : deepToModelTable()) : undefined;
+  const d = f.data;
+  let o = 0;
   for (let y = r.y; y < r.y + r.height; y++) {
     let p = (y * f.width + r.x) * ch;
     for (let x = 0; x < r.width; x++, p += ch) {
-      for (let c = 0; c < 3; c++) {
-        // (v·255 + 32767) / 65535 in integers: exact rounding, and 257·k maps back to k.
-        out[o++] = deep ? Math.floor((d[p + c]! * 255 + 32767) / 65535) : d[p + c]!;
+      if (lut) {
+        out[o++] = lut[d[p]!]!;
+        out[o++] = lut[d[p + 1]!]!;
+        out[o++] = lut[d[p + 2]!]!;
+      } else {
+        out[o++] = d[p]!;
+        out[o++] = d[p + 1]!;
+        out[o++] = d[p + 2]!;
       }
     }
   }
   return { width: r.width, height: r.height, channels: 3, data: out };
+}
+
+let deepTable: Uint8Array | undefined;
+/** 16-bit sample → nearest 8-bit level, (v·255 + 32767) / 65535 in integers. */
+function deepToModelTable(): Uint8Array {
+  if (!deepTable) {
+    deepTable = new Uint8Array(65536);
+    for (let v = 0; v < 65536; v++) deepTable[v] = Math.floor((v * 255 + 32767) / 65535);
+  }
+  return deepTable;
+}
+
+/** An 8-bit frame at 16 bits: k → 257·k, which maps 0..255 exactly onto 0..65535 (and back by toModelRgb). */
+export function widen(f: Frame): DeepFrame {
+  const data = new Uint16Array(f.data.length);
+  for (let i = 0; i < data.length; i++) data[i] = f.data[i]! * 257;
+  return { width: f.width, height: f.height, channels: f.channels, depth: 16, data };
 }

@@ -35,6 +35,9 @@ export interface MediaInfo {
   videoStartOffset: number;
   /** YUV matrix the file is tagged with ("bt709", "bt470bg"...), undefined when untagged. */
   colorSpace?: string;
+  /** Colour primaries and transfer tags ("bt709", "smpte170m", "arib-std-b67"...), undefined when untagged. */
+  colorPrimaries?: string;
+  colorTransfer?: string;
   /** Shape of one stored pixel (4/3 for 1440×1080 HDV/XDCAM anamorphic); 1/1 when square or untagged. */
   sampleAspect: Rational;
   /**
@@ -222,6 +225,8 @@ interface FfprobeStream {
   duration?: string;
   start_time?: string;
   color_space?: string;
+  color_primaries?: string;
+  color_transfer?: string;
   bits_per_raw_sample?: string;
   tags?: Record<string, string>;
 }
@@ -267,10 +272,17 @@ function describe(p: string, s: FfprobeStream, f: FfprobeFormat): MediaInfo {
     hasAlpha: pixFmtHasAlpha(pixFmt),
     isImage,
     videoStartOffset: Math.max(0, videoStart - formatStart),
-    colorSpace: s.color_space && s.color_space !== 'unknown' ? s.color_space : undefined,
+    colorSpace: tag(s.color_space),
+    colorPrimaries: tag(s.color_primaries),
+    colorTransfer: tag(s.color_transfer),
     sampleAspect: rational(1),
     rotation: 0,
   };
+}
+
+/** A colour tag, or undefined when absent or "unknown"/"unspecified". */
+function tag(v: string | undefined): string | undefined {
+  return v && v !== 'unknown' && v !== 'unspecified' && v !== 'reserved' ? v : undefined;
 }
 
 function parseSar(text?: string): Rational {

@@ -4,6 +4,7 @@
  * object kept by the App, so switching kinds keeps what the editor typed.
  */
 import { LIMITS, OUTPUT_FORMATS, type OutputFormat } from '../../protocol/index.ts';
+import { ALPHA_FORMATS } from '../../protocol/jobspec.ts';
 import type { JobSettings } from '../batch.ts';
 import { FieldProblem, Select, TextArea, TextField } from './controls.tsx';
 import { Button, RadioGroup } from './spectrum.tsx';
@@ -17,6 +18,10 @@ export interface CommonValues {
   guidance: string;
   model: string;
   format: OutputFormat;
+  /** A source of another shape in the sequence frame (spec `sequence.fit`). */
+  fit: 'fit' | 'fill' | 'stretch';
+  /** Output alpha where the format stores it (spec `output.alpha`). */
+  alpha: 'opaque' | 'source' | 'none';
   /** Frames by value: exported timeline frames (effects, grading) instead of the source media. */
   byValue: boolean;
 }
@@ -26,7 +31,7 @@ export function newSeed(): number {
 }
 
 export function defaultCommon(): CommonValues {
-  return { prompt: '', negativePrompt: '', seedMode: 'new', seed: String(newSeed()), steps: '', guidance: '', model: '', format: 'prores422hq', byValue: false };
+  return { prompt: '', negativePrompt: '', seedMode: 'new', seed: String(newSeed()), steps: '', guidance: '', model: '', format: 'prores422hq', fit: 'fit', alpha: 'opaque', byValue: false };
 }
 
 /** Output formats as an editor reads them; the value is the job spec's name. */
@@ -38,6 +43,21 @@ export const FORMAT_LABELS: Record<OutputFormat, string> = {
   ffv1: 'FFV1 lossless (.mkv)',
   tiff: 'TIFF sequence (folder)',
   dpx: 'DPX sequence (folder)',
+  exr: 'OpenEXR sequence (folder, half float)',
+};
+
+/** Sequence fit as an editor reads it (Premiere's "scale to frame size" is fit). */
+export const FIT_LABELS: Record<CommonValues['fit'], string> = {
+  fit: 'Fit: whole picture, bars',
+  fill: 'Fill: cover the frame, crop',
+  stretch: 'Stretch to the frame',
+};
+
+/** Output alpha choices, for formats that store alpha. */
+export const ALPHA_LABELS: Record<CommonValues['alpha'], string> = {
+  opaque: 'Opaque where generated',
+  source: "Keep the source's alpha",
+  none: 'No alpha channel',
 };
 
 /** Each field's problem in an editor's words (empty when the form is fine): shown beside the fields, all at once. */
@@ -69,6 +89,9 @@ export function toJobSettings(v: CommonValues): JobSettings {
     ...(guidance !== undefined ? { guidance } : {}),
     ...(v.model ? { model: v.model } : {}),
     format: v.format,
+    // Defaults are left out, so a spec says only what the editor changed.
+    ...(v.fit !== 'fit' ? { fit: v.fit } : {}),
+    ...(v.alpha !== 'opaque' && ALPHA_FORMATS.includes(v.format) ? { alpha: v.alpha } : {}),
   };
 }
 
@@ -127,6 +150,16 @@ export function CommonSettings({ value: v, onChange, models, frames = true }: Co
         <label>
           Format <Select testId="format" value={v.format} options={OUTPUT_FORMATS.map((f) => ({ value: f, label: FORMAT_LABELS[f] }))} onChange={(x) => set('format', x)} />
         </label>
+      </div>
+      <div className="rs-row">
+        <label title="A source whose shape differs from the sequence's (anamorphic, phone, another aspect)">
+          Frame <Select testId="fit" value={v.fit} options={(['fit', 'fill', 'stretch'] as const).map((f) => ({ value: f, label: FIT_LABELS[f] }))} onChange={(x) => set('fit', x)} />
+        </label>
+        {ALPHA_FORMATS.includes(v.format) ? (
+          <label title="Outside the mask the source's alpha is always kept">
+            Alpha <Select testId="alpha" value={v.alpha} options={(['opaque', 'source', 'none'] as const).map((a) => ({ value: a, label: ALPHA_LABELS[a] }))} onChange={(x) => set('alpha', x)} />
+          </label>
+        ) : null}
       </div>
       {frames ? (
         <div className="rs-block rs-choices" data-testid="frames-mode">

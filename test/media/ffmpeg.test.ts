@@ -57,7 +57,7 @@ describe('missingCodecs (reshoot doctor)', () => {
     process.env.FFMPEG_PATH = fake;
     resetFfmpegCache();
     const missing = (await missingCodecs()).map((c) => `${c.kind} ${c.name}${c.required ? ' (required)' : ''}`);
-    expect(missing).toEqual(['encoder prores_ks (required)', 'encoder tiff', 'encoder dpx', 'encoder exr', 'decoder exr', 'decoder dpx']);
+    expect(missing).toEqual(['encoder prores_ks (required)', 'encoder tiff', 'encoder dpx', 'decoder exr', 'decoder dpx']);
   });
 });
 

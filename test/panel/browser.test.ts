@@ -61,6 +61,9 @@ describe.skipIf(!haveChromium)('panel in Chromium against a real companion', () 
     await page.check('[data-testid=seed-lock] input');
     await page.fill('[data-testid=seed] input', '1234');
     await page.selectOption('[data-testid=format] select', 'ffv1');
+    // The media options: frame fit, and alpha (offered because FFV1 stores alpha).
+    await page.selectOption('[data-testid=fit] select', 'stretch');
+    await page.selectOption('[data-testid=alpha] select', 'none');
     await page.click('[data-testid=submit]');
 
     const job = page.locator('[data-testid=job]').first();
@@ -118,6 +121,7 @@ describe.skipIf(!haveChromium)('panel in Chromium against a real companion', () 
     const record = service.queue.get(jobId!)!;
     expect(record.state).toBe('done');
     expect(record.spec).toMatchObject({ kind: 'extend', source: { path: media, in: { frames: 0 }, out: { frames: 24 } }, extend: { direction: 'tail', duration: { seconds: 1 } }, seed: 1234 });
+    expect(record.spec).toMatchObject({ sequence: { fit: 'stretch' }, output: { format: 'ffv1', alpha: 'none' } });
 
     mkdirSync(path.join(root, 'test/artifacts'), { recursive: true });
     await page.screenshot({ path: path.join(root, 'test/artifacts/panel.png'), fullPage: true });
