@@ -4,7 +4,9 @@
  *   models list                                   models in the cache and built in
  *   models pull <repo-id> [--revision R] [--id NAME] [--all] [--precision auto|fp32|fp16|int8|int4]
  *                                                 download into the Hugging Face cache, then convert
- *   models import <folder> [--id NAME] [--precision …]   convert a checkpoint already on disk
+ *   models import <folder | file.safetensors> [--id NAME] [--precision …] [--text-encoder FOLDER]
+ *                                                 convert a checkpoint already on disk (a diffusers folder,
+ *                                                 or the authors' / ComfyUI's single file)
  *   models info <id>                              what a model is, where it came from, its files
  *   models remove <id> [--hf-cache]               delete a converted model (and its hub download)
  */
@@ -18,8 +20,11 @@ export const MODELS_USAGE = `  reshoot models list            models in the cach
   reshoot models pull <repo-id> [--revision R] [--id NAME] [--all] [--precision auto|fp32|fp16|int8|int4]
                                  download a diffusers LTX-Video checkpoint from the Hugging Face Hub
                                  (HF_TOKEN for gated repos; resumes; HF cache layout) and convert it
-  reshoot models import <folder> [--id NAME] [--precision auto|fp32|fp16|int8|int4]
-                                 convert a checkpoint folder already on disk
+  reshoot models import <folder | file.safetensors> [--id NAME] [--precision auto|fp32|fp16|int8|int4] [--text-encoder FOLDER]
+                                 convert a checkpoint already on disk: a diffusers folder, or the authors'
+                                 (or ComfyUI's) single .safetensors file; a single file takes its T5 from
+                                 --text-encoder (a folder with text_encoder/ and tokenizer/), by default
+                                 PixArt-alpha/PixArt-XL-2-1024-MS from the Hugging Face cache
   reshoot models info <id>       what a model is, where it came from, its files and precision
   reshoot models remove <id> [--hf-cache]   delete a converted model (--hf-cache: its download too)`;
 
@@ -53,11 +58,12 @@ function precisionOf(p: string | undefined): PrecisionChoice {
   throw new ReshootError('model', `--precision must be one of ${PRECISION_CHOICES.join(', ')}, not "${p}"`);
 }
 
-async function convert(folder: string, id: string | undefined, precision: PrecisionChoice): Promise<number> {
+async function convert(folder: string, id: string | undefined, precision: PrecisionChoice, textEncoder?: string): Promise<number> {
   const { importCheckpoint } = await import('./models/convert/index.ts');
   const line = statusLine();
   const m = await importCheckpoint(folder, {
     ...(id ? { id } : {}),
+    ...(textEncoder ? { textEncoder } : {}),
     precision,
     onProgress: (p) => line.show(`converting ${p.stage} ${p.total ? `${p.done}/${p.total}` : ''}`),
   });
@@ -80,6 +86,7 @@ export async function modelsCommand(args: string[]): Promise<number> {
         all: { type: 'boolean', default: false },
         precision: { type: 'string' },
         'hf-cache': { type: 'boolean', default: false },
+        'text-encoder': { type: 'string' },
       },
     });
   } catch (e) {
@@ -115,8 +122,8 @@ export async function modelsCommand(args: string[]): Promise<number> {
       return convert(r.snapshotDir, values.id, precisionOf(values.precision));
     }
     case 'import': {
-      if (positionals.length !== 1) return usage('import takes one checkpoint folder');
-      return convert(positionals[0]!, values.id, precisionOf(values.precision));
+      if (positionals.length !== 1) return usage('import takes one checkpoint folder or .safetensors file');
+      return convert(positionals[0]!, values.id, precisionOf(values.precision), values['text-encoder']);
     }
     case 'info': {
       if (positionals.length !== 1) return usage('info takes one model id');

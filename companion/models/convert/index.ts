@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { ReshootError } from '../../errors.ts';
 import { openLtxvCheckpoint, type LtxvCheckpoint } from '../checkpoint.ts';
+import { isSingleFile, openSingleFileCheckpoint } from '../singleFile.ts';
 import { precisionPolicy, type PrecisionChoice } from '../precision.ts';
 import { loadModel, modelCacheDir, modelDir, modelManifestSchema } from '../registry.ts';
 import { describeFiles } from '../tiny.ts';
@@ -44,6 +45,8 @@ export interface ImportOptions {
   onProgress?: (p: ImportProgress) => void;
   /** 'auto' (default; fp32 for now), 'fp32', or 'fp16' storage where safe (see ../precision.ts). */
   precision?: PrecisionChoice;
+  /** Single files: the folder with text_encoder/ and tokenizer/ (default: the recipe's repo in the HF cache). */
+  textEncoder?: string;
 }
 
 const IMPORT_RECORD = 'import.json';
@@ -71,7 +74,7 @@ export function checkpointFingerprint(ckpt: LtxvCheckpoint, precision: Precision
       h.update(`\n${part.name} ${f.path} ${realpathSync(f.path)} ${f.size} ${st.mtimeMs}\n${f.headerText}`);
     }
   }
-  for (const rel of ckpt.tokenizerFiles) h.update(readFileSync(join(ckpt.folder, rel)));
+  for (const rel of ckpt.tokenizerFiles) h.update(readFileSync(join(ckpt.tokenizerRoot, rel)));
   return h.digest('hex');
 }
 
@@ -131,12 +134,17 @@ const isRaceLoss = (e: unknown): boolean => {
   return code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'EPERM' || code === 'EACCES';
 };
 
-/** Converts the checkpoint in `folder` into the model cache (once: a repeat import is a no-op). */
+/** A diffusers folder, or a single-file checkpoint (the authors' / ComfyUI's .safetensors). */
+export function openCheckpoint(path: string, opts: Pick<ImportOptions, 'textEncoder'> = {}): LtxvCheckpoint {
+  return isSingleFile(path) ? openSingleFileCheckpoint(path, opts) : openLtxvCheckpoint(path);
+}
+
+/** Converts the checkpoint in `folder` (or a single file) into the model cache (once: a repeat import is a no-op). */
 export async function importCheckpoint(folder: string, opts: ImportOptions = {}): Promise<ModelManifest> {
   const choice = opts.precision ?? 'auto';
   const progress = (stage: string, done: number, total: number): void => opts.onProgress?.({ stage, done, total });
   progress('check', 0, 1);
-  const ckpt = openLtxvCheckpoint(folder);
+  const ckpt = openCheckpoint(folder, opts);
   try {
     const id = validId(opts.id ?? defaultModelId(ckpt));
     const dir = modelDir(id);
@@ -165,7 +173,7 @@ export async function importCheckpoint(folder: string, opts: ImportOptions = {})
       }
       progress('files', 0, 1);
       mkdirSync(join(tmp, 'tokenizer'));
-      for (const rel of ckpt.tokenizerFiles) copyFileSync(join(ckpt.folder, rel), join(tmp, rel));
+      for (const rel of ckpt.tokenizerFiles) copyFileSync(join(ckpt.tokenizerRoot, rel), join(tmp, rel));
       files.push(...describeFiles(tmp, ckpt.tokenizerFiles));
       progress('files', 1, 1);
       const manifest = convertedManifest(ckpt, id, files, precision);
