@@ -20,11 +20,15 @@ export const MODELS_USAGE = `  reshoot models list            models in the cach
   reshoot models pull <repo-id> [--revision R] [--id NAME] [--all] [--precision auto|fp32|fp16|int8|int4]
                                  download a diffusers LTX-Video checkpoint from the Hugging Face Hub
                                  (HF_TOKEN for gated repos; resumes; HF cache layout) and convert it
-  reshoot models import <folder | file.safetensors> [--id NAME] [--precision auto|fp32|fp16|int8|int4] [--text-encoder FOLDER]
+  reshoot models import <folder | file.safetensors> [--id NAME] [--precision auto|fp32|fp16|int8|int4]
+                       [--text-encoder FOLDER] [--upscaler FILE]
                                  convert a checkpoint already on disk: a diffusers folder, or the authors'
                                  (or ComfyUI's) single .safetensors file; a single file takes its T5 from
                                  --text-encoder (a folder with text_encoder/ and tokenizer/), by default
-                                 PixArt-alpha/PixArt-XL-2-1024-MS from the Hugging Face cache
+                                 PixArt-alpha/PixArt-XL-2-1024-MS from the Hugging Face cache; --upscaler
+                                 adds a multi-scale recipe's latent upscaler (ltxv-spatial-upscaler-*.safetensors)
+  reshoot models import <upscaler.safetensors> --into <id>
+                                 add the latent upscaler to a model converted earlier
   reshoot models info <id>       what a model is, where it came from, its files and precision
   reshoot models remove <id> [--hf-cache]   delete a converted model (--hf-cache: its download too)`;
 
@@ -58,17 +62,28 @@ function precisionOf(p: string | undefined): PrecisionChoice {
   throw new ReshootError('model', `--precision must be one of ${PRECISION_CHOICES.join(', ')}, not "${p}"`);
 }
 
-async function convert(folder: string, id: string | undefined, precision: PrecisionChoice, textEncoder?: string): Promise<number> {
+interface ConvertOptions {
+  id?: string;
+  precision: PrecisionChoice;
+  textEncoder?: string;
+  upscaler?: string;
+}
+
+async function convert(folder: string, o: ConvertOptions): Promise<number> {
   const { importCheckpoint } = await import('./models/convert/index.ts');
+  const { onePassNote } = await import('./models/convert/upsampler.ts');
   const line = statusLine();
   const m = await importCheckpoint(folder, {
-    ...(id ? { id } : {}),
-    ...(textEncoder ? { textEncoder } : {}),
-    precision,
+    ...(o.id ? { id: o.id } : {}),
+    ...(o.textEncoder ? { textEncoder: o.textEncoder } : {}),
+    ...(o.upscaler ? { upscaler: o.upscaler } : {}),
+    precision: o.precision,
     onProgress: (p) => line.show(`converting ${p.stage} ${p.total ? `${p.done}/${p.total}` : ''}`),
   });
   line.done();
   console.log(`${m.id}: ${m.description}`);
+  if (m.upsampler) console.log(`  latent upscaler: ${m.upsampler.source} (multi-scale: two passes)`);
+  else if (m.recipe?.pipeline === 'multi-scale' && m.recipe.upscaler) console.log(`  ${onePassNote(m.id, m.recipe.upscaler)}`);
   console.log(`  render with "model": "${m.id}" in a job spec, or pick it in the panel`);
   return 0;
 }
@@ -87,6 +102,8 @@ export async function modelsCommand(args: string[]): Promise<number> {
         precision: { type: 'string' },
         'hf-cache': { type: 'boolean', default: false },
         'text-encoder': { type: 'string' },
+        upscaler: { type: 'string' },
+        into: { type: 'string' },
       },
     });
   } catch (e) {
@@ -119,11 +136,22 @@ export async function modelsCommand(args: string[]): Promise<number> {
           ? `the hub is unreachable; using ${r.repo}@${r.commit.slice(0, 12)} from the cache: ${r.snapshotDir}`
           : `${r.repo}@${r.commit.slice(0, 12)}: ${r.files.length} files, ${mb(r.downloadedBytes)} downloaded, in ${r.snapshotDir}`,
       );
-      return convert(r.snapshotDir, values.id, precisionOf(values.precision));
+      return convert(r.snapshotDir, { ...(values.id ? { id: values.id } : {}), precision: precisionOf(values.precision) });
     }
     case 'import': {
       if (positionals.length !== 1) return usage('import takes one checkpoint folder or .safetensors file');
-      return convert(positionals[0]!, values.id, precisionOf(values.precision), values['text-encoder']);
+      if (values.into) {
+        const { addUpscaler } = await import('./models/convert/index.ts');
+        const m = await addUpscaler(values.into, positionals[0]!);
+        console.log(`${m.id}: latent upscaler ${m.upsampler?.source} added (multi-scale: two passes)`);
+        return 0;
+      }
+      return convert(positionals[0]!, {
+        ...(values.id ? { id: values.id } : {}),
+        precision: precisionOf(values.precision),
+        ...(values['text-encoder'] ? { textEncoder: values['text-encoder'] } : {}),
+        ...(values.upscaler ? { upscaler: values.upscaler } : {}),
+      });
     }
     case 'info': {
       if (positionals.length !== 1) return usage('info takes one model id');

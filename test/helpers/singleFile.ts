@@ -15,6 +15,9 @@
  * missing tensor or a different graph.
  */
 import { join } from 'node:path';
+import { latentUpsamplerGraph } from '../../companion/models/ltxv/latentUpsampler.ts';
+import { bfloat16ToFloat, floatToBfloat16 } from '../../companion/models/precision.ts';
+import { seededWeights } from '../../companion/models/weights.ts';
 import { SafetensorsFile, writeSafetensors, type FloatDtype, type TensorToWrite } from '../../companion/models/safetensors.ts';
 import { FIXTURE_LATENT_CHANNELS, writeLtxvCheckpointFixture, type FixtureVersion, type LtxvFixture, type LtxvFixtureOptions } from './checkpoint.ts';
 
@@ -230,4 +233,32 @@ export function writeSingleFileFixture(dir: string, opts: SingleFileFixtureOptio
   opts.mutate?.(kept);
   writeSafetensors(path, kept, { config: JSON.stringify(config), ...opts.metadata });
   return { path, diffusers };
+}
+
+/** The authors' upscaler config (LatentUpsampler.from_config) at a reduced width. */
+export const FIXTURE_UPSCALER = { inChannels: FIXTURE_LATENT_CHANNELS, midChannels: 32, blocksPerStage: 1 } as const;
+
+/**
+ * Writes an upscaler file as the authors ship `ltxv-spatial-upscaler-*.safetensors`: LatentUpsampler's
+ * state dict (bf16) and its config in the metadata. Returns its tensors by name (as stored).
+ */
+export function writeUpscalerFixture(path: string, opts: { drop?: string[]; seed?: number; config?: Record<string, unknown> } = {}): Map<string, Float32Array> {
+  const c = FIXTURE_UPSCALER;
+  const params = latentUpsamplerGraph(c, () => new Float32Array(0))
+    .paramList()
+    .filter((p) => p.name !== 'latents_mean' && p.name !== 'latents_std' && !opts.drop?.includes(p.name));
+  const raw = seededWeights(opts.seed ?? 7);
+  const tensors: TensorToWrite[] = params.map((p) => ({ name: p.name, shape: p.dims, dtype: 'BF16', data: bfloat16ToFloat(floatToBfloat16(raw(p.name, p.dims, p.init))) }));
+  const config = {
+    _class_name: 'LatentUpsampler',
+    in_channels: c.inChannels,
+    mid_channels: c.midChannels,
+    num_blocks_per_stage: c.blocksPerStage,
+    dims: 3,
+    spatial_upsample: true,
+    temporal_upsample: false,
+    ...opts.config,
+  };
+  writeSafetensors(path, tensors, { config: JSON.stringify(config) });
+  return new Map(tensors.map((t) => [t.name, t.data]));
 }
