@@ -4,6 +4,8 @@
  *   models list                                   models in the cache and built in
  *   models pull <repo-id> [--revision R] [--id NAME] [--all] [--precision auto|fp32|fp16|int8|int4]
  *                                                 download into the Hugging Face cache, then convert
+ *   models pull <repo-id> --file <name.safetensors>   one single file (+ text encoder, + upscaler), then convert
+ *   models pull <repo-id> --text-encoder-only      only text_encoder/ and tokenizer/
  *   models import <folder | file.safetensors> [--id NAME] [--precision …] [--text-encoder FOLDER]
  *                                                 convert a checkpoint already on disk (a diffusers folder,
  *                                                 or the authors' / ComfyUI's single file)
@@ -20,6 +22,12 @@ export const MODELS_USAGE = `  reshoot models list            models in the cach
   reshoot models pull <repo-id> [--revision R] [--id NAME] [--all] [--precision auto|fp32|fp16|int8|int4]
                                  download a diffusers LTX-Video checkpoint from the Hugging Face Hub
                                  (HF_TOKEN for gated repos; resumes; HF cache layout) and convert it
+  reshoot models pull <repo-id> --file <name.safetensors> [--revision R] [--id NAME] [--text-encoder FOLDER]
+                                 download one single-file checkpoint (e.g. Lightricks/LTX-Video
+                                 --file ltxv-2b-0.9.8-distilled.safetensors), the text encoder its recipe
+                                 names (once per cache) and, for a multi-scale recipe, its upscaler; convert
+  reshoot models pull <repo-id> --text-encoder-only
+                                 download only text_encoder/ and tokenizer/ (PixArt-alpha/PixArt-XL-2-1024-MS)
   reshoot models import <folder | file.safetensors> [--id NAME] [--precision auto|fp32|fp16|int8|int4]
                        [--text-encoder FOLDER] [--upscaler FILE]
                                  convert a checkpoint already on disk: a diffusers folder, or the authors'
@@ -103,6 +111,8 @@ export async function modelsCommand(args: string[]): Promise<number> {
         'hf-cache': { type: 'boolean', default: false },
         'text-encoder': { type: 'string' },
         upscaler: { type: 'string' },
+        file: { type: 'string' },
+        'text-encoder-only': { type: 'boolean', default: false },
         into: { type: 'string' },
       },
     });
@@ -121,14 +131,41 @@ export async function modelsCommand(args: string[]): Promise<number> {
     }
     case 'pull': {
       if (positionals.length !== 1) return usage('pull takes one repo id, e.g. Lightricks/LTX-Video');
+      const progress = (line: ReturnType<typeof statusLine>) => (p: { file: string | null; doneBytes: number; totalBytes: number; fileBytes: number; fileTotal: number }) => {
+        if (p.file) line.show(`${mb(p.doneBytes)} / ${mb(p.totalBytes)}  ${p.file} ${((100 * p.fileBytes) / Math.max(p.fileTotal, 1)).toFixed(0)}%`);
+      };
+      if (values.file) {
+        const { pullSingleFile } = await import('./models/hub/pullFile.ts');
+        const line = statusLine();
+        const r = await pullSingleFile(positionals[0]!, values.file, {
+          ...(values.revision ? { revision: values.revision } : {}),
+          ...(values['text-encoder'] ? { textEncoder: values['text-encoder'] } : {}),
+          onProgress: progress(line),
+        });
+        line.done();
+        console.log(`${r.repo}@${r.commit.slice(0, 12)}: ${values.file}${r.upscaler ? ' and its upscaler' : ''}, ${mb(r.downloadedBytes)} downloaded${r.offline ? ' (hub unreachable: from the cache)' : ''}; text encoder from ${r.textEncoder}`);
+        for (const note of r.notes) console.log(`  ${note}`);
+        return convert(r.checkpoint, {
+          ...(values.id ? { id: values.id } : {}),
+          precision: precisionOf(values.precision),
+          textEncoder: r.textEncoder,
+          ...(r.upscaler ? { upscaler: r.upscaler } : {}),
+        });
+      }
       const { pullCheckpoint } = await import('./models/hub/pull.ts');
+      if (values['text-encoder-only']) {
+        const { TEXT_ENCODER_FOLDERS } = await import('./models/textEncoder.ts');
+        const line = statusLine();
+        const r = await pullCheckpoint(positionals[0]!, { ...(values.revision ? { revision: values.revision } : {}), folders: TEXT_ENCODER_FOLDERS, onProgress: progress(line) });
+        line.done();
+        console.log(`${r.repo}@${r.commit.slice(0, 12)}: text_encoder/ and tokenizer/ (${r.files.length} files, ${mb(r.downloadedBytes)} downloaded) in ${r.snapshotDir}`);
+        return 0;
+      }
       const line = statusLine();
       const r = await pullCheckpoint(positionals[0]!, {
         ...(values.revision ? { revision: values.revision } : {}),
         all: values.all,
-        onProgress: (p) => {
-          if (p.file) line.show(`${mb(p.doneBytes)} / ${mb(p.totalBytes)}  ${p.file} ${((100 * p.fileBytes) / Math.max(p.fileTotal, 1)).toFixed(0)}%`);
-        },
+        onProgress: progress(line),
       });
       line.done();
       console.log(

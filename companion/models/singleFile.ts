@@ -424,11 +424,22 @@ const metadataSchema = z.object({
 /** The model's name from the file: 'ltxv-13b-0.9.8-distilled.safetensors' → 'ltxv-13b-0.9.8-distilled'. */
 export const singleFileName = (path: string): string => basename(path).replace(/\.safetensors$/i, '');
 
-/**
- * Opens a single-file checkpoint for conversion: header, configs, version, recipe, the text
- * encoder folder — everything but the per-tensor checks, which run per graph as for a folder.
- */
-export function openSingleFileCheckpoint(pathIn: string, opts: SingleFileOptions = {}): LtxvCheckpoint {
+/** What a single file's header says: its configs translated, its version and its recipe. */
+export interface SingleFileHeader {
+  path: string;
+  file: SafetensorsFile;
+  name: string;
+  distilled: boolean;
+  transformerJson: Record<string, unknown>;
+  vaeJson: Record<string, unknown>;
+  schedulerJson: Record<string, unknown>;
+  transformer: TransformerConfig;
+  vae: ReturnType<typeof detectLtxvVae>;
+  recipe: Recipe;
+}
+
+/** Reads and checks a single file's header (no weight is read); the caller closes `file`. */
+export function readSingleFile(pathIn: string): SingleFileHeader {
   const path = resolve(pathIn);
   let file: SafetensorsFile;
   try {
@@ -437,7 +448,6 @@ export function openSingleFileCheckpoint(pathIn: string, opts: SingleFileOptions
     if (e instanceof ReshootError && !e.message.includes(path)) throw new ReshootError('model', `${path}: ${e.message}`, { cause: e });
     throw e;
   }
-  const closers: (() => void)[] = [() => file.close()];
   try {
     const names = file.names();
     if (!names.some((n) => n.startsWith(TRANSFORMER_PREFIX))) {
@@ -475,6 +485,24 @@ export function openSingleFileCheckpoint(pathIn: string, opts: SingleFileOptions
       if (e instanceof ReshootError) throw fail(`${path}: ${e.message}`);
       throw e;
     }
+    return { path, file, name, distilled, transformerJson, vaeJson, schedulerJson, transformer: parsedTransformer, vae, recipe };
+  } catch (e) {
+    file.close();
+    throw e;
+  }
+}
+
+/**
+ * Opens a single-file checkpoint for conversion: header, configs, version, recipe, the text
+ * encoder folder — everything but the per-tensor checks, which run per graph as for a folder.
+ */
+export function openSingleFileCheckpoint(pathIn: string, opts: SingleFileOptions = {}): LtxvCheckpoint {
+  const h = readSingleFile(pathIn);
+  const { path, file, name, distilled, transformerJson, vaeJson, schedulerJson, vae, recipe } = h;
+  const parsedTransformer = h.transformer;
+  const closers: (() => void)[] = [() => file.close()];
+  try {
+    const where = (part: string) => `${path}: metadata config.${part}`;
     const te = openTextEncoderFolder(opts.textEncoder, { checkpoint: path, recipe });
     closers.push(() => te.part.close());
     if (te.t5.dModel !== parsedTransformer.captionChannels) {

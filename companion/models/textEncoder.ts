@@ -45,7 +45,7 @@ export function cachedTextEncoder(repo: string, cacheDir?: string): string | und
 export function missingTextEncoderMessage(checkpoint: string, repo: string): string {
   return (
     `${checkpoint} carries no text encoder; the authors run it with ${repo} (text_encoder/ and tokenizer/), which is not in the Hugging Face cache. ` +
-    `Run "reshoot models pull ${repo} --text-encoder" (about 19 GB, once per cache), or pass --text-encoder <folder> with a folder holding text_encoder/ and tokenizer/ (e.g. a diffusers LTX-Video download)`
+    `Run "reshoot models pull ${repo} --text-encoder-only" (about 19 GB, once per cache), or pass --text-encoder <folder> with a folder holding text_encoder/ and tokenizer/ (e.g. a diffusers LTX-Video download)`
   );
 }
 

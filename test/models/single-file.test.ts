@@ -184,7 +184,7 @@ describe('single-file errors: one sentence, nothing written', () => {
   it('no text encoder: says what to run, or what the folder lacks', async () => {
     const f = fixture({ file: 'ltxv-2b-0.9.5.safetensors' });
     expect(await importError(f.path)).toMatch(
-      /carries no text encoder; the authors run it with PixArt-alpha\/PixArt-XL-2-1024-MS .*Run "reshoot models pull PixArt-alpha\/PixArt-XL-2-1024-MS --text-encoder".*or pass --text-encoder <folder>/,
+      /carries no text encoder; the authors run it with PixArt-alpha\/PixArt-XL-2-1024-MS .*Run "reshoot models pull PixArt-alpha\/PixArt-XL-2-1024-MS --text-encoder-only".*or pass --text-encoder <folder>/,
     );
     expect(await importError(f.path, join(root, 'nowhere'))).toMatch(/text encoder folder .*nowhere does not exist/);
     expect(await importError(f.path, join(f.diffusers.folder, 'vae'))).toMatch(/is missing text_encoder\/config\.json/);
