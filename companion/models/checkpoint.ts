@@ -352,6 +352,8 @@ export interface LtxvCheckpoint {
   scheduler: SchedulerDefaults;
   /** How the authors sample this checkpoint (./ltxv/recipes.ts). */
   recipe: Recipe;
+  /** Where the conversion cannot follow the checkpoint exactly (shown in the model's description). */
+  notes?: string[];
   /** Tokenizer files present (relative to `tokenizerRoot`), spiece.model first. */
   tokenizerFiles: string[];
   /** The folder holding tokenizer/ (the checkpoint folder, or a single file's text-encoder folder). */

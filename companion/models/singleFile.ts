@@ -306,6 +306,16 @@ const normalise = (list: z.infer<typeof blockList>): Block[] =>
 
 const DOWNSAMPLE: Record<string, string> = { compress_space_res: 'spatial', compress_time_res: 'temporal', compress_all_res: 'spatiotemporal' };
 
+/**
+ * How the graphs differ from the authors' VAE config where they cannot follow it: the graphs pad
+ * convolutions spatially with zeros, as diffusers' port does for every release; a file naming
+ * another spatial padding mode is still converted (refusing would refuse the release), with a note.
+ */
+export function vaeNotes(json: unknown): string[] {
+  const mode = (json as { spatial_padding_mode?: unknown } | undefined)?.spatial_padding_mode;
+  return typeof mode === 'string' && mode !== 'zeros' ? [`its VAE config names spatial padding "${mode}"; the graphs pad with zeros, as diffusers' port does`] : [];
+}
+
 /** The authors' VAE config as diffusers' AutoencoderKLLTXVideo config (then parsed and checked as one). */
 export function vaeConfigFromAuthors(json: unknown, where: string): Record<string, unknown> {
   const c = parseAuthors(authorsVaeSchema, json, where);
@@ -317,7 +327,6 @@ export function vaeConfigFromAuthors(json: unknown, where: string): Record<strin
   if (c.norm_layer !== 'pixel_norm') refuse('norm_layer', c.norm_layer, '"pixel_norm"');
   if ((c.latent_log_var ?? 'per_channel') !== 'uniform') refuse('latent_log_var', c.latent_log_var ?? 'per_channel', '"uniform"');
   if (c.use_quant_conv) refuse('use_quant_conv', true, 'no quant conv');
-  if (c.spatial_padding_mode !== 'zeros') refuse('spatial_padding_mode', c.spatial_padding_mode, '"zeros"');
   if (c.normalize_latent_channels) refuse('normalize_latent_channels', true, 'no latent channel normalisation');
   const encoderList = c.encoder_blocks ?? c.blocks;
   const decoderList = c.decoder_blocks ?? c.blocks;
@@ -436,6 +445,8 @@ export interface SingleFileHeader {
   transformer: TransformerConfig;
   vae: ReturnType<typeof detectLtxvVae>;
   recipe: Recipe;
+  /** The authors' VAE config as the file has it. */
+  vaeMeta: unknown;
 }
 
 /** Reads and checks a single file's header (no weight is read); the caller closes `file`. */
@@ -485,7 +496,7 @@ export function readSingleFile(pathIn: string): SingleFileHeader {
       if (e instanceof ReshootError) throw fail(`${path}: ${e.message}`);
       throw e;
     }
-    return { path, file, name, distilled, transformerJson, vaeJson, schedulerJson, transformer: parsedTransformer, vae, recipe };
+    return { path, file, name, distilled, transformerJson, vaeJson, schedulerJson, transformer: parsedTransformer, vae, recipe, vaeMeta: meta.vae };
   } catch (e) {
     file.close();
     throw e;
@@ -535,6 +546,7 @@ export function openSingleFileCheckpoint(pathIn: string, opts: SingleFileOptions
       configs: { modelIndex: {}, transformer: transformerJson, vae: vaeJson, textEncoder: te.configJson, scheduler: schedulerJson },
       scheduler: recipeScheduler(recipe, schedulerShift(schedulerJson, where('scheduler'))),
       recipe,
+      notes: vaeNotes(h.vaeMeta),
       tokenizerFiles: te.tokenizerFiles,
       tokenizerRoot: te.folder,
       parts,

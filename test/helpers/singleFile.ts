@@ -191,6 +191,8 @@ export interface SingleFileFixtureOptions extends LtxvFixtureOptions {
   file: string;
   /** Tensors left out (authors' names), to make broken files. */
   drop?: string[];
+  /** Overrides of the authors' VAE config in the metadata. */
+  authorsVae?: Record<string, unknown>;
   /** Changes the tensors before they are written (e.g. a wrong shape). */
   mutate?: (tensors: TensorToWrite[]) => void;
   /** Extra metadata entries / config overrides. */
@@ -225,7 +227,7 @@ export function writeSingleFileFixture(dir: string, opts: SingleFileFixtureOptio
   const numLayers = Number((opts.transformerConfig?.num_layers as number | undefined) ?? 28);
   const config = {
     transformer: authorsTransformerConfig(numLayers, version),
-    vae: authorsVaeConfig(version),
+    vae: { ...authorsVaeConfig(version), ...opts.authorsVae },
     scheduler: { _class_name: 'RectifiedFlowScheduler', _diffusers_version: '0.25.1', num_train_timesteps: 1000, shifting: 'SD3', base_resolution: null, target_shift_terminal: 0.1 },
   };
   const path = join(dir, opts.file);

@@ -98,6 +98,13 @@ describe('single-file import', () => {
     expect(hashes(single)).toEqual(hashes(folder));
   });
 
+  it('a VAE config naming another spatial padding still converts, and the model says how it differs', async () => {
+    const f = fixture({ file: 'ltxv-2b-0.9.5.safetensors', version: '0.9.5', authorsVae: { spatial_padding_mode: 'replicate' } });
+    const m = await importCheckpoint(f.path, { textEncoder: f.diffusers.folder });
+    expect(m.description).toContain('Note: its VAE config names spatial padding "replicate"; the graphs pad with zeros, as diffusers\' port does.');
+    expect(m.description).toContain(`converted from ${f.path}.`);
+  });
+
   it('a ComfyUI models/checkpoints file is the same format and imports as is; a second import is a no-op', async () => {
     const f = fixture({ file: 'ltxv-2b-0.9.5.safetensors', version: '0.9.5' });
     const comfy = join(root, `comfy-${n++}`, 'models', 'checkpoints');
@@ -143,6 +150,8 @@ describe('single-file errors: one sentence, nothing written', () => {
   it('an unknown release', async () => {
     const f = fixture({ file: 'ltxv-2b-0.9.9-dev.safetensors' });
     expect(await importError(f.path, f.diffusers.folder)).toMatch(/no published recipe for ltxv-2b-0\.9\.9-dev/);
+    const vae = fixture({ file: 'ltxv-2b-0.9.5.safetensors', authorsVae: { encoder_blocks: [['res_x', 1], ['attn_res_x', { num_layers: 1 }], ['res_x', 1]] } });
+    expect(await importError(vae.path, vae.diffusers.folder)).toMatch(/metadata config\.vae: encoder_blocks: block "attn_res_x" is not supported/);
   });
 
   it('a tensor of the wrong shape, named with the expected and found shapes', async () => {
