@@ -27,6 +27,7 @@ import { isSingleFile, openSingleFileCheckpoint, VAE_PREFIX } from '../singleFil
 import { SafetensorsFile } from '../safetensors.ts';
 import type { WeightSource } from '../onnx/graph.ts';
 import { checkUpscaler, convertUpscaler, openUpscalerFile, type UpscalerFile } from './upsampler.ts';
+import { reuseTextEncoder, textEncoderKey } from './reuse.ts';
 import { precisionPolicy, type PrecisionChoice } from '../precision.ts';
 import { loadModel, modelCacheDir, modelDir, modelManifestSchema } from '../registry.ts';
 import { describeFiles } from '../tiny.ts';
@@ -171,7 +172,16 @@ export async function importCheckpoint(folder: string, opts: ImportOptions = {})
     try {
       const precision: Record<string, GraphPrecision> = {};
       const files: ModelFile[] = [];
+      const teKey = textEncoderKey(ckpt, choice);
       for (const job of jobs) {
+        // The same T5 converted for another model: linked, not converted again (./reuse.ts).
+        const reused = job.graph === 'text_encoder' ? reuseTextEncoder(teKey, tmp) : undefined;
+        if (reused) {
+          precision[job.graph] = reused.precision;
+          files.push(...reused.files);
+          progress(job.graph, 1, 1);
+          continue;
+        }
         const { saved, precision: report } = convertGraph(ckpt, job.graph, tmp, { precision: choice, onProgress: opts.onProgress });
         precision[job.graph] = report;
         files.push(
@@ -196,7 +206,7 @@ export async function importCheckpoint(folder: string, opts: ImportOptions = {})
       const checked = modelManifestSchema.safeParse(manifest);
       if (!checked.success) throw new Error(`internal: the converted manifest is invalid: ${checked.error.message}`);
       writeFileSync(join(tmp, 'model.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-      writeFileSync(join(tmp, IMPORT_RECORD), `${JSON.stringify({ fingerprint, converter: CONVERTER_VERSION, precision: choice }, null, 2)}\n`);
+      writeFileSync(join(tmp, IMPORT_RECORD), `${JSON.stringify({ fingerprint, converter: CONVERTER_VERSION, precision: choice, textEncoder: teKey }, null, 2)}\n`);
 
       if (existsSync(dir)) {
         // An import of another checkpoint (or converter) under this id: replace it.
