@@ -32,7 +32,8 @@ export const MODELS_USAGE = `  reshoot models list            models in the cach
                        [--text-encoder FOLDER] [--upscaler FILE]
                                  convert a checkpoint already on disk: a diffusers folder, or the authors'
                                  (or ComfyUI's) single .safetensors file; a single file takes its T5 from
-                                 --text-encoder (a folder with text_encoder/ and tokenizer/), by default
+                                 --text-encoder (a folder with text_encoder/ and tokenizer/, or the id of a
+                                 converted model: the T5 it was converted with), by default
                                  PixArt-alpha/PixArt-XL-2-1024-MS from the Hugging Face cache; --upscaler
                                  adds a multi-scale recipe's latent upscaler (ltxv-spatial-upscaler-*.safetensors)
   reshoot models import <upscaler.safetensors> --into <id>

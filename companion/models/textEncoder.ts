@@ -4,13 +4,16 @@
  * encoder, 4096 wide) and `tokenizer/` (the recipe names it: `Recipe.textEncoder`). Any folder in
  * diffusers layout with those two subfolders serves: the PixArt repo in the Hugging Face cache
  * (what `reshoot models pull … --file …` fetches, once per cache), a diffusers LTX-Video download,
- * or a copy anywhere. Without one, the message says what to run.
+ * or a copy anywhere; or the id of a model converted earlier, meaning the folder it took its T5
+ * from (its T5 graph is then linked, not converted again: ./convert/reuse.ts). Without one, the
+ * message says what to run.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ReshootError } from '../errors.ts';
 import { CheckpointPart, findWeights, readJson, tokenizerFilesIn } from './checkpoint.ts';
 import { COMMIT_SHA, RepoCache } from './hub/cache.ts';
+import { modelDir } from './registry.ts';
 import type { Recipe } from './recipe.ts';
 import { openSafetensors } from './safetensors.ts';
 import { parseT5Config, type T5Config } from './t5/config.ts';
@@ -50,11 +53,26 @@ export function missingTextEncoderMessage(checkpoint: string, repo: string): str
 }
 
 /**
- * Opens the text encoder for `checkpoint`: the given folder, else the recipe's repo in the
- * Hugging Face cache. Checks its config and weight file (headers only) and the tokenizer files.
+ * `--text-encoder <id>`: the folder the model `id` took its text encoder from (recorded in its
+ * import.json), when `given` is not a folder but the id of a converted model.
+ */
+function textEncoderOfModel(given: string): string | undefined {
+  if (existsSync(given) || given.includes('/') || given.includes('\\')) return undefined;
+  try {
+    const record = JSON.parse(readFileSync(join(modelDir(given), 'import.json'), 'utf8')) as { textEncoderFolder?: unknown };
+    return typeof record.textEncoderFolder === 'string' ? record.textEncoderFolder : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Opens the text encoder for `checkpoint`: the given folder (or the one a converted model given by
+ * id took its T5 from), else the recipe's repo in the Hugging Face cache. Checks its config and
+ * weight file (headers only) and the tokenizer files.
  */
 export function openTextEncoderFolder(folderIn: string | undefined, ctx: { checkpoint: string; recipe: Pick<Recipe, 'textEncoder'> }): TextEncoderFolder {
-  const folder = folderIn !== undefined ? resolve(folderIn) : cachedTextEncoder(ctx.recipe.textEncoder);
+  const folder = folderIn !== undefined ? (textEncoderOfModel(folderIn) ?? resolve(folderIn)) : cachedTextEncoder(ctx.recipe.textEncoder);
   if (folder === undefined) throw new ReshootError('model', missingTextEncoderMessage(ctx.checkpoint, ctx.recipe.textEncoder));
   if (!existsSync(folder)) throw new ReshootError('model', `text encoder folder ${folder} does not exist`);
   const configJson = readJson(folder, 'text_encoder/config.json');

@@ -105,14 +105,15 @@ describe('single-file import', () => {
     expect(m.description).toContain(`converted from ${f.path}.`);
   });
 
-  it('a second model with the same text encoder links the first one\'s T5 graph instead of converting it', async () => {
+  it('a second model with the same text encoder (given by the first model\'s id) links its T5 graph instead of converting it', async () => {
     const f = fixture({ file: 'ltxv-2b-0.9.5.safetensors', version: '0.9.5' });
     const first = await importCheckpoint(f.path, { textEncoder: f.diffusers.folder });
     const other = join(root, `other-${n++}`);
     mkdirSync(other);
     copyFileSync(f.path, join(other, 'ltxv-2b-0.9.6-dev-04-25.safetensors'));
     const stages: string[] = [];
-    const second = await importCheckpoint(join(other, 'ltxv-2b-0.9.6-dev-04-25.safetensors'), { textEncoder: f.diffusers.folder, onProgress: (p) => stages.push(`${p.stage} ${p.done}/${p.total}`) });
+    // --text-encoder <id>: the text encoder the model `id` was converted with.
+    const second = await importCheckpoint(join(other, 'ltxv-2b-0.9.6-dev-04-25.safetensors'), { textEncoder: first.id, onProgress: (p) => stages.push(`${p.stage} ${p.done}/${p.total}`) });
     expect(stages.filter((s) => s.startsWith('text_encoder'))).toEqual(['text_encoder 1/1']);
     expect(stages.some((s) => s.startsWith('transformer'))).toBe(true);
     const inode = (id: string) => statSync(join(process.env.RESHOOT_MODELS!, id, 'text_encoder.onnx.data')).ino;

@@ -206,7 +206,7 @@ export async function importCheckpoint(folder: string, opts: ImportOptions = {})
       const checked = modelManifestSchema.safeParse(manifest);
       if (!checked.success) throw new Error(`internal: the converted manifest is invalid: ${checked.error.message}`);
       writeFileSync(join(tmp, 'model.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-      writeFileSync(join(tmp, IMPORT_RECORD), `${JSON.stringify({ fingerprint, converter: CONVERTER_VERSION, precision: choice, textEncoder: teKey }, null, 2)}\n`);
+      writeFileSync(join(tmp, IMPORT_RECORD), `${JSON.stringify({ fingerprint, converter: CONVERTER_VERSION, precision: choice, textEncoder: teKey, textEncoderFolder: ckpt.tokenizerRoot }, null, 2)}\n`);
 
       if (existsSync(dir)) {
         // An import of another checkpoint (or converter) under this id: replace it.
