@@ -201,6 +201,11 @@ export async function modelsCommand(args: string[]): Promise<number> {
       console.log(`  license: ${m.license}`);
       console.log(`  sampling: ${m.scheduler.steps} steps, guidance ${m.scheduler.guidance}, ${m.conditioning} conditioning; up to ${m.sizeRules.maxFrames} frames, multiples of ${m.sizeRules.multiple} px`);
       if (m.recipe) for (const line of describeRecipe(m.recipe)) console.log(`  ${line}`);
+      if (m.upsampler) console.log(`  latent upscaler: ${m.upsampler.source} (${m.upsampler.inChannels} → ${m.upsampler.midChannels} channels, ${m.upsampler.blocksPerStage} blocks per stage)`);
+      else if (m.recipe?.pipeline === 'multi-scale' && m.recipe.upscaler) {
+        const { onePassNote } = await import('./models/convert/upsampler.ts');
+        console.log(`  ${onePassNote(m.id, m.recipe.upscaler)}`);
+      }
       for (const [graph, p] of Object.entries(m.precision ?? {})) {
         console.log(`  ${graph}: ${p.stored}${p.keptFp32.length ? `, ${p.keptFp32.length} tensors kept fp32` : ''}${p.notes.length ? ` (${p.notes.join('; ')})` : ''}`);
       }

@@ -255,6 +255,8 @@ export interface PartLabels {
   where: string;
   /** Where the expected shapes come from. */
   config: string;
+  /** How a missing tensor is named in the file's own terms (default: its name). */
+  missing?: (name: string) => string;
 }
 
 export class CheckpointPart {
@@ -289,7 +291,7 @@ export class CheckpointPart {
   /** The problem with one declared parameter, or undefined when it can be read as declared. */
   problem(p: Pick<ParamDecl, 'name' | 'dims'>): string | undefined {
     const stored = this.resolve(p.name);
-    if (!stored) return `${this.name} weights lack tensor "${p.name}" (looked in ${this.where})`;
+    if (!stored) return `${this.name} weights lack tensor ${this.labels?.missing?.(p.name) ?? `"${p.name}"`} (looked in ${this.where})`;
     const info = this.reader.info(stored)!;
     // info.name is the name in the file (a single-file checkpoint stores it under the authors' name).
     if (!isFloatDtype(info.dtype)) return `${this.name} tensor "${info.name}" is ${info.dtype}; only ${FLOAT_DTYPES_TEXT} weights are supported`;

@@ -524,10 +524,13 @@ export function openSingleFileCheckpoint(pathIn: string, opts: SingleFileOptions
       rope: { ...parsedTransformer.rope, causalFix: recipe.framePositioning === 'causal' },
       stg: recipe.stgMode,
     };
-    const labels = (part: string) => ({ where: basename(path), config: `the ${part} config in its metadata` });
+    const labels = (part: string, missing: (name: string) => string) => ({ where: basename(path), config: `the ${part} config in its metadata`, missing });
+    // The transformer's renames invert one to one; the VAE's block renumbering does not, so its
+    // missing tensors are named as diffusers (and the graph) name them.
+    const authorsTransformerName = (n: string) => `"${TRANSFORMER_PREFIX}${TRANSFORMER_RENAMES.reduce((x, [from, to]) => x.split(to).join(from), n)}"`;
     const parts = {
-      transformer: new CheckpointPart(path, 'transformer', path, new RenamedView(file, TRANSFORMER_PREFIX, TRANSFORMER_RENAMES), labels('transformer')),
-      vae: new CheckpointPart(path, 'vae', path, new RenamedView(file, VAE_PREFIX, vaeRenames(vae.version)), labels('vae')),
+      transformer: new CheckpointPart(path, 'transformer', path, new RenamedView(file, TRANSFORMER_PREFIX, TRANSFORMER_RENAMES), labels('transformer', authorsTransformerName)),
+      vae: new CheckpointPart(path, 'vae', path, new RenamedView(file, VAE_PREFIX, vaeRenames(vae.version)), labels('vae', (n) => `"${n}" (diffusers' name; ${VAE_PREFIX}* in the file)`)),
       text_encoder: te.part,
     };
     const origin = hubOrigin(dirname(path));

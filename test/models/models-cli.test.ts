@@ -108,6 +108,7 @@ describe('reshoot models', () => {
     expect(added.stdout).toMatch(/distilled: latent upscaler ltxv-spatial-upscaler-0\.9\.8\.safetensors added/);
     const info = await reshoot('models', 'info', 'distilled');
     expect(info.stdout).toMatch(/latent_upsampler\.onnx/);
+    expect(info.stdout).toMatch(/latent upscaler: ltxv-spatial-upscaler-0\.9\.8\.safetensors \(16 → 32 channels, 1 blocks per stage\)/);
   });
 
   it('import converts a single file with --text-encoder and --upscaler', async () => {

@@ -65,6 +65,14 @@ describe('latent upscaler', () => {
     expect(readdirSync(modelDir(m.id)).filter((x) => x.startsWith('.'))).toEqual([]);
   });
 
+  it('a model converted from a diffusers folder takes the upscaler too (statistics from its vae/)', async () => {
+    const folder = await importCheckpoint(f.diffusers.folder, { id: 'diffusers-098' });
+    const added = await addUpscaler(folder.id, upscaler);
+    expect(sha(added.files, `${UPSAMPLER_FILE}.data`)).toBe(expectedData());
+    const direct = await importCheckpoint(f.diffusers.folder, { id: 'diffusers-098-direct', upscaler });
+    expect(sha(direct.files, `${UPSAMPLER_FILE}.data`)).toBe(expectedData());
+  });
+
   it('a bad upscaler file is refused in one message and nothing is written', async () => {
     const broken = join(root, 'broken-upscaler.safetensors');
     writeUpscalerFixture(broken, { drop: ['res_blocks.0.conv2.weight'] });

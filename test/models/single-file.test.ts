@@ -184,12 +184,12 @@ describe('single-file errors: one sentence, nothing written', () => {
     );
   });
 
-  it('missing tensors, named in the authors\' terms, with a count of the rest', async () => {
+  it('missing tensors, named in the file\'s terms where they invert one to one', async () => {
     const f = fixture({ file: 'ltxv-2b-0.9.5.safetensors', drop: ['vae.decoder.up_blocks.4.res_blocks.0.conv1.conv.weight', 'model.diffusion_model.patchify_proj.weight'] });
     const msg = await importError(f.path, f.diffusers.folder);
-    expect(msg).toMatch(/transformer weights lack tensor "proj_in\.weight" \(looked in ltxv-2b-0\.9\.5\.safetensors\)/);
+    expect(msg).toMatch(/transformer weights lack tensor "model\.diffusion_model\.patchify_proj\.weight" \(looked in ltxv-2b-0\.9\.5\.safetensors\)/);
     const vae = fixture({ file: 'ltxv-2b-0.9.5.safetensors', drop: ['vae.decoder.up_blocks.4.res_blocks.0.conv1.conv.weight'] });
-    expect(await importError(vae.path, vae.diffusers.folder)).toMatch(/vae weights lack tensor "decoder\.up_blocks\.1\.resnets\.0\.conv1\.conv\.weight"/);
+    expect(await importError(vae.path, vae.diffusers.folder)).toMatch(/vae weights lack tensor "decoder\.up_blocks\.1\.resnets\.0\.conv1\.conv\.weight" \(diffusers' name; vae\.\* in the file\)/);
   });
 
   it('a file that is not LTX-Video, and a .safetensors without the authors\' config', async () => {
