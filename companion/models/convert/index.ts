@@ -1,7 +1,9 @@
 /**
- * Importing a diffusers-format LTX-Video checkpoint folder as a Reshoot model: model.json plus
- * the four ONNX graphs with external weights, in the model cache under the model's id. Entry point
- * of `reshoot models pull/import`.
+ * Importing an LTX-Video checkpoint as a Reshoot model: model.json plus the four ONNX graphs with
+ * external weights (and, for a multi-scale recipe given its upscaler file, latent_upsampler.onnx:
+ * ./upsampler.ts), in the model cache under the model's id. The checkpoint is a diffusers-format
+ * folder (../checkpoint.ts) or one of the authors' single files with a text-encoder folder
+ * (../singleFile.ts); both open as the same LtxvCheckpoint. Entry point of `reshoot models pull/import`.
  *
  * Order of work, so that a bad checkpoint never leaves anything behind:
  *   1. open and check the folder (files, configs, version; see ../checkpoint.ts) and every graph's
@@ -23,18 +25,17 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { ReshootError } from '../../errors.ts';
 import { findWeights, openLtxvCheckpoint, type LtxvCheckpoint } from '../checkpoint.ts';
-import { isSingleFile, openSingleFileCheckpoint, VAE_PREFIX } from '../singleFile.ts';
-import { SafetensorsFile } from '../safetensors.ts';
-import type { WeightSource } from '../onnx/graph.ts';
-import { checkUpscaler, convertUpscaler, openUpscalerFile, type UpscalerFile } from './upsampler.ts';
-import { reuseTextEncoder, textEncoderKey } from './reuse.ts';
+import type { SavedGraph, WeightSource } from '../onnx/graph.ts';
 import { precisionPolicy, type PrecisionChoice } from '../precision.ts';
 import { loadModel, modelCacheDir, modelDir, modelManifestSchema } from '../registry.ts';
+import { SafetensorsFile } from '../safetensors.ts';
+import { isSingleFile, openSingleFileCheckpoint, VAE_PREFIX } from '../singleFile.ts';
 import { describeFiles } from '../tiny.ts';
 import type { GraphPrecision, ModelFile, ModelManifest } from '../types.ts';
-import type { SavedGraph } from '../onnx/graph.ts';
 import { CONVERTER_VERSION, convertedManifest } from './manifest.ts';
 import { graphJob, graphJobs, paramsOf, type GraphJob, type GraphKey } from './parts.ts';
+import { reuseTextEncoder, textEncoderKey } from './reuse.ts';
+import { checkUpscaler, convertUpscaler, openUpscalerFile, type UpscalerFile } from './upsampler.ts';
 
 export interface ImportProgress {
   /** 'check', then each graph ('text_encoder', 'transformer', 'vae_encoder', 'vae_decoder'), 'files', 'done'. */
