@@ -4,7 +4,11 @@
  *   models list                                   models in the cache and built in
  *   models pull <repo-id> [--revision R] [--id NAME] [--all] [--precision auto|fp32|fp16|int8|int4]
  *                                                 download into the Hugging Face cache, then convert
- *   models import <folder> [--id NAME] [--precision …]   convert a checkpoint already on disk
+ *   models pull <repo-id> --file <name.safetensors>   one single file (+ text encoder, + upscaler), then convert
+ *   models pull <repo-id> --text-encoder-only      only text_encoder/ and tokenizer/
+ *   models import <folder | file.safetensors> [--id NAME] [--precision …] [--text-encoder FOLDER]
+ *                                                 convert a checkpoint already on disk (a diffusers folder,
+ *                                                 or the authors' / ComfyUI's single file)
  *   models info <id>                              what a model is, where it came from, its files
  *   models remove <id> [--hf-cache]               delete a converted model (and its hub download)
  */
@@ -18,8 +22,22 @@ export const MODELS_USAGE = `  reshoot models list            models in the cach
   reshoot models pull <repo-id> [--revision R] [--id NAME] [--all] [--precision auto|fp32|fp16|int8|int4]
                                  download a diffusers LTX-Video checkpoint from the Hugging Face Hub
                                  (HF_TOKEN for gated repos; resumes; HF cache layout) and convert it
-  reshoot models import <folder> [--id NAME] [--precision auto|fp32|fp16|int8|int4]
-                                 convert a checkpoint folder already on disk
+  reshoot models pull <repo-id> --file <name.safetensors> [--revision R] [--id NAME] [--text-encoder FOLDER]
+                                 download one single-file checkpoint (e.g. Lightricks/LTX-Video
+                                 --file ltxv-2b-0.9.8-distilled.safetensors), the text encoder its recipe
+                                 names (once per cache) and, for a multi-scale recipe, its upscaler; convert
+  reshoot models pull <repo-id> --text-encoder-only
+                                 download only text_encoder/ and tokenizer/ (PixArt-alpha/PixArt-XL-2-1024-MS)
+  reshoot models import <folder | file.safetensors> [--id NAME] [--precision auto|fp32|fp16|int8|int4]
+                       [--text-encoder FOLDER] [--upscaler FILE]
+                                 convert a checkpoint already on disk: a diffusers folder, or the authors'
+                                 (or ComfyUI's) single .safetensors file; a single file takes its T5 from
+                                 --text-encoder (a folder with text_encoder/ and tokenizer/, or the id of a
+                                 converted model: the T5 it was converted with), by default
+                                 PixArt-alpha/PixArt-XL-2-1024-MS from the Hugging Face cache; --upscaler
+                                 adds a multi-scale recipe's latent upscaler (ltxv-spatial-upscaler-*.safetensors)
+  reshoot models import <upscaler.safetensors> --into <id>
+                                 add the latent upscaler to a model converted earlier
   reshoot models info <id>       what a model is, where it came from, its files and precision
   reshoot models remove <id> [--hf-cache]   delete a converted model (--hf-cache: its download too)`;
 
@@ -53,16 +71,28 @@ function precisionOf(p: string | undefined): PrecisionChoice {
   throw new ReshootError('model', `--precision must be one of ${PRECISION_CHOICES.join(', ')}, not "${p}"`);
 }
 
-async function convert(folder: string, id: string | undefined, precision: PrecisionChoice): Promise<number> {
+interface ConvertOptions {
+  id?: string;
+  precision: PrecisionChoice;
+  textEncoder?: string;
+  upscaler?: string;
+}
+
+async function convert(folder: string, o: ConvertOptions): Promise<number> {
   const { importCheckpoint } = await import('./models/convert/index.ts');
+  const { onePassNote } = await import('./models/convert/upsampler.ts');
   const line = statusLine();
   const m = await importCheckpoint(folder, {
-    ...(id ? { id } : {}),
-    precision,
+    ...(o.id ? { id: o.id } : {}),
+    ...(o.textEncoder ? { textEncoder: o.textEncoder } : {}),
+    ...(o.upscaler ? { upscaler: o.upscaler } : {}),
+    precision: o.precision,
     onProgress: (p) => line.show(`converting ${p.stage} ${p.total ? `${p.done}/${p.total}` : ''}`),
   });
   line.done();
   console.log(`${m.id}: ${m.description}`);
+  if (m.upsampler) console.log(`  latent upscaler: ${m.upsampler.source} (multi-scale: two passes)`);
+  else if (m.recipe?.pipeline === 'multi-scale' && m.recipe.upscaler) console.log(`  ${onePassNote(m.id, m.recipe.upscaler)}`);
   console.log(`  render with "model": "${m.id}" in a job spec, or pick it in the panel`);
   return 0;
 }
@@ -80,6 +110,11 @@ export async function modelsCommand(args: string[]): Promise<number> {
         all: { type: 'boolean', default: false },
         precision: { type: 'string' },
         'hf-cache': { type: 'boolean', default: false },
+        'text-encoder': { type: 'string' },
+        upscaler: { type: 'string' },
+        file: { type: 'string' },
+        'text-encoder-only': { type: 'boolean', default: false },
+        into: { type: 'string' },
       },
     });
   } catch (e) {
@@ -97,14 +132,41 @@ export async function modelsCommand(args: string[]): Promise<number> {
     }
     case 'pull': {
       if (positionals.length !== 1) return usage('pull takes one repo id, e.g. Lightricks/LTX-Video');
+      const progress = (line: ReturnType<typeof statusLine>) => (p: { file: string | null; doneBytes: number; totalBytes: number; fileBytes: number; fileTotal: number }) => {
+        if (p.file) line.show(`${mb(p.doneBytes)} / ${mb(p.totalBytes)}  ${p.file} ${((100 * p.fileBytes) / Math.max(p.fileTotal, 1)).toFixed(0)}%`);
+      };
+      if (values.file) {
+        const { pullSingleFile } = await import('./models/hub/pullFile.ts');
+        const line = statusLine();
+        const r = await pullSingleFile(positionals[0]!, values.file, {
+          ...(values.revision ? { revision: values.revision } : {}),
+          ...(values['text-encoder'] ? { textEncoder: values['text-encoder'] } : {}),
+          onProgress: progress(line),
+        });
+        line.done();
+        console.log(`${r.repo}@${r.commit.slice(0, 12)}: ${values.file}${r.upscaler ? ' and its upscaler' : ''}, ${mb(r.downloadedBytes)} downloaded${r.offline ? ' (hub unreachable: from the cache)' : ''}; text encoder from ${r.textEncoder}`);
+        for (const note of r.notes) console.log(`  ${note}`);
+        return convert(r.checkpoint, {
+          ...(values.id ? { id: values.id } : {}),
+          precision: precisionOf(values.precision),
+          textEncoder: r.textEncoder,
+          ...(r.upscaler ? { upscaler: r.upscaler } : {}),
+        });
+      }
       const { pullCheckpoint } = await import('./models/hub/pull.ts');
+      if (values['text-encoder-only']) {
+        const { TEXT_ENCODER_FOLDERS } = await import('./models/textEncoder.ts');
+        const line = statusLine();
+        const r = await pullCheckpoint(positionals[0]!, { ...(values.revision ? { revision: values.revision } : {}), folders: TEXT_ENCODER_FOLDERS, onProgress: progress(line) });
+        line.done();
+        console.log(`${r.repo}@${r.commit.slice(0, 12)}: text_encoder/ and tokenizer/ (${r.files.length} files, ${mb(r.downloadedBytes)} downloaded) in ${r.snapshotDir}`);
+        return 0;
+      }
       const line = statusLine();
       const r = await pullCheckpoint(positionals[0]!, {
         ...(values.revision ? { revision: values.revision } : {}),
         all: values.all,
-        onProgress: (p) => {
-          if (p.file) line.show(`${mb(p.doneBytes)} / ${mb(p.totalBytes)}  ${p.file} ${((100 * p.fileBytes) / Math.max(p.fileTotal, 1)).toFixed(0)}%`);
-        },
+        onProgress: progress(line),
       });
       line.done();
       console.log(
@@ -112,11 +174,22 @@ export async function modelsCommand(args: string[]): Promise<number> {
           ? `the hub is unreachable; using ${r.repo}@${r.commit.slice(0, 12)} from the cache: ${r.snapshotDir}`
           : `${r.repo}@${r.commit.slice(0, 12)}: ${r.files.length} files, ${mb(r.downloadedBytes)} downloaded, in ${r.snapshotDir}`,
       );
-      return convert(r.snapshotDir, values.id, precisionOf(values.precision));
+      return convert(r.snapshotDir, { ...(values.id ? { id: values.id } : {}), precision: precisionOf(values.precision) });
     }
     case 'import': {
-      if (positionals.length !== 1) return usage('import takes one checkpoint folder');
-      return convert(positionals[0]!, values.id, precisionOf(values.precision));
+      if (positionals.length !== 1) return usage('import takes one checkpoint folder or .safetensors file');
+      if (values.into) {
+        const { addUpscaler } = await import('./models/convert/index.ts');
+        const m = await addUpscaler(values.into, positionals[0]!);
+        console.log(`${m.id}: latent upscaler ${m.upsampler?.source} added (multi-scale: two passes)`);
+        return 0;
+      }
+      return convert(positionals[0]!, {
+        ...(values.id ? { id: values.id } : {}),
+        precision: precisionOf(values.precision),
+        ...(values['text-encoder'] ? { textEncoder: values['text-encoder'] } : {}),
+        ...(values.upscaler ? { upscaler: values.upscaler } : {}),
+      });
     }
     case 'info': {
       if (positionals.length !== 1) return usage('info takes one model id');
@@ -128,6 +201,11 @@ export async function modelsCommand(args: string[]): Promise<number> {
       console.log(`  license: ${m.license}`);
       console.log(`  sampling: ${m.scheduler.steps} steps, guidance ${m.scheduler.guidance}, ${m.conditioning} conditioning; up to ${m.sizeRules.maxFrames} frames, multiples of ${m.sizeRules.multiple} px`);
       if (m.recipe) for (const line of describeRecipe(m.recipe)) console.log(`  ${line}`);
+      if (m.upsampler) console.log(`  latent upscaler: ${m.upsampler.source} (${m.upsampler.inChannels} → ${m.upsampler.midChannels} channels, ${m.upsampler.blocksPerStage} blocks per stage)`);
+      else if (m.recipe?.pipeline === 'multi-scale' && m.recipe.upscaler) {
+        const { onePassNote } = await import('./models/convert/upsampler.ts');
+        console.log(`  ${onePassNote(m.id, m.recipe.upscaler)}`);
+      }
       for (const [graph, p] of Object.entries(m.precision ?? {})) {
         console.log(`  ${graph}: ${p.stored}${p.keptFp32.length ? `, ${p.keptFp32.length} tensors kept fp32` : ''}${p.notes.length ? ` (${p.notes.join('; ')})` : ''}`);
       }

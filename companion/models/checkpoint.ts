@@ -22,8 +22,7 @@ import { basename, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { ReshootError } from '../errors.ts';
 import type { ParamDecl, WeightSource } from './onnx/graph.ts';
-import { isFloatDtype, openSafetensors, type SafetensorsFile, type TensorReader } from './safetensors.ts';
-import { singleFileRefusal } from './singleFile.ts';
+import { FLOAT_DTYPES_TEXT, isFloatDtype, openSafetensors, type SafetensorsFile, type TensorReader } from './safetensors.ts';
 import { parseT5Config, type T5Config } from './t5/config.ts';
 import { parseLtxvVaeConfig, type LtxvVaeConfig } from './ltxv/vae-config.ts';
 import { resolveLtxvRecipe } from './ltxv/recipes.ts';
@@ -48,7 +47,7 @@ export const TOKENIZER_FILES = ['spiece.model', 'tokenizer_config.json', 'specia
 
 const fail = (message: string): ReshootError => new ReshootError('model', message);
 
-function readJson(folder: string, rel: string): Record<string, unknown> {
+export function readJson(folder: string, rel: string): Record<string, unknown> {
   const path = join(folder, rel);
   if (!existsSync(path)) throw fail(`checkpoint ${folder} is missing ${rel}`);
   let json: unknown;
@@ -226,7 +225,7 @@ const WEIGHT_STEM: Record<PartName, string> = { transformer: 'diffusion_pytorch_
 const VARIANTS = ['fp32', 'bf16', 'fp16'];
 
 /** Finds the safetensors of a component: plain, then variants; sharded index before single file. */
-function findWeights(folder: string, part: PartName): string {
+export function findWeights(folder: string, part: PartName): string {
   const dir = join(folder, part);
   const stem = WEIGHT_STEM[part];
   const candidates = [
@@ -250,6 +249,16 @@ const ALIASES: Record<string, string[]> = {
   'shared.weight': ['encoder.embed_tokens.weight'],
 };
 
+/** How a part names its file and its config in messages (a single-file checkpoint differs from a folder). */
+export interface PartLabels {
+  /** The weight file, as messages name it. */
+  where: string;
+  /** Where the expected shapes come from. */
+  config: string;
+  /** How a missing tensor is named in the file's own terms (default: its name). */
+  missing?: (name: string) => string;
+}
+
 export class CheckpointPart {
   constructor(
     readonly folder: string,
@@ -257,11 +266,12 @@ export class CheckpointPart {
     /** Absolute path of the .safetensors or .safetensors.index.json. */
     readonly weightsPath: string,
     private readonly reader: TensorReader & { files(): SafetensorsFile[] },
+    private readonly labels?: PartLabels,
   ) {}
 
   /** Path relative to the checkpoint folder, for messages. */
   get where(): string {
-    return `${this.name}/${basename(this.weightsPath)}`;
+    return this.labels?.where ?? `${this.name}/${basename(this.weightsPath)}`;
   }
 
   files(): SafetensorsFile[] {
@@ -281,13 +291,14 @@ export class CheckpointPart {
   /** The problem with one declared parameter, or undefined when it can be read as declared. */
   problem(p: Pick<ParamDecl, 'name' | 'dims'>): string | undefined {
     const stored = this.resolve(p.name);
-    if (!stored) return `${this.name} weights lack tensor "${p.name}" (looked in ${this.where})`;
+    if (!stored) return `${this.name} weights lack tensor ${this.labels?.missing?.(p.name) ?? `"${p.name}"`} (looked in ${this.where})`;
     const info = this.reader.info(stored)!;
-    if (!isFloatDtype(info.dtype)) return `${this.name} tensor "${stored}" is ${info.dtype}; only F32, F16 and BF16 weights are supported`;
+    // info.name is the name in the file (a single-file checkpoint stores it under the authors' name).
+    if (!isFloatDtype(info.dtype)) return `${this.name} tensor "${info.name}" is ${info.dtype}; only ${FLOAT_DTYPES_TEXT} weights are supported`;
     const count = (d: readonly number[]) => d.reduce((a, b) => a * b, 1);
     // A [n] vs [n, 1]-style difference is a layout we cannot guess at: shapes must match exactly.
     if (info.shape.join() !== p.dims.join() || count(info.shape) !== count(p.dims)) {
-      return `${this.name} tensor "${stored}" has shape [${info.shape.join(', ')}], expected [${p.dims.join(', ')}] from ${this.name}/config.json`;
+      return `${this.name} tensor "${info.name}" has shape [${info.shape.join(', ')}], expected [${p.dims.join(', ')}] from ${this.labels?.config ?? `${this.name}/config.json`}`;
     }
     return undefined;
   }
@@ -343,14 +354,26 @@ export interface LtxvCheckpoint {
   scheduler: SchedulerDefaults;
   /** How the authors sample this checkpoint (./ltxv/recipes.ts). */
   recipe: Recipe;
-  /** Tokenizer files present (relative to the checkpoint folder), spiece.model first. */
+  /** Where the conversion cannot follow the checkpoint exactly (shown in the model's description). */
+  notes?: string[];
+  /** Tokenizer files present (relative to `tokenizerRoot`), spiece.model first. */
   tokenizerFiles: string[];
+  /** The folder holding tokenizer/ (the checkpoint folder, or a single file's text-encoder folder). */
+  tokenizerRoot: string;
   parts: Record<PartName, CheckpointPart>;
   close(): void;
 }
 
+/** The tokenizer files of `folder`/tokenizer (relative to `folder`); throws naming a missing one. */
+export function tokenizerFilesIn(folder: string): string[] {
+  for (const f of ['spiece.model', 'tokenizer_config.json', 'special_tokens_map.json']) {
+    if (!existsSync(join(folder, 'tokenizer', f))) throw fail(`checkpoint ${folder} is missing tokenizer/${f}`);
+  }
+  return TOKENIZER_FILES.filter((f) => existsSync(join(folder, 'tokenizer', f))).map((f) => `tokenizer/${f}`);
+}
+
 /** Repo and revision from a hub-cache path: …/models--Lightricks--LTX-Video/snapshots/<sha>. */
-function hubOrigin(folder: string): { repo?: string; revision?: string } {
+export function hubOrigin(folder: string): { repo?: string; revision?: string } {
   const m = /models--([^/\\]+?)--([^/\\]+)[/\\]snapshots[/\\]([^/\\]+)/.exec(folder);
   return m ? { repo: `${m[1]}/${m[2]}`, revision: m[3] } : {};
 }
@@ -375,8 +398,7 @@ export function openLtxvCheckpoint(folderIn: string): LtxvCheckpoint {
   const folder = resolve(folderIn);
   if (!existsSync(folder)) throw fail(`checkpoint folder ${folder} does not exist`);
   if (statSync(folder).isFile()) {
-    if (folder.endsWith('.safetensors')) throw singleFileRefusal(folder);
-    throw fail(`${folder} is a file; Reshoot imports a diffusers-format checkpoint folder (with model_index.json)`);
+    throw fail(`${folder} is a file; Reshoot imports a diffusers-format checkpoint folder (with model_index.json) or a single-file .safetensors checkpoint`);
   }
   const modelIndexJson = readJson(folder, 'model_index.json');
   const modelIndex = parseConfig(modelIndexSchema, modelIndexJson, `checkpoint ${folder}: model_index.json`);
@@ -409,10 +431,7 @@ export function openLtxvCheckpoint(folderIn: string): LtxvCheckpoint {
     );
   }
 
-  for (const f of ['spiece.model', 'tokenizer_config.json', 'special_tokens_map.json']) {
-    if (!existsSync(join(folder, 'tokenizer', f))) throw fail(`checkpoint ${folder} is missing tokenizer/${f}`);
-  }
-  const tokenizerFiles = TOKENIZER_FILES.filter((f) => existsSync(join(folder, 'tokenizer', f))).map((f) => `tokenizer/${f}`);
+  const tokenizerFiles = tokenizerFilesIn(folder);
 
   const origin = hubOrigin(folder);
   const name = origin.repo?.split('/')[1] ?? basename(folder);
@@ -463,6 +482,7 @@ export function openLtxvCheckpoint(folderIn: string): LtxvCheckpoint {
     scheduler,
     recipe,
     tokenizerFiles,
+    tokenizerRoot: folder,
     parts,
     close: () => opened.forEach((p) => p.close()),
   };

@@ -37,10 +37,75 @@ const DTYPE_BYTES = {
   F8_E5M2: 1,
 } as const;
 export type SafetensorsDtype = keyof typeof DTYPE_BYTES;
-/** The dtypes a checkpoint's weights may have. */
-export const FLOAT_DTYPES = ['F32', 'F16', 'BF16'] as const;
+/** The dtypes a checkpoint's weights may have (and fixtures are written in). */
+export const FLOAT_DTYPES = ['F32', 'F16', 'BF16', 'F8_E4M3', 'F8_E5M2'] as const;
 export type FloatDtype = (typeof FLOAT_DTYPES)[number];
 export const isFloatDtype = (d: SafetensorsDtype): d is FloatDtype => (FLOAT_DTYPES as readonly string[]).includes(d);
+/** For messages: the weight dtypes that can be read. */
+export const FLOAT_DTYPES_TEXT = 'F32, F16, BF16 and FP8 (F8_E4M3, F8_E5M2)';
+
+// ---- 8-bit floats (the authors' `-fp8` checkpoints store most weights as torch.float8_e4m3fn) ----
+
+/**
+ * Every value of an 8-bit float format, by its byte: `bias` and `mantissa` bits as in the OCP FP8
+ * spec. E4M3 is the "fn" variant (no infinities; S.1111.111 is NaN, so its range ends at 448);
+ * E5M2 is IEEE-like (exponent all ones: infinities and NaN). The authors' files carry no scale
+ * tensors (Transformer3DModel loads them with a strict state dict), so a weight is its value.
+ */
+function fp8Table(exponentBits: number, mantissaBits: number, ieeeSpecials: boolean): Float32Array {
+  const table = new Float32Array(256);
+  const bias = (1 << (exponentBits - 1)) - 1;
+  const maxExp = (1 << exponentBits) - 1;
+  const mScale = 1 << mantissaBits;
+  for (let b = 0; b < 256; b++) {
+    const sign = b & 0x80 ? -1 : 1;
+    const e = (b >> mantissaBits) & maxExp;
+    const m = b & (mScale - 1);
+    let v: number;
+    if (ieeeSpecials && e === maxExp) v = m === 0 ? Infinity : NaN;
+    else if (!ieeeSpecials && e === maxExp && m === mScale - 1) v = NaN;
+    else if (e === 0) v = (m / mScale) * 2 ** (1 - bias);
+    else v = (1 + m / mScale) * 2 ** (e - bias);
+    table[b] = sign * v;
+  }
+  return table;
+}
+export const F8_E4M3_VALUES = fp8Table(4, 3, false);
+export const F8_E5M2_VALUES = fp8Table(5, 2, true);
+const FP8_TABLES = { F8_E4M3: F8_E4M3_VALUES, F8_E5M2: F8_E5M2_VALUES } as const;
+
+/** Float32 → an 8-bit float's bytes, round to nearest (ties to the even code), saturating (fixtures). */
+export function floatToFp8(values: Float32Array, dtype: 'F8_E4M3' | 'F8_E5M2'): Uint8Array {
+  const table = FP8_TABLES[dtype];
+  // Finite non-negative codes in ascending value order (codes 0..0x7f are ascending up to the specials).
+  const codes: number[] = [];
+  for (let b = 0; b < 0x80; b++) if (Number.isFinite(table[b])) codes.push(b);
+  const out = new Uint8Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const x = values[i];
+    const a = Math.abs(x);
+    let lo = 0;
+    let hi = codes.length - 1;
+    while (hi - lo > 1) {
+      const mid = (lo + hi) >> 1;
+      if (table[codes[mid]] <= a) lo = mid;
+      else hi = mid;
+    }
+    const dLo = a - table[codes[lo]];
+    const dHi = table[codes[hi]] - a;
+    const code = a >= table[codes[hi]] ? codes[hi] : dLo < dHi || (dLo === dHi && (codes[lo] & 1) === 0) ? codes[lo] : codes[hi];
+    out[i] = code | (x < 0 || Object.is(x, -0) ? 0x80 : 0);
+  }
+  return out;
+}
+
+/** An 8-bit float's bytes → float32. */
+export function fp8ToFloat(bytes: Uint8Array, dtype: 'F8_E4M3' | 'F8_E5M2'): Float32Array {
+  const table = FP8_TABLES[dtype];
+  const out = new Float32Array(bytes.length);
+  for (let i = 0; i < bytes.length; i++) out[i] = table[bytes[i]];
+  return out;
+}
 
 /** Headers beyond this are not a real checkpoint (the format's own reader caps at 100 MB). */
 const MAX_HEADER_BYTES = 100_000_000;
@@ -190,8 +255,13 @@ export class SafetensorsFile implements TensorReader {
     const t = this.tensors.get(name);
     if (!t) throw bad(this.path, `has no tensor "${name}"`);
     if (this.fd === undefined) throw new Error(`${this.path} is closed`);
-    if (!isFloatDtype(t.dtype)) throw bad(this.path, `tensor "${name}" is ${t.dtype}; only F32, F16 and BF16 weights are supported`);
+    if (!isFloatDtype(t.dtype)) throw bad(this.path, `tensor "${name}" is ${t.dtype}; only ${FLOAT_DTYPES_TEXT} weights are supported`);
     const count = t.shape.reduce((a, b) => a * b, 1);
+    if (t.dtype === 'F8_E4M3' || t.dtype === 'F8_E5M2') {
+      const bytes = new Uint8Array(count);
+      readFully(this.fd, bytes, t.begin, this.path);
+      return fp8ToFloat(bytes, t.dtype);
+    }
     if (t.dtype === 'F32') {
       const out = new Float32Array(count);
       readFully(this.fd, new Uint8Array(out.buffer), t.begin, this.path);
@@ -311,7 +381,9 @@ export function writeSafetensors(path: string, tensors: readonly TensorToWrite[]
     const bytes =
       t.dtype === 'F32'
         ? new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength)
-        : new Uint8Array((t.dtype === 'F16' ? floatToHalf(t.data) : floatToBfloat16(t.data)).buffer);
+        : t.dtype === 'F8_E4M3' || t.dtype === 'F8_E5M2'
+          ? floatToFp8(t.data, t.dtype)
+          : new Uint8Array((t.dtype === 'F16' ? floatToHalf(t.data) : floatToBfloat16(t.data)).buffer);
     header[t.name] = { dtype: t.dtype, shape: [...t.shape], data_offsets: [offset, offset + bytes.length] };
     encoded.push(bytes);
     offset += bytes.length;
@@ -346,7 +418,7 @@ export function writeShardedSafetensors(dir: string, base: string, tensors: read
     writeSafetensors(join(dir, name), part);
     for (const t of part) {
       weightMap[t.name] = name;
-      totalSize += t.data.length * (t.dtype === 'F32' ? 4 : 2);
+      totalSize += t.data.length * DTYPE_BYTES[t.dtype];
     }
   }
   const indexPath = join(dir, `${base}.safetensors.index.json`);

@@ -21,7 +21,7 @@ import { parseLtxvVaeConfig } from '../../companion/models/ltxv/vae-config.ts';
 import { ltxvTransformerGraph } from '../../companion/models/ltxv/transformer.ts';
 import type { ParamDecl, WeightSource } from '../../companion/models/onnx/graph.ts';
 import { bfloat16ToFloat, floatToBfloat16, floatToHalf, halfToFloat } from '../../companion/models/precision.ts';
-import { writeSafetensors, writeShardedSafetensors, type FloatDtype, type TensorToWrite } from '../../companion/models/safetensors.ts';
+import { floatToFp8, fp8ToFloat, writeSafetensors, writeShardedSafetensors, type FloatDtype, type TensorToWrite } from '../../companion/models/safetensors.ts';
 import { parseT5Config } from '../../companion/models/t5/config.ts';
 import { t5EncoderParams } from '../../companion/models/t5/encoder.ts';
 import { ltxvVaeBuilders } from '../../companion/models/convert/vae.ts';
@@ -168,6 +168,7 @@ export function fixtureSchedulerConfigJson(version: FixtureVersion): Record<stri
 /** Values as a file of `dtype` stores them. */
 function roundTo(dtype: FloatDtype, values: Float32Array): Float32Array {
   if (dtype === 'F32') return values;
+  if (dtype === 'F8_E4M3' || dtype === 'F8_E5M2') return fp8ToFloat(floatToFp8(values, dtype), dtype);
   if (dtype === 'F16') return halfToFloat(floatToHalf(values));
   return bfloat16ToFloat(floatToBfloat16(values));
 }

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeLtxvCheckpointFixture } from '../helpers/checkpoint.ts';
 import { tempDir } from '../helpers/fixtures.ts';
 import { commitOf, startHubServer, type HubServer } from '../helpers/hubServer.ts';
+import { writeSingleFileFixture, writeUpscalerFixture } from '../helpers/singleFile.ts';
 
 const run = promisify(execFile);
 const bin = path.resolve('bin/reshoot.mjs');
@@ -18,6 +19,8 @@ const tmp = tempDir('reshoot-models-cli-');
 let hub: HubServer;
 let folder = '';
 let env: NodeJS.ProcessEnv;
+/** A multi-scale single file (on the hub without its upscaler), its text-encoder folder and its upscaler on disk. */
+const single = { file: 'ltxv-2b-0.9.8-distilled.safetensors', path: '', textEncoder: '', upscaler: '' };
 
 async function reshoot(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
@@ -40,7 +43,18 @@ beforeAll(async () => {
     }
   };
   walk(folder);
-  hub = await startHubServer({ 'Lightricks/LTX-Fixture': { files, commit: commitOf('cli') } });
+  const sf = writeSingleFileFixture(path.join(tmp.dir, 'single'), { file: single.file, version: '0.9.5' });
+  Object.assign(single, { path: sf.path, textEncoder: sf.diffusers.folder, upscaler: path.join(tmp.dir, 'single', 'ltxv-spatial-upscaler-0.9.8.safetensors') });
+  writeUpscalerFixture(single.upscaler);
+  const pixart: Record<string, Uint8Array> = {};
+  for (const sub of ['text_encoder', 'tokenizer']) {
+    for (const name of readdirSync(path.join(sf.diffusers.folder, sub))) pixart[`${sub}/${name}`] = readFileSync(path.join(sf.diffusers.folder, sub, name));
+  }
+  hub = await startHubServer({
+    'Lightricks/LTX-Fixture': { files, commit: commitOf('cli') },
+    'Lightricks/LTX-Video': { files: { [single.file]: readFileSync(sf.path) }, commit: commitOf('cli-ltxv') },
+    'PixArt-alpha/PixArt-XL-2-1024-MS': { files: pixart, commit: commitOf('cli-pixart') },
+  });
   env = {
     ...process.env,
     RESHOOT_MODELS: path.join(tmp.dir, 'models'),
@@ -81,6 +95,27 @@ describe('reshoot models', () => {
     expect(removed.stdout).toMatch(/from the Hugging Face cache/);
     expect(existsSync(hubRoot)).toBe(false);
     expect((await reshoot('models', 'info', 'fixture')).stderr).toMatch(/unknown model "fixture"/);
+  });
+
+  it('pull --file takes one single file and the PixArt text encoder through HF_ENDPOINT; a missing upscaler is explained and added with --into', async () => {
+    const pulled = await reshoot('models', 'pull', 'Lightricks/LTX-Video', '--file', single.file, '--id', 'distilled');
+    expect(pulled.code, pulled.stderr).toBe(0);
+    expect(pulled.stdout).toMatch(/Lightricks\/LTX-Video@[0-9a-f]{12}: ltxv-2b-0\.9\.8-distilled\.safetensors, [\d.]+ MB downloaded; text encoder from .*models--PixArt-alpha--PixArt-XL-2-1024-MS/);
+    expect(pulled.stdout).toMatch(/Lightricks\/LTX-Video has no ltxv-spatial-upscaler-0\.9\.8\.safetensors/);
+    expect(pulled.stdout).toMatch(/distilled is multi-scale but was imported without its upscaler \(ltxv-spatial-upscaler-0\.9\.8\.safetensors\): it renders one pass at full size\. To add it: reshoot models import ltxv-spatial-upscaler-0\.9\.8\.safetensors --into distilled/);
+    const added = await reshoot('models', 'import', single.upscaler, '--into', 'distilled');
+    expect(added.code, added.stderr).toBe(0);
+    expect(added.stdout).toMatch(/distilled: latent upscaler ltxv-spatial-upscaler-0\.9\.8\.safetensors added/);
+    const info = await reshoot('models', 'info', 'distilled');
+    expect(info.stdout).toMatch(/latent_upsampler\.onnx/);
+    expect(info.stdout).toMatch(/latent upscaler: ltxv-spatial-upscaler-0\.9\.8\.safetensors \(16 → 32 channels, 1 blocks per stage\)/);
+  });
+
+  it('import converts a single file with --text-encoder and --upscaler', async () => {
+    const imported = await reshoot('models', 'import', single.path, '--text-encoder', single.textEncoder, '--upscaler', single.upscaler, '--id', 'from-file');
+    expect(imported.code, imported.stderr).toBe(0);
+    expect(imported.stdout).toMatch(/^from-file: LTX-Video 0\.9\.5\+ distilled/m);
+    expect(imported.stdout).toMatch(/latent upscaler: ltxv-spatial-upscaler-0\.9\.8\.safetensors \(multi-scale: two passes\)/);
   });
 
   it('import converts a folder on disk (named after it); bad arguments are explained', async () => {

@@ -158,7 +158,7 @@ describe('safetensors', () => {
     const f = SafetensorsFile.open(path);
     try {
       expect(f.info('steps')?.dtype).toBe('I64');
-      expect(() => f.read('steps')).toThrow(/tensor "steps" is I64; only F32, F16 and BF16 weights are supported/);
+      expect(() => f.read('steps')).toThrow(/tensor "steps" is I64; only F32, F16, BF16 and FP8 \(F8_E4M3, F8_E5M2\) weights are supported/);
     } finally {
       f.close();
     }

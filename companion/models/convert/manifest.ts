@@ -3,6 +3,7 @@
  * from the checkpoint's configs and its recipe (how the authors sample it: ../recipe.ts), which
  * the manifest carries whole for the sampler, the provenance sidecar and `models info`.
  */
+import { basename } from 'node:path';
 import type { LtxvCheckpoint } from '../checkpoint.ts';
 import { LTX_MAX_TOKENS } from '../checkpoint.ts';
 import { ltxvVaeDecoderNoiseShape } from '../ltxv/vae.ts';
@@ -30,7 +31,9 @@ export function convertedManifest(
   // 0.9.1 decoders inject noise in their blocks: the graph takes it as an input, sized per latent cell.
   const noiseSites = ltxvVaeDecoderNoiseShape(vae.config, 1, 1);
   const kind = ckpt.distilled ? ' distilled' : '';
-  const recipeNote = ` Sampled as the authors' ${ckpt.recipe.name} recipe.`;
+  const recipeNote = ` Sampled as the authors' ${ckpt.recipe.name} recipe.${(ckpt.notes ?? []).map((n) => ` Note: ${n}.`).join('')}`;
+  // A single file in a hub repo is named by repo and file (the repo holds many).
+  const from = ckpt.repo ? (ckpt.pipeline === 'single file' ? `${ckpt.repo}/${basename(ckpt.folder)}` : ckpt.repo) : ckpt.folder;
   return {
     id,
     family: 'ltxv',
@@ -38,7 +41,7 @@ export function convertedManifest(
     testModel: false,
     description:
       `LTX-Video ${ckpt.version}${kind}: ${t.numLayers}-layer transformer (${t.numAttentionHeads} heads × ${t.attentionHeadDim}), ` +
-      `T5 text encoder (${ckpt.t5.numLayers} layers), ${vae.spatial}×${vae.spatial}×${vae.temporal} VAE; converted from ${ckpt.repo ?? ckpt.folder}.${recipeNote}`,
+      `T5 text encoder (${ckpt.t5.numLayers} layers), ${vae.spatial}×${vae.spatial}×${vae.temporal} VAE; converted from ${from}.${recipeNote}`,
     latent: { channels: vae.latentChannels, spatial: vae.spatial, temporal: vae.temporal },
     sizeRules: {
       multiple: vae.spatial,

@@ -35,6 +35,10 @@ export interface PullOptions {
   cacheDir?: string;
   /** Take every file, not only what a diffusers LTX-Video checkpoint needs. */
   all?: boolean;
+  /** Take only these repository paths (e.g. one single-file checkpoint); each must exist. */
+  files?: readonly string[];
+  /** Take only what is under these folders (e.g. 'text_encoder/', 'tokenizer/'); weights in formats we never read are skipped. */
+  folders?: readonly string[];
   onProgress?: (p: PullProgress) => void;
   fetch?: typeof fetch;
   /** Passed to download.ts (tests shorten them). */
@@ -59,8 +63,10 @@ const CHECKPOINT_FOLDERS = ['scheduler/', 'text_encoder/', 'tokenizer/', 'transf
 /** Weight formats we never read (pickles, other frameworks): the safetensors beside them do. */
 const SKIPPED = /\.(bin|pt|pth|ckpt|msgpack|h5|onnx|onnx_data|gguf)$/i;
 
-export function wantedFile(path: string, all = false): boolean {
+export function wantedFile(path: string, all = false, only?: Pick<PullOptions, 'files' | 'folders'>): boolean {
   if (all) return true;
+  if (only?.files) return only.files.includes(path);
+  if (only?.folders) return only.folders.some((f) => path.startsWith(f)) && !SKIPPED.test(path);
   if (path === 'model_index.json') return true;
   return CHECKPOINT_FOLDERS.some((f) => path.startsWith(f)) && !SKIPPED.test(path);
 }
@@ -88,7 +94,7 @@ export async function pullCheckpoint(repo: string, opts: PullOptions = {}): Prom
     commit = sha;
     entries = [];
     for await (const e of listFiles({ repo: { type: 'model', name: repo }, revision: commit, recursive: true, hubUrl, fetch: hubFetch(ctx, `listing ${repo}`, base), ...credentials })) {
-      if (e.type !== 'file' || !wantedFile(e.path, opts.all)) continue;
+      if (e.type !== 'file' || !wantedFile(e.path, opts.all, opts)) continue;
       checkRepoPath(e.path);
       const expected: Expected = e.lfs ? { size: e.lfs.size, sha256: e.lfs.oid } : { size: e.size, ...(e.oid ? { gitSha1: e.oid } : {}) };
       const etag = e.lfs?.oid ?? e.oid;
@@ -96,10 +102,15 @@ export async function pullCheckpoint(repo: string, opts: PullOptions = {}): Prom
       entries.push({ path: e.path, expected, etag });
     }
   } catch (e) {
-    if (e instanceof HubUnreachableError) return offlineSnapshot(cache, repo, revision, e);
+    if (e instanceof HubUnreachableError) return offlineSnapshot(cache, repo, revision, e, opts.files ?? (opts.folders ? [] : ['model_index.json']));
     throw e;
   }
-  if (!opts.all && !entries.some((e) => e.path === 'model_index.json')) {
+  if (opts.files) {
+    const missing = opts.files.filter((f) => !entries.some((e) => e.path === f));
+    if (missing.length) throw new ReshootError('model', `${repo}@${revision} has no file ${missing.join(', ')}`);
+  } else if (opts.folders) {
+    if (!entries.length) throw new ReshootError('model', `${repo}@${revision} has nothing under ${opts.folders.join(', ')}`);
+  } else if (!opts.all && !entries.some((e) => e.path === 'model_index.json')) {
     throw new ReshootError('model', `${repo}@${revision} has no model_index.json: it is not a diffusers-format checkpoint (pass --all to take its files anyway)`);
   }
 
@@ -135,10 +146,11 @@ export async function pullCheckpoint(repo: string, opts: PullOptions = {}): Prom
   return { repo, commit, snapshotDir: cache.snapshot(commit), files: entries.map((e) => e.path), downloadedBytes, offline: false };
 }
 
-/** No network: a snapshot the ref already points to is used when it holds a checkpoint. */
-async function offlineSnapshot(cache: RepoCache, repo: string, revision: string, why: HubUnreachableError): Promise<PullResult> {
+/** No network: a snapshot the ref already points to is used when it holds what was asked for (`need`). */
+async function offlineSnapshot(cache: RepoCache, repo: string, revision: string, why: HubUnreachableError, need: readonly string[]): Promise<PullResult> {
   const commit = await cache.readRef(revision);
-  if (!commit || (await fileSize(cache.pointer(commit, 'model_index.json'))) === undefined) {
+  const present = async (c: string) => (await Promise.all(need.map((f) => fileSize(cache.pointer(c, f))))).every((s) => s !== undefined);
+  if (!commit || !(await present(commit))) {
     throw new ReshootError('model', `${why.message}; and ${repo}@${revision} is not in the cache (${cache.root})`, { cause: why });
   }
   const files = await snapshotFiles(cache.snapshot(commit));
