@@ -4,7 +4,7 @@
  * the same weights, prompt embeddings, conditioning frames and noise — every element of x after
  * step 1 and of the final latents.
  *
- * How fixtures/ltxv-pipeline-golden.json was made (throwaway scripts; nothing of upstream is in
+ * How fixtures/ltxv-pipeline/<scenario>.json were made (throwaway scripts; nothing of upstream is in
  * this repository):
  *  - Lightricks/LTX-Video at 5260738e171955b66c0827f9af7e84d68fd1d919: `ltx_video/` imported
  *    unmodified (pipeline_ltx_video.py, transformer3d.py, attention.py, symmetric_patchifier.py,
@@ -33,6 +33,10 @@
  *  - Recorded: x = the transformer's input at its second call (after step 1 and step 2's
  *    conditioning noise; the first row of the batch, all rows are the same x), and the latents after
  *    the last denoising step without appended conditioning tokens; float32, little-endian, base64.
+ *    Multi-scale scenarios (ms098d) also hold the latents the second pass starts from (upsampled,
+ *    AdaIN-filtered, as tokens [S, C]) and the second pass's final latents; their noise streams are
+ *    described at SECOND_PASS_STREAM in pipelineGolden.ts, the upsampler's weights are seededWeights
+ *    (its latents_mean / latents_std are 0 / 1, the patch VAE's statistics).
  *
  * Tolerance: the engine runs the same float32 math in ONNX Runtime with its own op order (fused
  * attention, matmul blocking, float64 guidance sums): one transformer call agrees to ~1e-6
@@ -57,7 +61,7 @@ interface Golden {
   x1: string;
   final: string;
 }
-const golden = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', 'ltxv-pipeline-golden.json'), 'utf8')) as Record<string, Golden>;
+const golden = (name: string): Golden => JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', 'ltxv-pipeline', `${name}.json`), 'utf8')) as Golden;
 const floats = (b64: string): Float32Array => {
   const buf = Buffer.from(b64, 'base64');
   return new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
@@ -101,7 +105,7 @@ describe('whole sampling pipeline vs the authors’ LTXVideoPipeline (golden lat
   it.each([['i2v091', '0.9.1 image-to-video: plain frame coordinates, CFG 3 + STG 1 (block 19) + rescale 0.7, conditioning noise, 40 steps']])(
     '%s: %s',
     async (name) => {
-      const g = golden[name]!;
+      const g = golden(name);
       const { rec, steps } = await run(name);
       expect(steps).toBe(g.steps);
       const x1 = compare(rec.inputs.length > 1 ? rec.inputs[1]! : new Float32Array(), floats(g.x1));
@@ -114,7 +118,7 @@ describe('whole sampling pipeline vs the authors’ LTXVideoPipeline (golden lat
   );
 
   it('the comparison sees a wrong frame coordinate: 0.9.1 run with causal positioning misses the golden by far', async () => {
-    const g = golden.i2v091!;
+    const g = golden('i2v091');
     const { rec } = await run('i2v091', { ...scenarioRecipe(SCENARIOS.i2v091!), framePositioning: 'causal' });
     const fin = compare(rec.final!, floats(g.final));
     expect(fin.maxDiff).toBeGreaterThan(1e-2 * fin.scale);

@@ -54,9 +54,37 @@ export interface PipelineScenario {
   seed: number;
   /** Transformer seed (seededWeights). */
   weightsSeed: number;
+  /** Multi-scale recipes: the latent upsampler (companion/models/ltxv/latentUpsampler.ts) and its seed. */
+  upsampler?: { midChannels: number; blocksPerStage: number; seed: number };
 }
 
+/**
+ * Noise streams of a multi-scale scenario's second pass: the first pass draws as generate.ts does
+ * (initial noise from the window's stream, stochastic steps from stream + 2<<20, conditioning noise
+ * from stream + 3<<20); the second pass draws from the same streams offset by this.
+ */
+export const SECOND_PASS_STREAM = 4 << 20;
+
 export const SCENARIOS: Record<string, PipelineScenario> = {
+  /**
+   * 0.9.8 distilled multi-scale: 13 × 13 px runs its first pass at 8 × 8 (int(13·0.6666666) = 8,
+   * a multiple of the patch VAE's 2), the upsampler doubles the latents to 16 × 16, the second pass
+   * runs there; the conditioning frame is resized to each pass's size by the pipeline (bilinear).
+   * Golden numbers only: the engine's two-pass runtime is not in this branch.
+   */
+  ms098d: {
+    name: 'ms098d',
+    recipe: 'ltxv-2b-0.9.8-distilled',
+    width: 13,
+    height: 13,
+    frames: 9,
+    fps: 24,
+    known: [0],
+    items: [{ start: 0, count: 1 }],
+    seed: 16,
+    weightsSeed: 906,
+    upsampler: { midChannels: 32, blocksPerStage: 1, seed: 907 },
+  },
   i2v091: { name: 'i2v091', recipe: 'ltxv-2b-0.9.1', width: 8, height: 8, frames: 17, fps: 24, known: [0], items: [{ start: 0, count: 1 }], seed: 11, weightsSeed: 901 },
 };
 
