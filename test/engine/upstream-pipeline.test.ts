@@ -40,11 +40,13 @@
  *
  * Tolerance: the engine runs the same float32 math in ONNX Runtime with its own op order (fused
  * attention, matmul blocking, float64 guidance sums): one transformer call agrees to ~1e-6
- * relative. Over 40 steps with CFG 3 + STG 1 the differences are amplified by the guidance
- * (v_c − v_u is a small difference of two model outputs, scaled by 3), so x after one step must
- * agree within 1e-6 and the final latents within 2e-5 of the latents' scale (max |x|); measured:
- * 1.8e-7 and 1.0e-6 (0.9.1 image-to-video). A real divergence (a wrong frame coordinate, timestep,
- * noise or guidance term) moves them by more than 1e-2: the last test shows it for positioning.
+ * relative. Guidance amplifies that (v_c − v_u is a small difference of two model outputs, scaled
+ * by up to 8 here) and 27–40 steps accumulate it, so x after one step must agree within 3e-6 and
+ * the final latents within 2e-5 of the values' scale (max |x|). Measured (max |Δ| / scale):
+ *   i2v091 1.8e-7 / 1.0e-6, extend095 1.2e-7 / 1.1e-6, distilled096 7.3e-7 / 4.1e-6,
+ *   dev098 4.3e-7 / 4.0e-6 (x after step 1 / final).
+ * A real divergence (a wrong frame coordinate, timestep, noise or guidance term) moves them by
+ * more than 1e-2: the last test shows it for frame positioning.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -68,7 +70,7 @@ const floats = (b64: string): Float32Array => {
 };
 
 /** Relative to the values' scale (max |x|); see the header for why. */
-const X1_TOLERANCE = 1e-6;
+const X1_TOLERANCE = 3e-6;
 const FINAL_TOLERANCE = 2e-5;
 
 const tmp = tempDir('reshoot-upstream-pipeline-');
@@ -102,7 +104,12 @@ async function run(name: string, recipe?: Recipe) {
 }
 
 describe('whole sampling pipeline vs the authors’ LTXVideoPipeline (golden latents)', () => {
-  it.each([['i2v091', '0.9.1 image-to-video: plain frame coordinates, CFG 3 + STG 1 (block 19) + rescale 0.7, conditioning noise, 40 steps']])(
+  it.each([
+    ['i2v091', '0.9.1 image-to-video: plain frame coordinates, CFG 3 + STG 1 (block 19) + rescale 0.7, conditioning noise, 40 steps'],
+    ['extend095', '0.9.5 extend from a 9-frame prefix (two latent frames held), causal coordinates, 30 fps'],
+    ['distilled096', '0.9.6 distilled: stochastic sampling, 8 steps, no guidance'],
+    ['dev098', '13B 0.9.8 dev first pass: guidance / STG / rescale / blocks scheduled over σ, CFG-star, 27 of 30 steps, 48 blocks'],
+  ])(
     '%s: %s',
     async (name) => {
       const g = golden(name);

@@ -54,6 +54,8 @@ export interface PipelineScenario {
   seed: number;
   /** Transformer seed (seededWeights). */
   weightsSeed: number;
+  /** A multi-scale recipe run as its first pass alone, at the full size (the engine without a two-pass runtime). */
+  firstPassOnly?: boolean;
   /** Multi-scale recipes: the latent upsampler (companion/models/ltxv/latentUpsampler.ts) and its seed. */
   upsampler?: { midChannels: number; blocksPerStage: number; seed: number };
 }
@@ -86,6 +88,35 @@ export const SCENARIOS: Record<string, PipelineScenario> = {
     upsampler: { midChannels: 32, blocksPerStage: 1, seed: 907 },
   },
   i2v091: { name: 'i2v091', recipe: 'ltxv-2b-0.9.1', width: 8, height: 8, frames: 17, fps: 24, known: [0], items: [{ start: 0, count: 1 }], seed: 11, weightsSeed: 901 },
+  /** Extend: the first 9 frames known (two latent frames: the lone first frame and one group of 8), 16 new. */
+  extend095: {
+    name: 'extend095',
+    recipe: 'ltxv-2b-0.9.5',
+    width: 8,
+    height: 8,
+    frames: 25,
+    fps: 30,
+    known: [0, 1, 2, 3, 4, 5, 6, 7, 8],
+    items: [{ start: 0, count: 9 }],
+    seed: 12,
+    weightsSeed: 902,
+  },
+  /** 0.9.6 distilled: 8 shifted steps, stochastic sampling, no CFG / STG. */
+  distilled096: { name: 'distilled096', recipe: 'ltxv-2b-0.9.6-distilled', width: 8, height: 8, frames: 17, fps: 24, known: [0], items: [{ start: 0, count: 1 }], seed: 14, weightsSeed: 904 },
+  /** 13B 0.9.8 dev, first pass at full size: CFG / STG / rescale / skipped blocks scheduled over σ, CFG-star, 27 of 30 steps. */
+  dev098: {
+    name: 'dev098',
+    recipe: 'ltxv-13b-0.9.8-dev',
+    width: 8,
+    height: 8,
+    frames: 17,
+    fps: 24,
+    known: [0],
+    items: [{ start: 0, count: 1 }],
+    seed: 15,
+    weightsSeed: 905,
+    firstPassOnly: true,
+  },
 };
 
 export function scenarioRecipe(s: PipelineScenario): Recipe {
