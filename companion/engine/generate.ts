@@ -14,6 +14,7 @@ import { Rng } from './noise.ts';
 import { previewPicture, type PreviewMap, type PreviewPicture } from './previewMap.ts';
 import type { ModelRuntime } from './runtime.ts';
 import { firstPass, guidanceAt } from '../models/recipe.ts';
+import { appendConditioning, type AppendedConditioning } from './appended.ts';
 import type { ModelManifest } from '../models/types.ts';
 import { combineGuidance } from './guidance.ts';
 import {
@@ -58,6 +59,11 @@ export interface WindowRequest {
   fps: number;
   /** Live previews of the x0 estimate while the window denoises; absent = none (and no cost). */
   preview?: PreviewRequest;
+  /**
+   * Known frames given to the model as extra tokens where they sit in the window, not in the grid
+   * (a bridge's end frames, as the authors condition them: appended.ts). Per-token conditioning only.
+   */
+  appended?: AppendedConditioning[];
 }
 
 /**
@@ -130,7 +136,15 @@ export async function generateWindow(
   // Encode what is known; unknown frames go in as mid-grey: their tokens are pure noise anyway.
   const grey: Frame = { width, height, channels: 3, data: new Uint8Array(width * height * 3).fill(128) };
   const video = framesToVideoTensor(req.frames.map((f) => f ?? grey));
-  const x0 = latentToTokens(await rt.encodeVideo(video, F, height, width), C, S);
+  const gridX0 = latentToTokens(await rt.encodeVideo(video, F, height, width), C, S);
+  // Appended conditioning: its tokens go first in the sequence ([appended | grid], as the authors
+  // order them) and are dropped before decoding; without any, A = 0 and nothing changes.
+  if (req.appended?.length && req.conditioning !== 'per-token') throw new RangeError('appended conditioning needs per-token conditioning');
+  const appended = await appendConditioning(rt, req.appended ?? [], { frames: F, width, height, fps: req.fps }, grid, gridX0, tokenMask);
+  const A = appended.count;
+  const N = A + S;
+  const x0 = concat(appended.tokens, gridX0);
+  const mask = concat(new Float32Array(A), tokenMask);
   // Right after the encode: a model whose preview map must be fitted uses its encoder, resident now.
   const preview = req.preview && previews ? await startPreviews(req.preview, previews, tokenMask, grid, spec.temporal) : null;
 
@@ -142,12 +156,13 @@ export async function generateWindow(
   const condRng = new Rng(req.seed, req.stream + CONDITIONING_NOISE_STREAM);
 
   // Start: generated tokens at the first σ, known tokens at the source.
-  const x = addNoise(x0, noise, sigmas[0]!);
-  for (let t = 0; t < S; t++) if (tokenMask[t] === 0) x.set(x0.subarray(t * C, (t + 1) * C), t * C);
+  const x = concat(appended.tokens, addNoise(gridX0, noise, sigmas[0]!));
+  for (let t = 0; t < N; t++) if (mask[t] === 0) x.set(x0.subarray(t * C, (t + 1) * C), t * C);
 
-  const rope = rt.rope(grid, req.fps);
+  const gridRope = rt.rope(grid, req.fps);
+  const rope: Rope = A ? { cos: concat(appended.rope.cos, gridRope.cos), sin: concat(appended.rope.sin, gridRope.sin) } : gridRope;
   const perToken = req.conditioning === 'per-token';
-  const timestep = new Float32Array(S);
+  const timestep = new Float32Array(N);
   const stepMs: number[] = [];
   const steps = sigmas.length - 1;
   for (let i = 0; i < steps; i++) {
@@ -155,29 +170,29 @@ export async function generateWindow(
     const started = performance.now();
     const sigma = sigmas[i]!;
     const sigmaNext = sigmas[i + 1]!;
-    if (perToken && plan.conditioningNoise > 0) noiseKnown(x, x0, condRng.normal(new Float32Array(S * C)), plan.conditioningNoise, sigma, C, tokenMask);
+    if (perToken && plan.conditioningNoise > 0) noiseKnown(x, x0, condRng.normal(new Float32Array(N * C)), plan.conditioningNoise, sigma, C, mask);
     // Per-token timesteps: known tokens are told they are clean (t = 0). Blending: one t for all.
-    for (let t = 0; t < S; t++) timestep[t] = timestepFor(perToken ? sigma * tokenMask[t]! : sigma);
-    const v = await stepVelocity(rt, x, timestep, cond, uncond, rope, plan.weightsAt(sigma), S, C);
+    for (let t = 0; t < N; t++) timestep[t] = timestepFor(perToken ? sigma * mask[t]! : sigma);
+    const v = await stepVelocity(rt, x, timestep, cond, uncond, rope, plan.weightsAt(sigma), N, C);
     if (plan.stochastic) {
-      stochasticStep(x, v, sigma, sigmaNext, C, stepRng.normal(new Float32Array(S * C)), perToken ? tokenMask : undefined);
+      stochasticStep(x, v, sigma, sigmaNext, C, stepRng.normal(new Float32Array(N * C)), perToken ? mask : undefined);
       if (!perToken) blendKnown(x, x0, noise, sigmaNext, C, tokenMask);
     } else if (perToken) {
-      eulerStep(x, v, sigma, sigmaNext, C, tokenMask);
+      eulerStep(x, v, sigma, sigmaNext, C, mask);
     } else {
       eulerStep(x, v, sigma, sigmaNext, C);
       blendKnown(x, x0, noise, sigmaNext, C, tokenMask);
     }
     stepMs.push(performance.now() - started);
     onStep({ step: i + 1, steps });
-    preview?.after(i + 1, steps, x, v, x0, tokenMask, sigmaNext, C);
+    preview?.after(i + 1, steps, x.subarray(A * C), v.subarray(A * C), gridX0, tokenMask, sigmaNext, C);
   }
   if (isCancelled()) throw new CancelledError();
 
   // Decoder noise (timestep-conditioned VAEs) has its own stream: it never shifts the sampler's.
   const decodeRng = new Rng(req.seed, req.stream + DECODE_NOISE_STREAM);
   const decodeNoise = (count: number) => decodeRng.normal(new Float32Array(count));
-  const decoded = await rt.decodeVideo(tokensToLatent(x, C, S), grid.frames, grid.height, grid.width, decodeNoise, plan.toneMap);
+  const decoded = await rt.decodeVideo(tokensToLatent(x.subarray(A * C), C, S), grid.frames, grid.height, grid.width, decodeNoise, plan.toneMap);
   let generatedTokens = 0;
   for (const m of tokenMask) generatedTokens += m;
   return { frames: videoTensorToFrames(decoded, F, width, height), tokens: S, generatedTokens, stepMs };
@@ -366,6 +381,13 @@ export interface TextEmbedding {
 export interface Rope {
   cos: Float32Array;
   sin: Float32Array;
+}
+
+function concat(a: Float32Array, b: Float32Array): Float32Array {
+  const out = new Float32Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
 }
 
 function stackText(texts: readonly TextEmbedding[]): TextEmbedding {

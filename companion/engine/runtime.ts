@@ -48,7 +48,8 @@ export interface ModelRuntime {
    * (STG); only for graphs with the STG input (manifest.transformer.stg), which get zeros without it.
    */
   velocity(tokens: Float32Array, batch: number, timestep: Float32Array, text: TextEmbedding, rope: Rope, perturb?: Float32Array): Promise<Float32Array>;
-  rope(grid: LatentGrid, fps: number): Rope;
+  /** RoPE tables of a latent grid; `frameOffset` pixel frames later in time (appended conditioning, see appended.ts). */
+  rope(grid: LatentGrid, fps: number, frameOffset?: number): Rope;
   release(): Promise<void>;
 }
 
@@ -153,8 +154,8 @@ export async function loadRuntime(model: ModelHandle, opts: RuntimeOptions | Pro
       return out.velocity!.data as Float32Array;
     },
 
-    rope(grid, fps) {
-      const key = `${grid.frames}x${grid.height}x${grid.width}@${fps}`;
+    rope(grid, fps, frameOffset = 0) {
+      const key = `${grid.frames}x${grid.height}x${grid.width}@${fps}+${frameOffset}`;
       let r = ropeCache.get(key);
       if (!r) {
         const t = m.transformer;
@@ -171,6 +172,7 @@ export async function loadRuntime(model: ModelHandle, opts: RuntimeOptions | Pro
           baseWidth: t.rope.baseWidth,
           theta: t.rope.theta,
           causalFix: t.rope.causalFix ?? false,
+          frameOffset,
         });
         r = { cos, sin };
         ropeCache.set(key, r);

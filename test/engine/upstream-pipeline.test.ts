@@ -44,17 +44,18 @@
  * by up to 8 here) and 27–40 steps accumulate it, so x after one step must agree within 3e-6 and
  * the final latents within 2e-5 of the values' scale (max |x|). Measured (max |Δ| / scale):
  *   i2v091 1.8e-7 / 1.0e-6, extend095 1.2e-7 / 1.1e-6, distilled096 7.3e-7 / 4.1e-6,
- *   dev098 4.3e-7 / 4.0e-6 (x after step 1 / final).
+ *   bridge095 2.0e-7 / 2.2e-6, dev098 4.3e-7 / 4.0e-6 (x after step 1 / final).
  * A real divergence (a wrong frame coordinate, timestep, noise or guidance term) moves them by
- * more than 1e-2: the last test shows it for frame positioning.
+ * more than 1e-2: the last two tests show it for frame positioning and for a bridge conditioned
+ * the old way (end frames in the grid).
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { generateWindow } from '../../companion/engine/generate.ts';
+import { generateWindow, type WindowRequest } from '../../companion/engine/generate.ts';
 import { loadRuntime, type ModelRuntime } from '../../companion/engine/runtime.ts';
 import type { Recipe } from '../../companion/models/recipe.ts';
-import { buildScenarioModel, recordingRuntime, scenarioRecipe, scenarioRequest, SCENARIOS } from '../helpers/pipelineGolden.ts';
+import { buildScenarioModel, recordingRuntime, scenarioFrame, scenarioRecipe, scenarioRequest, SCENARIOS } from '../helpers/pipelineGolden.ts';
 import { tempDir } from '../helpers/fixtures.ts';
 
 interface Golden {
@@ -91,7 +92,7 @@ function compare(got: Float32Array, want: Float32Array): { maxDiff: number; scal
   return { maxDiff, scale };
 }
 
-async function run(name: string, recipe?: Recipe) {
+async function run(name: string, recipe?: Recipe, edit: (r: WindowRequest) => WindowRequest = (r) => r) {
   const s = SCENARIOS[name]!;
   const dir = join(tmp.dir, `${name}-${runtimes.length}`);
   mkdirSync(dir);
@@ -99,7 +100,7 @@ async function run(name: string, recipe?: Recipe) {
   runtimes.push(rt);
   const { rt: recording, rec } = recordingRuntime(rt);
   let steps = 0;
-  await generateWindow(recording, scenarioRequest(s), () => steps++, () => false);
+  await generateWindow(recording, edit(scenarioRequest(s, recipe)), () => steps++, () => false);
   return { rec, steps };
 }
 
@@ -107,6 +108,7 @@ describe('whole sampling pipeline vs the authors’ LTXVideoPipeline (golden lat
   it.each([
     ['i2v091', '0.9.1 image-to-video: plain frame coordinates, CFG 3 + STG 1 (block 19) + rescale 0.7, conditioning noise, 40 steps'],
     ['extend095', '0.9.5 extend from a 9-frame prefix (two latent frames held), causal coordinates, 30 fps'],
+    ['bridge095', '0.9.5 bridge: 9 frames of clip A in the grid, 17 of clip B appended as the authors do (2 latent frames as extra tokens, 1 in the grid)'],
     ['distilled096', '0.9.6 distilled: stochastic sampling, 8 steps, no guidance'],
     ['dev098', '13B 0.9.8 dev first pass: guidance / STG / rescale / blocks scheduled over σ, CFG-star, 27 of 30 steps, 48 blocks'],
   ])(
@@ -128,6 +130,17 @@ describe('whole sampling pipeline vs the authors’ LTXVideoPipeline (golden lat
     const g = golden('i2v091');
     const { rec } = await run('i2v091', { ...scenarioRecipe(SCENARIOS.i2v091!), framePositioning: 'causal' });
     const fin = compare(rec.final!, floats(g.final));
+    expect(fin.maxDiff).toBeGreaterThan(1e-2 * fin.scale);
+  }, 120_000);
+
+  it('the bridge the old way (clip B’s head held in the grid, nothing appended) misses the golden by far', async () => {
+    const s = SCENARIOS.bridge095!;
+    const inGrid = (r: WindowRequest): WindowRequest => {
+      const { appended: _, ...rest } = r;
+      return { ...rest, frames: r.frames.map((f, i) => f ?? (i >= 16 ? scenarioFrame(s, i) : null)) };
+    };
+    const { rec } = await run('bridge095', undefined, inGrid);
+    const fin = compare(rec.final!, floats(golden('bridge095').final));
     expect(fin.maxDiff).toBeGreaterThan(1e-2 * fin.scale);
   }, 120_000);
 });
