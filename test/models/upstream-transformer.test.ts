@@ -27,8 +27,8 @@ import { caseInputs, caseRope, caseWeights, TRANSFORMER_CASES } from '../helpers
  *   - recorded: every output (float32, base64), the whole RoPE tables of tA/tB, and 1024 entries of the
  *     tables at the real widths 2048 and 4096.
  * Measured: tA 1.8e-5, tB 2.1e-5 (max |out| 3.7, 4.5), w2048 5.2e-6 (max |out| 1.45), all outputs.
- * (w2048 uses formula weights: 10⁸ seeded normals would take half a minute on its own; its attention
- * is nearly uniform with them, so its RoPE is checked by the tables test, not through its output.)
+ * (w2048 uses formula weights: 10⁸ seeded normals would take half a minute on their own. Its RoPE
+ * tables at that width are checked directly by the real-width tables test below.)
  *
  * The diffusers numbers below (RoPE tables only) were made with diffusers at 58eb52c0,
  * src/diffusers/models/transformers/transformer_ltx.py imported unmodified (PyTorch 1.13.1 CPU):
