@@ -14,6 +14,7 @@ import { Rng } from './noise.ts';
 import { previewPicture, type PreviewMap, type PreviewPicture } from './previewMap.ts';
 import type { ModelRuntime } from './runtime.ts';
 import { firstPass, guidanceAt } from '../models/recipe.ts';
+import { appendConditioning, type AppendedConditioning, type AppendedTokens } from './appended.ts';
 import type { ModelManifest } from '../models/types.ts';
 import { combineGuidance } from './guidance.ts';
 import { batchedVelocity } from './guidanceBatch.ts';
@@ -59,6 +60,11 @@ export interface WindowRequest {
   fps: number;
   /** Live previews of the x0 estimate while the window denoises; absent = none (and no cost). */
   preview?: PreviewRequest;
+  /**
+   * Known frames given to the model as extra tokens where they sit in the window, not in the grid
+   * (a bridge's end frames, as the authors condition them: appended.ts). Per-token conditioning only.
+   */
+  appended?: AppendedConditioning[];
 }
 
 /**
@@ -131,10 +137,33 @@ export async function generateWindow(
   // Text first: with stage-by-stage loading the text encoder is then done with for the window.
   const text = await encodePrompts(rt, req.prompt, plan.negativePrompt, plan.anyCfg);
   const x0 = await encodeKnown(rt, req.frames, layout, width, height);
+  const appended = await encodeAppended(rt, req, req.appended ?? [], layout, x0, width, height);
   const steps = plan.sigmas.length - 1;
-  const { x, stepMs } = await denoisePass(rt, { req, layout, x0, plan, text, stream: req.stream, stepBase: 0, totalSteps: steps }, onStep, isCancelled, previews);
+  const { x, stepMs } = await denoisePass(rt, { req, layout, x0, appended, plan, text, stream: req.stream, stepBase: 0, totalSteps: steps }, onStep, isCancelled, previews);
   const frames = await decodeWindow(rt, x, layout.grid, req, plan.toneMap, width, height);
   return { frames, tokens: layout.tokens, generatedTokens: layout.generatedTokens, stepMs, passes: [{ width, height, steps }] };
+}
+
+/**
+ * A window's appended conditioning (appended.ts) at this layout's size: its extra tokens; latent
+ * frames of long items that belong in the grid are written into `x0` and marked known in the
+ * layout (whose generated-token count is updated). Per-token conditioning only.
+ */
+export async function encodeAppended(
+  rt: ModelRuntime,
+  req: Pick<WindowRequest, 'conditioning' | 'fps' | 'frames'>,
+  items: readonly AppendedConditioning[],
+  layout: WindowLayout,
+  x0: Float32Array,
+  width: number,
+  height: number,
+): Promise<AppendedTokens> {
+  if (items.length && req.conditioning !== 'per-token') throw new RangeError('appended conditioning needs per-token conditioning');
+  const appended = await appendConditioning(rt, items, { frames: req.frames.length, width, height, fps: req.fps }, layout.grid, x0, layout.tokenMask);
+  let generated = 0;
+  for (const v of layout.tokenMask) generated += v;
+  layout.generatedTokens = generated;
+  return appended;
 }
 
 /** A window's latent layout at one size: the token grid and which tokens are generated (1) or known (0). */
@@ -190,6 +219,8 @@ export interface PassRun {
   layout: WindowLayout;
   /** The encoded window [S, C]: known tokens are held to it. */
   x0: Float32Array;
+  /** Extra known tokens placed before the grid's ([appended | grid], as the authors order them; encodeAppended); dropped from the result. */
+  appended?: AppendedTokens;
   plan: SamplingPlan;
   text: PromptEmbeddings;
   /** Where generated tokens start, noised to the first σ: these latents [S, C] (a multi-scale second pass: the upsampled first pass), else x0. */
@@ -204,7 +235,7 @@ export interface PassRun {
 /**
  * Denoises one pass: generated tokens start at the first σ (from `start` or the source), known
  * tokens at the source; then the recipe's steps with per-token timesteps or latent blending.
- * Returns the final tokens [S, C].
+ * Returns the final grid tokens [S, C] (appended tokens dropped).
  */
 export async function denoisePass(
   rt: ModelRuntime,
@@ -213,10 +244,16 @@ export async function denoisePass(
   isCancelled: () => boolean,
   previews?: PreviewSink,
 ): Promise<{ x: Float32Array; stepMs: number[] }> {
-  const { req, plan, x0 } = p;
+  const { req, plan } = p;
   const { tokenMask, grid, tokens: S } = p.layout;
   const { cond, uncond } = p.text;
   const C = rt.manifest.latent.channels;
+  // Appended conditioning goes first in the sequence and is known throughout; without any, A = 0
+  // and the arrays below are the grid's own.
+  const A = p.appended?.count ?? 0;
+  const N = A + S;
+  const x0 = A ? concat(p.appended!.tokens, p.x0) : p.x0;
+  const mask = A ? concat(new Float32Array(A), tokenMask) : tokenMask;
   // Right after the encode: a model whose preview map must be fitted uses its encoder, resident now.
   const preview = req.preview && previews ? await startPreviews(req.preview, previews, tokenMask, grid, rt.manifest.latent.temporal) : null;
 
@@ -228,12 +265,14 @@ export async function denoisePass(
   const condRng = new Rng(req.seed, p.stream + CONDITIONING_NOISE_STREAM);
 
   // Start: generated tokens at the first σ, known tokens at the source.
-  const x = addNoise(p.start ?? x0, noise, sigmas[0]!);
-  for (let t = 0; t < S; t++) if (tokenMask[t] === 0) x.set(x0.subarray(t * C, (t + 1) * C), t * C);
+  const gridStart = addNoise(p.start ?? p.x0, noise, sigmas[0]!);
+  const x = A ? concat(p.appended!.tokens, gridStart) : gridStart;
+  for (let t = 0; t < N; t++) if (mask[t] === 0) x.set(x0.subarray(t * C, (t + 1) * C), t * C);
 
-  const rope = rt.rope(grid, req.fps);
+  const gridRope = rt.rope(grid, req.fps);
+  const rope: Rope = A ? { cos: concat(p.appended!.rope.cos, gridRope.cos), sin: concat(p.appended!.rope.sin, gridRope.sin) } : gridRope;
   const perToken = req.conditioning === 'per-token';
-  const timestep = new Float32Array(S);
+  const timestep = new Float32Array(N);
   const stepMs: number[] = [];
   const steps = sigmas.length - 1;
   for (let i = 0; i < steps; i++) {
@@ -241,25 +280,25 @@ export async function denoisePass(
     const started = performance.now();
     const sigma = sigmas[i]!;
     const sigmaNext = sigmas[i + 1]!;
-    if (perToken && plan.conditioningNoise > 0) noiseKnown(x, x0, condRng.normal(new Float32Array(S * C)), plan.conditioningNoise, sigma, C, tokenMask);
+    if (perToken && plan.conditioningNoise > 0) noiseKnown(x, x0, condRng.normal(new Float32Array(N * C)), plan.conditioningNoise, sigma, C, mask);
     // Per-token timesteps: known tokens are told they are clean (t = 0). Blending: one t for all.
-    for (let t = 0; t < S; t++) timestep[t] = timestepFor(perToken ? sigma * tokenMask[t]! : sigma);
-    const v = await stepVelocity(rt, x, timestep, cond, uncond, rope, plan.weightsAt(sigma), S, C);
+    for (let t = 0; t < N; t++) timestep[t] = timestepFor(perToken ? sigma * mask[t]! : sigma);
+    const v = await stepVelocity(rt, x, timestep, cond, uncond, rope, plan.weightsAt(sigma), N, C);
     if (plan.stochastic) {
-      stochasticStep(x, v, sigma, sigmaNext, C, stepRng.normal(new Float32Array(S * C)), perToken ? tokenMask : undefined);
+      stochasticStep(x, v, sigma, sigmaNext, C, stepRng.normal(new Float32Array(N * C)), perToken ? mask : undefined);
       if (!perToken) blendKnown(x, x0, noise, sigmaNext, C, tokenMask);
     } else if (perToken) {
-      eulerStep(x, v, sigma, sigmaNext, C, tokenMask);
+      eulerStep(x, v, sigma, sigmaNext, C, mask);
     } else {
       eulerStep(x, v, sigma, sigmaNext, C);
       blendKnown(x, x0, noise, sigmaNext, C, tokenMask);
     }
     stepMs.push(performance.now() - started);
     onStep({ step: p.stepBase + i + 1, steps: p.totalSteps });
-    preview?.after(p.stepBase + i + 1, p.totalSteps, x, v, x0, tokenMask, sigmaNext, C);
+    preview?.after(p.stepBase + i + 1, p.totalSteps, x.subarray(A * C), v.subarray(A * C), p.x0, tokenMask, sigmaNext, C);
   }
   if (isCancelled()) throw new CancelledError();
-  return { x, stepMs };
+  return { x: A ? x.slice(A * C) : x, stepMs };
 }
 
 /** Final tokens → frames at width × height. */
@@ -464,6 +503,13 @@ export interface TextEmbedding {
 export interface Rope {
   cos: Float32Array;
   sin: Float32Array;
+}
+
+function concat(a: Float32Array, b: Float32Array): Float32Array {
+  const out = new Float32Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
 }
 
 export class CancelledError extends Error {

@@ -63,7 +63,8 @@ export interface ModelRuntime {
   readonly transformerBytes: number;
   /** Whether the transformer graph's attention is fused (no S×S score matrix held). */
   readonly fusedAttention: boolean;
-  rope(grid: LatentGrid, fps: number): Rope;
+  /** RoPE tables of a latent grid; `frameOffset` pixel frames later in time (appended conditioning, see appended.ts). */
+  rope(grid: LatentGrid, fps: number, frameOffset?: number): Rope;
   release(): Promise<void>;
 }
 
@@ -193,8 +194,8 @@ export async function loadRuntime(model: ModelHandle, opts: RuntimeOptions | Pro
       return out.upsampled!.data as Float32Array;
     },
 
-    rope(grid, fps) {
-      const key = `${grid.frames}x${grid.height}x${grid.width}@${fps}`;
+    rope(grid, fps, frameOffset = 0) {
+      const key = `${grid.frames}x${grid.height}x${grid.width}@${fps}+${frameOffset}`;
       let r = ropeCache.get(key);
       if (!r) {
         const t = m.transformer;
@@ -211,6 +212,7 @@ export async function loadRuntime(model: ModelHandle, opts: RuntimeOptions | Pro
           baseWidth: t.rope.baseWidth,
           theta: t.rope.theta,
           causalFix: t.rope.causalFix ?? false,
+          frameOffset,
         });
         r = { cos, sin };
         ropeCache.set(key, r);

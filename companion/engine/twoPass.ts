@@ -24,9 +24,11 @@ import { crfRoundTrip } from '../media/crf.ts';
 import type { Frame } from '../media/frame.ts';
 import type { Recipe } from '../models/recipe.ts';
 import type { ModelManifest } from '../models/types.ts';
+import type { AppendedConditioning } from './appended.ts';
 import {
   decodeTokens,
   denoisePass,
+  encodeAppended,
   encodePrompts,
   encodeVideoTokens,
   generateWindow,
@@ -38,7 +40,7 @@ import {
   type WindowRequest,
   type WindowResult,
 } from './generate.ts';
-import { gaussianBlur3, maskDown } from './image.ts';
+import { gaussianBlur3, maskDown, resize } from './image.ts';
 import { latentToTokens, tokensToLatent, videoTensorToFrames } from './latents.ts';
 import { adainFilter, leastSide, multiScaleSizes, resizeVideoTensor, type PassSizes } from './multiScale.ts';
 import type { ModelRuntime } from './runtime.ts';
@@ -64,7 +66,10 @@ export async function sampleWindow(
   const twoPass = recipe?.pipeline === 'multi-scale' && rt.hasUpsampler;
   // A size too small for the passes is refused before any work.
   const sizes = twoPass ? passSizes(rt.manifest, req.width, req.height, recipe.downscaleFactor!) : null;
-  if (recipe && (recipe.conditioningImageCrf > 0 || recipe.conditioningImageBlur)) req = { ...req, frames: await prepareConditioning(req.frames, recipe) };
+  if (recipe && (recipe.conditioningImageCrf > 0 || recipe.conditioningImageBlur)) {
+    const appended = req.appended ? await Promise.all(req.appended.map(async (a) => ({ ...a, frames: (await prepareConditioning(a.frames, recipe)) as Frame[] }))) : undefined;
+    req = { ...req, frames: await prepareConditioning(req.frames, recipe), ...(appended ? { appended } : {}) };
+  }
   if (!sizes) {
     const note = singlePassReason(rt.manifest, rt.hasUpsampler);
     const r = await generateWindow(rt, req, onStep, isCancelled, previews);
@@ -132,9 +137,10 @@ async function twoPassWindow(
   const text = await encodePrompts(rt, req.prompt, plan1.negativePrompt, plan1.anyCfg || plan2.anyCfg);
 
   const x0First = await encodeVideoTokens(rt, one.video, F, one.layout, first.width, first.height);
+  const appendedFirst = await encodeAppended(rt, req, appendedAt(req.appended, first), one.layout, x0First, first.width, first.height);
   const pass1 = await denoisePass(
     rt,
-    { req, layout: one.layout, x0: x0First, plan: plan1, text, stream: req.stream, stepBase: 0, totalSteps },
+    { req, layout: one.layout, x0: x0First, appended: appendedFirst, plan: plan1, text, stream: req.stream, stepBase: 0, totalSteps },
     onStep,
     isCancelled,
     previews,
@@ -147,9 +153,10 @@ async function twoPassWindow(
   const start = latentToTokens(adainFilter(up, low, C), C, two.layout.tokens);
 
   const x0Second = await encodeVideoTokens(rt, two.video, F, two.layout, second.width, second.height);
+  const appendedSecond = await encodeAppended(rt, req, appendedAt(req.appended, second), two.layout, x0Second, second.width, second.height);
   const pass2 = await denoisePass(
     rt,
-    { req, layout: two.layout, x0: x0Second, plan: plan2, text, start, stream: req.stream + SECOND_PASS_STREAM, stepBase: plan1.sigmas.length - 1, totalSteps },
+    { req, layout: two.layout, x0: x0Second, appended: appendedSecond, plan: plan2, text, start, stream: req.stream + SECOND_PASS_STREAM, stepBase: plan1.sigmas.length - 1, totalSteps },
     onStep,
     isCancelled,
     previews,
@@ -167,6 +174,15 @@ async function twoPassWindow(
       { ...second, steps: plan2.sigmas.length - 1 },
     ],
   };
+}
+
+/**
+ * A window's appended conditioning (a bridge's end frames) resized to a pass's size. The authors
+ * resize conditioning media bilinearly in float; these frames are resized in 8 bits (image.ts),
+ * which no golden covers yet.
+ */
+function appendedAt(items: readonly AppendedConditioning[] | undefined, size: { width: number; height: number }): AppendedConditioning[] {
+  return (items ?? []).map((a) => ({ ...a, frames: a.frames.map((f) => resize(f, size.width, size.height)) }));
 }
 
 const round = (v: number): number => Math.round(v * 1000) / 1000;

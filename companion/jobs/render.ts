@@ -15,6 +15,7 @@
 import { timeToFrames, toNumber } from '../../protocol/index.ts';
 import type { BridgeJob, ExtendJob, GenerateJob, JobSpec } from '../../protocol/index.ts';
 import { Engine } from '../engine/engine.ts';
+import type { AppendedConditioning } from '../engine/appended.ts';
 import type { Conditioning, PassRecord, PreviewRequest, WindowRequest } from '../engine/generate.ts';
 import { maskDown, resize, type Rect } from '../engine/image.ts';
 import { cropAround, growTo, maskBounds, padToWindow, planChain, splitRange, unionRect, workingSize } from '../engine/plan.ts';
@@ -277,14 +278,21 @@ async function chain(ctx: Ctx, input: ChainInput): Promise<Frame[]> {
     }
     const real = context.length + take + suffix.length;
     const pad = padToWindow(real, latent) - real;
-    const frames: (Frame | null)[] = [...context, ...Array<null>(take + pad).fill(null)];
-    if (suffix.length) frames.splice(context.length + take, 0, ...suffix);
+    const base = baseRequest(ctx, input.width, input.height, index);
+    // The suffix (clip B's head): with per-token conditioning it goes in as the authors condition
+    // frames that do not start a clip, appended tokens placed where it sits (engine/appended.ts),
+    // its slots in the grid generated and thrown away; with blending it is held in the grid.
+    const appendSuffix = suffix.length > 0 && base.conditioning === 'per-token';
+    const frames: (Frame | null)[] = [...context, ...Array<null>(take + pad + (appendSuffix ? suffix.length : 0)).fill(null)];
+    if (suffix.length && !appendSuffix) frames.splice(context.length + take, 0, ...suffix);
+    if (appendSuffix && input.reversed) throw new Error('a suffix is only conditioned on in forward chains');
+    const appended = appendSuffix ? [suffixConditioning(suffix, context.length + take, latent.temporal)] : undefined;
     // Padding must sit after everything known so it never sits between known frames in time.
     const ordered = input.reversed ? [...frames].reverse() : frames;
     // Preview the middle new frame, in the window's true time order.
     const middle = context.length + ((take - 1) >> 1);
     const shown = input.reversed ? ordered.length - 1 - middle : middle;
-    const req = { ...baseRequest(ctx, input.width, input.height, index), frames: ordered, masks: ordered.map(() => null), ...previewFor(ctx, shown) };
+    const req = { ...base, frames: ordered, masks: ordered.map(() => null), ...(appended ? { appended } : {}), ...previewFor(ctx, shown) };
     const gen = await runWindow(ctx, req, index, Math.max(estimate, index + 1));
     const inChainOrder = input.reversed ? [...gen].reverse() : gen;
     made.push(...inChainOrder.slice(context.length, context.length + take));
@@ -292,6 +300,16 @@ async function chain(ctx: Ctx, input: ChainInput): Promise<Frame[]> {
     index++;
   }
   return made;
+}
+
+/**
+ * The part of a suffix the authors' pipeline can take at pixel frame `at`: a sequence of 1 + T·k
+ * frames when it starts on a multiple of T, else its first frame alone (a keyframe, which may sit
+ * anywhere).
+ */
+export function suffixConditioning(suffix: Frame[], at: number, T: number): AppendedConditioning {
+  const sequence = at % T === 0 && suffix.length >= 1 + T;
+  return { at, frames: sequence ? suffix.slice(0, 1 + T * Math.floor((suffix.length - 1) / T)) : suffix.slice(0, 1) };
 }
 
 async function readRange(ctx: Ctx, range: SourceRange, start: number, count: number, size: { width: number; height: number }): Promise<Frame[]> {

@@ -48,7 +48,8 @@ export interface PipelineScenario {
   known: number[];
   /**
    * The same conditioning as the authors' pipeline takes it: ConditioningItem(media = these
-   * frames, media_frame_number = start, strength 1).
+   * frames, media_frame_number = start, strength 1). For the engine, items at frame 0 are the known
+   * frames above; later ones go in as appended conditioning (companion/engine/appended.ts).
    */
   items: { start: number; count: number }[];
   seed: number;
@@ -100,6 +101,26 @@ export const SCENARIOS: Record<string, PipelineScenario> = {
     items: [{ start: 0, count: 9 }],
     seed: 12,
     weightsSeed: 902,
+  },
+  /**
+   * Bridge: the tail of clip A (9 frames) at the start, the head of clip B (17 frames) from frame
+   * 16 on, 7 new frames between. The authors append B's first two latent frames as extra tokens
+   * placed at frames 16–24 and put its third in the grid (frames 25–32).
+   */
+  bridge095: {
+    name: 'bridge095',
+    recipe: 'ltxv-2b-0.9.5',
+    width: 8,
+    height: 8,
+    frames: 33,
+    fps: 24,
+    known: [0, 1, 2, 3, 4, 5, 6, 7, 8],
+    items: [
+      { start: 0, count: 9 },
+      { start: 16, count: 17 },
+    ],
+    seed: 13,
+    weightsSeed: 903,
   },
   /** 0.9.6 distilled: 8 shifted steps, stochastic sampling, no CFG / STG. */
   distilled096: { name: 'distilled096', recipe: 'ltxv-2b-0.9.6-distilled', width: 8, height: 8, frames: 17, fps: 24, known: [0], items: [{ start: 0, count: 1 }], seed: 14, weightsSeed: 904 },
@@ -219,6 +240,9 @@ export function scenarioRequest(s: PipelineScenario, recipe = scenarioRecipe(s))
     strength: 1,
     conditioning: 'per-token',
     fps: s.fps,
+    appended: s.items
+      .filter((it) => it.start > 0)
+      .map((it) => ({ at: it.start, frames: Array.from({ length: it.count }, (_, k) => scenarioFrame(s, it.start + k)) })),
   };
 }
 

@@ -41,6 +41,12 @@ export interface RopeOptions {
   patchSize?: number;
   patchSizeT?: number;
   causalFix?: boolean;
+  /**
+   * Pixel frames added to every token's time coordinate: conditioning frames encoded on their own
+   * and appended to the sequence sit where they belong in the window (the authors'
+   * `pixel_coords[:, 0] += media_frame_number`). Default 0.
+   */
+  frameOffset?: number;
 }
 
 export interface RopeTables {
@@ -58,12 +64,12 @@ export function ropeGrid(o: RopeOptions, f: number, h: number, w: number): [numb
   // grid[:, 0:1] * scale[0] * patch_size_t / base_num_frames, evaluated left to right in float32
   const axis = (index: number, scale: number, patch: number, base: number): number =>
     f32(f32(f32(index * f32(scale)) * patch) / base);
-  if (o.causalFix) {
-    // LTXConditionPipeline: pixel-frame coordinate max(0, f·temporal + 1 - temporal), times 1/frame_rate
-    const time = f32(Math.max(0, f * o.temporal + 1 - o.temporal) * f32(1 / o.frameRate));
-    return [f32(time / o.baseNumFrames), axis(h, o.spatial, p, o.baseHeight), axis(w, o.spatial, p, o.baseWidth)];
-  }
-  return [axis(f, o.temporal / o.frameRate, pt, o.baseNumFrames), axis(h, o.spatial, p, o.baseHeight), axis(w, o.spatial, p, o.baseWidth)];
+  // The token's first pixel frame, as the authors compute it from the latent frame: plain f·temporal,
+  // or with the causal fix max(0, f·temporal + 1 − temporal) (latent frame 0 is one pixel frame);
+  // then the offset of appended conditioning, times 1/frame_rate, over the base.
+  const first = o.causalFix ? Math.max(0, f * o.temporal + 1 - o.temporal) : f * o.temporal;
+  const time = axis(first + (o.frameOffset ?? 0), 1 / o.frameRate, pt, o.baseNumFrames);
+  return [time, axis(h, o.spatial, p, o.baseHeight), axis(w, o.spatial, p, o.baseWidth)];
 }
 
 /**
