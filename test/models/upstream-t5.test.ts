@@ -1,5 +1,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import * as ort from 'onnxruntime-node';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseT5Config } from '../../companion/models/t5/config.ts';
 import { t5EncoderGraph } from '../../companion/models/t5/encoder.ts';
 import { mulberry32, seededWeights } from '../../companion/models/weights.ts';
@@ -8,7 +10,7 @@ import { tempDir } from '../helpers/fixtures.ts';
 /*
  * The T5 encoder graph against golden numbers from HF transformers' own T5EncoderModel.
  *
- * How the numbers below were made (throwaway scripts, nothing of upstream is in this repository):
+ * How the golden numbers (fixtures/upstream-t5-golden.json) were made (throwaway scripts, nothing of upstream is in this repository):
  *   - upstream: huggingface/transformers at commit 5936c8c57ccb2bda3b3f28856a7ef992c5c9f451 (main of
  *     2023-09-22, version 4.34.0.dev0), src/transformers/models/t5/modeling_t5.py (blob 33f29298) and
  *     configuration_t5.py imported UNMODIFIED. (The huggingface/transformers snapshot is over the fetch tool's
@@ -28,20 +30,35 @@ import { tempDir } from '../helpers/fixtures.ts';
  *     B = 2, L = 14 (> max distance 10, so far relative positions share the capped bucket); ids
  *     2 + ⌊62·u⌋ from mulberry32(5), row 0 = 9 tokens + </s> (1) + 4 <pad> (0) with attention_mask 0,
  *     row 1 = 13 tokens + </s>, mask all 1. Called as model(input_ids=ids, attention_mask=mask).
- *   - recorded: last_hidden_state [2, 14, 16] at flat indices (101·k) mod 448 (k < 48), and the mean and
- *     mean square of all 448 values (padded positions included).
+ *   - recorded: the whole last_hidden_state [2, 14, 16] (all 448 values, padded positions included), each
+ *     as the shortest decimal that round-trips its float32, and the mean and mean square of all 448 in
+ *     float64: fixtures/upstream-t5-golden.json. (Until issue 9 item 5 only 48 values at flat indices
+ *     (101·k) mod 448 were recorded. The whole output was recorded again from the same commit and files,
+ *     with shims as above (plus a ModuleUtilsMixin whose dtype is float32 and a dict-like stand-in for
+ *     BaseModelOutput), weights dumped from seededWeights(11) by name and loaded strictly; those 48
+ *     values agreed with the earlier record (7 significant digits) to 1.2e-6, the mean to 3e-8.)
  *
- * Measured when recorded: max |ours − upstream| over all 448 values 3.3e-6 (max |out| 2.87).
+ * Measured: max |ours − upstream| over all 448 values 3.1e-6 (max |out| 2.87; limit 2.9e-5).
  */
 
-/** max |Δ| < 1e-5 · max(1, max |output|); the mean to 1e-6 and the mean square to 1e-6 relative. */
+/**
+ * Every one of the 448 values: |ours − upstream| < 1e-5 · max(1, max |output|). Both sides are float32
+ * with different summation orders (ORT's MatMul/softmax kernels against PyTorch's), through two layers of
+ * attention, gated-GELU and RMSNorm; float32 rounding of values of order 1–3 is 1.2e-7–2.4e-7 per
+ * operation, so a few 1e-6 is the expected disagreement and 1e-5 leaves headroom while still catching any
+ * real error (a wrong bucket, mask or scale moves values by 1e-2 or more). The mean to 1e-6 and the mean
+ * square to 1e-6 relative, as before.
+ */
 const TOLERANCE = 1e-5;
 
-const UPSTREAM = {
-  ids: [44, 49, 15, 40, 7, 38, 46, 30, 58, 1, 0, 0, 0, 0, 30, 20, 57, 19, 48, 46, 17, 3, 51, 14, 18, 9, 31, 1],
-  at: [1.264704, -0.1385158, -0.7238253, -0.9511783, 1.389602, 0.8100224, -1.145205, -0.3705102, 0.1088563, -0.3479003, -1.564078, 0.9021984, -0.184124, -0.2266977, 0.8090545, -0.5033107, -1.220291, 2.011599, -0.3562843, 0.581598, -1.071601, 0.9217601, -0.9490499, -0.6567481, 0.1293593, -0.6368219, 0.7218341, 1.343464, -0.3451091, 0.8339933, -0.1200336, 0.2947413, 1.302829, 0.3402719, 0.9276831, -0.05916164, -0.7272097, 0.5720881, 0.7507958, -0.02884422, -0.6463721, -0.3397571, -1.321557, 0.2866472, -1.324083, 1.94475, 0.7121214, 1.702903],
-  mean: 0.00748922914,
-  meanSquare: 0.97831212,
+const UPSTREAM_IDS = [44, 49, 15, 40, 7, 38, 46, 30, 58, 1, 0, 0, 0, 0, 30, 20, 57, 19, 48, 46, 17, 3, 51, 14, 18, 9, 31, 1];
+
+/** transformers' T5EncoderModel last_hidden_state, whole (see the header). */
+const UPSTREAM = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', 'upstream-t5-golden.json'), 'utf8')) as {
+  shape: number[];
+  lastHiddenState: number[];
+  mean: number;
+  meanSquare: number;
 };
 
 const CONFIG = {
@@ -78,11 +95,11 @@ beforeAll(() => {
 afterAll(() => tmp.cleanup());
 
 describe('T5 encoder vs HF transformers (golden numbers)', () => {
-  it(`gated-gelu, 2 layers, padded batch of 2: last_hidden_state matches T5EncoderModel (max abs error < ${TOLERANCE} · max(1, |out|))`, async () => {
+  it(`gated-gelu, 2 layers, padded batch of 2: the whole last_hidden_state matches T5EncoderModel (every value within ${TOLERANCE} · max(1, |out|))`, async () => {
     const c = parseT5Config(CONFIG);
     const saved = t5EncoderGraph(c, seededWeights(11)).save(tmp.dir, 't5.onnx');
     const { ids, mask } = inputs();
-    expect(ids).toEqual(UPSTREAM.ids);
+    expect(ids).toEqual(UPSTREAM_IDS);
     const session = await ort.InferenceSession.create(saved.onnxPath, { executionProviders: ['cpu'] });
     let out: Float32Array;
     try {
@@ -91,6 +108,7 @@ describe('T5 encoder vs HF transformers (golden numbers)', () => {
         attention_mask: new ort.Tensor('int64', BigInt64Array.from(mask, (v) => BigInt(v)), [2, L]),
       });
       expect(result.last_hidden_state.dims).toEqual([2, L, 16]);
+      expect(UPSTREAM.shape).toEqual([2, L, 16]);
       out = result.last_hidden_state.data as Float32Array;
     } finally {
       await session.release();
@@ -103,9 +121,14 @@ describe('T5 encoder vs HF transformers (golden numbers)', () => {
       sumSquares += x * x;
       maxAbs = Math.max(maxAbs, Math.abs(x));
     }
+    expect(UPSTREAM.lastHiddenState).toHaveLength(out.length);
     let err = 0;
-    UPSTREAM.at.forEach((v, k) => (err = Math.max(err, Math.abs(out[(101 * k) % out.length] - v))));
-    console.log(`t5: max abs error vs transformers ${err.toExponential(2)} (48 samples), max |out| ${maxAbs.toFixed(3)}`);
+    let worst = 0;
+    UPSTREAM.lastHiddenState.forEach((v, i) => {
+      const e = Math.abs(out[i] - v);
+      if (e > err) [err, worst] = [e, i];
+    });
+    console.log(`t5: max abs error vs transformers ${err.toExponential(2)} over all ${out.length} values (at ${worst}), max |out| ${maxAbs.toFixed(3)}`);
     expect(maxAbs).toBeGreaterThan(0.5);
     expect(err).toBeLessThan(TOLERANCE * Math.max(1, maxAbs));
     expect(Math.abs(sum / out.length - UPSTREAM.mean)).toBeLessThan(1e-6);
