@@ -224,6 +224,16 @@ export class SafetensorsFile implements TensorReader {
     }
   }
 
+  /** `open`, with every error naming the file (the header checks' messages do not always). */
+  static openNamed(path: string): SafetensorsFile {
+    try {
+      return SafetensorsFile.open(path);
+    } catch (e) {
+      if (e instanceof ReshootError && !e.message.includes(path)) throw new ReshootError('model', `${path}: ${e.message}`, { cause: e });
+      throw e;
+    }
+  }
+
   static open(path: string): SafetensorsFile {
     let fd: number;
     try {

@@ -452,13 +452,7 @@ export interface SingleFileHeader {
 /** Reads and checks a single file's header (no weight is read); the caller closes `file`. */
 export function readSingleFile(pathIn: string): SingleFileHeader {
   const path = resolve(pathIn);
-  let file: SafetensorsFile;
-  try {
-    file = SafetensorsFile.open(path);
-  } catch (e) {
-    if (e instanceof ReshootError && !e.message.includes(path)) throw new ReshootError('model', `${path}: ${e.message}`, { cause: e });
-    throw e;
-  }
+  const file = SafetensorsFile.openNamed(path);
   try {
     const names = file.names();
     if (!names.some((n) => n.startsWith(TRANSFORMER_PREFIX))) {

@@ -45,13 +45,7 @@ export interface UpscalerFile {
 
 /** Opens an upscaler file and reads its config (defaults: LatentUpsampler.from_config's). */
 export function openUpscalerFile(path: string): UpscalerFile {
-  let file: SafetensorsFile;
-  try {
-    file = SafetensorsFile.open(path);
-  } catch (e) {
-    if (e instanceof ReshootError && !e.message.includes(path)) throw new ReshootError('model', `${path}: ${e.message}`, { cause: e });
-    throw e;
-  }
+  const file = SafetensorsFile.openNamed(path);
   try {
     if (!file.info('initial_conv.weight') || !file.info('final_conv.weight')) {
       throw fail(`${path} is not an LTX-Video latent upscaler: it has no initial_conv / final_conv tensors`);
