@@ -24,6 +24,7 @@
  * first pass final 4.6e-6, upsampled start 5.0e-6, second pass final 3.5e-6. A wrong σ, noise
  * stream, resize or AdaIN moves them by far more than that.
  */
+import { base64Floats as floats, compareToGolden as compare } from '../helpers/golden.ts';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -56,11 +57,6 @@ const golden = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', 'lt
   second: PassGolden;
   upsampled: string;
 };
-const floats = (b64: string): Float32Array => {
-  const buf = Buffer.from(b64, 'base64');
-  return new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
-};
-
 const X1_TOLERANCE = 3e-6;
 const FINAL_TOLERANCE = 2e-5;
 
@@ -70,17 +66,6 @@ afterAll(async () => {
   for (const rt of runtimes) await rt.release();
   tmp.cleanup();
 });
-
-function compare(got: Float32Array, want: Float32Array): { maxDiff: number; scale: number } {
-  expect(got.length).toBe(want.length);
-  let maxDiff = 0;
-  let scale = 0;
-  for (let i = 0; i < want.length; i++) {
-    maxDiff = Math.max(maxDiff, Math.abs(got[i]! - want[i]!));
-    scale = Math.max(scale, Math.abs(want[i]!));
-  }
-  return { maxDiff, scale };
-}
 
 describe('multi-scale runtime vs the authors’ LTXMultiScalePipeline (golden latents)', () => {
   it('ms098d: 0.9.8 distilled, 13×13 → first pass 8×8 (7 σ), upsampler ×2 + AdaIN, second pass 16×16 (3 σ)', async () => {

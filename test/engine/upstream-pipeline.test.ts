@@ -49,6 +49,7 @@
  * more than 1e-2: the last two tests show it for frame positioning and for a bridge conditioned
  * the old way (end frames in the grid).
  */
+import { base64Floats as floats, compareToGolden as compare } from '../helpers/golden.ts';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -65,11 +66,6 @@ interface Golden {
   final: string;
 }
 const golden = (name: string): Golden => JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', 'ltxv-pipeline', `${name}.json`), 'utf8')) as Golden;
-const floats = (b64: string): Float32Array => {
-  const buf = Buffer.from(b64, 'base64');
-  return new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
-};
-
 /** Relative to the values' scale (max |x|); see the header for why. */
 const X1_TOLERANCE = 3e-6;
 const FINAL_TOLERANCE = 2e-5;
@@ -80,17 +76,6 @@ afterAll(async () => {
   for (const rt of runtimes) await rt.release();
   tmp.cleanup();
 });
-
-function compare(got: Float32Array, want: Float32Array): { maxDiff: number; scale: number } {
-  expect(got.length).toBe(want.length);
-  let maxDiff = 0;
-  let scale = 0;
-  for (let i = 0; i < want.length; i++) {
-    maxDiff = Math.max(maxDiff, Math.abs(got[i]! - want[i]!));
-    scale = Math.max(scale, Math.abs(want[i]!));
-  }
-  return { maxDiff, scale };
-}
 
 async function run(name: string, recipe?: Recipe, edit: (r: WindowRequest) => WindowRequest = (r) => r) {
   const s = SCENARIOS[name]!;

@@ -1,3 +1,4 @@
+import { base64Floats as floats } from '../helpers/golden.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
@@ -105,11 +106,6 @@ function maxDiff(got: ArrayLike<number>, want: ArrayLike<number>): number {
   for (let i = 0; i < want.length; i++) m = Math.max(m, Math.abs(got[i]! - want[i]!));
   return m;
 }
-
-const floats = (b64: string): Float32Array => {
-  const buf = Buffer.from(b64, 'base64');
-  return new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
-};
 
 interface AuthorsGolden {
   cases: Record<string, Record<'plain' | 'causal', { out: string; cos?: string; sin?: string }>>;

@@ -1,3 +1,4 @@
+import { base64Floats as floats } from '../helpers/golden.ts';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import * as ort from 'onnxruntime-node';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -214,11 +215,6 @@ interface UpstreamVae {
   sampleMeanSquare: number;
 }
 const UPSTREAM = (JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', 'ltxv-vae-diffusers-golden.json'), 'utf8')) as { versions: Record<string, UpstreamVae> }).versions;
-
-const floats = (b64: string): Float32Array => {
-  const buf = Buffer.from(b64, 'base64');
-  return new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
-};
 
 // ---- config ---------------------------------------------------------------------------------------
 
