@@ -9,7 +9,7 @@ import os from 'node:os';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { bundledProviders, type Provider } from './engine/providers.ts';
+import { bundledProviders, providerErrorReason, type Provider } from './engine/providers.ts';
 import { isReshootError } from './errors.ts';
 import { CODECS_USED, ffmpegInfo, missingCodecs } from './media/ffmpeg.ts';
 import { fitReport } from './models/fit.ts';
@@ -90,7 +90,7 @@ export async function checkProviders(): Promise<ProviderCheck[]> {
       await session.release();
       results.push({ provider, ok: true, detail: `loaded and ran in ${(performance.now() - t0).toFixed(0)} ms` });
     } catch (e) {
-      results.push({ provider, ok: false, detail: (e as Error).message.split('\n')[0]!.slice(0, 160) });
+      results.push({ provider, ok: false, detail: providerErrorReason(provider, e).slice(0, 200) });
     }
   }
   return results;

@@ -50,3 +50,33 @@ export function sessionOptions(provider: Provider): ort.InferenceSession.Session
     extra: { session: { use_deterministic_compute: '1' } },
   } as ort.InferenceSession.SessionOptions;
 }
+
+/**
+ * What an error from opening or running a graph on `provider` means, in one line. ONNX Runtime's
+ * messages carry its source path and the failed check ("…webgpu_context.cc:136 … was false.
+ * Failed to get a WebGPU adapter: No supported adapters"); the reasons an editor can act on are
+ * named here, anything else is ORT's first line without the source prefix.
+ */
+export function providerErrorReason(provider: Provider, e: unknown): string {
+  const raw = e instanceof Error ? e.message : String(e);
+  const first = raw.split('\n')[0]!;
+  if (providerUnavailable(provider, e)) {
+    return (
+      'no WebGPU adapter: Dawn found no usable GPU driver (on Linux it needs libvulkan1 and a Vulkan 1.3 driver; ' +
+      'a software one for tests: .ci/lavapipe.sh)'
+    );
+  }
+  const notImplemented = /input `([^`]+)` not implemented for webgpu|Could not find an implementation for (\w+)/.exec(raw);
+  if (notImplemented) return `${provider} has no kernel for ${notImplemented[1] ?? notImplemented[2]} (${first.replace(/^.*Status Message: /, '')})`;
+  // "/onnxruntime_src/…/file.cc:123 function(…) cond was false. Message" → "Message"
+  return first.replace(/^\/onnxruntime_src\/\S+:\d+ .*? was false\. /, '').replace(/^\[ONNXRuntimeError\] : \d+ : \w+ : /, '');
+}
+
+/**
+ * Whether an error says the provider cannot run anything on this machine (no WebGPU adapter), as
+ * opposed to failing one graph: then no other graph or compute type is tried on it.
+ */
+export function providerUnavailable(provider: Provider, e: unknown): boolean {
+  const raw = e instanceof Error ? e.message : String(e);
+  return provider === 'webgpu' && /Failed to get a WebGPU adapter|No supported adapters/i.test(raw);
+}

@@ -20,7 +20,7 @@
  */
 import { statSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
-import { sessionOptions, type Provider } from './providers.ts';
+import { providerErrorReason, providerUnavailable, sessionOptions, type Provider } from './providers.ts';
 
 export type Stage = 'textEncoder' | 'transformer' | 'vaeEncoder' | 'vaeDecoder' | 'upsampler';
 
@@ -86,6 +86,8 @@ export class StageSessions {
   private readonly open = new Map<Stage, Open>();
   /** Per stage, the index into its attempts it has reached (fallbacks only move forward). */
   private readonly attemptIndex = new Map<Stage, number>();
+  /** Providers that cannot run anything here (no WebGPU adapter): every stage skips them. */
+  private readonly unusable = new Set<Provider>();
   readonly budget: number;
   private clock = 0;
   readonly fallbacks: string[] = [];
@@ -158,7 +160,7 @@ export class StageSessions {
     const bytes = graphBytes(path);
     await this.evictFor(bytes, stage);
     for (;;) {
-      const index = this.attemptIndex.get(stage) ?? 0;
+      const index = this.skipUnusable(stage);
       const attempt = this.attempts(stage)[index]!;
       try {
         const graph = attempt.compute === 'fp16' ? this.opts.half!.graph() : path;
@@ -213,16 +215,31 @@ export class StageSessions {
     await Promise.all(sessions.map((s) => s.session.release()));
   }
 
-  /** Moves a stage to its next attempt (fp32 on the same provider, or the next provider); false when there is none left. */
+  /** The stage's attempt index past providers found unusable by another stage (the last attempt is always kept). */
+  private skipUnusable(stage: Stage): number {
+    const attempts = this.attempts(stage);
+    let index = this.attemptIndex.get(stage) ?? 0;
+    while (index < attempts.length - 1 && this.unusable.has(attempts[index]!.provider)) index++;
+    this.attemptIndex.set(stage, index);
+    return index;
+  }
+
+  /**
+   * Moves a stage to its next attempt (fp32 on the same provider, or the next provider; past the
+   * whole provider when it is unusable here); false when there is none left.
+   */
   private fallBack(stage: Stage, index: number, what: string, e: unknown): boolean {
     const attempts = this.attempts(stage);
     const from = attempts[index]!;
-    const to = attempts[index + 1];
+    if (providerUnavailable(from.provider, e)) this.unusable.add(from.provider);
+    let next = index + 1;
+    while (next < attempts.length && this.unusable.has(attempts[next]!.provider)) next++;
+    const to = attempts[next];
     if (!to) return false;
-    this.attemptIndex.set(stage, index + 1);
+    this.attemptIndex.set(stage, next);
     // Compute types are named only where a stage has a choice of them (the transformer with `half`).
     const label = (a: Attempt): string => (attempts.some((x) => x.compute === 'fp16') ? `${a.provider} (${a.compute} compute)` : a.provider);
-    const message = `${what} on ${label(from)} (${(e as Error).message.split('\n')[0]}); using ${label(to)}`;
+    const message = `${what} on ${label(from)} (${providerErrorReason(from.provider, e)}); using ${label(to)}`;
     this.fallbacks.push(message);
     this.opts.onFallback?.(message);
     return true;

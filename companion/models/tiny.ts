@@ -17,7 +17,7 @@ import { seededWeights } from './weights.ts';
 
 export const TINY_ID = 'builtin:tiny';
 /** Bump when the tiny model's graphs or weights change, so cached copies are rebuilt. */
-export const TINY_BUILD_VERSION = 2; // 2: fused attention (com.microsoft.MultiHeadAttention)
+export const TINY_BUILD_VERSION = 3; // 2: fused attention (com.microsoft.MultiHeadAttention); 3: its text mask as attention_bias (WebGPU)
 export const TINY_SEED = 1234;
 
 export const GRAPH_FILES = {

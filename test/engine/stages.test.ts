@@ -5,7 +5,6 @@
 import { mkdtempSync, readdirSync, rmSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../../companion/engine/engine.ts';
 import { PromptCache } from '../../companion/engine/promptCache.ts';
@@ -23,16 +22,9 @@ beforeAll(async () => {
   tiny = await loadModel('builtin:tiny');
 });
 
-/** Does this machine have a GPU provider that actually opens a graph? (Not here: no Vulkan.) */
-async function opens(provider: 'webgpu'): Promise<boolean> {
-  try {
-    const s = await ort.InferenceSession.create(tiny.graphs.vaeDecoder, { executionProviders: [provider] });
-    await s.release();
-    return true;
-  } catch {
-    return false;
-  }
-}
+// No Vulkan driver for this process: WebGPU finds no adapter, whatever this machine has (each test
+// file runs in its own process, and Dawn reads this when the first WebGPU session opens).
+process.env.VK_ICD_FILENAMES = path.join(tmpdir(), 'reshoot-no-such-vulkan-driver.json');
 
 describe('providers', () => {
   it('an explicit provider keeps CPU behind it; auto is every bundled one, CPU last', () => {
@@ -43,17 +35,17 @@ describe('providers', () => {
     expect(() => providersFor('tpu')).toThrow(/unknown provider "tpu" \(one of auto, cuda, dml, coreml, webgpu, cpu\)/);
   });
 
-  it('a provider that cannot load falls back to the next with a message, and the render is the same as on CPU', async () => {
-    if (!bundledProviders().includes('webgpu') || (await opens('webgpu'))) return; // needs a provider that fails here
+  it.runIf(bundledProviders().includes('webgpu'))('a provider with no adapter is passed over with one message naming why, and the render is the same as on CPU', async () => {
     const fallback = await Engine.open('builtin:tiny', ['webgpu', 'cpu']);
     const cpu = await Engine.open('builtin:tiny', ['cpu']);
     try {
       expect(fallback.provider).toBe('cpu');
-      expect(fallback.fallbacks.length).toBeGreaterThan(0);
-      // auto compute: the transformer tries WebGPU in fp16, then in fp32, then CPU (fp32 there).
-      expect(fallback.fallbacks[0]).toMatch(/^could not load transformer on webgpu \(fp16 compute\) \(.+\); using webgpu \(fp32 compute\)$/);
-      expect(fallback.fallbacks[1]).toMatch(/^could not load transformer on webgpu \(fp32 compute\) \(.+\); using cpu \(fp32 compute\)$/);
-      expect(fallback.fallbacks.slice(2).every((f) => /^could not load \w+ on webgpu \(.+\); using cpu$/.test(f))).toBe(true);
+      // auto compute would try WebGPU in fp16, then in fp32, then CPU; with no adapter WebGPU is out
+      // for every compute type and every stage after the first failure.
+      expect(fallback.fallbacks).toHaveLength(1);
+      expect(fallback.fallbacks[0]).toMatch(
+        /^could not load transformer on webgpu \(fp16 compute\) \(no WebGPU adapter: Dawn found no usable GPU driver \(on Linux it needs libvulkan1 and a Vulkan 1\.3 driver; a software one for tests: \.ci\/lavapipe\.sh\)\); using cpu \(fp32 compute\)$/,
+      );
       expect(fallback.compute).toBe('fp32');
       expect(cpu.fallbacks).toEqual([]);
       const req = {

@@ -83,13 +83,20 @@ export interface TransformerGraphOptions {
 
 /**
  * The text-token mask in the form each attention implementation takes, built once per graph:
- * `plain` adds (1 - mask) · -10000 to the scores ([B, 1, 1, L]); `fused` passes the 0/1 mask as
- * int32 key_padding_mask [B, L], which MultiHeadAttention turns into the same additive
- * -10000 (its mask_filter_value).
+ * `plain` adds (1 - mask) · -10000 to the scores ([B, 1, 1, L], broadcast over heads and tokens);
+ * `fused` passes the same additive bias as MultiHeadAttention's attention_bias, expanded to
+ * [B, 1, S, L] because the op checks its third dimension against the query length.
+ * Why not the op's key_padding_mask [B, L]: the WebGPU provider has no kernel for it ("input
+ * `key_padding_mask` not implemented for webgpu", onnxruntime 1.30), while every provider takes
+ * attention_bias. [B, 1, S, L] is small next to the activations (6 MB at 6,144 tokens, 128 text
+ * tokens, batch 2) and only cross-attention has it: self-attention stays unmasked and fused.
+ * `hidden` is any [B, S, …] tensor that gives S.
  */
-export function textMaskFor(g: GraphBuilder, impl: AttentionImpl, mask: string): string {
-  if (impl === 'fused') return g.cast(mask, DataType.INT32);
-  return g.reshape(g.mul(g.sub(g.scalar(1), g.toCompute(mask)), g.scalar(MASK_BIAS)), [0, 1, 1, -1]);
+export function textMaskFor(g: GraphBuilder, impl: AttentionImpl, mask: string, hidden: string): string {
+  const bias = g.reshape(g.mul(g.sub(g.scalar(1), g.toCompute(mask)), g.scalar(MASK_BIAS)), [0, 1, 1, -1]);
+  if (impl === 'plain') return bias;
+  const tokens = g.op('Slice', [g.op('Shape', [hidden]), g.ints([1]), g.ints([2])]);
+  return g.op('Expand', [bias, g.op('Concat', [g.ints([1, 1]), tokens, g.ints([1])], { axis: attr.i(0) })]);
 }
 
 /**
@@ -107,13 +114,9 @@ export function attentionCore(
 ): string {
   const { heads: H, headDim: Dh } = o;
   if (o.impl === 'fused') {
-    // Inputs: query, key, value, bias, key_padding_mask. Scale defaults to 1/√Dh; set it anyway.
-    const inputs = o.mask ? [q, k, v, '', o.mask] : [q, k, v];
-    return g.msOp('MultiHeadAttention', inputs, {
-      num_heads: attr.i(H),
-      scale: attr.f(1 / Math.sqrt(Dh)),
-      mask_filter_value: attr.f(MASK_BIAS),
-    });
+    // Inputs: query, key, value, bias, key_padding_mask, attention_bias. Scale defaults to 1/√Dh; set it anyway.
+    const inputs = o.mask ? [q, k, v, '', '', o.mask] : [q, k, v];
+    return g.msOp('MultiHeadAttention', inputs, { num_heads: attr.i(H), scale: attr.f(1 / Math.sqrt(Dh)) });
   }
   // [B, S, D] → [B, H, S, Dh] (k: [B, H, Dh, L] so one MatMul gives the scores).
   const qh = g.transpose(g.reshape(q, [0, 0, H, Dh]), [0, 2, 1, 3]);
@@ -237,7 +240,7 @@ export function ltxvTransformerGraph(c: TransformerConfig, weights: WeightSource
   const sin = g.input('rope_sin', F32, ['batch', 'tokens', D]);
 
   // diffusers: encoder_attention_mask = (1 - mask) * -10000.0, added to the cross-attention scores.
-  const textMask = textMaskFor(g, impl, mask);
+  const textMask = textMaskFor(g, impl, mask, hidden);
 
   let x = g.linear(g.toCompute(hidden), 'proj_in', c.inChannels, D);
 
