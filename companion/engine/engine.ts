@@ -12,6 +12,7 @@ import type { PassRecord, PreviewImage, StepInfo, WindowRequest } from './genera
 import type { FromWorker, ToWorker } from './messages.ts';
 import { providersFor, type Provider } from './providers.ts';
 import type { Compute } from './stages.ts';
+import type { IoCount } from './deviceSteps.ts';
 
 export interface WindowOutput {
   frames: Frame[];
@@ -39,6 +40,8 @@ export class Engine {
   compute: Compute | null = null;
   /** Provider fallbacks so far (load and first runs), one message each; goes into provenance. */
   fallbacks: string[] = [];
+  /** Host ↔ device bytes and device-resident steps since the model loaded, as of the last window. */
+  io: IoCount = { toDevice: 0, toHost: 0, deviceSteps: 0 };
 
   private constructor() {
     this.worker = new Worker(new URL('./worker-entry.mjs', import.meta.url), { workerData: { cancel: this.cancelFlag.buffer } });
@@ -125,6 +128,7 @@ export class Engine {
       this.provider = m.provider;
       this.compute = m.compute;
       this.fallbacks = m.fallbacks;
+      this.io = m.io;
       p.resolve({
         frames: m.frames.map((f) => ({ ...f, channels: 3 as const })),
         tokens: m.tokens,

@@ -18,6 +18,7 @@ import { appendConditioning, type AppendedConditioning, type AppendedTokens } fr
 import type { ModelManifest } from '../models/types.ts';
 import { combineGuidance } from './guidance.ts';
 import { batchedVelocity } from './guidanceBatch.ts';
+import { denoiseOnDevice, devicePassPlan } from './devicePass.ts';
 import {
   addNoise,
   applyGuidance,
@@ -275,7 +276,20 @@ export async function denoisePass(
   const timestep = new Float32Array(N);
   const stepMs: number[] = [];
   const steps = sigmas.length - 1;
-  for (let i = 0; i < steps; i++) {
+  // Where the provider can keep the pass on the device (WebGPU), the steps run there; the loop
+  // below takes what they leave (none, or the rest after an fp16 overflow; devicePass.ts).
+  let first = 0;
+  const onDevice = devicePassPlan(rt, plan, { perToken, previews: preview !== null, tokens: N, textTokens: cond.mask.length / cond.batch });
+  if (onDevice) {
+    first = await denoiseOnDevice(onDevice, {
+      x, mask, channels: C, sigmas, plan, texts: { cond, uncond }, rope, isCancelled,
+      onStep: (i, ms) => {
+        stepMs.push(ms);
+        onStep({ step: p.stepBase + i + 1, steps: p.totalSteps });
+      },
+    });
+  }
+  for (let i = first; i < steps; i++) {
     if (isCancelled()) throw new CancelledError();
     const started = performance.now();
     const sigma = sigmas[i]!;

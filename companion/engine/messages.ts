@@ -1,4 +1,5 @@
 /** Messages between the Engine (main thread) and its worker. Structured-clone safe. */
+import type { IoCount } from './deviceSteps.ts';
 import type { ComputeChoice } from '../models/computeVariant.ts';
 import type { ModelManifest } from '../models/types.ts';
 import type { PassRecord, WindowRequest } from './generate.ts';
@@ -28,5 +29,7 @@ export type FromWorker =
       provider: Provider;
       compute: Compute;
       fallbacks: string[];
+      /** Host ↔ device bytes and device-resident steps since the model loaded (deviceSteps.ts). */
+      io: IoCount;
     }
   | { type: 'error'; id: number; code: string; message: string };

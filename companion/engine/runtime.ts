@@ -20,6 +20,7 @@ import { PromptCache } from './promptCache.ts';
 import { toneMapLatents } from './scheduler.ts';
 import type { Provider } from './providers.ts';
 import { StageSessions, type Compute } from './stages.ts';
+import { DeviceSteps, type IoCount, type StepResult } from './deviceSteps.ts';
 
 export { PROVIDER_ORDER, bundledProviders, type Provider } from './providers.ts';
 
@@ -65,7 +66,34 @@ export interface ModelRuntime {
   readonly fusedAttention: boolean;
   /** RoPE tables of a latent grid; `frameOffset` pixel frames later in time (appended conditioning, see appended.ts). */
   rope(grid: LatentGrid, fps: number, frameOffset?: number): Rope;
+  /** Bytes fed to the providers and read back from them so far (what steps move). */
+  readonly io: IoCount;
+  /**
+   * The device-resident step (deviceSteps.ts) while the transformer runs on WebGPU and resident
+   * steps are on (RuntimeOptions.resident); null otherwise, and the sampler copies.
+   */
+  readonly device: DeviceRuntime | null;
   release(): Promise<void>;
+}
+
+/** What stays on the device across a pass's steps: text and RoPE, uploaded once. */
+export interface DeviceFeeds {
+  embeds: ort.Tensor;
+  mask: ort.Tensor;
+  cos: ort.Tensor;
+  sin: ort.Tensor;
+}
+
+/** The transformer and the step on WebGPU, their tensors left in device memory (deviceSteps.ts). */
+export interface DeviceRuntime {
+  upload(data: Float32Array, dims: readonly number[]): Promise<ort.Tensor>;
+  download(t: ort.Tensor): Promise<Float32Array>;
+  /** Text [B, L, Dc] with its mask and RoPE repeated per batch element, on the device. */
+  feeds(text: TextEmbedding, rope: Rope, batch: number, tokens: number): Promise<DeviceFeeds>;
+  /** The velocity [B, S, C] on the device for hidden_states [B, S, C] on the device; timesteps [B·S] from the host. */
+  velocity(hidden: ort.Tensor, timestep: Float32Array, feeds: DeviceFeeds): Promise<ort.Tensor>;
+  /** Guidance combine + Euler update on the device (the velocity is released; x is kept). */
+  step(x: ort.Tensor, velocity: ort.Tensor, tokenScale: ort.Tensor, dt: number, guidance: number): Promise<StepResult>;
 }
 
 export interface RuntimeOptions {
@@ -76,15 +104,23 @@ export interface RuntimeOptions {
   onFallback?: (message: string) => void;
   /** Transformer compute precision (default `auto`: fp16 on GPU providers, fp32 on CPU; see computeVariant.ts). */
   compute?: ComputeChoice;
+  /**
+   * Keep a pass's tensors on the device between steps where the provider allows it (WebGPU; see
+   * deviceSteps.ts). Default: on, unless RESHOOT_WEBGPU_RESIDENT=0 (the copying step everywhere).
+   */
+  resident?: boolean;
 }
 
 export async function loadRuntime(model: ModelHandle, opts: RuntimeOptions | Provider = 'cpu'): Promise<ModelRuntime> {
   const o: RuntimeOptions = typeof opts === 'string' ? { providers: [opts] } : opts;
   const m = model.manifest;
   const choice = o.compute ?? 'auto';
+  const resident = o.resident ?? process.env.RESHOOT_WEBGPU_RESIDENT !== '0';
   const stages = new StageSessions(model.graphs, {
     ...o,
     half: { compute: (provider) => computeFor(provider, choice), graph: () => halfComputeGraph(model) },
+    // On WebGPU the velocity stays on the device for the step graph (the copying path downloads it).
+    outputLocations: (stage, provider) => (resident && stage === 'transformer' && provider === 'webgpu' ? { velocity: 'gpu-buffer' } : undefined),
   });
   // Small models stay resident: open everything now, so a broken provider shows at load.
   // Large ones open the transformer now (the stage that decides the provider) and the rest on use.
@@ -104,6 +140,47 @@ export async function loadRuntime(model: ModelHandle, opts: RuntimeOptions | Pro
   const D = m.transformer.numAttentionHeads * m.transformer.attentionHeadDim;
   const C = m.latent.channels;
   const L = m.text.maxTokens;
+  const io: IoCount = { toDevice: 0, toHost: 0, deviceSteps: 0 };
+  let steps: Promise<DeviceSteps> | null = null;
+  const deviceSteps = (): Promise<DeviceSteps> => (steps ??= DeviceSteps.open(io));
+  /** Host bytes a run is fed (device tensors cross nothing). */
+  const fed = (feeds: Record<string, ort.Tensor>): number =>
+    Object.values(feeds).reduce((n, t) => n + (t.location === 'gpu-buffer' ? 0 : (t.data as Float32Array).byteLength), 0);
+  /** The transformer's extra inputs: the STG selector, all zeros (no perturbed pass). */
+  const stgFeeds = (batch: number): Record<string, ort.Tensor> =>
+    m.transformer.stg ? { stg_perturb: new ort.Tensor('float32', new Float32Array(m.transformer.numLayers * batch), [m.transformer.numLayers, batch]) } : {};
+
+  const device: DeviceRuntime = {
+    upload: async (data, dims) => (await deviceSteps()).upload(data, dims),
+    download: async (t) => (await deviceSteps()).download(t),
+    async feeds(txt, rope, batch, tokens) {
+      const Lt = txt.mask.length / txt.batch;
+      const d = await deviceSteps();
+      return {
+        embeds: await d.upload(txt.embeds, [batch, Lt, m.transformer.captionChannels]),
+        mask: await d.upload(txt.mask, [batch, Lt]),
+        cos: await d.upload(batch === 1 ? rope.cos : repeat(rope.cos, batch), [batch, tokens, D]),
+        sin: await d.upload(batch === 1 ? rope.sin : repeat(rope.sin, batch), [batch, tokens, D]),
+      };
+    },
+    async velocity(hidden, timestep, f) {
+      const [batch, S] = hidden.dims as [number, number, number];
+      const feeds: Record<string, ort.Tensor> = {
+        ...stgFeeds(batch),
+        hidden_states: hidden,
+        encoder_hidden_states: f.embeds,
+        encoder_attention_mask: f.mask,
+        timestep: new ort.Tensor('float32', timestep, [batch, S]),
+        rope_cos: f.cos,
+        rope_sin: f.sin,
+      };
+      io.toDevice += fed(feeds);
+      // No finite check here: the step graph reports a non-finite velocity (deviceSteps.ts).
+      const out = await stages.run('transformer', feeds);
+      return out.velocity!;
+    },
+    step: async (x, v, scale, dt, g) => (await deviceSteps()).step(x, v, scale, dt, g),
+  };
 
   return {
     manifest: m,
@@ -117,6 +194,10 @@ export async function loadRuntime(model: ModelHandle, opts: RuntimeOptions | Pro
       return stages.fallbacks;
     },
     resident: () => stages.resident(),
+    io,
+    get device() {
+      return resident && stages.providerOf('transformer') === 'webgpu' ? device : null;
+    },
     hasUpsampler: model.graphs.upsampler !== undefined,
     budgetBytes: stages.budget,
     transformerBytes: stages.bytesOf('transformer'),
@@ -175,18 +256,29 @@ export async function loadRuntime(model: ModelHandle, opts: RuntimeOptions | Pro
       const layers = m.transformer.numLayers;
       if (perturb && !m.transformer.stg) throw new Error(`internal: ${m.id} has no STG input; the sampler asked for a perturbed pass`);
       if (perturb && perturb.length !== layers * batch) throw new Error(`internal: stg_perturb has ${perturb.length} values, expected ${layers} × ${batch}`);
-      const feeds: Record<string, ort.Tensor> = {};
-      if (m.transformer.stg) feeds.stg_perturb = new ort.Tensor('float32', perturb ?? new Float32Array(layers * batch), [layers, batch]);
-      const out = await stages.run('transformer', {
-        ...feeds,
+      const feeds: Record<string, ort.Tensor> = {
+        ...(m.transformer.stg ? { stg_perturb: new ort.Tensor('float32', perturb ?? new Float32Array(layers * batch), [layers, batch]) } : {}),
         hidden_states: new ort.Tensor('float32', tokens, [batch, S, C]),
         encoder_hidden_states: new ort.Tensor('float32', txt.embeds, [batch, Lt, m.transformer.captionChannels]),
         encoder_attention_mask: new ort.Tensor('float32', txt.mask, [batch, Lt]),
         timestep: new ort.Tensor('float32', timestep, [batch, S]),
         rope_cos: ropeFeeds.cos,
         rope_sin: ropeFeeds.sin,
-      }, finiteVelocity);
-      return out.velocity!.data as Float32Array;
+      };
+      io.toDevice += fed(feeds);
+      let v: Float32Array | undefined;
+      // A velocity left on the device (the session keeps it there for resident steps) is fetched
+      // first; then an fp16 graph whose activations overflowed (Inf/NaN) reruns in fp32 (stages.ts).
+      await stages.run('transformer', feeds, async (out) => {
+        const t = out.velocity!;
+        if (t.location === 'gpu-buffer') v = await (await deviceSteps()).download(t);
+        else {
+          v = t.data as Float32Array;
+          io.toHost += v.byteLength;
+        }
+        return nonFinite(v);
+      });
+      return v!;
     },
 
     async upsample(latent, frames, height, width) {
@@ -220,16 +312,17 @@ export async function loadRuntime(model: ModelHandle, opts: RuntimeOptions | Pro
       return r;
     },
 
-    release: () => {
+    release: async () => {
       ropeFeeds = null;
-      return stages.releaseAll();
+      const d = steps;
+      steps = null;
+      await Promise.all([stages.releaseAll(), d?.then((x) => x.release())]);
     },
   };
 }
 
 /** An fp16 graph whose activations overflowed returns Inf/NaN: the stage then reruns in fp32 (stages.ts). */
-function finiteVelocity(out: ort.InferenceSession.ReturnType): string | null {
-  const v = out.velocity!.data as Float32Array;
+function nonFinite(v: Float32Array): string | null {
   for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i]!)) return `velocity has a non-finite value at ${i} of ${v.length}`;
   return null;
 }

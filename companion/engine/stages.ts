@@ -62,10 +62,12 @@ export interface StageOptions {
    * it every stage runs the graph it was given.
    */
   half?: { compute: (provider: Provider) => Compute; graph: () => string };
+  /** Outputs a stage's session keeps on the device on a provider (deviceSteps.ts), if any. */
+  outputLocations?: (stage: Stage, provider: Provider) => OutputLocations | undefined;
 }
 
 /** Says why a run's outputs cannot be used (e.g. non-finite values), or null when they can. */
-export type ResultCheck = (out: ort.InferenceSession.ReturnType) => string | null;
+export type ResultCheck = (out: ort.InferenceSession.ReturnType) => string | null | Promise<string | null>;
 
 /** Graph bytes on disk: the .onnx plus its external data, a fair proxy for what a session holds. */
 function graphBytes(path: string): number {
@@ -78,9 +80,12 @@ function graphBytes(path: string): number {
   return bytes;
 }
 
-async function openSession(path: string, provider: Provider): Promise<ort.InferenceSession> {
-  return ort.InferenceSession.create(path, sessionOptions(provider));
+async function openSession(path: string, provider: Provider, outputs?: OutputLocations): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(path, { ...sessionOptions(provider), ...(outputs ? { preferredOutputLocation: outputs } : {}) });
 }
+
+/** Where a session leaves its outputs, by name (WebGPU only: 'gpu-buffer' keeps one on the device). */
+export type OutputLocations = Record<string, 'cpu' | 'gpu-buffer'>;
 
 export class StageSessions {
   private readonly open = new Map<Stage, Open>();
@@ -164,7 +169,7 @@ export class StageSessions {
       const attempt = this.attempts(stage)[index]!;
       try {
         const graph = attempt.compute === 'fp16' ? this.opts.half!.graph() : path;
-        const session = await openSession(graph, attempt.provider);
+        const session = await openSession(graph, attempt.provider, this.opts.outputLocations?.(stage, attempt.provider));
         this.open.set(stage, { ...attempt, session, graph, bytes, usedAt: ++this.clock, runs: 0 });
         return;
       } catch (e) {
@@ -193,7 +198,7 @@ export class StageSessions {
         await this.close(stage, s);
         continue;
       }
-      const objection = check?.(out) ?? null;
+      const objection = (await check?.(out)) ?? null;
       if (objection === null) {
         s.runs++;
         return out;

@@ -52,7 +52,7 @@ port.on('message', async (msg: ToWorker) => {
     );
     const frames = r.frames.map((f) => ({ width: f.width, height: f.height, data: f.data }));
     const { provider, compute, fallbacks } = runtime;
-    send({ type: 'done', id, frames, tokens: r.tokens, generatedTokens: r.generatedTokens, stepMs: r.stepMs, passes: r.passes, ...(r.note ? { note: r.note } : {}), provider, compute, fallbacks: [...fallbacks] }, frames.map((f) => f.data.buffer as ArrayBuffer));
+    send({ type: 'done', id, frames, tokens: r.tokens, generatedTokens: r.generatedTokens, stepMs: r.stepMs, passes: r.passes, ...(r.note ? { note: r.note } : {}), provider, compute, fallbacks: [...fallbacks], io: { ...rt.io } }, frames.map((f) => f.data.buffer as ArrayBuffer));
   } catch (e) {
     const code = e instanceof CancelledError ? 'cancelled' : isReshootError(e) ? e.code : 'internal';
     send({ type: 'error', id, code, message: (e as Error).message });

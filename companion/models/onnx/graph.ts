@@ -337,6 +337,12 @@ export class GraphBuilder {
    * Writes `<dir>/<fileName>` and its weights `<dir>/<fileName>.data`. Tensors are streamed in
    * declaration order at aligned offsets, so the same inputs give byte-identical files.
    */
+  /** The model bytes of a graph without weights (small helper graphs opened from memory). */
+  toBytes(): Uint8Array {
+    if (this.params.size) throw new Error(`internal: ${this.name} has weights; save() it beside its data`);
+    return this.encode([], new Map(), new Map());
+  }
+
   save(dir: string, fileName: string, opts: SaveOptions = {}): SavedGraph {
     if (endianness() !== 'LE') throw new Error('ONNX raw data is little-endian; this machine is not');
     const onnxPath = join(dir, fileName);
