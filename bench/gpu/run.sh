@@ -2,7 +2,8 @@
 # bench/gpu in one call: PyTorch eager first (writes its JSON), then our graphs on every GPU
 # provider that loads, printing both side by side, then the whole 5-second extension through the
 # engine. No network. It prints the disk it needs first and refuses if the temp folder is short.
-# On a machine without a GPU it runs a CPU smoke version (1 layer, 64 tokens) so it cannot rot.
+# On a machine without a GPU it runs a CPU smoke version (1 layer, 64 tokens) so it cannot rot,
+# and its WebGPU phase on lavapipe (software Vulkan) when .ci/lavapipe.sh has fetched it.
 #
 #   bash bench/gpu/run.sh            (from the repository root)
 #
@@ -33,3 +34,9 @@ cat > "$work/cases.json" <<JSON
 JSON
 PYTHONUNBUFFERED=1 ${PYTHON:-python3} bench/gpu/torch_ltx.py "$work/torch.json" "$work/cases.json" || echo "PyTorch side failed; continuing with ours"
 BENCH_GPU_TORCH="$work/torch.json" BENCH_GPU_SMOKE="$smoke" node --import tsx bench/gpu/ort.ts
+# WebGPU phase: device-resident vs copying steps (bench/webgpu-steps.ts, builtin:tiny shapes) on
+# this machine's WebGPU adapter; without a GPU, on lavapipe when .ci/lavapipe.sh has put it in
+# RESHOOT_LAVAPIPE_DIR (CPU Vulkan: the figures check the path, they are not GPU figures).
+echo
+BENCH_STEPS="${BENCH_STEPS:-4}" BENCH_REPS="${BENCH_REPS:-1}" node --import tsx bench/webgpu-steps.ts ||
+  echo "WebGPU phase failed (no WebGPU adapter here? bash .ci/lavapipe.sh provides a software one)"

@@ -28,7 +28,7 @@ import { sessionOptions } from './providers.ts';
 export interface IoCount {
   toDevice: number;
   toHost: number;
-  /** Steps that ran on the device (the rest copied). */
+  /** Steps whose result was kept on the device (the rest copied). */
   deviceSteps: number;
 }
 
@@ -130,10 +130,11 @@ export class DeviceSteps {
     this.io.toDevice += 4 * (batch === 2 ? 2 : 1);
     const out = await this.steps[batch].run(feeds);
     this.io.toHost += 4;
-    this.io.deviceSteps++;
     velocity.dispose();
     const next = out.x_next!;
-    return { x: next, hidden: batch === 2 ? out.hidden_states! : next, nonFinite: !Number.isFinite((out.nonfinite!.data as Float32Array)[0]!) };
+    const nonFinite = !Number.isFinite((out.nonfinite!.data as Float32Array)[0]!);
+    if (!nonFinite) this.io.deviceSteps++;
+    return { x: next, hidden: batch === 2 ? out.hidden_states! : next, nonFinite };
   }
 
   async release(): Promise<void> {

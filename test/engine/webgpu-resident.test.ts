@@ -14,7 +14,8 @@ import { afterAll, expect, it } from 'vitest';
 import { parseJobSpec } from '../../protocol/index.ts';
 import { Engine } from '../../companion/engine/engine.ts';
 import { denoisePass, encodeKnown, encodePrompts, samplingPlan, windowLayout, type WindowRequest } from '../../companion/engine/generate.ts';
-import { loadRuntime, type ModelRuntime } from '../../companion/engine/runtime.ts';
+import { loadRuntime, type DeviceRuntime, type ModelRuntime } from '../../companion/engine/runtime.ts';
+import { applyGuidance, eulerStep } from '../../companion/engine/scheduler.ts';
 import { runJob } from '../../companion/jobs/run.ts';
 import { loadModel } from '../../companion/models/registry.ts';
 import { FPS, losslessClip, readAll, tempDir, useTestModelCache } from '../helpers/fixtures.ts';
@@ -101,6 +102,74 @@ describeWebGpu('device-resident steps on WebGPU (lavapipe)', () => {
     } finally {
       await copying.release();
       await resident.release();
+    }
+  });
+
+  it('the step graph: guidance and Euler as the copying step computes them; a non-finite velocity is reported', async () => {
+    const tiny = await loadModel('builtin:tiny');
+    const rt = await loadRuntime(tiny, { providers: ['webgpu'], compute: 'fp32', resident: true });
+    try {
+      const dev = rt.device!;
+      const N = 5;
+      const C = 3;
+      const x = Float32Array.from({ length: N * C }, (_, i) => Math.sin(i));
+      const v = Float32Array.from({ length: 2 * N * C }, (_, i) => Math.cos(i * 0.7) * 2);
+      const m = Float32Array.of(1, 0, 1, 1, 0);
+      expect(await dev.download(await dev.upload(x, [1, N, C]))).toEqual(x); // round trip, bit for bit
+      const xd = await dev.upload(x, [1, N, C]);
+      const scale = await dev.upload(m, [1, N, 1]);
+      const r = await dev.step(xd, await dev.upload(v, [2, N, C]), scale, -0.25, 3);
+      expect(r.nonFinite).toBe(false);
+      const got = await dev.download(r.x);
+      const hidden = await dev.download(r.hidden);
+      const want = Float32Array.from(x);
+      const guided = applyGuidance(v.slice(0, N * C), v.slice(N * C), 3);
+      eulerStep(want, guided, 0.5, 0.25, C, m);
+      for (let i = 0; i < want.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThanOrEqual(1e-6);
+      expect(hidden).toEqual(Float32Array.from([...got, ...got]));
+      const bad = Float32Array.from(v);
+      bad[7] = Infinity;
+      const r2 = await dev.step(xd, await dev.upload(bad, [2, N, C]), scale, -0.25, 3);
+      expect(r2.nonFinite).toBe(true);
+      for (const t of [xd, scale, r2.x, r2.hidden]) t.dispose();
+    } finally {
+      await rt.release();
+    }
+  });
+
+  it('a velocity that overflows at step 3 hands the rest of the pass to the copying step: the same latents, 2 steps on the device', async () => {
+    const tiny = await loadModel('builtin:tiny');
+    const req = await request();
+    const rt = await loadRuntime(tiny, { providers: ['webgpu'], compute: 'fp32', resident: true });
+    try {
+      const reference = await pass(rt, req);
+      const real = rt.device!;
+      let calls = 0;
+      // The third device velocity comes back as Inf, as an fp16 overflow would.
+      const overflowing: DeviceRuntime = {
+        ...real,
+        velocity: async (hidden, timestep, feeds) => {
+          const v = await real.velocity(hidden, timestep, feeds);
+          if (++calls !== 3) return v;
+          const dims = v.dims;
+          v.dispose();
+          return real.upload(new Float32Array(dims.reduce((a, b) => a * b, 1)).fill(Infinity), dims);
+        },
+      };
+      const wrapped: ModelRuntime = Object.create(rt, { device: { get: () => overflowing } });
+      const before = rt.io.deviceSteps;
+      const b = await pass(wrapped, req);
+      expect(rt.io.deviceSteps - before).toBe(2);
+      expect(b.seen).toEqual([1, 2, 3, 4]);
+      let max = 0;
+      let scale = 0;
+      for (let i = 0; i < b.x.length; i++) {
+        max = Math.max(max, Math.abs(b.x[i]! - reference.x[i]!));
+        scale = Math.max(scale, Math.abs(reference.x[i]!));
+      }
+      expect(max).toBeLessThanOrEqual(1e-4 * scale);
+    } finally {
+      await rt.release();
     }
   });
 
