@@ -34,7 +34,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statfsSync, writeFileSync 
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
-import { bundledProviders, sessionOptions, type Provider } from '../../companion/engine/providers.ts';
+import { bundledProviders, providerErrorReason, sessionOptions, type Provider } from '../../companion/engine/providers.ts';
 import { paramCounts, weightBytes } from '../../companion/models/fit.ts';
 import { ltxvVaeParams } from '../../companion/models/ltxv/vae.ts';
 import { LTXV_QUANTIZE, ltxvTransformerGraph } from '../../companion/models/ltxv/transformer.ts';
@@ -63,7 +63,7 @@ async function providerWorks(p: Provider, probe: string): Promise<string | undef
     await s.release();
     return undefined;
   } catch (e) {
-    return (e as Error).message.split('\n')[0]!.slice(0, 140);
+    return providerErrorReason(p, e).slice(0, 200);
   }
 }
 

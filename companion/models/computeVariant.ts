@@ -55,6 +55,12 @@ const noWeights: WeightSource = (name) => {
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
 /**
+ * The variant's own builder version, part of what it records it was made from: a variant made by
+ * older code is rebuilt (2: the fused graph's text mask as attention_bias, which WebGPU runs).
+ */
+const VARIANT_BUILD = 2;
+
+/**
  * The path of `model`'s fp16-compute transformer: the graph itself when it already computes in
  * fp16, else the variant beside it (built now if missing or made from another transformer).
  * Throws, saying why, when the model cannot compute in fp16: weights import kept in fp32 because
@@ -70,7 +76,7 @@ export function halfComputeGraph(model: ModelHandle): string {
   if (kept.length > 0) {
     throw new Error(`${model.manifest.id}: ${kept.length} transformer weights hold values beyond fp16's range (kept fp32 at import, e.g. ${kept[0]}); it computes in fp32 only`);
   }
-  const from = `${basename(source)} sha256:${sha256(sourceBytes)}`;
+  const from = `${basename(source)} sha256:${sha256(sourceBytes)} build:${VARIANT_BUILD}`;
   const dir = dirname(source);
   const target = `${dir}/${HALF_GRAPH_FILE}`;
   try {

@@ -17,6 +17,7 @@ import { denoisePass, encodeKnown, encodePrompts, samplingPlan, windowLayout, ty
 import { loadRuntime, type DeviceRuntime, type ModelRuntime } from '../../companion/engine/runtime.ts';
 import { applyGuidance, eulerStep } from '../../companion/engine/scheduler.ts';
 import { runJob } from '../../companion/jobs/run.ts';
+import type { Frame } from '../../companion/media/frame.ts';
 import { loadModel } from '../../companion/models/registry.ts';
 import { FPS, losslessClip, readAll, tempDir, useTestModelCache } from '../helpers/fixtures.ts';
 import { describeWebGpu } from '../helpers/webgpu.ts';
@@ -30,8 +31,9 @@ const H = 72;
 const FRAMES = 17;
 
 /** An extension-shaped window: the first 9 frames known, the rest generated; CFG on (batch 2). */
+let known: Promise<Frame[]> | null = null;
 async function request(): Promise<WindowRequest> {
-  const source = await readAll(await losslessClip(tmp.dir, 'window.mkv', W, H, 9), FPS, 9);
+  const source = await (known ??= losslessClip(tmp.dir, 'window.mkv', W, H, 9).then((p) => readAll(p, FPS, 9)));
   return {
     width: W, height: H, frames: [...source, ...Array(FRAMES - 9).fill(null)], masks: Array(FRAMES).fill(null),
     prompt: 'a door', negativePrompt: '', seed: 11, stream: 0, steps: 4, guidance: 3, strength: 1, conditioning: 'per-token', fps: 24,
