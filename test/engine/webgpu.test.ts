@@ -16,7 +16,7 @@
  *  - fp16 compute graph on WebGPU vs fp32 on CPU: cosine ≥ 0.999 (measured 0.999993).
  *  - int8 / int4 weights (MatMulNBits, which WebGPU has kernels for): cosine ≥ 0.9999 against the
  *    same graph on CPU (measured 1 − 1e-13).
- *  - a whole fill (24 tokens, fp16 compute on WebGPU, fp32 on CPU): outside the mask bit-exact
+ *  - a whole fill (24 tokens, fp16 compute and device-resident steps on WebGPU, fp32 on CPU): outside the mask bit-exact
  *    (the composite copies the source); inside mean ≤ 0.5 and max ≤ 8 levels of the CPU render
  *    (measured 0.214 / 3; the CPU provider's own fp16-vs-fp32 bound is 0.25 / 4).
  */
@@ -171,7 +171,7 @@ describeWebGpu('WebGPU on a software Vulkan (lavapipe)', () => {
           output: { format: 'ffv1', path: out },
         });
         const r = await runJob(spec, { engine });
-        return { side: JSON.parse(readFileSync(r.sidecar, 'utf8')), frames: await readAll(out, FPS, N) };
+        return { side: JSON.parse(readFileSync(r.sidecar, 'utf8')), frames: await readAll(out, FPS, N), deviceSteps: engine.io.deviceSteps };
       } finally {
         await engine.close();
       }
@@ -183,6 +183,9 @@ describeWebGpu('WebGPU on a software Vulkan (lavapipe)', () => {
     expect(gpu.side.providerFallbacks).toEqual([]);
     expect(gpu.side.transformer).toMatchObject({ compute: 'fp16', attention: 'fused' });
     expect(cpu.side.transformer).toMatchObject({ compute: 'fp32' });
+    // The steps stayed on the device there (engine/devicePass.ts); the CPU has no such path.
+    expect(gpu.deviceSteps).toBe(3);
+    expect(cpu.deviceSteps).toBe(0);
     expect(gpu.frames).toHaveLength(N);
     const inside = (x: number, y: number) => x >= 40 && x < 88 && y >= 20 && y < 52;
     let sum = 0;
