@@ -119,6 +119,8 @@ async function render(args: string[]): Promise<number> {
     .finally(stopInterrupts);
   bar.done();
   for (const f of result.provenance.providerFallbacks) console.error(`reshoot: provider fell back: ${f}`);
+  const { attention, attentionReason } = result.provenance.transformer;
+  if (attention === 'plain' && attentionReason) console.error(`reshoot: ${attentionReason}`);
   for (const n of result.provenance.sampling.notes) console.error(`reshoot: ${n}`);
   const t = result.provenance.timings;
   console.log(

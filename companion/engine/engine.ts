@@ -13,6 +13,7 @@ import type { FromWorker, ToWorker } from './messages.ts';
 import { providersFor, type Provider } from './providers.ts';
 import type { Compute } from './stages.ts';
 import type { IoCount } from './deviceSteps.ts';
+import type { AttentionUse } from './runtime.ts';
 
 export interface WindowOutput {
   frames: Frame[];
@@ -33,11 +34,13 @@ export class Engine {
     number,
     { resolve: (o: WindowOutput) => void; reject: (e: Error) => void; onStep: (s: StepInfo) => void; onPreview?: (p: PreviewImage) => void }
   >();
-  private loaded: { resolve: (v: { provider: Provider; compute: Compute; manifest: ModelManifest; fallbacks: string[] }) => void; reject: (e: Error) => void } | null = null;
+  private loaded: { resolve: (v: { provider: Provider; compute: Compute; attention: AttentionUse; manifest: ModelManifest; fallbacks: string[] }) => void; reject: (e: Error) => void } | null = null;
   manifest: ModelManifest | null = null;
   provider: Provider | null = null;
   /** The float type the transformer computes in on `provider` (goes into provenance). */
   compute: Compute | null = null;
+  /** The transformer's attention (fused or plain) and why; goes into provenance. */
+  attention: AttentionUse | null = null;
   /** Provider fallbacks so far (load and first runs), one message each; goes into provenance. */
   fallbacks: string[] = [];
   /** Host ↔ device bytes and device-resident steps since the model loaded, as of the last window. */
@@ -59,13 +62,14 @@ export class Engine {
   static async open(modelId: string, providers: Provider[] = providersFor(), compute: ComputeChoice = computeChoice()): Promise<Engine> {
     const engine = new Engine();
     try {
-      const info = await new Promise<{ provider: Provider; compute: Compute; manifest: ModelManifest; fallbacks: string[] }>((resolve, reject) => {
+      const info = await new Promise<{ provider: Provider; compute: Compute; attention: AttentionUse; manifest: ModelManifest; fallbacks: string[] }>((resolve, reject) => {
         engine.loaded = { resolve, reject };
         engine.post({ type: 'load', modelId, providers, compute });
       });
       engine.manifest = info.manifest;
       engine.provider = info.provider;
       engine.compute = info.compute;
+      engine.attention = info.attention;
       engine.fallbacks = info.fallbacks;
       return engine;
     } catch (e) {
@@ -127,6 +131,7 @@ export class Engine {
       this.pending.delete(m.id);
       this.provider = m.provider;
       this.compute = m.compute;
+      this.attention = m.attention;
       this.fallbacks = m.fallbacks;
       this.io = m.io;
       p.resolve({

@@ -5,13 +5,14 @@ import type { ModelManifest } from '../models/types.ts';
 import type { PassRecord, WindowRequest } from './generate.ts';
 import type { Provider } from './providers.ts';
 import type { Compute } from './stages.ts';
+import type { AttentionUse } from './runtime.ts';
 
 export type ToWorker =
   | { type: 'load'; modelId: string; providers: Provider[]; compute: ComputeChoice }
   | { type: 'window'; id: number; request: WindowRequest };
 
 export type FromWorker =
-  | { type: 'loaded'; provider: Provider; compute: Compute; manifest: ModelManifest; fallbacks: string[] }
+  | { type: 'loaded'; provider: Provider; compute: Compute; attention: AttentionUse; manifest: ModelManifest; fallbacks: string[] }
   | { type: 'step'; id: number; step: number; steps: number }
   /** A live preview (generate.ts PreviewImage); the PNG's buffer is transferred. */
   | { type: 'preview'; id: number; width: number; height: number; png: Uint8Array; step: number; steps: number; latentFrame: number; ms: number }
@@ -28,6 +29,8 @@ export type FromWorker =
       /** Where the transformer ran and in which float type, after any fallback, and every fallback so far. */
       provider: Provider;
       compute: Compute;
+      /** The transformer's attention there (fused or plain) and why (runtime.ts AttentionUse). */
+      attention: AttentionUse;
       fallbacks: string[];
       /** Host ↔ device bytes and device-resident steps since the model loaded (deviceSteps.ts). */
       io: IoCount;

@@ -8,7 +8,8 @@
  * so a prompt used before does not load the (large) text encoder again.
  */
 import * as ort from 'onnxruntime-node';
-import { halfComputeGraph, type ComputeChoice } from '../models/computeVariant.ts';
+import { transformerVariant, type ComputeChoice } from '../models/computeVariant.ts';
+import type { AttentionImpl } from '../models/ltxv/transformer.ts';
 import { computeFor } from '../models/precision.ts';
 import { ltxRope } from '../models/ltxv/rope.ts';
 import { graphVariant } from '../models/onnx/inspect.ts';
@@ -20,6 +21,7 @@ import { PromptCache } from './promptCache.ts';
 import { toneMapLatents } from './scheduler.ts';
 import type { Provider } from './providers.ts';
 import { StageSessions, type Compute } from './stages.ts';
+import { attentionChoice, failedProbeMessage, probeFusedAttention, type AttentionChoice } from './attentionProbe.ts';
 import { DeviceSteps, type IoCount, type StepResult } from './deviceSteps.ts';
 
 export { PROVIDER_ORDER, bundledProviders, type Provider } from './providers.ts';
@@ -64,6 +66,8 @@ export interface ModelRuntime {
   readonly transformerBytes: number;
   /** Whether the transformer graph's attention is fused (no S×S score matrix held). */
   readonly fusedAttention: boolean;
+  /** The attention the transformer's open graph uses, and why when it is not simply the stored graph's; goes into provenance. */
+  readonly attention: AttentionUse;
   /** RoPE tables of a latent grid; `frameOffset` pixel frames later in time (appended conditioning, see appended.ts). */
   rope(grid: LatentGrid, fps: number, frameOffset?: number): Rope;
   /** Bytes fed to the providers and read back from them so far (what steps move). */
@@ -96,6 +100,12 @@ export interface DeviceRuntime {
   step(x: ort.Tensor, velocity: ort.Tensor, tokenScale: ort.Tensor, dt: number, guidance: number): Promise<StepResult>;
 }
 
+/** Which attention the transformer runs with, and why (a failed or passed adapter check, or RESHOOT_ATTENTION). */
+export interface AttentionUse {
+  impl: AttentionImpl;
+  reason?: string;
+}
+
 export interface RuntimeOptions {
   /** Providers to try in order (see providers.ts). */
   providers: Provider[];
@@ -109,6 +119,11 @@ export interface RuntimeOptions {
    * deviceSteps.ts). Default: on, unless RESHOOT_WEBGPU_RESIDENT=0 (the copying step everywhere).
    */
   resident?: boolean;
+  /**
+   * Fused or plain attention in the transformer (default: RESHOOT_ATTENTION, else auto: the stored
+   * graph's, except on WebGPU when the adapter's fused kernel fails its check; attentionProbe.ts).
+   */
+  attention?: AttentionChoice;
 }
 
 export async function loadRuntime(model: ModelHandle, opts: RuntimeOptions | Provider = 'cpu'): Promise<ModelRuntime> {
@@ -116,9 +131,50 @@ export async function loadRuntime(model: ModelHandle, opts: RuntimeOptions | Pro
   const m = model.manifest;
   const choice = o.compute ?? 'auto';
   const resident = o.resident ?? process.env.RESHOOT_WEBGPU_RESIDENT !== '0';
+  const attention = o.attention ?? attentionChoice();
+  const storedAttention = (graphVariant(model.graphs.transformer).attention ?? 'fused') as AttentionImpl;
+  /** Per provider, why its transformer runs the attention it does (absent: the stored graph's, unchecked). */
+  const attentionReasons = new Map<Provider, string>();
+  const attentionOn = async (provider: Provider): Promise<AttentionImpl> => {
+    if (attention !== 'auto') {
+      attentionReasons.set(provider, `${attention} attention forced by RESHOOT_ATTENTION=${attention}`);
+      return attention;
+    }
+    // Only WebGPU's fused kernel is known to go wrong (attentionProbe.ts); CPU, CUDA, DirectML and
+    // CoreML run the stored graph as before, and a plain model stays plain.
+    if (provider !== 'webgpu' || storedAttention !== 'fused') return storedAttention;
+    let verdict;
+    try {
+      verdict = await probeFusedAttention(provider);
+    } catch {
+      // The provider cannot run the probe (no adapter): opening the transformer there fails with
+      // the real reason and the stage falls back as before.
+      return storedAttention;
+    }
+    if (verdict.ok) {
+      attentionReasons.set(provider, `fused attention passed its check on this adapter (max error ${verdict.maxError.toPrecision(2)}, ${verdict.ms.toFixed(0)} ms)`);
+      return 'fused';
+    }
+    attentionReasons.set(provider, failedProbeMessage(provider, verdict));
+    return 'plain';
+  };
+  const variantPaths = new Map<string, AttentionImpl>();
+  const attentionOf = (graph: string): AttentionImpl => {
+    let a = variantPaths.get(graph);
+    if (!a) variantPaths.set(graph, (a = (graphVariant(graph).attention ?? 'fused') as AttentionImpl));
+    return a;
+  };
+  /** The transformer graph last opened (kept when a large model's session is evicted between uses). */
+  let transformerGraph: string | null = null;
   const stages = new StageSessions(model.graphs, {
     ...o,
-    half: { compute: (provider) => computeFor(provider, choice), graph: () => halfComputeGraph(model) },
+    half: { compute: (provider) => computeFor(provider, choice), graph: () => transformerVariant(model, { compute: 'fp16' }) },
+    // The attention variant is built over the stored weights like the fp16 one (computeVariant.ts).
+    transformerGraph: async ({ provider, compute }) => {
+      const impl = await attentionOn(provider);
+      if (compute === 'fp16') return (transformerGraph = transformerVariant(model, { attention: impl, compute }));
+      return (transformerGraph = impl === storedAttention ? model.graphs.transformer : transformerVariant(model, { attention: impl, compute }));
+    },
     // On WebGPU the velocity stays on the device for the step graph (the copying path downloads it).
     outputLocations: (stage, provider) => (resident && stage === 'transformer' && provider === 'webgpu' ? { velocity: 'gpu-buffer' } : undefined),
   });
@@ -129,6 +185,11 @@ export async function loadRuntime(model: ModelHandle, opts: RuntimeOptions | Pro
   } else {
     await stages.load('transformer');
   }
+  const attentionUse = (): AttentionUse => {
+    const graph = stages.graphOf('transformer') ?? transformerGraph;
+    const reason = attentionReasons.get(stages.providerOf('transformer'));
+    return { impl: graph ? attentionOf(graph) : storedAttention, ...(reason ? { reason } : {}) };
+  };
   const tokenize = await loadTokenizer(model);
   // On disk only for real models: their text encoder is the slowest thing to load.
   const prompts = new PromptCache(m.testModel ? null : model.dir);
@@ -201,7 +262,12 @@ export async function loadRuntime(model: ModelHandle, opts: RuntimeOptions | Pro
     hasUpsampler: model.graphs.upsampler !== undefined,
     budgetBytes: stages.budget,
     transformerBytes: stages.bytesOf('transformer'),
-    fusedAttention: graphVariant(model.graphs.transformer).attention === 'fused',
+    get attention() {
+      return attentionUse();
+    },
+    get fusedAttention() {
+      return attentionUse().impl === 'fused';
+    },
 
     async encodeText(prompt) {
       const { ids, mask } = tokenize(prompt);

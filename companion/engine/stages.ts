@@ -39,7 +39,7 @@ export function budgetFromEnv(): number {
 export type Compute = 'fp32' | 'fp16';
 
 /** One way to run a stage: a provider and a compute type (the graph follows from the compute type). */
-interface Attempt {
+export interface Attempt {
   provider: Provider;
   compute: Compute;
 }
@@ -62,6 +62,12 @@ export interface StageOptions {
    * it every stage runs the graph it was given.
    */
   half?: { compute: (provider: Provider) => Compute; graph: () => string };
+  /**
+   * The transformer's graph for an attempt, when more than the compute type decides it (the
+   * attention variant a provider runs: runtime.ts, attentionProbe.ts). Replaces `half.graph` and
+   * the stored path for the transformer; may throw, which counts as that attempt failing.
+   */
+  transformerGraph?: (attempt: Attempt) => string | Promise<string>;
   /** Outputs a stage's session keeps on the device on a provider (deviceSteps.ts), if any. */
   outputLocations?: (stage: Stage, provider: Provider) => OutputLocations | undefined;
 }
@@ -148,6 +154,11 @@ export class StageSessions {
     );
   }
 
+  /** The graph file a stage's open session was made from (null when it holds none). */
+  graphOf(stage: Stage): string | null {
+    return this.open.get(stage)?.graph ?? null;
+  }
+
   /** Which stages hold a session right now (for tests and the memory benchmark). */
   resident(): Stage[] {
     return [...this.open.keys()];
@@ -168,7 +179,8 @@ export class StageSessions {
       const index = this.skipUnusable(stage);
       const attempt = this.attempts(stage)[index]!;
       try {
-        const graph = attempt.compute === 'fp16' ? this.opts.half!.graph() : path;
+        const graph =
+          stage === 'transformer' && this.opts.transformerGraph ? await this.opts.transformerGraph(attempt) : attempt.compute === 'fp16' ? this.opts.half!.graph() : path;
         const session = await openSession(graph, attempt.provider, this.opts.outputLocations?.(stage, attempt.provider));
         this.open.set(stage, { ...attempt, session, graph, bytes, usedAt: ++this.clock, runs: 0 });
         return;

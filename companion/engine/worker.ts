@@ -28,7 +28,7 @@ port.on('message', async (msg: ToWorker) => {
       // Fallbacks are reported with the load, or with the window during which they happened.
       runtime = await loadRuntime(model, { providers: msg.providers, compute: msg.compute });
       modelDir = model.dir;
-      send({ type: 'loaded', provider: runtime.provider, compute: runtime.compute, manifest: model.manifest, fallbacks: [...runtime.fallbacks] });
+      send({ type: 'loaded', provider: runtime.provider, compute: runtime.compute, attention: runtime.attention, manifest: model.manifest, fallbacks: [...runtime.fallbacks] });
     } catch (e) {
       const message = (e as Error).message;
       send({ type: 'error', id: -1, code: isReshootError(e) ? e.code : 'model', message: isReshootError(e) ? message : `no execution provider could load ${msg.modelId}: ${message.split('\n')[0]}` });
@@ -51,8 +51,8 @@ port.on('message', async (msg: ToWorker) => {
       previews,
     );
     const frames = r.frames.map((f) => ({ width: f.width, height: f.height, data: f.data }));
-    const { provider, compute, fallbacks } = runtime;
-    send({ type: 'done', id, frames, tokens: r.tokens, generatedTokens: r.generatedTokens, stepMs: r.stepMs, passes: r.passes, ...(r.note ? { note: r.note } : {}), provider, compute, fallbacks: [...fallbacks], io: { ...rt.io } }, frames.map((f) => f.data.buffer as ArrayBuffer));
+    const { provider, compute, attention, fallbacks } = runtime;
+    send({ type: 'done', id, frames, tokens: r.tokens, generatedTokens: r.generatedTokens, stepMs: r.stepMs, passes: r.passes, ...(r.note ? { note: r.note } : {}), provider, compute, attention, fallbacks: [...fallbacks], io: { ...rt.io } }, frames.map((f) => f.data.buffer as ArrayBuffer));
   } catch (e) {
     const code = e instanceof CancelledError ? 'cancelled' : isReshootError(e) ? e.code : 'internal';
     send({ type: 'error', id, code, message: (e as Error).message });

@@ -46,9 +46,10 @@ export interface Provenance {
   providerFallbacks: string[];
   /**
    * The transformer graph variant that ran: attention and weight storage from the graph file,
-   * compute the float type it ran in (fp16 on GPU providers under auto; after any fallback).
+   * compute the float type it ran in (fp16 on GPU providers under auto; after any fallback),
+   * attention the one that ran and `attentionReason` why, when an adapter check or RESHOOT_ATTENTION decided it.
    */
-  transformer: GraphVariant;
+  transformer: GraphVariant & { attentionReason?: string };
   spec: unknown;
   /** Bits per channel and alpha of the written frames (16 = the source's precision kept). */
   /** `colour`: the Y'CbCr matrix/primaries/transfer tags written (colour.ts; unused by RGB formats). */
@@ -123,7 +124,12 @@ export async function runJob(spec: JobSpec, opts: RunOptions = {}): Promise<RunR
     model: { id: m.id, testModel: m.testModel, description: m.description, ...(m.recipe ? { recipe: m.recipe } : {}) },
     provider: engine.provider ?? 'unknown',
     providerFallbacks: [...engine.fallbacks],
-    transformer: { ...graphVariant(model.graphs.transformer), ...(engine.compute ? { compute: engine.compute } : {}) },
+    transformer: {
+      ...graphVariant(model.graphs.transformer),
+      ...(engine.compute ? { compute: engine.compute } : {}),
+      // The attention that ran (a WebGPU adapter whose fused kernel fails its check runs plain; attentionProbe.ts).
+      ...(engine.attention ? { attention: engine.attention.impl, ...(engine.attention.reason ? { attentionReason: engine.attention.reason } : {}) } : {}),
+    },
     spec: JSON.parse(serializeJobSpec({ ...spec, seed: prepared.seed })),
     media: {
       depth: prepared.pipeline.depth,

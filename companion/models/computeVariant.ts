@@ -60,6 +60,12 @@ const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes)
  */
 const VARIANT_BUILD = 2;
 
+/** File name of a transformer variant beside `transformer.onnx` (the fp16 one keeps its old name). */
+export function variantFile(attention: AttentionImpl, compute: 'fp32' | 'fp16', stored: AttentionImpl): string {
+  if (attention === stored) return compute === 'fp16' ? HALF_GRAPH_FILE : 'transformer.onnx';
+  return compute === 'fp16' ? `transformer.${attention}.fp16.onnx` : `transformer.${attention}.onnx`;
+}
+
 /**
  * The path of `model`'s fp16-compute transformer: the graph itself when it already computes in
  * fp16, else the variant beside it (built now if missing or made from another transformer).
@@ -67,34 +73,50 @@ const VARIANT_BUILD = 2;
  * their values exceed fp16's range, or a folder that cannot be written.
  */
 export function halfComputeGraph(model: ModelHandle): string {
+  return transformerVariant(model, { compute: 'fp16' });
+}
+
+/**
+ * The path of `model`'s transformer with `want`'s attention (default: the stored graph's) and
+ * compute type: the stored graph when it already is that, else a variant beside it, built the same
+ * way as the fp16 one (nodes only, over the stored weights; rebuilt when the stored graph changes).
+ * The plain-attention variant is what a WebGPU adapter whose fused kernel fails its check runs
+ * (engine/attentionProbe.ts): a few hundred KiB of nodes, no second copy of the weights.
+ */
+export function transformerVariant(model: ModelHandle, want: { attention?: AttentionImpl; compute: 'fp32' | 'fp16' }): string {
   const source = model.graphs.transformer;
   const sourceBytes = readFileSync(source);
   const summary = inspectModel(sourceBytes);
-  if (summary.metadata['reshoot.compute'] === 'fp16') return source;
-
-  const kept = model.manifest.precision?.transformer?.keptFp32 ?? [];
-  if (kept.length > 0) {
-    throw new Error(`${model.manifest.id}: ${kept.length} transformer weights hold values beyond fp16's range (kept fp32 at import, e.g. ${kept[0]}); it computes in fp32 only`);
+  const stored = (summary.metadata['reshoot.attention'] ?? 'fused') as AttentionImpl;
+  const storedCompute = summary.metadata['reshoot.compute'] === 'fp16' ? 'fp16' : 'fp32';
+  const attention = want.attention ?? stored;
+  if (attention === stored && want.compute === storedCompute) return source;
+  if (want.compute === 'fp16') {
+    const kept = model.manifest.precision?.transformer?.keptFp32 ?? [];
+    if (kept.length > 0) {
+      throw new Error(`${model.manifest.id}: ${kept.length} transformer weights hold values beyond fp16's range (kept fp32 at import, e.g. ${kept[0]}); it computes in fp32 only`);
+    }
   }
   const from = `${basename(source)} sha256:${sha256(sourceBytes)} build:${VARIANT_BUILD}`;
   const dir = dirname(source);
-  const target = `${dir}/${HALF_GRAPH_FILE}`;
+  const file = variantFile(attention, want.compute, stored);
+  const target = `${dir}/${file}`;
   try {
     if (inspectModel(target).metadata['reshoot.derivedFrom'] === from) return target;
   } catch {
     // missing or unreadable: build it
   }
-  const attention = (summary.metadata['reshoot.attention'] ?? 'fused') as AttentionImpl;
-  const graph = ltxvTransformerGraph(model.manifest.transformer, noWeights, { attention, compute: 'fp16' });
+  const graph = ltxvTransformerGraph(model.manifest.transformer, noWeights, { attention, compute: want.compute });
   // Written under a temporary name and renamed: another process loading the model at the same
   // time sees the old file or the new one, never half of one.
-  const partial = `${HALF_GRAPH_FILE}.partial-${process.pid}`;
+  const partial = `${file}.partial-${process.pid}`;
   try {
     graph.saveOver(dir, partial, summary.initializers, { 'reshoot.derivedFrom': from });
     renameSync(`${dir}/${partial}`, target);
   } catch (e) {
     rmSync(`${dir}/${partial}`, { force: true });
-    throw new Error(`${model.manifest.id}: could not make its fp16 transformer (${(e as Error).message.split('\n')[0]})`);
+    const what = `${attention === stored ? '' : `${attention}-attention `}${want.compute}`;
+    throw new Error(`${model.manifest.id}: could not make its ${what} transformer (${(e as Error).message.split('\n')[0]})`);
   }
   return target;
 }
