@@ -17,7 +17,8 @@ import { Engine } from '../../companion/engine/engine.ts';
 import { loadRuntime } from '../../companion/engine/runtime.ts';
 import { StageSessions } from '../../companion/engine/stages.ts';
 import { runJob } from '../../companion/jobs/run.ts';
-import { computeChoice, HALF_GRAPH_FILE, halfComputeGraph } from '../../companion/models/computeVariant.ts';
+import { attentionChoice } from '../../companion/engine/attentionProbe.ts';
+import { computeChoice, HALF_GRAPH_FILE, halfComputeGraph, transformerVariant } from '../../companion/models/computeVariant.ts';
 import { LTXV_QUANTIZE, ltxvTransformerGraph } from '../../companion/models/ltxv/transformer.ts';
 import type { WeightSource } from '../../companion/models/onnx/graph.ts';
 import { inspectModel } from '../../companion/models/onnx/inspect.ts';
@@ -100,6 +101,40 @@ describe('compute precision at render', () => {
       await auto.close();
       await half.close();
     }
+  });
+
+  it('the plain-attention variant (what a WebGPU adapter failing the fused check runs) is built like the fp16 one: over the stored weights, same velocity', async () => {
+    const stored = inspectModel(copy.graphs.transformer);
+    expect(stored.metadata['reshoot.attention']).toBe('fused');
+    // Asking for what is stored gives the stored graph itself.
+    expect(transformerVariant(copy, { attention: 'fused', compute: 'fp32' })).toBe(copy.graphs.transformer);
+    const plain16 = transformerVariant(copy, { attention: 'plain', compute: 'fp16' });
+    const plain32 = transformerVariant(copy, { attention: 'plain', compute: 'fp32' });
+    expect([path.basename(plain16), path.basename(plain32)]).toEqual(['transformer.plain.fp16.onnx', 'transformer.plain.onnx']);
+    for (const [v, compute] of [[plain16, 'fp16'], [plain32, 'fp32']] as const) {
+      const made = inspectModel(v);
+      expect(made.metadata).toMatchObject({ 'reshoot.attention': 'plain', 'reshoot.compute': compute });
+      expect(made.initializers.map((t) => [t.name, t.external])).toEqual(stored.initializers.map((t) => [t.name, t.external]));
+      expect(existsSync(`${v}.data`)).toBe(false);
+    }
+    const mtime = statSync(plain16).mtimeMs;
+    expect(transformerVariant(copy, { attention: 'plain', compute: 'fp16' })).toBe(plain16);
+    expect(statSync(plain16).mtimeMs).toBe(mtime);
+    // Plain and fused attention compute the same thing (fp32, CPU): the variant is the same model.
+    const f = transformerFeeds(copy.manifest.transformer, { batch: 1, grid: { frames: 2, height: 4, width: 8 }, textTokens: copy.manifest.text.maxTokens });
+    const fused = await runTransformer(copy.graphs.transformer, f);
+    const plain = await runTransformer(plain32, f);
+    expect(Math.max(...fused.map((x, i) => Math.abs(x - plain[i]!)))).toBeLessThanOrEqual(1e-5);
+    // A runtime told to use plain attention opens that variant (on the CPU too when forced) and says so.
+    const rt = await loadRuntime(copy, { providers: ['cpu'], attention: 'plain' });
+    try {
+      expect(rt.attention).toEqual({ impl: 'plain', reason: 'plain attention forced by RESHOOT_ATTENTION=plain' });
+      expect(rt.fusedAttention).toBe(false);
+    } finally {
+      await rt.release();
+    }
+    expect(attentionChoice('fused')).toBe('fused');
+    expect(() => attentionChoice('flash')).toThrow('unknown attention "flash" (RESHOOT_ATTENTION: one of auto, fused, plain)');
   });
 
   it('the fp16 variant is one small graph over the stored weights: no second copy; reused, and rebuilt when the transformer changes', () => {
