@@ -14,9 +14,11 @@
  * (runtime.ts, computeVariant.ts transformerVariant).
  *
  * Cost: two tiny sessions per provider, milliseconds (figures in test/engine/attentionProbe.test.ts).
- * The verdict is cached for the life of the thread that asked (the engine's worker), keyed by
- * provider and the Vulkan driver this process was pointed at: onnxruntime-node gives no way to
- * name or choose the adapter, so within one process the provider always gets the same one.
+ * The verdict is cached per process, keyed by provider and the Vulkan driver this process was
+ * pointed at: onnxruntime-node gives no way to name or choose the adapter, so within one process
+ * the provider always gets the same one. Each Engine runs in its own worker thread (own module
+ * state), so the Engine hands the verdicts it knows to each new worker and takes back the ones
+ * it measured (`knownVerdicts`, `rememberVerdicts`).
  */
 import * as ort from 'onnxruntime-node';
 import type { AttentionImpl } from '../models/ltxv/transformer.ts';
@@ -119,9 +121,25 @@ export async function measureFusedAttention(provider: Provider, cases: readonly 
 }
 
 const verdicts = new Map<string, Promise<ProbeVerdict>>();
+/** Settled verdicts, by adapter key (what crosses to and from worker threads). */
+const settled = new Map<string, ProbeVerdict>();
+
+/** The verdicts this thread has measured or been given, by adapter key. */
+export function knownVerdicts(): Record<string, ProbeVerdict> {
+  return Object.fromEntries(settled);
+}
+
+/** Takes verdicts measured in another thread of this process (the Engine passes them to its worker). */
+export function rememberVerdicts(known: Record<string, ProbeVerdict>): void {
+  for (const [key, v] of Object.entries(known)) {
+    if (verdicts.has(key)) continue;
+    settled.set(key, v);
+    verdicts.set(key, Promise.resolve(v));
+  }
+}
 
 /** The adapter a provider gets in this process, as far as Node can tell (see the header). */
-function adapterKey(provider: Provider): string {
+export function adapterKey(provider: Provider): string {
   return `${provider}|${process.env.VK_DRIVER_FILES ?? process.env.VK_ICD_FILENAMES ?? ''}`;
 }
 
@@ -131,6 +149,7 @@ export function probeFusedAttention(provider: Provider): Promise<ProbeVerdict> {
   let v = verdicts.get(key);
   if (!v) {
     v = measureFusedAttention(provider);
+    v.then((x) => settled.set(key, x), () => undefined);
     // A probe that could not run (no adapter) is not cached: it says nothing about the kernel.
     v.catch(() => verdicts.delete(key));
     verdicts.set(key, v);

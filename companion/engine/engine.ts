@@ -14,6 +14,13 @@ import { providersFor, type Provider } from './providers.ts';
 import type { Compute } from './stages.ts';
 import type { IoCount } from './deviceSteps.ts';
 import type { AttentionUse } from './runtime.ts';
+import type { ProbeVerdict } from './attentionProbe.ts';
+
+/**
+ * Fused-attention checks measured by any Engine's worker in this process (attentionProbe.ts), by
+ * adapter: each new worker gets them, so an adapter is checked once per process, not per Engine.
+ */
+const attentionChecks: Record<string, ProbeVerdict> = {};
 
 export interface WindowOutput {
   frames: Frame[];
@@ -64,7 +71,7 @@ export class Engine {
     try {
       const info = await new Promise<{ provider: Provider; compute: Compute; attention: AttentionUse; manifest: ModelManifest; fallbacks: string[] }>((resolve, reject) => {
         engine.loaded = { resolve, reject };
-        engine.post({ type: 'load', modelId, providers, compute });
+        engine.post({ type: 'load', modelId, providers, compute, attentionChecks });
       });
       engine.manifest = info.manifest;
       engine.provider = info.provider;
@@ -111,6 +118,7 @@ export class Engine {
 
   private onMessage(m: FromWorker): void {
     if (m.type === 'loaded') {
+      Object.assign(attentionChecks, m.attentionChecks);
       this.loaded?.resolve(m);
       this.loaded = null;
       return;

@@ -6,13 +6,15 @@ import type { PassRecord, WindowRequest } from './generate.ts';
 import type { Provider } from './providers.ts';
 import type { Compute } from './stages.ts';
 import type { AttentionUse } from './runtime.ts';
+import type { ProbeVerdict } from './attentionProbe.ts';
 
 export type ToWorker =
-  | { type: 'load'; modelId: string; providers: Provider[]; compute: ComputeChoice }
+  /** `attentionChecks`: fused-attention verdicts this process already has (attentionProbe.ts), so a new worker does not measure again. */
+  | { type: 'load'; modelId: string; providers: Provider[]; compute: ComputeChoice; attentionChecks: Record<string, ProbeVerdict> }
   | { type: 'window'; id: number; request: WindowRequest };
 
 export type FromWorker =
-  | { type: 'loaded'; provider: Provider; compute: Compute; attention: AttentionUse; manifest: ModelManifest; fallbacks: string[] }
+  | { type: 'loaded'; provider: Provider; compute: Compute; attention: AttentionUse; manifest: ModelManifest; fallbacks: string[]; attentionChecks: Record<string, ProbeVerdict> }
   | { type: 'step'; id: number; step: number; steps: number }
   /** A live preview (generate.ts PreviewImage); the PNG's buffer is transferred. */
   | { type: 'preview'; id: number; width: number; height: number; png: Uint8Array; step: number; steps: number; latentFrame: number; ms: number }

@@ -9,6 +9,7 @@ import { isReshootError } from '../errors.ts';
 import { loadModel } from '../models/registry.ts';
 import { CancelledError, type PreviewSink } from './generate.ts';
 import type { FromWorker, ToWorker } from './messages.ts';
+import { knownVerdicts, rememberVerdicts } from './attentionProbe.ts';
 import { previewMapFor } from './previewMap.ts';
 import { loadRuntime, type ModelRuntime } from './runtime.ts';
 import { sampleWindow } from './twoPass.ts';
@@ -25,10 +26,11 @@ port.on('message', async (msg: ToWorker) => {
   if (msg.type === 'load') {
     try {
       const model = await loadModel(msg.modelId);
+      rememberVerdicts(msg.attentionChecks);
       // Fallbacks are reported with the load, or with the window during which they happened.
       runtime = await loadRuntime(model, { providers: msg.providers, compute: msg.compute });
       modelDir = model.dir;
-      send({ type: 'loaded', provider: runtime.provider, compute: runtime.compute, attention: runtime.attention, manifest: model.manifest, fallbacks: [...runtime.fallbacks] });
+      send({ type: 'loaded', provider: runtime.provider, compute: runtime.compute, attention: runtime.attention, manifest: model.manifest, fallbacks: [...runtime.fallbacks], attentionChecks: knownVerdicts() });
     } catch (e) {
       const message = (e as Error).message;
       send({ type: 'error', id: -1, code: isReshootError(e) ? e.code : 'model', message: isReshootError(e) ? message : `no execution provider could load ${msg.modelId}: ${message.split('\n')[0]}` });
