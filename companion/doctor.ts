@@ -9,6 +9,7 @@ import os from 'node:os';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { PROBE_TOLERANCE, probeFusedAttention } from './engine/attentionProbe.ts';
 import { bundledProviders, providerErrorReason, type Provider } from './engine/providers.ts';
 import { isReshootError } from './errors.ts';
 import { CODECS_USED, ffmpegInfo, missingCodecs } from './media/ffmpeg.ts';
@@ -88,7 +89,13 @@ export async function checkProviders(): Promise<ProviderCheck[]> {
       const dims = [1, 3, 1 + temporal, spatial, spatial];
       await session.run({ sample: new ort.Tensor('float32', new Float32Array(dims.reduce((a, b) => a * b)), dims) });
       await session.release();
-      results.push({ provider, ok: true, detail: `loaded and ran in ${(performance.now() - t0).toFixed(0)} ms` });
+      let detail = `loaded and ran in ${(performance.now() - t0).toFixed(0)} ms`;
+      // The check a render makes before using fused attention there (engine/attentionProbe.ts).
+      if (provider === 'webgpu') {
+        const v = await probeFusedAttention(provider).catch(() => null);
+        if (v) detail += `; fused attention ${v.ok ? 'passes' : 'fails'} its check (max error ${v.maxError.toPrecision(2)}, tolerance ${PROBE_TOLERANCE})${v.ok ? '' : ': renders use plain attention (more memory)'}`;
+      }
+      results.push({ provider, ok: true, detail });
     } catch (e) {
       results.push({ provider, ok: false, detail: providerErrorReason(provider, e).slice(0, 200) });
     }
