@@ -34,6 +34,7 @@ import { openMaskFrames } from '../companion/jobs/mask-frames.ts';
 import { cropAround } from '../companion/engine/plan.ts';
 import { decodeFrames, openEncoder, probe, writeSyntheticClip, type Frame } from '../companion/media/index.ts';
 import { toModelRgb, type AnyFrame, type Depth } from '../companion/media/frame.ts';
+import { FramePool } from '../companion/media/frame-pool.ts';
 import { ffmpegPath, runTool } from '../companion/media/ffmpeg.ts';
 import { SCALE_FLAGS } from '../companion/media/decode.ts';
 import { envInt, fmt, machine, median, printMachine, tempDir } from './common.ts';
@@ -127,7 +128,9 @@ async function pipeline(src: string, out: string, depth: Depth): Promise<Record<
   const info = await probe(src);
   const encoder = await openEncoder({ path: out, format: 'prores422hq', width: W, height: H, fps: FPS, channels: 3, depth, overwrite: true });
   const masks = await openMaskFrames(mask, W, H, FPS, FRAMES);
-  const frames = decodeFrames({ path: src, info, fps: FPS, startFrame: 0, frameCount: FRAMES, width: W, height: H, channels: 3, depth })[Symbol.asyncIterator]();
+  // Decoded frames go back to the decoder once the encoder's pipe has them, as in renderMasked.
+  const pool = new FramePool({ width: W, height: H, channels: 3, depth });
+  const frames = decodeFrames({ path: src, info, fps: FPS, startFrame: 0, frameCount: FRAMES, width: W, height: H, channels: 3, depth, pool })[Symbol.asyncIterator]();
   try {
     for (let i = 0; ; i++) {
       let t = performance.now();
@@ -146,7 +149,7 @@ async function pipeline(src: string, out: string, depth: Depth): Promise<Record<
       masks.release([alpha]);
       stages.composite += performance.now() - t;
       t = performance.now();
-      await encoder.write(done);
+      await encoder.write(done, () => pool.release(done));
       stages.encode += performance.now() - t;
     }
     const t = performance.now();

@@ -7,11 +7,14 @@ import type { Mask, Rational } from '../../protocol/index.ts';
 import { timeToFrames } from '../../protocol/index.ts';
 import { decodeFrames, readImage } from '../media/decode.ts';
 import { probe } from '../media/probe.ts';
-import { checkMaskInFrame, maskAlpha, matteToAlpha, rasterizeShapeMask, type MaskAlpha } from '../masks/index.ts';
+import { checkMaskInFrame, maskAlpha, matteToAlpha, rasterizeShapeMask, shapeAt, type MaskAlpha } from '../masks/index.ts';
 import { ReshootError } from '../errors.ts';
 
 export interface MaskFrames {
-  /** Alpha (and where it is above 0) for the next frame of the range, in order. */
+  /**
+   * Alpha (and where it is above 0) for the next frame of the range, in order. Read-only: frames
+   * whose mask is the same picture may be given the same object.
+   */
   next(): Promise<MaskAlpha>;
   /** Hands back masks the caller is done with, so their buffers are reused (cleared where written). */
   release(done: MaskAlpha[]): void;
@@ -25,10 +28,24 @@ export async function openMaskFrames(mask: Mask, width: number, height: number, 
     // Finished frames' buffers: a 1080p alpha is 8 MB, and allocating (zeroing) one per frame costs
     // more than drawing a shape into it.
     const free: MaskAlpha[] = [];
+    // The last mask drawn and the shapes' geometry it shows. A mask that holds still (most fills:
+    // a logo, a boom, a sign) is drawn once and handed out again for as long as it does not move;
+    // it is never recycled while it may still be handed out.
+    let last: { geometry: string; alpha: MaskAlpha } | undefined;
     return {
-      next: async () => rasterizeShapeMask(mask, i++, width, height, free.pop()),
-      release: (done) => void free.push(...done.slice(0, 4 - free.length)),
-      close: async () => void (free.length = 0),
+      next: async () => {
+        const geometry = JSON.stringify(mask.shapes.map((s) => shapeAt(s, i)));
+        if (last?.geometry !== geometry) last = { geometry, alpha: rasterizeShapeMask(mask, i, width, height, free.pop()) };
+        i++;
+        return last.alpha;
+      },
+      release: (done) => {
+        for (const m of new Set(done)) if (m !== last?.alpha && free.length < 4 && !free.includes(m)) free.push(m);
+      },
+      close: async () => {
+        free.length = 0;
+        last = undefined;
+      },
     };
   }
   if (mask.type === 'image') {
