@@ -29,21 +29,35 @@ export async function openMaskFrames(mask: Mask, width: number, height: number, 
     // more than drawing a shape into it.
     const free: MaskAlpha[] = [];
     // The last mask drawn and the shapes' geometry it shows. A mask that holds still (most fills:
-    // a logo, a boom, a sign) is drawn once and handed out again for as long as it does not move;
-    // it is never recycled while it may still be handed out.
+    // a logo, a boom, a sign) is drawn once and handed out again for as long as it does not move.
     let last: { geometry: string; alpha: MaskAlpha } | undefined;
+    // Hand-outs not yet released, per mask: a buffer is recycled only when none are left and it
+    // can no longer be handed out again.
+    const out = new Map<MaskAlpha, number>();
+    const recycle = (m: MaskAlpha): void => {
+      if (free.length < 4 && !free.includes(m)) free.push(m);
+    };
     return {
       next: async () => {
         const geometry = JSON.stringify(mask.shapes.map((s) => shapeAt(s, i)));
-        if (last?.geometry !== geometry) last = { geometry, alpha: rasterizeShapeMask(mask, i, width, height, free.pop()) };
+        if (last?.geometry !== geometry) {
+          if (last && !out.has(last.alpha)) recycle(last.alpha);
+          last = { geometry, alpha: rasterizeShapeMask(mask, i, width, height, free.pop()) };
+        }
         i++;
+        out.set(last.alpha, (out.get(last.alpha) ?? 0) + 1);
         return last.alpha;
       },
       release: (done) => {
-        for (const m of new Set(done)) if (m !== last?.alpha && free.length < 4 && !free.includes(m)) free.push(m);
+        for (const m of done) {
+          const n = (out.get(m) ?? 1) - 1;
+          if (n > 0) out.set(m, n);
+          else if (out.delete(m) && m !== last?.alpha) recycle(m);
+        }
       },
       close: async () => {
         free.length = 0;
+        out.clear();
         last = undefined;
       },
     };

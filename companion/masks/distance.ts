@@ -91,44 +91,35 @@ export class EllipseDistances {
 }
 
 /**
- * Root of F(s) = (n0/(s+r0))² + (z1/(s+1))² - 1 for s > -1. F is convex and decreasing there
- * and F(z1 - 1) ≥ 0, so Newton's method started at z1 - 1 climbs monotonically to the root
- * without overshooting; it replaces Eberly's bisection, which costs ~10x more per pixel.
- * A `guess` inside the bracket (a neighbouring point's root) starts it closer: left of the
- * root it climbs from there; right of it, one tangent step lands left of the root (F lies
- * above its tangents) and the climb goes on from there.
+ * Root of F(s) = (n0/(s+r0))² + (z1/(s+1))² - 1 for s > -1, written to root[0]. F is convex and
+ * decreasing there and F(z1 - 1) ≥ 0, so Newton's method started at z1 - 1 climbs monotonically
+ * to the root without overshooting; it replaces Eberly's bisection, which costs ~10x more per
+ * pixel. A guess inside the bracket (root[0] on entry: a neighbouring point's root) starts it
+ * closer: left of the root it climbs from there; right of it, one tangent step lands left of the
+ * root (F lies above its tangents) and the climb goes on from there.
  * Bisection on the bracket remains as the fallback if float noise ever stalls Newton.
  */
 function ellipseRoot(r0: number, z0: number, z1: number, g: number, root: Float64Array): void {
   const guess = root[0]!;
   const n0 = r0 * z0;
   let s0 = z1 - 1;
-  let s1 = g < 0 ? 0 : Math.hypot(n0, z1) - 1;
-  let s = s0;
-  if (guess > s0 && guess < s1) {
-    const a = n0 / (guess + r0);
-    const b = z1 / (guess + 1);
-    const f = a * a + b * b - 1;
-    if (f >= 0) s = s0 = guess;
-    else {
-      // (s1 stays the bracket's end: tightening it to the guess would let rounding near the root
-      // send the climb to the coarse bisection below.)
-      const next = guess - f / ((-2 * a * a) / (guess + r0) - (2 * b * b) / (guess + 1));
-      if (next > s0 && next < s1) s = s0 = next;
-    }
-  }
+  const s1 = g < 0 ? 0 : Math.sqrt(n0 * n0 + z1 * z1) - 1;
+  const warm = guess > s0 && guess < s1;
+  let s = warm ? guess : s0;
   for (let i = 0; i < 40; i++) {
-    const a = n0 / (s + r0);
-    const b = z1 / (s + 1);
+    const ia = 1 / (s + r0);
+    const ib = 1 / (s + 1);
+    const a = n0 * ia;
+    const b = z1 * ib;
     const f = a * a + b * b - 1;
-    if (f <= 0) {
-      root[0] = s;
-      return;
+    // Newton step: F'(s) = -2(a²/(s+r0) + b²/(s+1)).
+    const next = s + f / (2 * (a * a * ia + b * b * ib));
+    if (f < 0 && warm && i === 0) {
+      s = next > s0 ? next : s0; // the guess was right of the root: the tangent lands left of it
+      continue;
     }
-    const df = (-2 * a * a) / (s + r0) - (2 * b * b) / (s + 1);
-    const next = s - f / df;
-    if (next === s) {
-      // F is at rounding level: s is the root to machine precision.
+    if (f <= 0 || next === s) {
+      // Reached from the left: s is the root to rounding.
       root[0] = s;
       return;
     }
@@ -141,14 +132,15 @@ function ellipseRoot(r0: number, z0: number, z1: number, g: number, root: Float6
   }
   // Bisection: a change ds in s moves the closest point by at most |(u, v)|·ds, so stopping at
   // ds ≤ 1e-10·(1 + s) keeps the distance within ~1e-6 px for any frame up to 8K.
+  let hi = s1;
   for (let i = 0; i < 200; i++) {
-    s = (s0 + s1) / 2;
-    if (s1 - s0 <= 1e-10 * (1 + Math.abs(s))) break;
+    s = (s0 + hi) / 2;
+    if (hi - s0 <= 1e-10 * (1 + Math.abs(s))) break;
     const a = n0 / (s + r0);
     const b = z1 / (s + 1);
     const gs = a * a + b * b - 1;
     if (gs > 0) s0 = s;
-    else if (gs < 0) s1 = s;
+    else if (gs < 0) hi = s;
     else break;
   }
   root[0] = s;

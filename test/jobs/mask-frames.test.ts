@@ -49,6 +49,21 @@ describe('openMaskFrames with shapes', () => {
     expect(got[7]).not.toBe(got[6]);
   });
 
+  it('a moving mask handed back frame by frame is drawn into one buffer, not a new one per frame', async () => {
+    const moving = shapes([ellipse([{ frame: 0, cx: 20, cy: 30, rx: 10, ry: 8 }, { frame: 11, cx: 70, cy: 30, rx: 14, ry: 8 }], { feather: 4 })]);
+    const masks = await openMaskFrames(moving, W, H, fps, 12);
+    const buffers = new Set<Float32Array>();
+    for (let i = 0; i < 12; i++) {
+      const m = await masks.next();
+      expect(same(m.alpha, rasterizeShapeMask(moving, i, W, H).alpha), `frame ${i}`).toBe(true);
+      buffers.add(m.alpha);
+      masks.release([m]);
+    }
+    await masks.close();
+    // Each frame's mask, once handed back and replaced by a moved one, is cleared and drawn into.
+    expect(buffers.size).toBe(1);
+  });
+
   it('a held mask handed out across windows is not recycled under a later frame', async () => {
     const still = shapes([ellipse([{ frame: 0, cx: 40, cy: 30, rx: 20, ry: 12 }], { feather: 8 })]);
     const masks = await openMaskFrames(still, W, H, fps, 6);
