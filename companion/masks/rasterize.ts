@@ -52,7 +52,7 @@ function rasterize(mask: ShapesMask, frame: number, width: number, height: numbe
     if (shape.mode === 'add' && tx1 <= tx0) {
       // The first shape that adds, onto an all-zero alpha: max(0, c) = c, so it is drawn straight
       // into the frame's alpha (no coverage buffer to allocate and merge).
-      fill(g, shape.feather, { ...box, data: alpha, stride: width, base: 0 });
+      fill(g, shape.feather, coverageOver(box, alpha, width, 0));
       tx0 = x0, ty0 = y0, tx1 = x1, ty1 = y1;
       continue;
     }
@@ -106,7 +106,7 @@ export function coverageBox(g: ShapeGeometry, feather: number, width: number, he
   const y0 = Math.max(0, Math.floor(by0 - h - 0.5));
   const x1 = Math.min(width, Math.ceil(bx1 + h + 0.5) + 1);
   const y1 = Math.min(height, Math.ceil(by1 + h + 0.5) + 1);
-  return x1 <= x0 || y1 <= y0 ? null : { x0, y0, x1, y1 };
+  return x1 <= x0 || y1 <= y0 ? null : { x0: x0 | 0, y0: y0 | 0, x1: x1 | 0, y1: y1 | 0 };
 }
 
 /** One shape's alpha in its own buffer, row-major over its box; null if it misses the frame. */
@@ -117,10 +117,18 @@ export function coverage(g: ShapeGeometry, feather: number, width: number, heigh
 
 function fillCoverage(g: ShapeGeometry, feather: number, box: CoverageBox): Coverage {
   const w = box.x1 - box.x0;
-  // 0 - …, not -…: -0 for a box at the origin would make `base` a double and V8 re-map Coverage.
-  const cov: Coverage = { ...box, data: new Float32Array(w * (box.y1 - box.y0)), stride: w, base: 0 - box.y0 * w - box.x0 };
+  const cov = coverageOver(box, new Float32Array(w * (box.y1 - box.y0)), w, -box.y0 * w - box.x0);
   fill(g, feather, cov);
   return cov;
+}
+
+/**
+ * Every Coverage is made here, fields in one order and all small integers (`| 0`; -0 and
+ * integer-valued doubles would not be): the fills are hot loops, and V8 deoptimizes them each
+ * time it meets a Coverage of another hidden class.
+ */
+function coverageOver(box: CoverageBox, data: Float32Array, stride: number, base: number): Coverage {
+  return { x0: box.x0 | 0, y0: box.y0 | 0, x1: box.x1 | 0, y1: box.y1 | 0, data, stride: stride | 0, base: base | 0 };
 }
 
 function fill(g: ShapeGeometry, feather: number, cov: Coverage): void {
