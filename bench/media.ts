@@ -16,6 +16,8 @@
  *                   toModelRgb) → a "generated" picture of that crop (the inverted crop, standing
  *                   in for the model at full resolution) → compositeInPlace over the mask's box,
  *                   as renderMasked does → openEncoder prores422hq (rgb24 over a pipe → ffmpeg).
+ *                   As in renderMasked, decoded frames come from a FramePool and go back to it
+ *                   once the encoder's pipe has taken them.
  *
  * Prints frames/s (median and best of the repeats), ours/ffmpeg ratios (goal ≥ 0.95 against the
  * direct transcode) three ways: of the medians, of the bests, and the median of each repeat's own
@@ -253,7 +255,9 @@ async function main(): Promise<void> {
     console.log(`  ${parts.join(', ')}`);
     const self = median(ourRuns.map((r) => r.cpuSelf));
     const kids = median(ourRuns.map((r) => r.cpuChildren));
-    console.log(`  CPU: node ${fmt(self, 2)} s, ffmpeg decoder+encoder ${fmt(kids, 2)} s`);
+    console.log(
+      `  CPU: node ${fmt(self, 2)} s (${fmt((1000 * self) / FRAMES)} ms/frame), ffmpeg decoder+encoder ${fmt(kids, 2)} s (${fmt((1000 * kids) / FRAMES)} ms/frame)`,
+    );
   } finally {
     tmp.cleanup();
   }

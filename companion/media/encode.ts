@@ -5,8 +5,8 @@
  * Outputs are atomic: ffmpeg writes to a hidden sibling (".name.partial-<pid>-<n>") that is
  * renamed into place only after ffmpeg exits cleanly, so Premiere never imports half a file
  * and a failed or cancelled render leaves nothing behind. Frames are piped as raw RGB(A) and
- * `write` resolves only when the pipe has room, so a fast producer cannot pile frames up in
- * memory while the encoder lags.
+ * `write` resolves only while fewer than WRITE_AHEAD frames wait for the pipe, so a fast producer
+ * cannot pile frames up in memory while the encoder lags.
  */
 import type { ChildProcess } from 'node:child_process';
 import { lstat, mkdir, rename, rm, writeFile } from 'node:fs/promises';
