@@ -267,7 +267,8 @@ class FfmpegEncoder implements Encoder {
   private readonly frameSize: number;
   /** Frames handed to the pipe whose bytes it has not taken yet. */
   private queued = 0;
-  private wake: (() => void) | undefined;
+  /** Writers waiting for room (several when callers write without awaiting each other, as uploads do). */
+  private readonly waiting = new Set<() => void>();
 
   constructor(
     private readonly child: ChildProcess,
@@ -330,17 +331,17 @@ class FfmpegEncoder implements Encoder {
     return new Promise((resolve) => {
       const done = (): void => {
         stdin.off('close', done).off('error', done);
-        this.wake = undefined;
+        this.waiting.delete(done);
         resolve();
       };
-      this.wake = done;
+      this.waiting.add(done);
       stdin.on('close', done).on('error', done);
       void this.exit.then(done);
     });
   }
 
   private wakeWriter(): void {
-    if (this.queued < WRITE_AHEAD) this.wake?.();
+    if (this.queued < WRITE_AHEAD) for (const done of [...this.waiting]) done();
   }
 
   async finish(): Promise<void> {

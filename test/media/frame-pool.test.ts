@@ -145,6 +145,16 @@ describe('Encoder.write onWritten', () => {
     back.forEach((f, i) => expect(same(f, syntheticFrame(i, W, H)), `frame ${i}`).toBe(true));
   });
 
+  it('writes issued without waiting for each other (as uploads do) all resolve, and land in order', async () => {
+    const file = clip('concurrent.mkv');
+    const enc = await openEncoder({ path: file, format: 'ffv1', width: W, height: H, fps: rational(24), channels: 3, overwrite: false });
+    // More writers than WRITE_AHEAD wait for room at once: every one of them must be woken.
+    await Promise.all(Array.from({ length: FRAMES }, (_, i) => enc.write(syntheticFrame(i, W, H))));
+    await enc.finish();
+    const back = await collect(decodeFrames({ path: file, fps: rational(24), startFrame: 0, frameCount: FRAMES }));
+    back.forEach((f, i) => expect(same(f, syntheticFrame(i, W, H)), `frame ${i}`).toBe(true));
+  });
+
   it('is called for a frame the encoder refuses', async () => {
     const enc = await openEncoder({ path: clip('refused.mkv'), format: 'ffv1', width: W, height: H, fps: rational(24), channels: 3, overwrite: false });
     let called = 0;
