@@ -16,6 +16,8 @@
  *                   toModelRgb) → a "generated" picture of that crop (the inverted crop, standing
  *                   in for the model at full resolution) → compositeInPlace over the mask's box,
  *                   as renderMasked does → openEncoder prores422hq (rgb24 over a pipe → ffmpeg).
+ *                   As in renderMasked, decoded frames come from a FramePool and go back to it
+ *                   once the encoder's pipe has taken them.
  *
  * Prints frames/s (median and best of the repeats), ours/ffmpeg ratios (goal ≥ 0.95 against the
  * direct transcode) three ways: of the medians, of the bests, and the median of each repeat's own
@@ -34,6 +36,7 @@ import { openMaskFrames } from '../companion/jobs/mask-frames.ts';
 import { cropAround } from '../companion/engine/plan.ts';
 import { decodeFrames, openEncoder, probe, writeSyntheticClip, type Frame } from '../companion/media/index.ts';
 import { toModelRgb, type AnyFrame, type Depth } from '../companion/media/frame.ts';
+import { FramePool } from '../companion/media/frame-pool.ts';
 import { ffmpegPath, runTool } from '../companion/media/ffmpeg.ts';
 import { SCALE_FLAGS } from '../companion/media/decode.ts';
 import { envInt, fmt, machine, median, printMachine, tempDir } from './common.ts';
@@ -127,7 +130,9 @@ async function pipeline(src: string, out: string, depth: Depth): Promise<Record<
   const info = await probe(src);
   const encoder = await openEncoder({ path: out, format: 'prores422hq', width: W, height: H, fps: FPS, channels: 3, depth, overwrite: true });
   const masks = await openMaskFrames(mask, W, H, FPS, FRAMES);
-  const frames = decodeFrames({ path: src, info, fps: FPS, startFrame: 0, frameCount: FRAMES, width: W, height: H, channels: 3, depth })[Symbol.asyncIterator]();
+  // Decoded frames go back to the decoder once the encoder's pipe has them, as in renderMasked.
+  const pool = new FramePool({ width: W, height: H, channels: 3, depth });
+  const frames = decodeFrames({ path: src, info, fps: FPS, startFrame: 0, frameCount: FRAMES, width: W, height: H, channels: 3, depth, pool })[Symbol.asyncIterator]();
   try {
     for (let i = 0; ; i++) {
       let t = performance.now();
@@ -146,7 +151,7 @@ async function pipeline(src: string, out: string, depth: Depth): Promise<Record<
       masks.release([alpha]);
       stages.composite += performance.now() - t;
       t = performance.now();
-      await encoder.write(done);
+      await encoder.write(done, () => pool.release(done));
       stages.encode += performance.now() - t;
     }
     const t = performance.now();
@@ -250,7 +255,9 @@ async function main(): Promise<void> {
     console.log(`  ${parts.join(', ')}`);
     const self = median(ourRuns.map((r) => r.cpuSelf));
     const kids = median(ourRuns.map((r) => r.cpuChildren));
-    console.log(`  CPU: node ${fmt(self, 2)} s, ffmpeg decoder+encoder ${fmt(kids, 2)} s`);
+    console.log(
+      `  CPU: node ${fmt(self, 2)} s (${fmt((1000 * self) / FRAMES)} ms/frame), ffmpeg decoder+encoder ${fmt(kids, 2)} s (${fmt((1000 * kids) / FRAMES)} ms/frame)`,
+    );
   } finally {
     tmp.cleanup();
   }

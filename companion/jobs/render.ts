@@ -20,8 +20,9 @@ import type { Conditioning, PassRecord, PreviewRequest, WindowRequest } from '..
 import { maskDown, resize, type Rect } from '../engine/image.ts';
 import { cropAround, growTo, maskBounds, padToWindow, planChain, splitRange, unionRect, workingSize } from '../engine/plan.ts';
 import { leastWorkingSide } from '../engine/multiScale.ts';
-import { decodeFrames } from '../media/decode.ts';
-import type { Encoder } from '../media/encode.ts';
+import { decodeFrames, READ_AHEAD } from '../media/decode.ts';
+import { WRITE_AHEAD, type Encoder } from '../media/encode.ts';
+import { FramePool } from '../media/frame-pool.ts';
 import { toModelRgb, widen, type AnyFrame, type Frame } from '../media/frame.ts';
 import { compositeInPlace } from '../masks/composite.ts';
 import type { MaskAlpha } from '../masks/alpha.ts';
@@ -172,8 +173,9 @@ async function runWindow(ctx: Ctx, req: WindowRequest, index: number, total: num
   return out.frames;
 }
 
-async function write(ctx: Ctx, frame: AnyFrame): Promise<void> {
-  await ctx.encoder.write(frame);
+/** `onWritten`: the encoder no longer needs the frame's bytes (Encoder.write). */
+async function write(ctx: Ctx, frame: AnyFrame, onWritten?: () => void): Promise<void> {
+  await ctx.encoder.write(frame, onWritten);
   ctx.stats.framesWritten++;
 }
 
@@ -186,7 +188,11 @@ async function renderMasked(ctx: Ctx, spec: Extract<JobSpec, { kind: 'fill' | 'r
   const masks = await openMaskFrames(spec.mask, W, H, fps, range.count);
   // Decoded at the source's precision and with its alpha when the output keeps them (Pipeline).
   const { depth, channels, alphaInside, linear } = ctx.prepared.pipeline;
-  const source = decodeFrames({ path: range.path, info: range.info, fps, startFrame: range.start, frameCount: range.count, width: W, height: H, channels, depth, linear, ...placement(ctx.spec) })[Symbol.asyncIterator]();
+  // Each frame is composited in place and handed back to the decoder once the encoder's pipe
+  // has its bytes: a steady run recycles a window's worth of buffers instead of allocating.
+  const pool = new FramePool({ width: W, height: H, channels, depth }, Math.max(...windows) + READ_AHEAD + WRITE_AHEAD + 1);
+  const recycle = (f: AnyFrame) => () => pool.release(f);
+  const source = decodeFrames({ path: range.path, info: range.info, fps, startFrame: range.start, frameCount: range.count, width: W, height: H, channels, depth, linear, pool, ...placement(ctx.spec) })[Symbol.asyncIterator]();
   try {
     for (let w = 0; w < windows.length; w++) {
       // This window's frames and masks at full size: bounded by the model window, not the clip.
@@ -203,7 +209,7 @@ async function renderMasked(ctx: Ctx, spec: Extract<JobSpec, { kind: 'fill' | 'r
       }
       if (!bbox) {
         // Nothing masked in this window: the source passes through untouched.
-        for (const f of frames) await write(ctx, f);
+        for (const f of frames) await write(ctx, f, recycle(f));
         masks.release(alphas);
         continue;
       }
@@ -223,7 +229,7 @@ async function renderMasked(ctx: Ctx, spec: Extract<JobSpec, { kind: 'fill' | 'r
       for (let i = 0; i < frames.length; i++) {
         const back = resize(gen[i]!, region.width, region.height);
         // Into the decoded frame itself (this loop owns it), over the mask's box only.
-        await write(ctx, compositeInPlace(frames[i]!, back, region, alphas[i]!, alphaInside, linear));
+        await write(ctx, compositeInPlace(frames[i]!, back, region, alphas[i]!, alphaInside, linear), recycle(frames[i]!));
       }
       masks.release(alphas);
     }

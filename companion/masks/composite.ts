@@ -48,15 +48,23 @@ function blend(dst: AnyFrame, gen: Frame, at: Rect, alpha: Float32Array, box: Re
   // 8-bit model output onto a 16-bit source: k → 257·k maps 0..255 exactly onto 0..65535.
   const scale = toLinear ? 1 : dst.depth === 16 ? 257 : 1;
   const max = dst.depth === 16 ? 65535 : 255;
+  // 8-bit RGB over 8-bit RGB: a run of fully generated pixels is one copy of the model's bytes.
+  const copyRuns = !toLinear && dst.depth !== 16 && ch === 3 && gch === 3;
+  const xEnd = box.x + box.width;
   for (let y = box.y; y < box.y + box.height; y++) {
     const row = y * dst.width;
     const grow = (y - at.y) * gen.width - at.x;
-    for (let x = box.x; x < box.x + box.width; x++) {
+    for (let x = box.x; x < xEnd; x++) {
       const a = alpha[row + x]!;
       if (a === 0) continue;
       const o = (row + x) * ch;
       const g = (grow + x) * gch;
-      if (a === 1) {
+      if (a === 1 && copyRuns) {
+        let end = x + 1;
+        while (end < xEnd && alpha[row + end] === 1) end++;
+        out.set(gd.subarray(g, g + (end - x) * 3), o);
+        x = end - 1;
+      } else if (a === 1) {
         out[o] = gd[g]! * scale;
         out[o + 1] = gd[g + 1]! * scale;
         out[o + 2] = gd[g + 2]! * scale;

@@ -5,7 +5,7 @@
  */
 import type { Coverage } from './rasterize.ts';
 import type { ShapeGeometry } from './shapes.ts';
-import { boxSignedDistance, ellipseDistance, segmentDistance } from './distance.ts';
+import { boxSignedDistance, EllipseDistances, segmentDistance } from './distance.ts';
 
 type Rect = Extract<ShapeGeometry, { kind: 'rectangle' }>;
 type Ellipse = Extract<ShapeGeometry, { kind: 'ellipse' }>;
@@ -16,20 +16,33 @@ export function ramp(sd: number, feather: number): number {
   return a <= 0 ? 0 : a >= 1 ? 1 : a;
 }
 
-/** Columns i (clipped to the coverage) whose centres i + 0.5 lie in the open interval (lo, hi). */
-function openSpan(lo: number, hi: number, cov: Coverage): [number, number] {
-  return [Math.max(cov.x0, Math.floor(lo - 0.5) + 1), Math.min(cov.x1, Math.ceil(hi - 0.5))];
+/**
+ * Columns i (clipped to the coverage) whose centres i + 0.5 lie in the open interval (lo, hi):
+ * spanFrom(lo) ≤ i < spanTo(hi). Two scalar functions rather than a [from, to] pair: the
+ * per-row callers stay free of small arrays, whose element kinds (small integer or double)
+ * made V8 deoptimize the ellipse fill.
+ */
+function spanFrom(lo: number, cov: Coverage): number {
+  return Math.max(cov.x0, Math.floor(lo - 0.5) + 1);
+}
+
+function spanTo(hi: number, cov: Coverage): number {
+  return Math.min(cov.x1, Math.ceil(hi - 0.5));
+}
+
+/** Index of pixel (0, y) in cov.data: pixel (x, y) is at rowStart(cov, y) + x. */
+function rowStart(cov: Coverage, y: number): number {
+  return cov.base + y * cov.stride;
 }
 
 function fillSpan(cov: Coverage, y: number, i0: number, i1: number, value: number): void {
   if (i1 <= i0) return;
-  const row = (y - cov.y0) * (cov.x1 - cov.x0) - cov.x0;
+  const row = rowStart(cov, y);
   cov.data.fill(value, row + i0, row + i1);
 }
 
 export function fillRectangle(r: Rect, feather: number, cov: Coverage): void {
   const x0 = r.x, y0 = r.y, x1 = r.x + r.width, y1 = r.y + r.height;
-  const w = cov.x1 - cov.x0;
   if (feather === 0) {
     // Half-open [x0, x1) so that abutting rectangles tile with no overlap and no gap.
     const i0 = Math.max(cov.x0, Math.ceil(x0 - 0.5));
@@ -41,7 +54,7 @@ export function fillRectangle(r: Rect, feather: number, cov: Coverage): void {
   }
   for (let y = cov.y0; y < cov.y1; y++) {
     const py = y + 0.5;
-    const row = (y - cov.y0) * w - cov.x0;
+    const row = rowStart(cov, y);
     for (let x = cov.x0; x < cov.x1; x++) {
       cov.data[row + x] = ramp(boxSignedDistance(x + 0.5, py, x0, y0, x1, y1), feather);
     }
@@ -50,12 +63,11 @@ export function fillRectangle(r: Rect, feather: number, cov: Coverage): void {
 
 export function fillEllipse(e: Ellipse, feather: number, cov: Coverage): void {
   const { cx, cy, rx, ry } = e;
-  const w = cov.x1 - cov.x0;
   if (rx <= 0 || ry <= 0) {
     // Collapsed to a line or a point: no area, but a feather still shows the outline.
     if (feather === 0) return;
     for (let y = cov.y0; y < cov.y1; y++) {
-      const row = (y - cov.y0) * w - cov.x0;
+      const row = rowStart(cov, y);
       for (let x = cov.x0; x < cov.x1; x++) {
         cov.data[row + x] = ramp(segmentDistance(x + 0.5, y + 0.5, cx - rx, cy - ry, cx + rx, cy + ry), feather);
       }
@@ -68,6 +80,8 @@ export function fillEllipse(e: Ellipse, feather: number, cov: Coverage): void {
   // distance to the outline from below: s ≤ sIn is certainly ≥ h inside, s ≥ sOut ≥ h outside.
   const sIn = 1 - h / rmin;
   const sOut = 1 + h / rmin;
+  // One solver per outline, walked pixel by pixel: each solve starts from its neighbour's root.
+  const dist = rx >= ry ? new EllipseDistances(rx, ry) : new EllipseDistances(ry, rx);
   const major = rx >= ry;
   for (let y = cov.y0; y < cov.y1; y++) {
     const py = y + 0.5;
@@ -76,18 +90,19 @@ export function fillEllipse(e: Ellipse, feather: number, cov: Coverage): void {
     if (feather === 0) {
       if (v2 >= 1) continue;
       const hw = rx * Math.sqrt(1 - v2);
-      const [i0, i1] = openSpan(cx - hw, cx + hw, cov);
-      fillSpan(cov, y, i0, i1, 1);
+      fillSpan(cov, y, spanFrom(cx - hw, cov), spanTo(cx + hw, cov), 1);
       continue;
     }
     if (v2 >= sOut * sOut) continue;
     const hwOut = rx * Math.sqrt(sOut * sOut - v2);
     const hwIn = sIn > 0 && v2 < sIn * sIn ? rx * Math.sqrt(sIn * sIn - v2) : 0;
     // Certainly-1 core, shrunk a hair so rounding can only send pixels to the exact path.
-    const [c0, c1] = hwIn > 0 ? openSpan(cx - hwIn + 1e-7, cx + hwIn - 1e-7, cov) : [0, 0];
+    const c0 = hwIn > 0 ? spanFrom(cx - hwIn + 1e-7, cov) : 0;
+    const c1 = hwIn > 0 ? spanTo(cx + hwIn - 1e-7, cov) : 0;
     fillSpan(cov, y, c0, c1, 1);
-    const [o0, o1] = openSpan(cx - hwOut - 1e-7, cx + hwOut + 1e-7, cov);
-    const row = (y - cov.y0) * w - cov.x0;
+    const o0 = spanFrom(cx - hwOut - 1e-7, cov);
+    const o1 = spanTo(cx + hwOut + 1e-7, cov);
+    const row = rowStart(cov, y);
     const dv = Math.abs(py - cy);
     for (let x = o0; x < o1; x++) {
       if (x >= c0 && x < c1) {
@@ -102,7 +117,7 @@ export function fillEllipse(e: Ellipse, feather: number, cov: Coverage): void {
       else if ((1 - s) * rmin >= h) a = 1;
       else {
         const du = Math.abs(px - cx);
-        const d = major ? ellipseDistance(rx, ry, du, dv) : ellipseDistance(ry, rx, dv, du);
+        const d = major ? dist.at(du, dv) : dist.at(dv, du);
         a = ramp(s < 1 ? -d : d, feather);
       }
       cov.data[row + x] = a;
@@ -128,7 +143,7 @@ export function fillPolygon(points: readonly (readonly [number, number])[], feat
   const xs: number[] = [];
   for (let y = cov.y0; y < cov.y1; y++) {
     const py = y + 0.5;
-    const row = (y - cov.y0) * w - cov.x0;
+    const row = rowStart(cov, y);
     xs.length = 0;
     for (let i = 0; i < n; i++) {
       if (ay[i]! > py !== by[i]! > py) xs.push(ax[i]! + ((py - ay[i]!) * (bx[i]! - ax[i]!)) / (by[i]! - ay[i]!));
@@ -146,7 +161,8 @@ export function fillPolygon(points: readonly (readonly [number, number])[], feat
     for (let i = 0; i < n; i++) {
       const span = capsuleRow(ax[i]!, ay[i]!, bx[i]!, by[i]!, h, py);
       if (!span) continue;
-      const [i0, i1] = openSpan(span[0] - 1e-7, span[1] + 1e-7, cov);
+      const i0 = spanFrom(span[0] - 1e-7, cov);
+      const i1 = spanTo(span[1] + 1e-7, cov);
       for (let x = i0; x < i1; x++) {
         const d = segmentDistance(x + 0.5, py, ax[i]!, ay[i]!, bx[i]!, by[i]!);
         if (d < dmin[x - cov.x0]!) dmin[x - cov.x0] = d;

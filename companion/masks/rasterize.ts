@@ -45,9 +45,18 @@ function rasterize(mask: ShapesMask, frame: number, width: number, height: numbe
   // Union of the coverages written: alpha is 0 everywhere else (before inverting).
   let tx0 = width, ty0 = height, tx1 = 0, ty1 = 0;
   for (const shape of mask.shapes) {
-    const cov = coverage(shapeAt(shape, frame), shape.feather, width, height);
-    if (!cov) continue;
-    const { x0, y0, x1, y1, data } = cov;
+    const g = shapeAt(shape, frame);
+    const box = coverageBox(g, shape.feather, width, height);
+    if (!box) continue;
+    const { x0, y0, x1, y1 } = box;
+    if (shape.mode === 'add' && tx1 <= tx0) {
+      // The first shape that adds, onto an all-zero alpha: max(0, c) = c, so it is drawn straight
+      // into the frame's alpha (no coverage buffer to allocate and merge).
+      fill(g, shape.feather, coverageOver(box, alpha, width, 0));
+      tx0 = x0, ty0 = y0, tx1 = x1, ty1 = y1;
+      continue;
+    }
+    const { data } = fillCoverage(g, shape.feather, box);
     if (shape.mode === 'add') {
       tx0 = Math.min(tx0, x0), ty0 = Math.min(ty0, y0), tx1 = Math.max(tx1, x1), ty1 = Math.max(ty1, y1);
     }
@@ -69,18 +78,27 @@ function rasterize(mask: ShapesMask, frame: number, width: number, height: numbe
   return { alpha, touched: tx1 > tx0 && ty1 > ty0 ? { x: tx0, y: ty0, width: tx1 - tx0, height: ty1 - ty0 } : null };
 }
 
-/** One shape's alpha over the pixels it can affect (clipped to the frame), or null if none. */
-export interface Coverage {
-  /** Pixel index bounds, half-open: columns x0..x1-1, rows y0..y1-1. */
+/** Pixel index bounds, half-open: columns x0..x1-1, rows y0..y1-1. */
+export interface CoverageBox {
   x0: number;
   y0: number;
   x1: number;
   y1: number;
-  /** (x1-x0)×(y1-y0), row-major. */
-  data: Float32Array;
 }
 
-export function coverage(g: ShapeGeometry, feather: number, width: number, height: number): Coverage | null {
+/**
+ * One shape's alpha over the pixels it can affect (clipped to the frame): pixel (x, y) is
+ * data[base + y·stride + x]. Either its own (x1-x0)×(y1-y0) buffer or the frame's alpha itself.
+ * Fills write only inside the box and expect it all-zero to start with.
+ */
+export interface Coverage extends CoverageBox {
+  data: Float32Array;
+  stride: number;
+  base: number;
+}
+
+/** The pixels a shape can affect, or null if none are in the frame. */
+export function coverageBox(g: ShapeGeometry, feather: number, width: number, height: number): CoverageBox | null {
   const h = feather / 2;
   const [bx0, by0, bx1, by1] = boundsOf(g);
   // Pixel centres c = i + 0.5 within [b0 - h, b1 + h]; one extra pixel each side absorbs rounding.
@@ -88,11 +106,33 @@ export function coverage(g: ShapeGeometry, feather: number, width: number, heigh
   const y0 = Math.max(0, Math.floor(by0 - h - 0.5));
   const x1 = Math.min(width, Math.ceil(bx1 + h + 0.5) + 1);
   const y1 = Math.min(height, Math.ceil(by1 + h + 0.5) + 1);
-  if (x1 <= x0 || y1 <= y0) return null;
-  const cov: Coverage = { x0, y0, x1, y1, data: new Float32Array((x1 - x0) * (y1 - y0)) };
-  if (g.kind === 'rectangle') fillRectangle(g, feather, cov);
-  else if (g.kind === 'ellipse') fillEllipse(g, feather, cov);
-  else fillPolygon(g.points, feather, cov);
+  return x1 <= x0 || y1 <= y0 ? null : { x0: x0 | 0, y0: y0 | 0, x1: x1 | 0, y1: y1 | 0 };
+}
+
+/** One shape's alpha in its own buffer, row-major over its box; null if it misses the frame. */
+export function coverage(g: ShapeGeometry, feather: number, width: number, height: number): Coverage | null {
+  const box = coverageBox(g, feather, width, height);
+  return box && fillCoverage(g, feather, box);
+}
+
+function fillCoverage(g: ShapeGeometry, feather: number, box: CoverageBox): Coverage {
+  const w = box.x1 - box.x0;
+  const cov = coverageOver(box, new Float32Array(w * (box.y1 - box.y0)), w, -box.y0 * w - box.x0);
+  fill(g, feather, cov);
   return cov;
 }
 
+/**
+ * Every Coverage is made here, fields in one order and all small integers (`| 0`; -0 and
+ * integer-valued doubles would not be): the fills are hot loops, and V8 deoptimizes them each
+ * time it meets a Coverage of another hidden class.
+ */
+function coverageOver(box: CoverageBox, data: Float32Array, stride: number, base: number): Coverage {
+  return { x0: box.x0 | 0, y0: box.y0 | 0, x1: box.x1 | 0, y1: box.y1 | 0, data, stride: stride | 0, base: base | 0 };
+}
+
+function fill(g: ShapeGeometry, feather: number, cov: Coverage): void {
+  if (g.kind === 'rectangle') fillRectangle(g, feather, cov);
+  else if (g.kind === 'ellipse') fillEllipse(g, feather, cov);
+  else fillPolygon(g.points, feather, cov);
+}

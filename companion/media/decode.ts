@@ -13,7 +13,9 @@
 import { ReshootError } from '../errors.ts';
 import { formatRational, rational, type Rational } from '../../protocol/rational.ts';
 import { fitGeometry, placeFilter, type Fit } from './fit.ts';
-import { frameBytes, type AnyFrame, type DeepFrame, type Depth, type Frame } from './frame.ts';
+import { frameBuffer, frameBytes, type AnyFrame, type DeepFrame, type Depth, type Frame } from './frame.ts';
+import { FrameReader } from './frame-reader.ts';
+import { uninitializedFrame, type FramePool, type FrameShape } from './frame-pool.ts';
 import { exited, ffmpegPath, runTool, spawnTool, StderrTail, summarizeStderr } from './ffmpeg.ts';
 import { probe, type MediaInfo } from './probe.ts';
 import { inputArgs } from './safe-input.ts';
@@ -44,14 +46,25 @@ export interface DecodeOptions {
    * sRGB-curved view. Other sources ignore it.
    */
   linear?: boolean;
+  /**
+   * Buffers for the decoded frames (frame-pool.ts): frames the caller releases into it once it is
+   * done with them are filled again instead of allocating new ones. Ignored if its shape differs.
+   */
+  pool?: FramePool;
 }
+
+/**
+ * Whole frames decoded ahead of the consumer (frame-reader.ts): enough for ffmpeg to keep
+ * decoding while the frame loop composites and encodes the current one, and no more.
+ */
+export const READ_AHEAD = 2;
 
 /** The one scaler used everywhere: bicubic, with accurate rounding and full chroma. */
 export const SCALE_FLAGS = 'bicubic+accurate_rnd+full_chroma_int';
 
 /**
- * Streams frames [startFrame, startFrame + frameCount) of `path` at `fps`. Holds at most one
- * frame plus the pipe's buffer in memory. Stopping early (break / return()) kills ffmpeg.
+ * Streams frames [startFrame, startFrame + frameCount) of `path` at `fps`. Holds at most
+ * READ_AHEAD + 1 frames beyond those the caller keeps, plus the pipe's buffer. Stopping early (break / return()) kills ffmpeg.
  * A still image yields the same picture for every frame asked for.
  */
 export function decodeFrames(opts: DecodeOptions & { depth: 16 }): AsyncGenerator<DeepFrame, void, undefined>;
@@ -109,36 +122,28 @@ async function* decodeAny(opts: DecodeOptions): AsyncGenerator<AnyFrame, void, u
 
   const size = frameBytes(width, height, channels, depth);
   const alphaFix = channels === 4 && depth === 16 ? shiftedAlphaBits(info) : 0;
+  const shape = { width, height, channels, depth };
+  const pool = opts.pool && sameShape(opts.pool.shape, shape) ? opts.pool : undefined;
+  const take = (): AnyFrame => pool?.take() ?? uninitializedFrame(shape);
+  const reader = new FrameReader(child.stdout!, size, READ_AHEAD, take);
   let k = opts.startFrame; // next output frame to yield
   let source = firstSource; // index of the source frame being filled
-  // Every byte is overwritten from the pipe before a frame is yielded: no need to zero 6–12 MB a frame.
-  let frame = blankFrame(width, height, channels, depth, false);
-  let buf = new Uint8Array(frame.data.buffer);
-  let filled = 0;
   try {
-    for await (const chunk of child.stdout! as AsyncIterable<Buffer>) {
-      let offset = 0;
-      while (offset < chunk.length) {
-        const n = Math.min(size - filled, chunk.length - offset);
-        buf.set(chunk.subarray(offset, offset + n), filled);
-        filled += n;
-        offset += n;
-        if (filled < size) continue;
-        // A whole source frame: it fills every output frame that shows it (none when the
-        // source is faster and this frame is skipped, several when it is slower).
-        if (alphaFix) widenAlpha(frame as DeepFrame, alphaFix);
-        let first = true;
-        while (k < end && sourceFrameAt(k, opts.fps, info.fps) === source) {
-          yield first ? frame : copyFrame(frame);
-          first = false;
-          k++;
-        }
-        if (k >= end) return;
-        source++;
-        frame = blankFrame(width, height, channels, depth, false);
-        buf = new Uint8Array(frame.data.buffer);
-        filled = 0;
+    for (let frame = await reader.next(); frame; frame = await reader.next()) {
+      // A whole source frame: it fills every output frame that shows it (none when the
+      // source is faster and this frame is skipped, several when it is slower).
+      if (alphaFix) widenAlpha(frame as DeepFrame, alphaFix);
+      let shows = 0;
+      while (k + shows < end && sourceFrameAt(k + shows, opts.fps, info.fps) === source) shows++;
+      if (shows === 0) pool?.release(frame);
+      // Copies first: once yielded, the caller owns the frame (composites into it, hands it back).
+      const copies = Array.from({ length: Math.max(0, shows - 1) }, () => copyFrame(frame, take()));
+      for (const f of [...(shows > 0 ? [frame] : []), ...copies]) {
+        yield f;
+        k++;
       }
+      if (k >= end) return;
+      source++;
     }
     const { code, signal } = await exit;
     if (spawnError) throw new ReshootError('ffmpeg_missing', `Could not run ffmpeg: ${spawnError.message}`);
@@ -226,16 +231,23 @@ function rawPixFmt(channels: 3 | 4, depth: Depth): string {
   return channels === 4 ? 'rgba' : 'rgb24';
 }
 
-/** A frame of the given shape; `zeroed` false leaves its memory uninitialized (for a caller that fills every byte). */
-function blankFrame(width: number, height: number, channels: 3 | 4, depth: Depth, zeroed = true): AnyFrame {
+/** A zeroed frame of the given shape. */
+function blankFrame(width: number, height: number, channels: 3 | 4, depth: Depth): AnyFrame {
   const n = width * height * channels;
-  // allocUnsafeSlow: its own ArrayBuffer (offset 0, so 16-bit views are aligned), never pooled.
-  const bytes = zeroed ? new ArrayBuffer(n * (depth / 8)) : Buffer.allocUnsafeSlow(n * (depth / 8)).buffer;
-  return depth === 16 ? { width, height, channels, depth, data: new Uint16Array(bytes, 0, n) } : { width, height, channels, data: new Uint8Array(bytes, 0, n) };
+  return depth === 16 ? { width, height, channels, depth, data: new Uint16Array(n) } : { width, height, channels, data: new Uint8Array(n) };
 }
 
-function copyFrame(f: AnyFrame): AnyFrame {
+/** `f`'s samples in `into` (a frame of the same shape), or in a fresh frame. */
+function copyFrame(f: AnyFrame, into?: AnyFrame): AnyFrame {
+  if (into) {
+    frameBuffer(into).set(frameBuffer(f));
+    return into;
+  }
   return f.depth === 16 ? { ...f, data: f.data.slice() } : { ...f, data: f.data.slice() };
+}
+
+function sameShape(a: FrameShape, b: FrameShape): boolean {
+  return a.width === b.width && a.height === b.height && a.channels === b.channels && a.depth === b.depth;
 }
 
 /**

@@ -5,8 +5,8 @@
  * Outputs are atomic: ffmpeg writes to a hidden sibling (".name.partial-<pid>-<n>") that is
  * renamed into place only after ffmpeg exits cleanly, so Premiere never imports half a file
  * and a failed or cancelled render leaves nothing behind. Frames are piped as raw RGB(A) and
- * `write` resolves only when the pipe has room, so a fast producer cannot pile frames up in
- * memory while the encoder lags.
+ * `write` resolves only while fewer than WRITE_AHEAD frames wait for the pipe, so a fast producer
+ * cannot pile frames up in memory while the encoder lags.
  */
 import type { ChildProcess } from 'node:child_process';
 import { lstat, mkdir, rename, rm, writeFile } from 'node:fs/promises';
@@ -95,13 +95,25 @@ export interface Encoder {
   /** Final path (where the output appears after finish()). */
   readonly path: string;
   readonly framesWritten: number;
-  /** Queues one frame; resolves when ffmpeg can take more. Rejects with write_failed. */
-  write(frame: AnyFrame): Promise<void>;
+  /**
+   * Queues one frame; resolves when ffmpeg can take more (at most WRITE_AHEAD frames wait for the
+   * pipe). Rejects with write_failed. `onWritten` is called once the frame's bytes are no longer
+   * needed (the pipe has taken them, or the write failed): from then on the caller may reuse the
+   * buffer (frame-pool.ts). Until then it must not change it.
+   */
+  write(frame: AnyFrame, onWritten?: () => void): Promise<void>;
   /** Closes the stream, waits for ffmpeg and moves the output into place. */
   finish(): Promise<void>;
   /** Stops ffmpeg and removes the partial output. Safe to call at any time, more than once. */
   abort(): Promise<void>;
 }
+
+/**
+ * Frames the encoder's pipe may hold before write() waits. One frame would make the frame loop
+ * wait for ffmpeg to read each whole frame; with two, the loop prepares frame n + 1 while ffmpeg
+ * reads and encodes frame n, and memory stays bounded.
+ */
+export const WRITE_AHEAD = 2;
 
 let partialCounter = 0;
 /**
@@ -253,6 +265,10 @@ class FfmpegEncoder implements Encoder {
   /** Set when ffmpeg dies or the pipe breaks while we still expect it to be working. */
   private broken: Error | undefined;
   private readonly frameSize: number;
+  /** Frames handed to the pipe whose bytes it has not taken yet. */
+  private queued = 0;
+  /** Writers waiting for room (several when callers write without awaiting each other, as uploads do). */
+  private readonly waiting = new Set<() => void>();
 
   constructor(
     private readonly child: ChildProcess,
@@ -270,7 +286,21 @@ class FfmpegEncoder implements Encoder {
     });
   }
 
-  async write(frame: AnyFrame): Promise<void> {
+  async write(frame: AnyFrame, onWritten?: () => void): Promise<void> {
+    // Once only: a failed write may reach both the pipe's callback and the error path below.
+    let called = false;
+    const written = (): void => {
+      if (!called) (called = true), onWritten?.();
+    };
+    try {
+      await this.toPipe(frame, written);
+    } catch (e) {
+      written();
+      throw e;
+    }
+  }
+
+  private async toPipe(frame: AnyFrame, onWritten: () => void): Promise<void> {
     if (this.state !== 'open') throw this.fail(`the encoder is already ${this.state === 'finishing' ? 'finishing' : 'closed'}`);
     const { width, height, channels } = this.opts;
     const depth = this.opts.depth ?? 8;
@@ -282,25 +312,36 @@ class FfmpegEncoder implements Encoder {
     }
     if (this.broken) return this.failAfterExit();
     const stdin = this.child.stdin!;
-    const ok = stdin.write(bytes);
+    this.queued++;
+    stdin.write(bytes, () => {
+      this.queued--;
+      onWritten();
+      this.wakeWriter();
+    });
     this.framesWritten++;
-    if (!ok) {
-      // Backpressure: wait for room, or for ffmpeg to die (then 'drain' never comes).
+    if (this.queued >= WRITE_AHEAD) {
+      // Backpressure: wait until the pipe has taken a frame, or for ffmpeg to die.
       await this.roomOrExit(stdin);
-      if (this.broken) return this.failAfterExit();
+      if (this.broken) await this.failAfterExit();
     }
   }
 
-  /** Resolves on 'drain', or when the pipe or ffmpeg is gone; never rejects. */
+  /** Resolves once fewer than WRITE_AHEAD frames wait, or when the pipe or ffmpeg is gone; never rejects. */
   private roomOrExit(stdin: NonNullable<ChildProcess['stdin']>): Promise<void> {
     return new Promise((resolve) => {
       const done = (): void => {
-        stdin.off('drain', done).off('close', done).off('error', done);
+        stdin.off('close', done).off('error', done);
+        this.waiting.delete(done);
         resolve();
       };
-      stdin.on('drain', done).on('close', done).on('error', done);
+      this.waiting.add(done);
+      stdin.on('close', done).on('error', done);
       void this.exit.then(done);
     });
+  }
+
+  private wakeWriter(): void {
+    if (this.queued < WRITE_AHEAD) for (const done of [...this.waiting]) done();
   }
 
   async finish(): Promise<void> {
@@ -368,7 +409,15 @@ class ExrSequenceEncoder implements Encoder {
     private readonly partial: string,
   ) {}
 
-  async write(frame: AnyFrame): Promise<void> {
+  async write(frame: AnyFrame, onWritten?: () => void): Promise<void> {
+    try {
+      await this.writeFrame(frame);
+    } finally {
+      onWritten?.();
+    }
+  }
+
+  private async writeFrame(frame: AnyFrame): Promise<void> {
     if (this.state !== 'open') throw this.fail('the encoder is already closed');
     const { width, height, channels } = this.opts;
     const depth = this.opts.depth ?? 8;
