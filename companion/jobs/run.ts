@@ -95,7 +95,7 @@ export async function runJob(spec: JobSpec, opts: RunOptions = {}): Promise<RunR
     overwrite: opts.force ?? false,
     ...prepared.tags,
     sar: spec.sequence.pixelAspect,
-    transfer: prepared.pipeline.linear ? 'linear' : 'srgb',
+    transfer: prepared.pipeline.linear ? 'half' : 'srgb',
     colour,
   });
   let stats: RenderStats;
