@@ -35,22 +35,30 @@ let engine: Engine;
 const NAN_OUTSIDE = 2 * W + 3; // pixel (3, 2): far from the mask
 const INF_OUTSIDE = 30 * W + 35;
 const NAN_INSIDE = 18 * W + 20; // the ellipse's centre
+const ellipse = { kind: 'ellipse' as const, mode: 'add' as const, feather: 3, keyframes: [{ frame: 0, cx: 20, cy: 18, rx: 8, ry: 6 }] };
+/** A pixel in the ellipse's feather (0 < a < 1); the mask does not move. */
+const NAN_FEATHER = rasterizeShapes({ type: 'shapes', shapes: [ellipse], invert: false }, 0, W, H).findIndex((a) => a > 0.2 && a < 0.8);
 
-/** A linear HDR plate: red 0..20 across, green from -1.25 down, blue fine detail; NaN and Inf here and there. */
-function hdrFrame(i: number): DeepFrame {
-  const data = new Uint16Array(W * H * 3);
+/**
+ * A linear HDR plate: red 0..20 across, green from -1.25 down, blue fine detail; NaN and Inf
+ * here and there; with `alpha`, a ramp 0..1 down the frame.
+ */
+function hdrFrame(i: number, channels: 3 | 4 = 3): DeepFrame {
+  const data = new Uint16Array(W * H * channels);
   for (let y = 0; y < H; y++) {
     for (let x = 0; x < W; x++) {
-      const p = (y * W + x) * 3;
+      const p = (y * W + x) * channels;
       data[p] = toHalf((20 * x) / (W - 1));
       data[p + 1] = toHalf((y - 10) / 8);
       data[p + 2] = toHalf(0.5 + 0.49 * Math.sin(x * 0.7 + y * 1.3 + i) + 1e-3 * i);
+      if (channels === 4) data[p + 3] = toHalf(y / (H - 1));
     }
   }
-  data[NAN_OUTSIDE * 3] = 0x7e00;
-  data[INF_OUTSIDE * 3 + 1] = 0x7c00;
-  data[NAN_INSIDE * 3 + 2] = 0x7e00;
-  return { width: W, height: H, channels: 3, depth: 16, data };
+  data[NAN_OUTSIDE * channels] = 0x7e00;
+  data[INF_OUTSIDE * channels + 1] = 0x7c00;
+  data[NAN_INSIDE * channels + 2] = 0x7e00;
+  data[NAN_FEATHER * channels] = 0x7e00;
+  return { width: W, height: H, channels, depth: 16, data };
 }
 
 beforeAll(async () => {
@@ -110,7 +118,7 @@ describe('encodeExr', () => {
   it('openEncoder("exr") writes a folder numbered like the plate, atomically, the half bits as given', async () => {
     const out = path.join(tmp.dir, 'enc-out');
     const enc = await openEncoder({ path: out, format: 'exr', width: W, height: H, fps: FPS, channels: 3, depth: 16, overwrite: false, startNumber: 1001, transfer: 'half' });
-    const src = [0, 1, 2].map(hdrFrame);
+    const src = [0, 1, 2].map((i) => hdrFrame(i));
     for (const f of src) await enc.write(f);
     expect(readdirSync(tmp.dir).includes('enc-out')).toBe(false); // not before finish()
     await enc.finish();
@@ -121,8 +129,6 @@ describe('encodeExr', () => {
   });
 });
 
-const ellipse = { kind: 'ellipse' as const, feather: 3, keyframes: [{ frame: 0, cx: 20, cy: 18, rx: 8, ry: 6 }] };
-
 describe('a fill of a linear HDR EXR plate written to EXR', () => {
   it("keeps every sample outside the mask as the plate's own half bits (0..20, negatives, NaN, Inf); inside, finite linear values", async () => {
     const spec = parseJobSpec({
@@ -132,6 +138,7 @@ describe('a fill of a linear HDR EXR plate written to EXR', () => {
       output: { format: 'exr', path: path.join(tmp.dir, 'fill-exr') },
     });
     if (spec.kind !== 'fill' || spec.mask.type !== 'shapes') throw new Error('unreachable');
+    expect(NAN_FEATHER).toBeGreaterThan(0);
     const r = await runJob(spec, { engine });
     expect(r.provenance.media.depth).toBe(16);
     expect(readdirSync(r.output).filter((n) => n.endsWith('.exr')).sort()).toEqual([1002, 1003, 1004, 1005].map((n) => `frame_00${n}.exr`));
@@ -176,6 +183,7 @@ describe('a fill of a linear HDR EXR plate written to EXR', () => {
       expect(Number.isNaN(fromHalf(o.data[NAN_OUTSIDE * 3]!))).toBe(true);
       expect(o.data[INF_OUTSIDE * 3 + 1]).toBe(0x7c00);
       expect(Number.isFinite(fromHalf(o.data[NAN_INSIDE * 3 + 2]!))).toBe(true);
+      expect(generated.has(o.data[NAN_FEATHER * 3]!)).toBe(true); // a NaN under the feather takes the generated value
     }
     expect(above1).toBeGreaterThan(2000); // highlights up to 20.0 came back unclipped
     expect(negative).toBeGreaterThan(500);
@@ -197,6 +205,52 @@ describe('a fill of a linear HDR EXR plate written to EXR', () => {
     expect(e.message).toContain('sh010.1001.exr" is 40×37 but the sequence is 32×32');
     expect(existsSync(out)).toBe(false);
     expect(readdirSync(tmp.dir).filter((n) => n.includes('wrong-size'))).toEqual([]);
+  });
+
+  it("an RGBA plate: alpha outside the mask is the plate's own, inside opaque (1.0), blended in the feather", async () => {
+    const dir = path.join(tmp.dir, 'plate-rgba');
+    mkdirSync(dir);
+    for (let i = 0; i < 2; i++) writeFileSync(path.join(dir, `a.${1001 + i}.exr`), encodeExr(hdrFrame(i, 4), { compression: 'zip', transfer: 'half' }));
+    const spec = parseJobSpec({
+      kind: 'fill', seed: 4, steps: 2, sequence: { fps: '24', width: W, height: H }, source: { path: dir },
+      mask: { type: 'shapes', shapes: [ellipse] }, output: { format: 'exr', path: path.join(tmp.dir, 'fill-rgba') },
+    });
+    if (spec.kind !== 'fill' || spec.mask.type !== 'shapes') throw new Error('unreachable');
+    const r = await runJob(spec, { engine });
+    expect(r.provenance.media.alpha).toBe(true);
+    const out = await readFolder(r.output);
+    const a = rasterizeShapes(spec.mask, 0, W, H);
+    for (let f = 0; f < 2; f++) {
+      const src = hdrFrame(f, 4).data;
+      expect(out[f]!.channels).toBe(4);
+      for (let p = 0; p < W * H; p++) {
+        if (a[p] === 0) for (let c = 0; c < 4; c++) expect(out[f]!.data[p * 4 + c]).toBe(src[p * 4 + c]);
+        else if (a[p] === 1) expect(out[f]!.data[p * 4 + 3]).toBe(0x3c00);
+        else {
+          const v = fromHalf(out[f]!.data[p * 4 + 3]!);
+          expect(v).toBeGreaterThanOrEqual(fromHalf(src[p * 4 + 3]!));
+          expect(v).toBeLessThanOrEqual(1);
+        }
+      }
+    }
+  });
+
+  it('a plate whose data window is not its display window (overscan) is refused, naming the file', async () => {
+    const dir = path.join(tmp.dir, 'plate-overscan');
+    mkdirSync(dir);
+    const bytes = encodeExr(hdrFrame(0), { compression: 'zip', transfer: 'half' });
+    // Widen the display window by 8 px each side: the data window is then an inner part of it.
+    const at = bytes.indexOf('displayWindow\0box2i\0') + 'displayWindow\0box2i\0'.length + 4;
+    bytes.writeInt32LE(-8, at);
+    bytes.writeInt32LE(W + 7, at + 8);
+    writeFileSync(path.join(dir, 'o.1001.exr'), bytes);
+    const out = path.join(tmp.dir, 'overscan-out');
+    const e = await reshootErrorOf(
+      runJob(parseJobSpec({ kind: 'fill', seed: 1, steps: 2, sequence: { fps: '24', width: W, height: H }, source: { path: dir }, mask: { type: 'shapes', shapes: [ellipse] }, output: { format: 'exr', path: out } }), { engine }),
+      'source_unreadable',
+    );
+    expect(e.message).toContain(`o.1001.exr": its data window (${W}×${H} at 0,0) differs from its display window (${W + 16}×${H} at -8,0)`);
+    expect(existsSync(out)).toBe(false);
   });
 
   it('to a 16-bit PNG instead, the plate is shown through the sRGB curve and clipped to 0..1 (documented)', async () => {
