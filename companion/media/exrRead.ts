@@ -182,20 +182,21 @@ export function decodeExr(buf: Buffer, file: string): ExrImage {
 
 /** One block's rows (for each line, each channel's samples in stored order) into the picture. */
 function scatter(raw: Uint8Array, list: ExrChannel[], slot: Record<string, number>, width: number, y0: number, n: number, ch: number, out: Uint16Array): void {
-  const v = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-  let at = 0;
+  // 16-bit words of the block (little-endian, as typed arrays are on every supported CPU).
+  const words = raw.byteOffset & 1 ? new Uint16Array(new Uint8Array(raw).buffer) : new Uint16Array(raw.buffer, raw.byteOffset, raw.byteLength >> 1);
+  let at = 0; // in words
   for (let line = 0; line < n; line++) {
     const row = (y0 + line) * width * ch;
     for (const c of list) {
       const s = slot[c.name];
-      const step = c.type === 'half' ? 2 : 4;
+      const step = c.type === 'half' ? 1 : 2;
       if (s === undefined) {
         at += width * step;
         continue;
       }
       let o = row + s;
-      if (c.type === 'half') for (let x = 0; x < width; x++, at += 2, o += ch) out[o] = v.getUint16(at, true);
-      else for (let x = 0; x < width; x++, at += 4, o += ch) out[o] = floatBitsToHalf(v.getUint32(at, true));
+      if (c.type === 'half') for (let x = 0; x < width; x++, at++, o += ch) out[o] = words[at]!;
+      else for (let x = 0; x < width; x++, at += 2, o += ch) out[o] = floatBitsToHalf((words[at]! | (words[at + 1]! << 16)) >>> 0);
     }
   }
 }
@@ -220,13 +221,13 @@ function uncompress(h: ExrHeader, packed: Uint8Array, rawSize: number, lines: nu
  */
 function unpredict(t: Uint8Array): Uint8Array {
   const n = t.length;
-  const d = new Uint8Array(t);
-  for (let i = 1; i < n; i++) d[i] = (d[i - 1]! + d[i]! - 128) & 0xff;
+  // The delta predictor, undone in place (the input is ours: inflated or RLE-decoded just now).
+  for (let i = 1; i < n; i++) t[i] = (t[i - 1]! + t[i]! - 128) & 0xff;
   const out = new Uint8Array(n);
   const half = (n + 1) >> 1;
   for (let i = 0, a = 0, b = half; i < n; i += 2) {
-    out[i] = d[a++]!;
-    if (i + 1 < n) out[i + 1] = d[b++]!;
+    out[i] = t[a++]!;
+    if (i + 1 < n) out[i + 1] = t[b++]!;
   }
   return out;
 }
@@ -289,17 +290,17 @@ function unPiz(p: Uint8Array, list: ExrChannel[], width: number, lines: number, 
   }
   for (let i = 0; i < words.length; i++) words[i] = lut[words[i]!]!;
   // Back to the scanline layout: for each line, each channel's row of words.
-  const out = new Uint8Array(rawSize);
-  const ov = new DataView(out.buffer);
+  const out = new Uint16Array(rawSize / 2);
   let o = 0;
   for (let y = 0; y < lines; y++) {
     list.forEach((c, ci) => {
       const n = width * (c.type === 'half' ? 1 : 2);
       const from = starts[ci]! + y * n;
-      for (let i = 0; i < n; i++, o += 2) ov.setUint16(o, words[from + i]!, true);
+      out.set(words.subarray(from, from + n), o);
+      o += n;
     });
   }
-  return out;
+  return new Uint8Array(out.buffer);
 }
 
 /** Inverse of the 2D wavelet over an nx × ny plane of `w` starting at `base`, samples `ox` apart in x and `oy` in y. */
@@ -416,29 +417,59 @@ function hufUncompress(p: Uint8Array, out: Uint16Array): void {
     first[l] = c;
     c = Math.floor(next);
   }
-  // Symbols of each length in increasing order, so symbol = bySymbol[len][code - first[len]].
+  // Symbols of each length in increasing order, so symbol = byLength[len][code - first[len]].
   const byLength: number[][] = Array.from({ length: 59 }, () => []);
   for (let i = im; i <= iM; i++) if (lengths[i]) byLength[lengths[i]!]!.push(i);
-  const data = new BitReader(p, bits.byteEnd());
-  const endBit = data.position() + nBits;
+  // Codes of up to FAST bits are looked up from the next FAST bits at once ((symbol << 6) | length);
+  // longer ones, rare, are found bit by bit.
+  const fast = new Int32Array(1 << FAST).fill(-1);
+  for (let len = 1; len <= FAST; len++) {
+    byLength[len]!.forEach((sym, k) => {
+      const code = first[len]! + k;
+      if (code >= 2 ** len) throw new Error('bad Huffman table');
+      const from = code << (FAST - len);
+      fast.fill((sym << 6) | len, from, from + (1 << (FAST - len)));
+    });
+  }
+  const start = bits.byteEnd();
+  // Zero bytes after the end, so the 3-byte peek never reads past the array.
+  const data = new Uint8Array(p.length - start + 4);
+  data.set(p.subarray(start));
+  const peek = (pos: number): number => {
+    const i = pos >> 3;
+    return (((data[i]! << 16) | (data[i + 1]! << 8) | data[i + 2]!) >>> (10 - (pos & 7))) & FAST_MASK;
+  };
+  const bit = (pos: number): number => (data[pos >> 3]! >> (7 - (pos & 7))) & 1;
+  let pos = 0;
   let o = 0;
   const rlc = iM;
-  while (o < out.length && data.position() < endBit) {
-    let code = 0;
-    let len = 0;
-    let sym = -1;
-    while (len < 58) {
-      code = code * 2 + data.read(1);
-      len++;
-      const k = code - first[len]!;
-      if (count[len]! && k >= 0 && k < count[len]!) {
-        sym = byLength[len]![k]!;
-        break;
+  while (o < out.length && pos < nBits) {
+    let sym: number;
+    let len: number;
+    const e = fast[peek(pos)]!;
+    if (e >= 0) {
+      sym = e >> 6;
+      len = e & 63;
+    } else {
+      let code = peek(pos);
+      len = FAST;
+      sym = -1;
+      while (len < 58) {
+        code = code * 2 + bit(pos + len);
+        len++;
+        const k = code - first[len]!;
+        if (count[len]! && k >= 0 && k < count[len]!) {
+          sym = byLength[len]![k]!;
+          break;
+        }
       }
+      if (sym < 0) throw new Error('bad Huffman code');
     }
-    if (sym < 0 || data.position() > endBit) throw new Error('bad Huffman code');
+    pos += len;
+    if (pos > nBits) throw new Error('Huffman data cut short');
     if (sym === rlc) {
-      const run = data.read(8);
+      const run = (peek(pos) >> (FAST - 8)) & 0xff;
+      pos += 8;
       if (o === 0 || o + run > out.length) throw new Error('Huffman run out of range');
       out.fill(out[o - 1]!, o, o + run);
       o += run;
@@ -446,6 +477,9 @@ function hufUncompress(p: Uint8Array, out: Uint16Array): void {
   }
   if (o !== out.length) throw new Error(`Huffman data gives ${o} words, not ${out.length}`);
 }
+
+const FAST = 14;
+const FAST_MASK = (1 << FAST) - 1;
 
 /** Bits of a byte array, most significant first. */
 class BitReader {
@@ -464,9 +498,6 @@ class BitReader {
       v = v * 2 + ((byte >> (7 - (this.bit & 7))) & 1);
     }
     return v;
-  }
-  position(): number {
-    return this.bit;
   }
   /** The first whole byte after what was read. */
   byteEnd(): number {
