@@ -37,6 +37,8 @@ export interface Prepared {
   pipeline: Pipeline;
   /** Timecode, reel and sound the output carries (see pickTags). */
   tags: OutputTags;
+  /** What the output leaves out of the source, for the provenance (e.g. an EXR plate's Z channel). */
+  notes: string[];
 }
 
 export interface OutputTags {
@@ -127,10 +129,10 @@ export async function prepare(spec: JobSpec, opts: PrepareOptions): Promise<Prep
 
   const pipeline = pickPipeline(spec, ranges[0]?.info);
   // An EXR plate kept as stored: a file its reader refuses, or one of another size, fails now.
-  if (pipeline.linear) await checkExrPlate(ranges[0]!.info, width, height);
+  const notes = pipeline.linear ? await checkExrPlate(ranges[0]!.info, width, height) : [];
   const outputPath = resolveOutput(spec, opts);
   await checkOutputWritable(outputPath);
-  return { seed, ranges, outputPath, outputFrames, pipeline, tags: pickTags(spec, ranges) };
+  return { seed, ranges, outputPath, outputFrames, pipeline, tags: pickTags(spec, ranges), notes };
 }
 
 /**

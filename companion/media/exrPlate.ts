@@ -8,6 +8,7 @@
  * the sequence's size, which `checkExrPlate` makes sure of before any work starts.
  */
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { ReshootError } from '../errors.ts';
 import { readExr, readExrHeader } from './exrRead.ts';
 import type { DeepFrame } from './frame.ts';
@@ -17,8 +18,9 @@ import { sequenceFile } from './sequence.ts';
 /**
  * Refuses, before work starts, a plate this path cannot carry exactly: a file exrRead.ts does
  * not read (named, with its compression or layout), or a picture that is not the sequence's size.
+ * Returns notes for the provenance: channels the output will not carry (Z, AOVs).
  */
-export async function checkExrPlate(info: MediaInfo, width: number, height: number): Promise<void> {
+export async function checkExrPlate(info: MediaInfo, width: number, height: number): Promise<string[]> {
   const seq = info.sequence!;
   const file = sequenceFile(info.path, seq.start);
   const h = readExrHeader(await readFile(file), file);
@@ -37,6 +39,8 @@ export async function checkExrPlate(info: MediaInfo, width: number, height: numb
         `overscan plates are not carried to EXR. Crop the plate to its display window, or choose another output format.`,
     );
   }
+  const skipped = h.channels.map((c) => c.name).filter((n) => !['R', 'G', 'B', 'A'].includes(n));
+  return skipped.length ? [`${path.basename(file)}: channels ${skipped.join(', ')} are not carried to the output (only R, G, B and A are)`] : [];
 }
 
 /** Images [start, start + count) of the plate (0 = its first image), as width × height half-bit frames with `channels` channels. */

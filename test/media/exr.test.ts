@@ -6,6 +6,7 @@
  * inside. A display-referred frame is linearized with the sRGB curve. Other outputs of such a
  * plate are clipped to 0..1 (documented in the README).
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -233,6 +234,23 @@ describe('a fill of a linear HDR EXR plate written to EXR', () => {
         }
       }
     }
+  });
+
+  it('a plate with other channels (Z): they are skipped, and the provenance says so', async () => {
+    const dir = path.join(tmp.dir, 'plate-z');
+    mkdirSync(dir);
+    for (let i = 0; i < 2; i++) {
+      execFileSync('oiiotool', [path.join(plate, `sh010.${1001 + i}.exr`), '--ch', 'R,G,B,Z=2.5', '--compression', 'piz', '-o', path.join(dir, `z.${1001 + i}.exr`)]);
+    }
+    const r = await runJob(parseJobSpec({
+      kind: 'fill', seed: 4, steps: 2, sequence: { fps: '24', width: W, height: H }, source: { path: dir },
+      mask: { type: 'shapes', shapes: [ellipse] }, output: { format: 'exr', path: path.join(tmp.dir, 'fill-z') },
+    }), { engine });
+    expect(r.provenance.media.notes).toEqual(['z.1001.exr: channels Z are not carried to the output (only R, G, B and A are)']);
+    const [first] = await readFolder(r.output);
+    const a = rasterizeShapes({ type: 'shapes', shapes: [ellipse], invert: false }, 0, W, H);
+    const src = hdrFrame(0).data;
+    for (let p = 0; p < W * H; p++) if (a[p] === 0) for (let c = 0; c < 3; c++) expect(first!.data[p * 3 + c]).toBe(src[p * 3 + c]);
   });
 
   it('a plate whose data window is not its display window (overscan) is refused, naming the file', async () => {
