@@ -53,7 +53,7 @@ export async function* exrPlateFrames(info: MediaInfo, start: number, count: num
     const file = sequenceFile(info.path, seq.start + start + i);
     const img = await readExr(file);
     if (img.width !== width || img.height !== height) {
-      throw new ReshootError('source_unreadable', `"${file}" is ${img.width}×${img.height}; the plate is ${width}×${height}.`);
+      throw new ReshootError('source_unreadable', `"${file}" is ${img.width}×${img.height}, not ${width}×${height} like the plate's first image; an EXR plate read as stored is never scaled.`);
     }
     yield { width: img.width, height: img.height, channels, depth: 16, data: img.channels === channels ? img.data : reshape(img.data, img.channels, channels) };
   }
