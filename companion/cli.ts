@@ -178,6 +178,15 @@ async function serve(args: string[]): Promise<number> {
     console.error(`reshoot serve: --port must be a port number, got ${values.port}`);
     return 2;
   }
+  // Ctrl+C / SIGTERM are caught from before the start: the connection file tells clients the
+  // companion is up, and a signal that lands between writing it and the line that waits for
+  // one must still close it cleanly (exit 0, connection file and lock removed), not meet Node's
+  // default action (death by signal, both files left behind).
+  let stopRequested = (): void => {};
+  const stopped = new Promise<void>((resolve) => (stopRequested = resolve));
+  const onStop = (): void => stopRequested();
+  process.once('SIGINT', onStop);
+  process.once('SIGTERM', onStop);
   let service;
   try {
     service = await startService({
@@ -190,6 +199,8 @@ async function serve(args: string[]): Promise<number> {
     });
   } catch (e) {
     // Another instance on this home, a full disk, a taken port: one line, exit 1, nothing left behind.
+    process.off('SIGINT', onStop);
+    process.off('SIGTERM', onStop);
     if (e instanceof StartError) {
       console.error(`reshoot serve: ${e.message}`);
       return 1;
@@ -205,11 +216,7 @@ async function serve(args: string[]): Promise<number> {
   else console.log(`  providers, tried in order: ${providersFor().join(', ')} (RESHOOT_PROVIDER picks one; reshoot doctor says which run here)`);
   console.log(`  connection file: ${service.connectionFile}`);
   console.log(`  jobs: ${service.queue.list().length} on record; Ctrl+C stops`);
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
+  await stopped;
   console.log('stopping…');
   await service.close();
   return 0;

@@ -466,12 +466,15 @@ export class JobQueue extends EventEmitter<JobQueueEvents> {
     await this.transition(r.id, { state: 'failed', recovered: 'failed', result: undefined, error }, (seq) => ({ event: 'failed', jobId: r.id, seq, error }));
   }
 
-  /** Removes what a crash left of unfinished writes: `.name.partial-*`, `.name.old-*`, `x.json.partial-*`. */
+  /**
+   * Removes what a crash left of unfinished writes: `.name.partial-*`, `.name.old-*`,
+   * `x.json.partial-*`, in each job's results folder and in the results folder itself (where the
+   * output check's probe goes while a job's folder does not exist yet; media/writable.ts).
+   */
   private async removePartials(): Promise<void> {
     const root = this.store!.resultsDir;
     const dirs = await readdir(root).catch(() => [] as string[]);
-    for (const d of dirs) {
-      const dir = path.join(root, d);
+    for (const dir of [root, ...dirs.map((d) => path.join(root, d))]) {
       const entries = await readdir(dir).catch(() => [] as string[]);
       for (const name of entries) {
         if (!PARTIAL_ENTRY.test(name)) continue;

@@ -24,6 +24,7 @@ import { decodeFrames, READ_AHEAD } from '../media/decode.ts';
 import { WRITE_AHEAD, type Encoder } from '../media/encode.ts';
 import { FramePool } from '../media/frame-pool.ts';
 import { toModelRgb, widen, type AnyFrame, type Frame } from '../media/frame.ts';
+import { toHalfFrame } from '../media/linear.ts';
 import { compositeInPlace } from '../masks/composite.ts';
 import type { MaskAlpha } from '../masks/alpha.ts';
 import type { ModelManifest } from '../models/types.ts';
@@ -335,11 +336,15 @@ function seqSize(spec: JobSpec): { width: number; height: number } {
   return { width: spec.sequence.width, height: spec.sequence.height };
 }
 
-/** Generated frames, scaled to the sequence and written at the output's depth (16: 8-bit levels widened, k → 257·k). */
+/**
+ * Generated frames, scaled to the sequence and written at the output's depth (16: 8-bit levels
+ * widened, k → 257·k; an EXR plate's half bits: levels linearized, media/linear.ts).
+ */
 async function writeUp(ctx: Ctx, frames: Frame[]): Promise<void> {
   const { width, height } = seqSize(ctx.spec);
-  const deep = ctx.prepared.pipeline.depth === 16;
-  for (const f of frames) await write(ctx, deep ? widen(resize(f, width, height)) : resize(f, width, height));
+  const { depth, linear } = ctx.prepared.pipeline;
+  const deepen = linear ? toHalfFrame : widen;
+  for (const f of frames) await write(ctx, depth === 16 ? deepen(resize(f, width, height)) : resize(f, width, height));
 }
 
 async function renderExtend(ctx: Ctx, spec: ExtendJob): Promise<void> {
@@ -363,14 +368,14 @@ async function renderGenerate(ctx: Ctx, spec: GenerateJob): Promise<void> {
   const range = ctx.prepared.ranges[0];
   // The optional still is the first frame of the shot: known, and part of the output, written at
   // the output's depth (a deep source's still keeps its own 16-bit values).
-  const { depth } = ctx.prepared.pipeline;
+  const { depth, linear } = ctx.prepared.pipeline;
   const first: AnyFrame[] = [];
   if (range) {
-    const args = { path: range.path, info: range.info, fps: spec.sequence.fps, startFrame: range.start, frameCount: 1, ...seqSize(spec), channels: 3 as const, depth, ...placement(spec) };
+    const args = { path: range.path, info: range.info, fps: spec.sequence.fps, startFrame: range.start, frameCount: 1, ...seqSize(spec), channels: 3 as const, depth, linear, ...placement(spec) };
     for await (const f of decodeFrames(args)) first.push(f);
   }
   for (const f of first) await write(ctx, f);
-  const still = first.map((f) => resize(toModelRgb(f), size.width, size.height));
+  const still = first.map((f) => resize(toModelRgb(f, undefined, linear), size.width, size.height));
   const made = await chain(ctx, { known: still, count: count - still.length, suffix: [], reversed: false, ...size });
   await writeUp(ctx, made);
 }

@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { checkOutputWritable } from '../media/writable.ts';
+import { checkExrPlate } from '../media/exrPlate.ts';
 import { equalRational, formatRational, timeToFrames, toNumber, type JobSpec, type Source } from '../../protocol/index.ts';
 import { ReshootError } from '../errors.ts';
 import { FORMAT_EXTENSION } from '../media/encode.ts';
@@ -36,6 +37,8 @@ export interface Prepared {
   pipeline: Pipeline;
   /** Timecode, reel and sound the output carries (see pickTags). */
   tags: OutputTags;
+  /** What the output leaves out of the source, for the provenance (e.g. an EXR plate's Z channel). */
+  notes: string[];
 }
 
 export interface OutputTags {
@@ -60,8 +63,9 @@ export interface Pipeline {
   /** Alpha of generated pixels when channels = 4. */
   alphaInside: AlphaInside;
   /**
-   * Samples are linear light (an EXR plate filled into EXR: ffmpeg's linear decode, written back
-   * exactly; media/linear.ts); the model sees them through the sRGB curve. False: display-referred.
+   * EXR plate to EXR output: samples are the plate's half-float bits (linear light, read by
+   * media/exrPlate.ts, written back as they are; generated pixels linearized; media/linear.ts);
+   * the model sees them clipped to [0, 1] through the sRGB curve. False: display-referred.
    */
   linear: boolean;
 }
@@ -123,9 +127,12 @@ export async function prepare(spec: JobSpec, opts: PrepareOptions): Promise<Prep
     else await probe(spec.mask.path); // exists and decodes: fail now, not mid-render
   }
 
+  const pipeline = pickPipeline(spec, ranges[0]?.info);
+  // An EXR plate kept as stored: a file its reader refuses, or one of another size, fails now.
+  const notes = pipeline.linear ? await checkExrPlate(ranges[0]!.info, width, height) : [];
   const outputPath = resolveOutput(spec, opts);
   await checkOutputWritable(outputPath);
-  return { seed, ranges, outputPath, outputFrames, pipeline: pickPipeline(spec, ranges[0]?.info), tags: pickTags(spec, ranges) };
+  return { seed, ranges, outputPath, outputFrames, pipeline, tags: pickTags(spec, ranges), notes };
 }
 
 /**
@@ -189,7 +196,10 @@ export function pickPipeline(spec: JobSpec, source: MediaInfo | undefined): Pipe
   // levels widened. H.264 is 8-bit 4:2:0 here: a deeper source gains nothing from a 16-bit path into it.
   const depth: Depth = source !== undefined && source.bitDepth > 8 && format !== 'h264' ? 16 : 8;
   const keepAlpha = passThrough && source.hasAlpha && alpha !== 'none' && ALPHA_FORMATS.includes(format);
-  const linear = passThrough && depth === 16 && format === 'exr' && source.sequence?.ext === 'exr';
+  // Kinds that write the plate's own pixels (a fill's surroundings, a generate's first frame)
+  // carry an EXR plate into EXR as its half bits; the others write only what the model made.
+  const writesPlate = passThrough || spec.kind === 'generate';
+  const linear = writesPlate && depth === 16 && format === 'exr' && source?.sequence?.ext === 'exr';
   return { depth, channels: keepAlpha ? 4 : 3, alphaInside: alpha === 'source' ? 'source' : 'opaque', linear };
 }
 

@@ -53,7 +53,8 @@ export interface Provenance {
   spec: unknown;
   /** Bits per channel and alpha of the written frames (16 = the source's precision kept). */
   /** `colour`: the Y'CbCr matrix/primaries/transfer tags written (colour.ts; unused by RGB formats). */
-  media: { depth: number; alpha: boolean; timecode: string | null; reelName: string | null; audio: string | null; colour: Colour };
+  /** `notes`: what the output leaves out of the source (an EXR plate's channels other than R, G, B, A). */
+  media: { depth: number; alpha: boolean; timecode: string | null; reelName: string | null; audio: string | null; colour: Colour; notes: string[] };
   /** The denoising passes each window ran (width, height, steps; two for multi-scale), and why they differ from the recipe when they do. */
   sampling: { passes: PassRecord[][]; notes: string[] };
   timings: { totalSeconds: number; loadSeconds: number; renderSeconds: number; windows: number; meanStepMs: number; tokensPerWindow: number[] };
@@ -96,7 +97,7 @@ export async function runJob(spec: JobSpec, opts: RunOptions = {}): Promise<RunR
     overwrite: opts.force ?? false,
     ...prepared.tags,
     sar: spec.sequence.pixelAspect,
-    transfer: prepared.pipeline.linear ? 'linear' : 'srgb',
+    transfer: prepared.pipeline.linear ? 'half' : 'srgb',
     colour,
   });
   let stats: RenderStats;
@@ -138,6 +139,7 @@ export async function runJob(spec: JobSpec, opts: RunOptions = {}): Promise<RunR
       reelName: prepared.tags.reelName ?? null,
       audio: prepared.tags.audio?.codec ?? null,
       colour,
+      notes: prepared.notes,
     },
     sampling: { passes: stats.passes, notes: stats.notes },
     timings: {

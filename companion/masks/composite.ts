@@ -8,7 +8,7 @@
 import type { Rect } from '../engine/image.ts';
 import type { AnyFrame, Frame } from '../media/frame.ts';
 import type { MaskAlpha } from './alpha.ts';
-import { modelToLinearTable } from '../media/linear.ts';
+import { blendHalf } from './compositeHalf.ts';
 
 /**
  * Alpha of the generated pixels: 'opaque' (default) makes them fully opaque — the model paints
@@ -31,22 +31,21 @@ export function compositeOver(src: AnyFrame, gen: Frame, at: Rect, alpha: Float3
  */
 export function compositeInPlace(src: AnyFrame, gen: Frame, at: Rect, mask: MaskAlpha, alphaInside: AlphaInside = 'opaque', linear = false): AnyFrame {
   const box = mask.bounds && intersect(mask.bounds, at);
-  if (box) blend(src, gen, at, mask.alpha, box, alphaInside, linear && src.depth === 16 ? modelToLinearTable() : undefined);
+  // A linear EXR plate's samples are half-float bits: blended in float (compositeHalf.ts).
+  if (box && linear && src.depth === 16) blendHalf(src, gen, at, mask.alpha, box, alphaInside);
+  else if (box) blend(src, gen, at, mask.alpha, box, alphaInside);
   return src;
 }
 
-/**
- * out = out·(1 − a) + gen·a over `box` (inside `at`, where `gen` sits). `toLinear` maps the
- * model's sRGB levels into a linear plate's samples (linear.ts): the blend is then in linear light.
- */
-function blend(dst: AnyFrame, gen: Frame, at: Rect, alpha: Float32Array, box: Rect, alphaInside: AlphaInside, toLinear?: Uint16Array): void {
+/** out = out·(1 − a) + gen·a over `box` (inside `at`, where `gen` sits). */
+function blend(dst: AnyFrame, gen: Frame, at: Rect, alpha: Float32Array, box: Rect, alphaInside: AlphaInside): void {
   const out = dst.data;
   const ch = dst.channels;
   const gch = gen.channels;
-  const gd = toLinear ? mapSamples(gen.data, toLinear) : gen.data;
+  const gd = gen.data;
   const setAlpha = ch === 4 && alphaInside === 'opaque';
   // 8-bit model output onto a 16-bit source: k → 257·k maps 0..255 exactly onto 0..65535.
-  const scale = toLinear ? 1 : dst.depth === 16 ? 257 : 1;
+  const scale = dst.depth === 16 ? 257 : 1;
   const max = dst.depth === 16 ? 65535 : 255;
   // 8-bit RGB over 8-bit RGB: a run of fully generated pixels is one copy of the model's bytes.
   const copyRuns = !toLinear && dst.depth !== 16 && ch === 3 && gch === 3;
@@ -77,12 +76,6 @@ function blend(dst: AnyFrame, gen: Frame, at: Rect, alpha: Float32Array, box: Re
       }
     }
   }
-}
-
-function mapSamples(data: Uint8Array, table: Uint16Array): Uint16Array {
-  const out = new Uint16Array(data.length);
-  for (let i = 0; i < data.length; i++) out[i] = table[data[i]!]!;
-  return out;
 }
 
 function intersect(a: Rect, b: Rect): Rect | null {

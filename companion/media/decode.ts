@@ -19,6 +19,7 @@ import { uninitializedFrame, type FramePool, type FrameShape } from './frame-poo
 import { exited, ffmpegPath, runTool, spawnTool, StderrTail, summarizeStderr } from './ffmpeg.ts';
 import { probe, type MediaInfo } from './probe.ts';
 import { inputArgs } from './safe-input.ts';
+import { exrPlateFrames } from './exrPlate.ts';
 import { sourceMatrix } from './colour.ts';
 
 export interface DecodeOptions {
@@ -42,8 +43,9 @@ export interface DecodeOptions {
   /** Pass a probe result you already have to skip probing again. */
   info?: MediaInfo;
   /**
-   * EXR sequences: deliver ffmpeg's linear decode (no curve; 16-bit, linear.ts) instead of the
-   * sRGB-curved view. Other sources ignore it.
+   * EXR sequences: deliver the plate's own half-float bits (16-bit words, read by exrPlate.ts at
+   * its own size, values above 1.0 kept) instead of ffmpeg's sRGB-curved view clipped to [0, 1].
+   * Other sources ignore it.
    */
   linear?: boolean;
   /**
@@ -85,6 +87,11 @@ async function* decodeAny(opts: DecodeOptions): AsyncGenerator<AnyFrame, void, u
   const depth = opts.depth ?? 8;
   checkSize(width, height);
 
+  if (opts.linear && info.sequence?.ext === 'exr') {
+    yield* exrPlateFrames(info, opts.startFrame, opts.frameCount, width, height, channels);
+    return;
+  }
+
   if (info.isImage) {
     const still = await readImage(info.path, { width, height, channels, depth, info, fit: opts.fit, pixelAspect: opts.pixelAspect });
     for (let i = 0; i < opts.frameCount; i++) yield i === 0 ? still : copyFrame(still);
@@ -102,8 +109,8 @@ async function* decodeAny(opts: DecodeOptions): AsyncGenerator<AnyFrame, void, u
     // No seeking in a sequence: start reading at the first wanted image.
     seek.push('-f', 'image2', '-framerate', formatRational(opts.fps), '-start_number', String(info.sequence.start + firstSource));
     // EXR holds linear light: shown to the model and written out with the sRGB curve, as a comp
-    // viewer shows it, unless the caller keeps it linear (an EXR plate written back to EXR).
-    if (info.sequence.ext === 'exr' && !opts.linear) seek.push('-apply_trc', 'iec61966_2_1');
+    // viewer shows it (an EXR plate written back to EXR is read by exrPlate.ts instead).
+    if (info.sequence.ext === 'exr') seek.push('-apply_trc', 'iec61966_2_1');
   } else if (firstSource > 0) {
     seek.push('-ss', (info.videoStartOffset + ((firstSource - 0.5) * info.fps.den) / info.fps.num).toFixed(6));
   }

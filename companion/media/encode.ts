@@ -68,8 +68,8 @@ export interface EncoderOptions {
   /** Number of the first image of a sequence output (default 1; a plate's own numbering, e.g. 1001). */
   startNumber?: number;
   /**
-   * EXR only: what the frames' samples mean (exr.ts): 'linear' = ffmpeg's linear decode of an EXR
-   * plate (written back exactly), 'srgb' (default) = display-referred, linearized for EXR.
+   * EXR only: what the frames' samples mean (exr.ts): 'half' = half-float bits of an EXR plate
+   * (written as they are), 'srgb' (default) = display-referred, linearized for EXR.
    */
   transfer?: ExrTransfer;
   /** EXR only: 'zip' (default; lossless, like most VFX plates) or 'none'. */

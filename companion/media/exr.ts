@@ -3,23 +3,22 @@
  * Scanline files, half-float R, G, B (and A), uncompressed or ZIP (16 lines a block, zlib from
  * node:zlib), laid out as the OpenEXR "file layout" document describes: magic and version,
  * header attributes, the offset table, then the blocks (y, byte count, each channel's row in
- * channel-name order: A, B, G, R).
+ * channel-name order: A, B, G, R). Files are read back by exrRead.ts.
  *
- * Frames reach this writer as 8- or 16-bit integers in one of two meanings (ExrTransfer):
- *  - 'linear': 16-bit samples of ffmpeg's own EXR decode (linear light, no curve applied), as
- *    the pipeline carries an EXR plate it writes back to EXR. Each sample is written as the half
- *    that ffmpeg decodes to that very sample, so a plate read back through ffmpeg is bit-exact
- *    wherever the job did not touch it.
- *  - 'srgb': display-referred samples (any other source, or an EXR shown through the sRGB curve);
- *    they are linearized with the sRGB curve (IEC 61966-2-1), the curve EXR plates are viewed
- *    through for the model, and rounded to the nearest half.
+ * Frames reach this writer in one of two meanings (ExrTransfer):
+ *  - 'half': 16-bit words that ARE half-float bits of linear light, as an EXR plate travels when
+ *    it is written back to EXR (exrPlate.ts). They are written as they are, so every sample the
+ *    job did not touch is the plate's own, above 1.0, negative, NaN or Inf alike.
+ *  - 'srgb': display-referred 8- or 16-bit samples (any other source, and frames the model
+ *    made); they are linearized with the sRGB curve (IEC 61966-2-1), the curve EXR plates are
+ *    viewed through for the model, and rounded to the nearest half.
  */
 import { deflateSync } from 'node:zlib';
 import type { Rational } from '../../protocol/rational.ts';
 import type { AnyFrame } from './frame.ts';
 
 export type ExrCompression = 'none' | 'zip';
-export type ExrTransfer = 'linear' | 'srgb';
+export type ExrTransfer = 'half' | 'srgb';
 
 export interface ExrOptions {
   compression: ExrCompression;
@@ -35,11 +34,13 @@ const COMPRESSION_CODE: Record<ExrCompression, number> = { none: 0, zip: 3 };
 /** One EXR file holding `frame` (3 channels: R, G, B; 4: plus A). */
 export function encodeExr(frame: AnyFrame, opts: ExrOptions): Buffer {
   const { width, height, channels } = frame;
-  const toHalf = halfTable(opts.transfer, frame.depth === 16 ? 16 : 8);
+  const asIs = opts.transfer === 'half';
+  if (asIs && frame.depth !== 16) throw new Error('EXR transfer "half" takes 16-bit frames of half bits');
+  const toHalf = asIs ? undefined : halfTable('srgb', frame.depth === 16 ? 16 : 8);
   // Channel names sorted, as the format requires; `source` is the sample's offset in a pixel.
   const order = channels === 4 ? [{ name: 'A', source: 3 }, { name: 'B', source: 2 }, { name: 'G', source: 1 }, { name: 'R', source: 0 }] : [{ name: 'B', source: 2 }, { name: 'G', source: 1 }, { name: 'R', source: 0 }];
-  // Alpha is coverage, never a colour: no curve. A linear plate's alpha goes back as it came.
-  const alphaHalf = channels === 4 && opts.transfer !== 'linear' ? halfTable('linear-unit', frame.depth === 16 ? 16 : 8) : toHalf;
+  // Alpha is coverage, never a colour: no curve.
+  const alphaHalf = asIs ? undefined : halfTable('linear-unit', frame.depth === 16 ? 16 : 8);
 
   const header = exrHeader(width, height, order.map((c) => c.name), opts);
   const lines = LINES[opts.compression];
@@ -56,7 +57,8 @@ export function encodeExr(frame: AnyFrame, opts: ExrOptions): Buffer {
       const row = y * width * channels;
       for (const c of order) {
         const table = c.name === 'A' ? alphaHalf : toHalf;
-        for (let x = 0, p = row + c.source; x < width; x++, p += channels, o += 2) raw.writeUInt16LE(table[data[p]!]!, o);
+        if (table) for (let x = 0, p = row + c.source; x < width; x++, p += channels, o += 2) raw.writeUInt16LE(table[data[p]!]!, o);
+        else for (let x = 0, p = row + c.source; x < width; x++, p += channels, o += 2) raw.writeUInt16LE(data[p]!, o);
       }
     }
     const body = opts.compression === 'zip' ? zipBlock(raw.subarray(0, o)) : Buffer.from(raw.subarray(0, o));
@@ -144,28 +146,37 @@ function attr(name: string, type: string, data: Buffer): Buffer {
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 
-/** float → IEEE half, round to nearest even; negatives and NaN clamp to 0, overflow to the largest finite half. */
+/**
+ * float → IEEE half, round to nearest even, sign kept (negatives stay negative); NaN stays NaN
+ * and ±Infinity stays infinite, finite values beyond the half range saturate at ±65504.
+ */
 export function toHalf(v: number): number {
-  if (!(v > 0)) return 0;
   f32[0] = v;
-  const bits = u32[0]!;
-  const exp = ((bits >>> 23) & 0xff) - 127 + 15;
+  return floatBitsToHalf(u32[0]!);
+}
+
+/** The bits of an IEEE float (a FLOAT EXR sample) → the nearest half's bits, as toHalf. */
+export function floatBitsToHalf(bits: number): number {
+  const sign = (bits >>> 16) & 0x8000;
+  const e32 = (bits >>> 23) & 0xff;
   const mant = bits & 0x7fffff;
-  if (exp >= 31) return 0x7bff;
+  if (e32 === 0xff) return sign | (mant ? 0x7e00 : 0x7c00);
+  const exp = e32 - 127 + 15;
+  if (exp >= 31) return sign | 0x7bff;
   if (exp <= 0) {
     // Subnormal half: the value in units of 2^-24, rounded to nearest even.
-    if (exp < -10) return 0;
+    if (exp < -10) return sign;
     const m = mant | 0x800000;
     const shift = 14 - exp;
     const q = m >>> shift;
     const rest = m - (q << shift);
     const halfway = 1 << (shift - 1);
-    return rest > halfway || (rest === halfway && q & 1) ? q + 1 : q;
+    return sign | (rest > halfway || (rest === halfway && q & 1) ? q + 1 : q);
   }
   let h = (exp << 10) | (mant >>> 13);
   const rest = mant & 0x1fff;
   if (rest > 0x1000 || (rest === 0x1000 && h & 1)) h++; // carries into the exponent correctly
-  return Math.min(h, 0x7bff);
+  return sign | Math.min(h, 0x7bff);
 }
 
 /** IEEE half → number. */
@@ -176,17 +187,6 @@ export function fromHalf(h: number): number {
   if (e === 0) return s * m * 2 ** -24;
   if (e === 31) return m ? NaN : s * Infinity;
   return s * (1 + m / 1024) * 2 ** (e - 15);
-}
-
-/** ffmpeg 4.1's EXR decoder, half → 16-bit integer when no transfer curve is applied (exr_halflt2uint). */
-export function ffmpegHalfToUint16(h: number): number {
-  const exp = (14 - (h >>> 10)) >>> 0;
-  if (exp >= 14) {
-    if (exp === 14) return (h >>> 9) & 1;
-    return h & 0x8000 ? 0 : 0xffff;
-  }
-  const v = (h << 6) & 0xffff;
-  return (v + 0x10000) >>> (exp + 1);
 }
 
 /** sRGB (IEC 61966-2-1) encoded value in 0..1 → linear light. */
@@ -204,49 +204,13 @@ export function linearToSrgb(l: number): number {
 const tables = new Map<string, Uint16Array>();
 
 /** sample value → half bits, per transfer and depth (built once; 65,536 entries at most). */
-function halfTable(transfer: ExrTransfer | 'linear-unit', depth: 8 | 16): Uint16Array {
+function halfTable(transfer: 'srgb' | 'linear-unit', depth: 8 | 16): Uint16Array {
   const key = `${transfer}/${depth}`;
   let t = tables.get(key);
   if (t) return t;
   const max = depth === 16 ? 65535 : 255;
   t = new Uint16Array(max + 1);
-  if (transfer === 'linear' && depth === 16) {
-    t.set(linearDecodeInverse());
-  } else {
-    for (let v = 0; v <= max; v++) t[v] = toHalf(transfer === 'srgb' ? srgbToLinear(v / max) : v / max);
-  }
+  for (let v = 0; v <= max; v++) t[v] = toHalf(transfer === 'srgb' ? srgbToLinear(v / max) : v / max);
   tables.set(key, t);
   return t;
-}
-
-/**
- * For every 16-bit sample ffmpeg's EXR decode can give, the half it comes from (the smallest
- * half that decodes to it: several tiny halves share one sample). A sample no half decodes to
- * (only made by compositing) gets the half whose decode is nearest.
- */
-export function linearDecodeInverse(): Uint16Array {
-  const inv = new Uint16Array(65536);
-  const has = new Uint8Array(65536);
-  for (let h = 0x3c00; h >= 0; h--) {
-    const u = ffmpegHalfToUint16(h);
-    inv[u] = h;
-    has[u] = 1;
-  }
-  // Fill gaps from the nearest decoded sample (below, then above when nearer).
-  let below = -1;
-  const next = new Int32Array(65536).fill(-1);
-  for (let u = 65535, n = -1; u >= 0; u--) {
-    if (has[u]) n = u;
-    next[u] = n;
-  }
-  for (let u = 0; u < 65536; u++) {
-    if (has[u]) {
-      below = u;
-      continue;
-    }
-    const above = next[u]!;
-    const pick = above < 0 || (below >= 0 && u - below <= above - u) ? below : above;
-    inv[u] = inv[pick]!;
-  }
-  return inv;
 }

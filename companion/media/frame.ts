@@ -7,7 +7,7 @@
  * channel: how a source with more than 8 bits (10-bit ProRes, 16-bit PNG, DPX, EXR) travels
  * from decoder to encoder, so every pixel outside the mask keeps the source's own value.
  */
-import { linearToModelTable } from './linear.ts';
+import { halfToModelTable } from './linear.ts';
 
 export interface Frame {
   width: number;
@@ -48,7 +48,7 @@ export function frameBuffer(f: AnyFrame): Uint8Array {
 
 /**
  * An 8-bit RGB view of any frame, for the model: 16-bit samples rounded to the nearest 8-bit
- * level (v·255/65535), or through the sRGB curve when `linear` (an EXR plate kept linear), alpha
+ * level (v·255/65535), or, when `linear` (an EXR plate kept linear: half bits), clipped to [0, 1] and through the sRGB curve, alpha
  * dropped. An 8-bit RGB frame is returned as is.
  */
 export function toModelRgb(
@@ -69,9 +69,9 @@ export function toModelRgb(
     }
     return { width: r.width, height: r.height, channels: 3, data: out };
   }
-  // 16-bit samples through a table: the sRGB curve for a linear EXR plate (linear.ts), else
+  // 16-bit samples through a table: half bits through the sRGB curve for a linear EXR plate (linear.ts), else
   // (v·255 + 32767) / 65535 (exact rounding; 257·k maps back to k). 8-bit RGBA drops alpha.
-  const lut = isDeep(f) ? (linear ? linearToModelTable() : deepToModelTable()) : undefined;
+  const lut = isDeep(f) ? (linear ? halfToModelTable() : deepToModelTable()) : undefined;
   const d = f.data;
   let o = 0;
   for (let y = r.y; y < r.y + r.height; y++) {

@@ -1,31 +1,62 @@
 /**
- * Linear-light frames: an EXR plate written back to EXR travels as ffmpeg's own 16-bit decode of
- * its halves (no curve; 1.0 = 65535, 0.5 = 32768), so untouched pixels go back exactly. The
- * model sees and makes display-referred 8-bit sRGB; these tables convert between the two.
+ * Linear-light frames: an EXR plate written back to EXR travels as the half-float bits of its
+ * samples (a DeepFrame whose words are halves; exrPlate.ts), so untouched pixels go back exactly,
+ * highlights above 1.0 and negatives included. The model sees and makes display-referred 8-bit
+ * sRGB; these tables convert between the two.
+ *
+ * Tone choice for the model: a plate's linear value is clipped to [0, 1] and put through the
+ * sRGB curve (IEC 61966-2-1), as a comp viewer with no view transform shows it. Highlights above
+ * 1.0 read as white, negatives and NaN as black: the model only sees an 8-bit picture, and inside
+ * the mask its pixels replace the plate's anyway. Outside the mask nothing passes through here.
  */
-import { ffmpegHalfToUint16, linearToSrgb, srgbToLinear, toHalf } from './exr.ts';
+import { fromHalf, linearToSrgb, srgbToLinear, toHalf } from './exr.ts';
+import type { DeepFrame, Frame } from './frame.ts';
 
 let toModel: Uint8Array | undefined;
-let fromModel: Uint16Array | undefined;
+let fromModel: Float32Array | undefined;
+let fromModelHalf: Uint16Array | undefined;
+let halfValue: Float32Array | undefined;
 
-/** Linear 16-bit sample → the model's 8-bit sRGB level. */
-export function linearToModelTable(): Uint8Array {
+/** Half bits → their value (every half is exact in float32): a lookup instead of arithmetic per sample. */
+export function halfToFloatTable(): Float32Array {
+  if (!halfValue) {
+    halfValue = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) halfValue[h] = fromHalf(h);
+  }
+  return halfValue;
+}
+
+/** Half bits (linear light) → the model's 8-bit sRGB level, clipped as described above. */
+export function halfToModelTable(): Uint8Array {
   if (!toModel) {
     toModel = new Uint8Array(65536);
-    // ffmpeg's decode scales by 2^16 below 1.0 (a half 0.5 reads 32768).
-    for (let v = 0; v < 65536; v++) toModel[v] = Math.round(255 * linearToSrgb(v === 65535 ? 1 : v / 65536));
+    for (let h = 0; h < 65536; h++) toModel[h] = Math.round(255 * linearToSrgb(fromHalf(h)));
   }
   return toModel;
 }
 
-/**
- * The model's 8-bit sRGB level → the linear 16-bit sample ffmpeg would decode from the half
- * nearest to it: what a generated pixel reads back as once written to EXR.
- */
-export function modelToLinearTable(): Uint16Array {
+/** The model's 8-bit sRGB level → linear light, as a float (the composite blends in float). */
+export function modelToLinearTable(): Float32Array {
   if (!fromModel) {
-    fromModel = new Uint16Array(256);
-    for (let k = 0; k < 256; k++) fromModel[k] = ffmpegHalfToUint16(toHalf(srgbToLinear(k / 255)));
+    fromModel = new Float32Array(256);
+    for (let k = 0; k < 256; k++) fromModel[k] = srgbToLinear(k / 255);
   }
   return fromModel;
+}
+
+/** The model's 8-bit sRGB level → the half nearest its linear value: a generated pixel as written to EXR. */
+export function modelToHalfTable(): Uint16Array {
+  if (!fromModelHalf) {
+    fromModelHalf = new Uint16Array(256);
+    for (let k = 0; k < 256; k++) fromModelHalf[k] = toHalf(srgbToLinear(k / 255));
+  }
+  return fromModelHalf;
+}
+
+/** A frame the model made, as an EXR plate's half bits (its levels linearized). */
+export function toHalfFrame(f: Frame): DeepFrame {
+  const table = modelToHalfTable();
+  const data = new Uint16Array(f.data.length);
+  for (let i = 0; i < data.length; i++) data[i] = table[f.data[i]!]!;
+  return { width: f.width, height: f.height, channels: f.channels, depth: 16, data };
 }

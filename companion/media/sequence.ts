@@ -99,3 +99,8 @@ function build(dir: string, prefix: string, ext: string, numbers: { n: number; d
 function escape(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
+
+/** The file of image `n` of a sequence's printf pattern ("shot_%04d.exr", 1001 → "shot_1001.exr"). */
+export function sequenceFile(pattern: string, n: number): string {
+  return pattern.replace(PRINTF, (_, width: string) => String(n).padStart(width ? Number(width) : 0, '0'));
+}

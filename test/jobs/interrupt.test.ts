@@ -37,7 +37,8 @@ function longJob(): string {
   return p;
 }
 
-const partialsIn = (dir: string) => readdirSync(dir).filter((f) => f.includes('.partial-'));
+// The encoder's partial output (".shot.partial-…"), not the output check's brief probe.
+const partialsIn = (dir: string) => readdirSync(dir).filter((f) => f.startsWith('.shot.partial-'));
 
 async function renderAndSignal(signal: NodeJS.Signals, outDir: string) {
   const out = path.join(outDir, 'shot');

@@ -1,9 +1,13 @@
 /**
- * EXR written by Reshoot itself (ffmpeg 4.1 has no EXR encoder), checked by reading it back
- * through ffmpeg's EXR decoder: half floats, RGB and RGBA, uncompressed and ZIP; a linear plate
- * goes back bit-exact, a display-referred frame is linearized with the sRGB curve.
+ * EXR written by Reshoot itself (ffmpeg 4.1 has no EXR encoder) and HDR plates carried through
+ * jobs. A linear half-float plate with highlights far above 1.0, negatives, NaN and Inf, filled
+ * and written back to EXR, must keep every sample outside the mask as the plate's own half bits
+ * (read back with exrRead.ts: ffmpeg would clip them), with finite, plausible linear values
+ * inside. A display-referred frame is linearized with the sRGB curve. Other outputs of such a
+ * plate are clipped to 0..1 (documented in the README).
  */
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseJobSpec } from '../../protocol/index.ts';
@@ -13,11 +17,13 @@ import { runJob } from '../../companion/jobs/run.ts';
 import { rasterizeShapes } from '../../companion/masks/index.ts';
 import { decodeFrames } from '../../companion/media/decode.ts';
 import { openEncoder } from '../../companion/media/encode.ts';
-import { encodeExr, ffmpegHalfToUint16, fromHalf, linearDecodeInverse, toHalf } from '../../companion/media/exr.ts';
-import type { AnyFrame, DeepFrame, Frame } from '../../companion/media/frame.ts';
+import { encodeExr, fromHalf, toHalf } from '../../companion/media/exr.ts';
+import { readExr, type ExrImage } from '../../companion/media/exrRead.ts';
+import type { DeepFrame, Frame } from '../../companion/media/frame.ts';
+import { modelToHalfTable } from '../../companion/media/linear.ts';
 import { probe } from '../../companion/media/probe.ts';
-import { writeExr } from '../helpers/exr.ts';
 import { tempDir, useTestModelCache } from '../helpers/fixtures.ts';
+import { reshootErrorOf } from './helpers.ts';
 
 useTestModelCache();
 
@@ -27,15 +33,39 @@ const FPS = parseRational('24');
 const tmp = tempDir();
 let plate = '';
 let engine: Engine;
+const NAN_OUTSIDE = 2 * W + 3; // pixel (3, 2): far from the mask
+const INF_OUTSIDE = 30 * W + 35;
+const NAN_INSIDE = 18 * W + 20; // the ellipse's centre
+const ellipse = { kind: 'ellipse' as const, mode: 'add' as const, feather: 3, keyframes: [{ frame: 0, cx: 20, cy: 18, rx: 8, ry: 6 }] };
+/** A pixel in the ellipse's feather (0 < a < 1); the mask does not move. */
+const NAN_FEATHER = rasterizeShapes({ type: 'shapes', shapes: [ellipse], invert: false }, 0, W, H).findIndex((a) => a > 0.2 && a < 0.8);
+
+/**
+ * A linear HDR plate: red 0..20 across, green from -1.25 down, blue fine detail; NaN and Inf
+ * here and there; with `alpha`, a ramp 0..1 down the frame.
+ */
+function hdrFrame(i: number, channels: 3 | 4 = 3): DeepFrame {
+  const data = new Uint16Array(W * H * channels);
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      const p = (y * W + x) * channels;
+      data[p] = toHalf((20 * x) / (W - 1));
+      data[p + 1] = toHalf((y - 10) / 8);
+      data[p + 2] = toHalf(0.5 + 0.49 * Math.sin(x * 0.7 + y * 1.3 + i) + 1e-3 * i);
+      if (channels === 4) data[p + 3] = toHalf(y / (H - 1));
+    }
+  }
+  data[NAN_OUTSIDE * channels] = 0x7e00;
+  data[INF_OUTSIDE * channels + 1] = 0x7c00;
+  data[NAN_INSIDE * channels + 2] = 0x7e00;
+  data[NAN_FEATHER * channels] = 0x7e00;
+  return { width: W, height: H, channels, depth: 16, data };
+}
 
 beforeAll(async () => {
-  // A linear plate from the independent test writer: values across the whole half range below 1,
-  // tiny ones included (several halves decode to one 16-bit sample there), and some above 1.
   plate = path.join(tmp.dir, 'plate');
   mkdirSync(plate);
-  for (let i = 0; i < 5; i++) {
-    writeExr(path.join(plate, `sh010.${1001 + i}.exr`), W, H, (x, y) => [((x + 1) / W) ** 3 * 1.3, ((y + 1) / H) ** 5, 1e-6 * (x + y + i)]);
-  }
+  for (let i = 0; i < 5; i++) writeFileSync(path.join(plate, `sh010.${1001 + i}.exr`), encodeExr(hdrFrame(i), { compression: 'zip', transfer: 'half' }));
   engine = await Engine.open('builtin:tiny');
 });
 afterAll(async () => {
@@ -43,131 +73,251 @@ afterAll(async () => {
   tmp.cleanup();
 });
 
-async function decodeAll(p: string, count: number, opts: { linear?: boolean; channels?: 3 | 4 } = {}): Promise<DeepFrame[]> {
-  const out: DeepFrame[] = [];
-  for await (const f of decodeFrames({ path: p, fps: FPS, startFrame: 0, frameCount: count, depth: 16, channels: opts.channels ?? 3, linear: opts.linear })) out.push(f);
-  return out;
-}
-
-function same(a: ArrayBufferView, b: ArrayBufferView): boolean {
-  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+async function readFolder(dir: string): Promise<ExrImage[]> {
+  const names = readdirSync(dir).filter((n) => n.endsWith('.exr')).sort();
+  return Promise.all(names.map((n) => readExr(path.join(dir, n))));
 }
 
 describe('half floats', () => {
-  it('round to nearest even, subnormals and overflow included', () => {
+  it('round to nearest even; sign, NaN and Inf kept; beyond the half range saturates', () => {
     expect(toHalf(1)).toBe(0x3c00);
     expect(toHalf(0.5)).toBe(0x3800);
     expect(toHalf(65504)).toBe(0x7bff);
     expect(toHalf(1e9)).toBe(0x7bff);
-    expect(toHalf(-3)).toBe(0);
+    expect(toHalf(-1e9)).toBe(0xfbff);
+    expect(toHalf(-3)).toBe(0xc200);
+    expect(toHalf(Number.NaN)).toBe(0x7e00);
+    expect(toHalf(Number.POSITIVE_INFINITY)).toBe(0x7c00);
+    expect(toHalf(Number.NEGATIVE_INFINITY)).toBe(0xfc00);
     expect(toHalf(2 ** -24)).toBe(1);
+    expect(toHalf(-(2 ** -24))).toBe(0x8001);
     expect(toHalf(2 ** -25)).toBe(0); // a tie rounds to even (0)
     expect(toHalf(3 * 2 ** -25)).toBe(2); // a tie rounds to even (2)
     expect(toHalf(1 + 2 ** -11)).toBe(0x3c00); // tie between 1 and 1+2^-10: even
     expect(toHalf(1 + 3 * 2 ** -11)).toBe(0x3c02);
-    for (let h = 0; h < 0x7c00; h += 7) expect(toHalf(fromHalf(h)), `half ${h}`).toBe(h);
-  });
-
-  it("every 16-bit sample ffmpeg's linear decode gives maps back to a half it decodes to that sample", () => {
-    const inv = linearDecodeInverse();
-    const reachable = new Set<number>();
-    for (let h = 0; h <= 0x3c00; h++) reachable.add(ffmpegHalfToUint16(h));
-    for (const u of reachable) expect(ffmpegHalfToUint16(inv[u]!)).toBe(u);
+    for (let h = 0; h < 0x10000; h++) if ((h & 0x7c00) !== 0x7c00) expect(toHalf(fromHalf(h)), `half ${h}`).toBe(h);
   });
 });
 
-describe('encodeExr read back by ffmpeg', () => {
-  it('a linear plate decoded and written again, uncompressed and ZIP, RGB: bit-exact', async () => {
-    const src = await decodeAll(plate, 5, { linear: true });
-    for (const compression of ['none', 'zip'] as const) {
-      const dir = path.join(tmp.dir, `again-${compression}`);
-      mkdirSync(dir);
-      src.forEach((f, i) => writeFileSync(path.join(dir, `f.${i + 1}.exr`), encodeExr(f, { compression, transfer: 'linear' })));
-      const back = await decodeAll(dir, 5, { linear: true });
-      for (let i = 0; i < 5; i++) expect(same(back[i]!.data, src[i]!.data), `${compression} frame ${i}`).toBe(true);
-    }
-    // ZIP really compresses (blocks that would not shrink are stored raw, which readers accept).
-    const size = (c: 'none' | 'zip') => encodeExr(src[0]!, { compression: c, transfer: 'linear' }).length;
-    expect(size('zip')).toBeLessThan(0.8 * size('none'));
-  });
-
-  it('RGBA at 16 bits: colour and alpha come back exactly', async () => {
-    const inv = linearDecodeInverse();
-    const reachable: number[] = [];
-    for (let h = 0; h <= 0x3c00; h += 13) reachable.push(ffmpegHalfToUint16(h));
-    const data = new Uint16Array(W * H * 4).map((_, i) => reachable[(i * 7919) % reachable.length]!);
-    const frame: DeepFrame = { width: W, height: H, channels: 4, depth: 16, data };
-    expect(ffmpegHalfToUint16(inv[data[5]!]!)).toBe(data[5]);
-    const dir = path.join(tmp.dir, 'rgba');
-    mkdirSync(dir);
-    writeFileSync(path.join(dir, 'f.1.exr'), encodeExr(frame, { compression: 'zip', transfer: 'linear' }));
-    const [back] = await decodeAll(dir, 1, { linear: true, channels: 4 });
-    expect(same(back!.data, data)).toBe(true);
-  });
-
-  it('an 8-bit display frame is linearized with the sRGB curve: read back through that curve it is the same picture', async () => {
+describe('encodeExr', () => {
+  it('an 8-bit display frame is linearized with the sRGB curve; ffmpeg reading it through that curve sees the same picture', async () => {
     const data = new Uint8Array(W * H * 3).map((_, i) => (i * 37) % 256);
     const frame: Frame = { width: W, height: H, channels: 3, data };
     const dir = path.join(tmp.dir, 'display');
     mkdirSync(dir);
     writeFileSync(path.join(dir, 'f.1.exr'), encodeExr(frame, { compression: 'zip', transfer: 'srgb' }));
     // Linear in the file: level 128 (0.502 sRGB) is stored as ≈ 0.2158.
-    const [lin] = await decodeAll(dir, 1, { linear: true });
-    const i128 = data.indexOf(128);
-    expect(lin!.data[i128]! / 65536).toBeCloseTo(0.2158, 3);
-    const [shown] = await decodeAll(dir, 1);
+    const [lin] = await readFolder(dir);
+    expect(fromHalf(lin!.data[data.indexOf(128)]!)).toBeCloseTo(0.2158, 3);
+    const shown: DeepFrame[] = [];
+    for await (const f of decodeFrames({ path: dir, fps: FPS, startFrame: 0, frameCount: 1, depth: 16 })) shown.push(f);
     let worst = 0;
-    for (let i = 0; i < data.length; i++) worst = Math.max(worst, Math.abs(shown!.data[i]! / 257 - data[i]!));
+    for (let i = 0; i < data.length; i++) worst = Math.max(worst, Math.abs(shown[0]!.data[i]! / 257 - data[i]!));
     expect(worst).toBeLessThan(0.75); // within one 8-bit level everywhere
   });
 
-  it('openEncoder("exr") writes a folder numbered like the plate, atomically', async () => {
+  it('openEncoder("exr") writes a folder numbered like the plate, atomically, the half bits as given', async () => {
     const out = path.join(tmp.dir, 'enc-out');
-    const enc = await openEncoder({ path: out, format: 'exr', width: W, height: H, fps: FPS, channels: 3, depth: 16, overwrite: false, startNumber: 1001, transfer: 'linear' });
-    const src = await decodeAll(plate, 3, { linear: true });
-    for (const f of src) await enc.write(f as AnyFrame);
+    const enc = await openEncoder({ path: out, format: 'exr', width: W, height: H, fps: FPS, channels: 3, depth: 16, overwrite: false, startNumber: 1001, transfer: 'half' });
+    const src = [0, 1, 2].map((i) => hdrFrame(i));
+    for (const f of src) await enc.write(f);
     expect(readdirSync(tmp.dir).includes('enc-out')).toBe(false); // not before finish()
     await enc.finish();
     expect(readdirSync(out).sort()).toEqual(['frame_001001.exr', 'frame_001002.exr', 'frame_001003.exr']);
-    const info = await probe(out);
-    expect(info).toMatchObject({ codec: 'exr', frameCount: 3, width: W, height: H, sequence: { start: 1001, ext: 'exr' } });
-    const back = await decodeAll(out, 3, { linear: true });
-    for (let i = 0; i < 3; i++) expect(same(back[i]!.data, src[i]!.data)).toBe(true);
+    expect(await probe(out)).toMatchObject({ codec: 'exr', frameCount: 3, width: W, height: H, sequence: { start: 1001, ext: 'exr' } });
+    const back = await readFolder(out);
+    for (let i = 0; i < 3; i++) expect(Buffer.from(back[i]!.data.buffer).equals(Buffer.from(src[i]!.data.buffer))).toBe(true);
   });
 });
 
-describe('a fill of a linear EXR plate written to EXR', () => {
-  it('stays linear: every sample outside the mask is the plate\'s own (ffmpeg decode, bit-exact), numbered like the plate', async () => {
+describe('a fill of a linear HDR EXR plate written to EXR', () => {
+  it("keeps every sample outside the mask as the plate's own half bits (0..20, negatives, NaN, Inf); inside, finite linear values", async () => {
     const spec = parseJobSpec({
       kind: 'fill', seed: 4, steps: 2, sequence: { fps: '24', width: W, height: H },
       source: { path: plate, in: { frames: 1 }, out: { frames: 5 } },
-      mask: { type: 'shapes', shapes: [{ kind: 'ellipse', feather: 3, keyframes: [{ frame: 0, cx: 20, cy: 18, rx: 8, ry: 6 }] }] },
+      mask: { type: 'shapes', shapes: [ellipse] },
       output: { format: 'exr', path: path.join(tmp.dir, 'fill-exr') },
     });
     if (spec.kind !== 'fill' || spec.mask.type !== 'shapes') throw new Error('unreachable');
+    expect(NAN_FEATHER).toBeGreaterThan(0);
     const r = await runJob(spec, { engine });
     expect(r.provenance.media.depth).toBe(16);
-    expect(readdirSync(r.output).sort()).toEqual([1002, 1003, 1004, 1005].map((n) => `frame_00${n}.exr`));
-    const out = await decodeAll(r.output, 4, { linear: true });
-    const src: DeepFrame[] = [];
-    for await (const f of decodeFrames({ path: plate, fps: FPS, startFrame: 1, frameCount: 4, depth: 16, linear: true })) src.push(f);
-    let differing = 0;
-    let changedInside = 0;
-    let above8bit = 0;
+    expect(readdirSync(r.output).filter((n) => n.endsWith('.exr')).sort()).toEqual([1002, 1003, 1004, 1005].map((n) => `frame_00${n}.exr`));
+    const out = await readFolder(r.output);
+    const generated = new Set(modelToHalfTable());
+    let outside = 0;
+    let above1 = 0;
+    let negative = 0;
+    let inside = 0;
+    let band = 0;
     for (let f = 0; f < 4; f++) {
+      const src = hdrFrame(f + 1).data;
+      const o = out[f]!;
+      expect(o).toMatchObject({ width: W, height: H, channels: 3 });
       const a = rasterizeShapes(spec.mask, f, W, H);
       for (let p = 0; p < W * H; p++) {
         for (let c = 0; c < 3; c++) {
-          const o = out[f]!.data[p * 3 + c]!;
-          const s = src[f]!.data[p * 3 + c]!;
-          if (a[p] === 0 && o !== s) differing++;
-          if (a[p] === 1 && o !== s) changedInside++;
-          if (a[p] === 0 && s % 257 !== 0) above8bit++;
+          const i = p * 3 + c;
+          const [s, v] = [src[i]!, o.data[i]!];
+          if (a[p] === 0) {
+            expect(v, `frame ${f} pixel ${p} channel ${c}`).toBe(s);
+            outside++;
+            if (fromHalf(s) > 1) above1++;
+            if (fromHalf(s) < 0) negative++;
+          } else if (a[p] === 1) {
+            // The model's own level, linearized: within 0..1, never the plate's NaN.
+            expect(generated.has(v), `frame ${f} pixel ${p} channel ${c}`).toBe(true);
+            inside++;
+          } else {
+            // The feather: between the plate's value and the generated one (0..1), finite.
+            const x = fromHalf(v);
+            expect(Number.isFinite(x)).toBe(true);
+            const sv = fromHalf(s);
+            if (Number.isFinite(sv)) {
+              expect(x).toBeGreaterThanOrEqual(Math.min(sv, 0) - 1e-3);
+              expect(x).toBeLessThanOrEqual(Math.max(sv, 1) + 1e-3);
+            }
+            band++;
+          }
+        }
+      }
+      expect(Number.isNaN(fromHalf(o.data[NAN_OUTSIDE * 3]!))).toBe(true);
+      expect(o.data[INF_OUTSIDE * 3 + 1]).toBe(0x7c00);
+      expect(Number.isFinite(fromHalf(o.data[NAN_INSIDE * 3 + 2]!))).toBe(true);
+      expect(generated.has(o.data[NAN_FEATHER * 3]!)).toBe(true); // a NaN under the feather takes the generated value
+    }
+    expect(above1).toBeGreaterThan(2000); // highlights up to 20.0 came back unclipped
+    expect(negative).toBeGreaterThan(500);
+    expect(outside).toBeGreaterThan(10_000);
+    expect(inside).toBeGreaterThan(300);
+    expect(band).toBeGreaterThan(100);
+  });
+
+  it('a plate of another size than the sequence is refused before anything is written', async () => {
+    const out = path.join(tmp.dir, 'wrong-size');
+    const e = await reshootErrorOf(
+      runJob(parseJobSpec({
+        kind: 'fill', seed: 1, steps: 2, sequence: { fps: '24', width: 32, height: 32 }, source: { path: plate },
+        mask: { type: 'shapes', shapes: [{ ...ellipse, keyframes: [{ frame: 0, cx: 16, cy: 16, rx: 6, ry: 6 }] }] },
+        output: { format: 'exr', path: out },
+      }), { engine }),
+      'bad_spec',
+    );
+    expect(e.message).toContain('sh010.1001.exr" is 40×37 but the sequence is 32×32');
+    expect(existsSync(out)).toBe(false);
+    expect(readdirSync(tmp.dir).filter((n) => n.includes('wrong-size'))).toEqual([]);
+  });
+
+  it("an RGBA plate: alpha outside the mask is the plate's own, inside opaque (1.0), blended in the feather", async () => {
+    const dir = path.join(tmp.dir, 'plate-rgba');
+    mkdirSync(dir);
+    for (let i = 0; i < 2; i++) writeFileSync(path.join(dir, `a.${1001 + i}.exr`), encodeExr(hdrFrame(i, 4), { compression: 'zip', transfer: 'half' }));
+    const spec = parseJobSpec({
+      kind: 'fill', seed: 4, steps: 2, sequence: { fps: '24', width: W, height: H }, source: { path: dir },
+      mask: { type: 'shapes', shapes: [ellipse] }, output: { format: 'exr', path: path.join(tmp.dir, 'fill-rgba') },
+    });
+    if (spec.kind !== 'fill' || spec.mask.type !== 'shapes') throw new Error('unreachable');
+    const r = await runJob(spec, { engine });
+    expect(r.provenance.media.alpha).toBe(true);
+    const out = await readFolder(r.output);
+    const a = rasterizeShapes(spec.mask, 0, W, H);
+    for (let f = 0; f < 2; f++) {
+      const src = hdrFrame(f, 4).data;
+      expect(out[f]!.channels).toBe(4);
+      for (let p = 0; p < W * H; p++) {
+        if (a[p] === 0) for (let c = 0; c < 4; c++) expect(out[f]!.data[p * 4 + c]).toBe(src[p * 4 + c]);
+        else if (a[p] === 1) expect(out[f]!.data[p * 4 + 3]).toBe(0x3c00);
+        else {
+          const v = fromHalf(out[f]!.data[p * 4 + 3]!);
+          expect(v).toBeGreaterThanOrEqual(fromHalf(src[p * 4 + 3]!));
+          expect(v).toBeLessThanOrEqual(1);
         }
       }
     }
-    expect(differing).toBe(0);
-    expect(changedInside).toBeGreaterThan(0);
-    expect(above8bit).toBeGreaterThan(1000); // the comparison is finer than 8 bits
+  });
+
+  it('a plate with other channels (Z): they are skipped, and the provenance says so', async () => {
+    const dir = path.join(tmp.dir, 'plate-z');
+    mkdirSync(dir);
+    for (let i = 0; i < 2; i++) {
+      execFileSync('oiiotool', [path.join(plate, `sh010.${1001 + i}.exr`), '--ch', 'R,G,B,Z=2.5', '--compression', 'piz', '-o', path.join(dir, `z.${1001 + i}.exr`)]);
+    }
+    const r = await runJob(parseJobSpec({
+      kind: 'fill', seed: 4, steps: 2, sequence: { fps: '24', width: W, height: H }, source: { path: dir },
+      mask: { type: 'shapes', shapes: [ellipse] }, output: { format: 'exr', path: path.join(tmp.dir, 'fill-z') },
+    }), { engine });
+    expect(r.provenance.media.notes).toEqual(['z.1001.exr: channels Z are not carried to the output (only R, G, B and A are)']);
+    const [first] = await readFolder(r.output);
+    const a = rasterizeShapes({ type: 'shapes', shapes: [ellipse], invert: false }, 0, W, H);
+    const src = hdrFrame(0).data;
+    for (let p = 0; p < W * H; p++) if (a[p] === 0) for (let c = 0; c < 3; c++) expect(first!.data[p * 3 + c]).toBe(src[p * 3 + c]);
+  });
+
+  it('a plate whose data window is not its display window (overscan) is refused, naming the file', async () => {
+    const dir = path.join(tmp.dir, 'plate-overscan');
+    mkdirSync(dir);
+    const bytes = encodeExr(hdrFrame(0), { compression: 'zip', transfer: 'half' });
+    // Widen the display window by 8 px each side: the data window is then an inner part of it.
+    const at = bytes.indexOf('displayWindow\0box2i\0') + 'displayWindow\0box2i\0'.length + 4;
+    bytes.writeInt32LE(-8, at);
+    bytes.writeInt32LE(W + 7, at + 8);
+    writeFileSync(path.join(dir, 'o.1001.exr'), bytes);
+    const out = path.join(tmp.dir, 'overscan-out');
+    const e = await reshootErrorOf(
+      runJob(parseJobSpec({ kind: 'fill', seed: 1, steps: 2, sequence: { fps: '24', width: W, height: H }, source: { path: dir }, mask: { type: 'shapes', shapes: [ellipse] }, output: { format: 'exr', path: out } }), { engine }),
+      'source_unreadable',
+    );
+    expect(e.message).toContain(`o.1001.exr": its data window (${W}×${H} at 0,0) differs from its display window (${W + 16}×${H} at -8,0)`);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('to a 16-bit PNG instead, the plate is shown through the sRGB curve and clipped to 0..1 (documented)', async () => {
+    const out = path.join(tmp.dir, 'fill-png');
+    const r = await runJob(parseJobSpec({
+      kind: 'fill', seed: 4, steps: 2, sequence: { fps: '24', width: W, height: H }, source: { path: plate, out: { frames: 2 } },
+      mask: { type: 'shapes', shapes: [ellipse] }, output: { format: 'png', path: out },
+    }), { engine });
+    expect(r.provenance.media.depth).toBe(16);
+    const frames: DeepFrame[] = [];
+    for await (const f of decodeFrames({ path: r.output, fps: FPS, startFrame: 0, frameCount: 2, depth: 16 })) frames.push(f);
+    const src = hdrFrame(0).data;
+    // Red reaches 20.0 at the right edge: white there, as on an sRGB display; negatives black.
+    const right = ((H - 2) * W + W - 1) * 3;
+    expect(fromHalf(src[right]!)).toBe(20);
+    expect(frames[0]!.data[right]).toBe(65535);
+    expect(fromHalf(src[1]!)).toBeLessThan(0);
+    expect(frames[0]!.data[1]).toBe(0);
+  });
+});
+
+describe('chain kinds into EXR from an EXR plate', () => {
+  it("generate: the first frame is the plate's own half bits (above 1.0 kept), the rest the model's levels linearized", async () => {
+    const out = path.join(tmp.dir, 'gen-exr');
+    const r = await runJob(parseJobSpec({
+      kind: 'generate', seed: 2, steps: 2, sequence: { fps: '24', width: W, height: H }, source: { path: plate, in: { frames: 2 } },
+      duration: { frames: 9 }, output: { format: 'exr', path: out },
+    }), { engine });
+    const frames = await readFolder(r.output);
+    expect(frames.length).toBe(9);
+    expect(Buffer.from(frames[0]!.data.buffer).equals(Buffer.from(hdrFrame(2).data.buffer))).toBe(true);
+    const generated = new Set(modelToHalfTable());
+    for (const f of frames.slice(1)) expect(f.data.every((h) => generated.has(h))).toBe(true);
+  });
+
+  it('extend: new frames only, each sample one of the model’s 256 levels linearized (0..1, finite)', async () => {
+    const out = path.join(tmp.dir, 'ext-exr');
+    const r = await runJob(parseJobSpec({
+      kind: 'extend', seed: 3, steps: 2, sequence: { fps: '24', width: W, height: H }, source: { path: plate },
+      extend: { direction: 'tail', duration: { frames: 6 } }, output: { format: 'exr', path: out },
+    }), { engine });
+    const frames = await readFolder(r.output);
+    expect(frames.length).toBe(6);
+    const generated = new Set(modelToHalfTable());
+    for (const f of frames) {
+      expect(f).toMatchObject({ width: W, height: H, channels: 3 });
+      expect(f.data.every((h) => generated.has(h))).toBe(true);
+    }
+    // Not a flat picture: the model continued the plate, whose clipped look varies across the frame.
+    expect(new Set(frames[0]!.data).size).toBeGreaterThan(10);
   });
 });

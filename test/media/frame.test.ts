@@ -1,7 +1,7 @@
 /** The model's 8-bit view of a frame (toModelRgb) and the widening back (widen): exact where they must be. */
 import { describe, expect, it } from 'vitest';
 import { toModelRgb, widen, type DeepFrame, type Frame } from '../../companion/media/frame.ts';
-import { linearToSrgb } from '../../companion/media/exr.ts';
+import { fromHalf, linearToSrgb, toHalf } from '../../companion/media/exr.ts';
 
 const W = 23;
 const H = 11;
@@ -31,11 +31,13 @@ describe('toModelRgb', () => {
     expect(Array.from(back.data)).toEqual(Array.from(got.data));
   });
 
-  it('linear 16-bit (an EXR plate kept linear): through the sRGB curve', () => {
+  it('linear (an EXR plate kept as half bits): clipped to 0..1, through the sRGB curve', () => {
     const f: DeepFrame = { width: W, height: H, channels: 3, depth: 16, data: new Uint16Array(W * H * 3).map((_, i) => (i * 613) % 65536) };
     const got = toModelRgb(f, r, true);
-    expect(Array.from(got.data)).toEqual(expected((x, y, c) => Math.round(255 * linearToSrgb(f.data[(y * W + x) * 3 + c]! / 65536))));
-    const grey = toModelRgb({ width: 1, height: 1, channels: 3, depth: 16, data: Uint16Array.of(0, 14143, 65535) }, { x: 0, y: 0, width: 1, height: 1 }, true);
-    expect(Array.from(grey.data)).toEqual([0, 128, 255]); // linear 0.2158 is sRGB level 128
+    expect(Array.from(got.data)).toEqual(expected((x, y, c) => Math.round(255 * linearToSrgb(fromHalf(f.data[(y * W + x) * 3 + c]!)))));
+    // 0, linear 0.2158 (sRGB level 128), 1.0, 20.0, -0.5, NaN, +Inf
+    const halves = [0, toHalf(0.2158), 0x3c00, toHalf(20), toHalf(-0.5), 0x7e00, 0x7c00, 0xfc00, 0];
+    const probe = toModelRgb({ width: 3, height: 1, channels: 3, depth: 16, data: Uint16Array.from(halves) }, { x: 0, y: 0, width: 3, height: 1 }, true);
+    expect(Array.from(probe.data)).toEqual([0, 128, 255, 255, 0, 0, 255, 0, 0]);
   });
 });

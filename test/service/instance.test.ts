@@ -84,6 +84,25 @@ describe('one companion per home', () => {
     expect(existsSync(lockFile(home.dir))).toBe(false);
   }, HANG_MS);
 
+  it('a SIGTERM the moment the connection file appears stops the companion cleanly (exit 0, file and lock removed)', async () => {
+    // The connection file says "up": from then on a signal must reach the shutdown, not Node's
+    // default action (death by signal, exit code null, lock and connection file left behind).
+    for (let round = 0; round < 3; round++) {
+      const dir = tempDir('reshoot-instance-term-');
+      try {
+        const s = serve(dir.dir);
+        const file = path.join(dir.dir, 'companion.json');
+        while (!existsSync(file) && s.child.exitCode === null) await new Promise((r) => setTimeout(r, 1));
+        s.child.kill('SIGTERM');
+        expect(await s.exited, `round ${round}: ${s.stderr()}`).toBe(0);
+        expect(existsSync(file)).toBe(false);
+        expect(existsSync(lockFile(dir.dir))).toBe(false);
+      } finally {
+        dir.cleanup();
+      }
+    }
+  }, HANG_MS);
+
   it('in one process: a second start is refused (home_locked); close removes only its own connection file', async () => {
     const dir = tempDir('reshoot-instance-');
     try {
