@@ -29,18 +29,8 @@ import torch
 sys.path.insert(0, os.path.dirname(__file__))
 import shapes  # noqa: E402
 import train  # noqa: E402
-from model import LtxTransformer  # noqa: E402
 
 S8, T4 = train.SPATIAL, train.TEMPORAL
-
-
-def load(path):
-    sd, meta = train.read_safetensors(path)
-    c = train.CONFIG
-    m = LtxTransformer(train.CHANNELS, c["heads"], c["head_dim"], c["layers"], c["caption_channels"])
-    m.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in sd.items()})
-    m.eval()
-    return m, meta
 
 
 PIXEL_W = (train.PIXEL_VARIANCE / train.PIXEL_VARIANCE.mean()).astype(np.float32)
@@ -274,7 +264,7 @@ def context_use(model, clips, sigma=0.9):
 
 def main():
     torch.set_num_threads(1)
-    model, meta = load(sys.argv[1])
+    model, meta = train.load_model(sys.argv[1])
     n = int(sys.argv[2]) if len(sys.argv) > 2 else 6
     clips = range(101, 101 + n)
     e = np.array([extend(model, s) for s in clips])
