@@ -125,9 +125,10 @@ def area_down(img, w, h):
         for x in range(w):
             x0, x1 = x * sx, x * sx + sx
             acc, tot = np.zeros(3), 0.0
-            for yy in range(math.floor(y0), math.ceil(y1)):
+            # min(): y0 + sy can round up past the last row (a 59-px crop, clip 113)
+            for yy in range(math.floor(y0), min(H, math.ceil(y1))):
                 wy = min(y1, yy + 1) - max(y0, yy)
-                for xx in range(math.floor(x0), math.ceil(x1)):
+                for xx in range(math.floor(x0), min(W, math.ceil(x1))):
                     wt = wy * (min(x1, xx + 1) - max(x0, xx))
                     acc += wt * img[yy, xx]
                     tot += wt
