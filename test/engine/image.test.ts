@@ -1,8 +1,9 @@
 /** Frame resizing (companion/engine/image.ts), as a fill's crop goes down to the working size and back. */
 import { describe, expect, it } from 'vitest';
 import { resize } from '../../companion/engine/image.ts';
+import type { Frame } from '../../companion/media/frame.ts';
 
-const flat = (width: number, height: number, level: number) => ({ width, height, channels: 3, data: new Uint8Array(width * height * 3).fill(level) });
+const flat = (width: number, height: number, level: number): Frame => ({ width, height, channels: 3, data: new Uint8Array(width * height * 3).fill(level) });
 
 describe('resize', () => {
   it('area-down keeps a flat frame flat at every size, up to the last row and column', () => {
@@ -15,7 +16,7 @@ describe('resize', () => {
   });
 
   it('area-down averages: a 2×2 block of 0 and 255 columns becomes their mean', () => {
-    const f = { width: 2, height: 2, channels: 3, data: new Uint8Array([0, 0, 0, 255, 255, 255, 0, 0, 0, 255, 255, 255]) };
+    const f: Frame = { width: 2, height: 2, channels: 3, data: new Uint8Array([0, 0, 0, 255, 255, 255, 0, 0, 0, 255, 255, 255]) };
     expect([...resize(f, 1, 1).data]).toEqual([128, 128, 128]);
   });
 });
