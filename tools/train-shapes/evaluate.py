@@ -156,11 +156,16 @@ def resize(img, w, h):
     return area_down(img, w, h) if w <= W and h <= H else bilinear(img, w, h)
 
 
+def js_round(x):
+    """Math.round: halves go up (Python's round() takes them to even, so a 52-px crop worked at 48 px, not the engine's 56)."""
+    return math.floor(x + 0.5)
+
+
 def working_size(width, height, multiple=8, max_pixels=64 * 64):
     scale = min(1, math.sqrt(max_pixels / (width * height)))
     while True:
-        w = max(multiple, round(width * scale / multiple) * multiple)
-        h = max(multiple, round(height * scale / multiple) * multiple)
+        w = max(multiple, js_round(width * scale / multiple) * multiple)
+        h = max(multiple, js_round(height * scale / multiple) * multiple)
         if w * h <= max_pixels or (w == multiple and h == multiple):
             return w, h
         scale *= 0.98
@@ -168,7 +173,7 @@ def working_size(width, height, multiple=8, max_pixels=64 * 64):
 
 def crop_around(x0, y0, x1, y1, W=64, H=64):
     """bbox inclusive-exclusive → region (x, y, w, h) with plan.ts's margin."""
-    margin = max(16, round(0.25 * max(x1 - x0, y1 - y0)))
+    margin = max(16, js_round(0.25 * max(x1 - x0, y1 - y0)))
     a, b = max(0, x0 - margin), max(0, y0 - margin)
     c, d = min(W, x1 + margin), min(H, y1 + margin)
     return a, b, c - a, d - b
