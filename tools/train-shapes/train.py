@@ -24,6 +24,11 @@ The loss is weighted per latent channel by what the channel is worth in pixels (
 and per token towards tokens a shape touches (--shape-weight); models/shapes/README.md says why,
 and how the shipped weights were made (a resumed run whose recipe changed on the way).
 
+The model's shape is on the command line (--heads, --layers; config.json is written beside the
+weights); --init grows a trained model into a deeper one (extra blocks start as the identity), and
+--device cuda --workers N run it on a GPU with the data made by N processes (models/shapes/README.md
+has the commands).
+
 The budget is wall time (the learning rate follows a cosine over it), so how many steps it gets
 depends on the machine and its load; the step count is written into the weights' metadata. It
 writes a checkpoint (ckpt.pt, resumed from if present) and the exported EMA weights
