@@ -46,9 +46,11 @@ function areaDown(f: Frame, width: number, height: number): Frame {
       const x1 = x0 + sx;
       acc.fill(0);
       let total = 0;
-      for (let yy = Math.floor(y0); yy < Math.ceil(y1); yy++) {
+      // min(): (n − 1)·s + s can round a hair past the edge (59 → 56 px), which read past the
+      // last row and turned it black.
+      for (let yy = Math.floor(y0); yy < Math.min(f.height, Math.ceil(y1)); yy++) {
         const wy = Math.min(y1, yy + 1) - Math.max(y0, yy);
-        for (let xx = Math.floor(x0); xx < Math.ceil(x1); xx++) {
+        for (let xx = Math.floor(x0); xx < Math.min(f.width, Math.ceil(x1)); xx++) {
           const w = wy * (Math.min(x1, xx + 1) - Math.max(x0, xx));
           const p = (yy * f.width + xx) * ch;
           acc[0]! += w * f.data[p]!;

@@ -97,7 +97,7 @@ export const SHAPES_DESCRIPTION =
   'Toy model trained by the Reshoot project on synthetic shapes (one to three coloured circles, squares and ' +
   'diamonds bouncing over panning gradients, 64×64 px, 24 fps): the LTX-Video transformer at a small width ' +
   '(4 layers, 2 heads × 64) with a linear patch "VAE" (8×8 px × 4 frames → 64 channels). It extends, fills, bridges and generates clips of that ' +
-  'family on a CPU in seconds, still short of simple baselines except fill on average (bench/RESULTS.md); it is not a general video model and ignores the prompt.';
+  'family on a CPU in seconds, still short of simple baselines (bench/RESULTS.md); it is not a general video model and ignores the prompt.';
 
 function manifestBase(transformer: ModelManifest['transformer']): Omit<ModelManifest, 'files'> {
   return {

@@ -29,18 +29,8 @@ import torch
 sys.path.insert(0, os.path.dirname(__file__))
 import shapes  # noqa: E402
 import train  # noqa: E402
-from model import LtxTransformer  # noqa: E402
 
 S8, T4 = train.SPATIAL, train.TEMPORAL
-
-
-def load(path):
-    sd, meta = train.read_safetensors(path)
-    c = train.CONFIG
-    m = LtxTransformer(train.CHANNELS, c["heads"], c["head_dim"], c["layers"], c["caption_channels"])
-    m.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in sd.items()})
-    m.eval()
-    return m, meta
 
 
 PIXEL_W = (train.PIXEL_VARIANCE / train.PIXEL_VARIANCE.mean()).astype(np.float32)
@@ -135,9 +125,10 @@ def area_down(img, w, h):
         for x in range(w):
             x0, x1 = x * sx, x * sx + sx
             acc, tot = np.zeros(3), 0.0
-            for yy in range(math.floor(y0), math.ceil(y1)):
+            # min(): y0 + sy can round up past the last row (a 59-px crop, clip 113)
+            for yy in range(math.floor(y0), min(H, math.ceil(y1))):
                 wy = min(y1, yy + 1) - max(y0, yy)
-                for xx in range(math.floor(x0), math.ceil(x1)):
+                for xx in range(math.floor(x0), min(W, math.ceil(x1))):
                     wt = wy * (min(x1, xx + 1) - max(x0, xx))
                     acc += wt * img[yy, xx]
                     tot += wt
@@ -165,11 +156,16 @@ def resize(img, w, h):
     return area_down(img, w, h) if w <= W and h <= H else bilinear(img, w, h)
 
 
+def js_round(x):
+    """Math.round: halves go up (Python's round() takes them to even, so a 52-px crop worked at 48 px, not the engine's 56)."""
+    return math.floor(x + 0.5)
+
+
 def working_size(width, height, multiple=8, max_pixels=64 * 64):
     scale = min(1, math.sqrt(max_pixels / (width * height)))
     while True:
-        w = max(multiple, round(width * scale / multiple) * multiple)
-        h = max(multiple, round(height * scale / multiple) * multiple)
+        w = max(multiple, js_round(width * scale / multiple) * multiple)
+        h = max(multiple, js_round(height * scale / multiple) * multiple)
         if w * h <= max_pixels or (w == multiple and h == multiple):
             return w, h
         scale *= 0.98
@@ -177,7 +173,7 @@ def working_size(width, height, multiple=8, max_pixels=64 * 64):
 
 def crop_around(x0, y0, x1, y1, W=64, H=64):
     """bbox inclusive-exclusive → region (x, y, w, h) with plan.ts's margin."""
-    margin = max(16, round(0.25 * max(x1 - x0, y1 - y0)))
+    margin = max(16, js_round(0.25 * max(x1 - x0, y1 - y0)))
     a, b = max(0, x0 - margin), max(0, y0 - margin)
     c, d = min(W, x1 + margin), min(H, y1 + margin)
     return a, b, c - a, d - b
@@ -274,7 +270,7 @@ def context_use(model, clips, sigma=0.9):
 
 def main():
     torch.set_num_threads(1)
-    model, meta = load(sys.argv[1])
+    model, meta = train.load_model(sys.argv[1])
     n = int(sys.argv[2]) if len(sys.argv) > 2 else 6
     clips = range(101, 101 + n)
     e = np.array([extend(model, s) for s in clips])

@@ -16,20 +16,11 @@ import torch
 sys.path.insert(0, os.path.dirname(__file__))
 import shapes  # noqa: E402
 import train  # noqa: E402
-from model import LtxTransformer  # noqa: E402
-
-
-def load(folder):
-    sd, meta = train.read_safetensors(os.path.join(folder, "transformer.safetensors"))
-    c = train.CONFIG
-    m = LtxTransformer(train.CHANNELS, c["heads"], c["head_dim"], c["layers"], c["caption_channels"])
-    m.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in sd.items()})
-    return m, meta
 
 
 def main():
     torch.set_num_threads(1)
-    model, meta = load(sys.argv[1])
+    model, meta = train.load_model(os.path.join(sys.argv[1], "transformer.safetensors"))
     seed, frames = 7, 17
     video = shapes.render(shapes.clip_params(seed), frames)
     tokens = torch.from_numpy(train.encode(train.patchify(video)))[None]

@@ -24,6 +24,11 @@ The loss is weighted per latent channel by what the channel is worth in pixels (
 and per token towards tokens a shape touches (--shape-weight); models/shapes/README.md says why,
 and how the shipped weights were made (a resumed run whose recipe changed on the way).
 
+The model's shape is on the command line (--heads, --layers; config.json is written beside the
+weights); --init grows a trained model into a deeper one (extra blocks start as the identity), and
+--device cuda --workers N run it on a GPU with the data made by N processes (models/shapes/README.md
+has the commands).
+
 The budget is wall time (the learning rate follows a cosine over it), so how many steps it gets
 depends on the machine and its load; the step count is written into the weights' metadata. It
 writes a checkpoint (ckpt.pt, resumed from if present) and the exported EMA weights
@@ -35,8 +40,10 @@ writes a checkpoint (ckpt.pt, resumed from if present) and the exported EMA weig
 Reproducible from --seed given the same number of steps (float summation order aside).
 """
 import argparse
+import collections
 import json
 import math
+import multiprocessing
 import os
 import struct
 import sys
@@ -269,6 +276,32 @@ def make_batch(rng, batch):
     return src, tgt, mask, weight, (f, crop, crop)
 
 
+def numbered_batch(seed, index, batch):
+    """Batch number `index` of a run: its own random stream, so it is the same whichever process makes it."""
+    return make_batch(np.random.default_rng([seed, index]), batch)
+
+
+class Batches:
+    """Training batches in order from `start`, made `workers` processes ahead (0: in this process).
+    The data is numpy on the CPU, about 300 examples a second a core: enough for a CPU step, far
+    too few for a GPU's."""
+
+    def __init__(self, seed, batch, start, workers):
+        self.args = (seed, batch)
+        self.index = start
+        self.pool = multiprocessing.get_context("fork").Pool(workers) if workers else None
+        self.ahead = collections.deque()
+
+    def next(self):
+        if self.pool is None:
+            self.index += 1
+            return numbered_batch(self.args[0], self.index - 1, self.args[1])
+        while len(self.ahead) < 2 * self.pool._processes:
+            self.ahead.append(self.pool.apply_async(numbered_batch, (self.args[0], self.index, self.args[1])))
+            self.index += 1
+        return self.ahead.popleft().get()
+
+
 def sample_sigma(rng, n, shift=1.0):
     """Half uniform, half logit-normal, then shifted towards noise (σ' = sσ / (1 + (s − 1)σ)):
     the high σ are where a window's context decides what the generated tokens become."""
@@ -286,7 +319,7 @@ def write_safetensors(path, tensors, metadata, dtype="F16"):
     offset = 0
     blobs = []
     for name in sorted(tensors):
-        t = tensors[name].detach().to(torch.float16 if dtype == "F16" else torch.float32).contiguous().numpy()
+        t = tensors[name].detach().cpu().to(torch.float16 if dtype == "F16" else torch.float32).contiguous().numpy()
         b = t.tobytes()
         header[name] = {"dtype": dtype, "shape": list(t.shape), "data_offsets": [offset, offset + len(b)]}
         offset += len(b)
@@ -302,9 +335,57 @@ def write_safetensors(path, tensors, metadata, dtype="F16"):
     os.replace(tmp, path)
 
 
+def build_model(config):
+    return LtxTransformer(CHANNELS, config["heads"], config["head_dim"], config["layers"], config["caption_channels"])
+
+
+def load_model(path):
+    """An exported transformer.safetensors → (model in eval mode, metadata); its shape comes from the metadata's config."""
+    sd, meta = read_safetensors(path)
+    config = json.loads(meta["config"]) if "config" in meta else CONFIG
+    model = build_model(config)
+    model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in sd.items()})
+    model.eval()
+    return model, meta
+
+
+def grow_from(model, path):
+    """Starts `model` from exported weights with as many or fewer layers: shared tensors are copied, and each
+    extra block's two output projections (attention, feed-forward) are zeroed so it begins as the identity
+    and the grown model computes exactly what the smaller one did."""
+    sd, _ = read_safetensors(path)
+    own = model.state_dict()
+    missing = [k for k in own if k not in sd]
+    unknown = [k for k in sd if k not in own or tuple(own[k].shape) != sd[k].shape]
+    if unknown:
+        raise SystemExit(f"{path}: tensors {unknown[:3]} do not fit a model of config {CONFIG}")
+    model.load_state_dict({**own, **{k: torch.from_numpy(v.copy()) for k, v in sd.items()}})
+    extra = sorted({int(k.split(".")[1]) for k in missing if k.startswith("transformer_blocks.")})
+    with torch.no_grad():
+        for i in extra:
+            b = model.transformer_blocks[i]
+            for lin in (b.attn1.to_out[0], b.ff.net[2]):
+                lin.weight.zero_()
+                lin.bias.zero_()
+    rest = [k for k in missing if not k.startswith("transformer_blocks.")]
+    if rest:
+        raise SystemExit(f"{path}: lacks {rest[:3]}")
+    return extra
+
+
 def export(model, path, meta):
     sd = {k: v for k, v in model.state_dict().items()}
     write_safetensors(path, sd, {k: str(v) for k, v in meta.items()})
+    # The diffusers config the engine parses (companion/models/shapes.ts), so shipping is a copy of both files.
+    inner = CONFIG["heads"] * CONFIG["head_dim"]
+    config = {"_class_name": "LTXVideoTransformer3DModel", "_name_or_path": "reshoot/builtin-shapes",
+              "in_channels": CHANNELS, "out_channels": CHANNELS, "patch_size": 1, "patch_size_t": 1,
+              "num_attention_heads": CONFIG["heads"], "attention_head_dim": CONFIG["head_dim"], "cross_attention_dim": inner,
+              "num_layers": CONFIG["layers"], "activation_fn": "gelu-approximate", "qk_norm": "rms_norm_across_heads",
+              "norm_elementwise_affine": False, "norm_eps": 1e-6, "caption_channels": CONFIG["caption_channels"],
+              "attention_bias": True, "attention_out_bias": True}
+    with open(os.path.join(os.path.dirname(path), "config.json"), "w") as f:
+        f.write(json.dumps(config, indent=2) + "\n")
 
 
 # ---------------------------------------------------------------- training
@@ -322,24 +403,36 @@ def main():
     ap.add_argument("--per-token", type=float, default=0.85, help="share of windows with per-token conditioning (the rest: blend)")
     ap.add_argument("--shape-weight", type=float, default=SHAPE_WEIGHT, help="extra loss weight of tokens a shape touches")
     ap.add_argument("--pixel-weight", type=float, default=0.75, help="share of the loss weighted by each channel's pixel variance")
+    ap.add_argument("--heads", type=int, default=CONFIG["heads"], help="attention heads of 64 channels (the width is 64 × heads)")
+    ap.add_argument("--layers", type=int, default=CONFIG["layers"], help="transformer blocks")
+    ap.add_argument("--init", help="exported weights (transformer.safetensors) to start from; extra layers start as the identity")
+    ap.add_argument("--workers", type=int, default=0, help="processes making batches ahead (for a GPU; 0: in the training process)")
+    ap.add_argument("--device", default="cpu", help="torch device (cuda on a GPU machine; the data is made on the CPU either way)")
     ap.add_argument("--bench", action="store_true")
     args = ap.parse_args()
     SHAPE_WEIGHT = args.shape_weight
+    CONFIG.update(layers=args.layers, heads=args.heads)
     os.makedirs(args.out, exist_ok=True)
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(args.seed)
 
-    model = LtxTransformer(CHANNELS, CONFIG["heads"], CONFIG["head_dim"], CONFIG["layers"], CONFIG["caption_channels"])
-    ema = LtxTransformer(CHANNELS, CONFIG["heads"], CONFIG["head_dim"], CONFIG["layers"], CONFIG["caption_channels"])
+    model = build_model(CONFIG)
+    if args.init and not os.path.exists(os.path.join(args.out, "ckpt.pt")):
+        grown = grow_from(model, args.init)
+        print(f"started from {args.init}; blocks {grown} start as the identity", flush=True)
+    ema = build_model(CONFIG)
     ema.load_state_dict(model.state_dict())
+    dev = torch.device(args.device)
+    model.to(dev)
+    ema.to(dev)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01, betas=(0.9, 0.99))
     print(f"params {sum(p.numel() for p in params) / 1e6:.2f} M trainable", flush=True)
     ckpt_path = os.path.join(args.out, "ckpt.pt")
     step, elapsed = 0, 0.0
     if os.path.exists(ckpt_path):
-        ck = torch.load(ckpt_path)
+        ck = torch.load(ckpt_path, map_location=dev)
         model.load_state_dict(ck["model"])
         ema.load_state_dict(ck["ema"])
         opt.load_state_dict(ck["opt"])
@@ -347,7 +440,8 @@ def main():
         rng = np.random.default_rng([args.seed, step])
         print(f"resumed at step {step}", flush=True)
 
-    chan_w = channel_weights(args.pixel_weight)
+    batches = Batches(args.seed, args.batch, step, args.workers)
+    chan_w = channel_weights(args.pixel_weight).to(dev)
     budget = args.minutes * 60
     ropes = {}
     began = time.time() - elapsed
@@ -361,15 +455,16 @@ def main():
         lr = args.lr * min(1, (step + 1) / 100) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
         for g in opt.param_groups:
             g["lr"] = lr
-        src, tgt, mask, shape_w, grid = make_batch(rng, args.batch)
+        src, tgt, mask, shape_w, grid = batches.next()
         if grid not in ropes:
-            ropes[grid] = rope_tables(*grid, model.dim)
+            ropes[grid] = tuple(r.to(dev) for r in rope_tables(*grid, model.dim))
         cos, sin = ropes[grid]
         B, S, C = tgt.shape
         sigma = torch.from_numpy(sample_sigma(rng, B, args.sigma_shift))[:, None]
         noise = torch.from_numpy(rng.standard_normal((B, S, C), dtype=np.float32))
+        src, tgt, mask, shape_w, sigma, noise = (a.to(dev) for a in (src, tgt, mask, shape_w, sigma, noise))
         noisy = (1 - sigma[..., None]) * tgt + sigma[..., None] * noise
-        per_token = torch.from_numpy((rng.random(B) < args.per_token).astype(np.float32))[:, None]
+        per_token = torch.from_numpy((rng.random(B) < args.per_token).astype(np.float32))[:, None].to(dev)
         # per-token: known tokens are the clean source at t = 0; otherwise every token is at σ
         known = per_token * (1 - mask)
         x = known[..., None] * src + (1 - known[..., None]) * noisy
@@ -406,7 +501,7 @@ def save(args, model, ema, opt, step, elapsed):
     torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": elapsed}, ckpt_path + ".tmp")
     os.replace(ckpt_path + ".tmp", ckpt_path)
     meta = {"producer": "tools/train-shapes/train.py", "seed": args.seed, "steps": step, "batch": args.batch,
-            "minutes": round(elapsed / 60, 1), "config": json.dumps(CONFIG), "torch": torch.__version__,
+            "minutes": round(elapsed / 60, 1), "init": args.init or "", "config": json.dumps(CONFIG), "torch": torch.__version__,
             "recipe": json.dumps({"lr": args.lr, "sigma_shift": args.sigma_shift, "per_token": args.per_token,
                                   "shape_weight": args.shape_weight, "pixel_weight": args.pixel_weight, "tasks": TASKS})}
     export(ema, os.path.join(args.out, "transformer.safetensors"), meta)
