@@ -48,7 +48,7 @@ function blend(dst: AnyFrame, gen: Frame, at: Rect, alpha: Float32Array, box: Re
   const scale = dst.depth === 16 ? 257 : 1;
   const max = dst.depth === 16 ? 65535 : 255;
   // 8-bit RGB over 8-bit RGB: a run of fully generated pixels is one copy of the model's bytes.
-  const copyRuns = !toLinear && dst.depth !== 16 && ch === 3 && gch === 3;
+  const copyRuns = dst.depth !== 16 && ch === 3 && gch === 3;
   const xEnd = box.x + box.width;
   for (let y = box.y; y < box.y + box.height; y++) {
     const row = y * dst.width;
