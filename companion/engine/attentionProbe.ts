@@ -13,7 +13,8 @@
  * PROBE_TOLERANCE the transformer runs its plain-attention variant on that adapter instead
  * (runtime.ts, computeVariant.ts transformerVariant).
  *
- * Cost: two tiny sessions per provider, milliseconds (figures in test/engine/attentionProbe.test.ts).
+ * Cost: two tiny sessions per provider: 0.4–0.6 s on lavapipe, 1.5 s the first time in a process
+ * (Dawn's start-up and shader compiles on the CPU); not yet measured on a hardware GPU.
  * The verdict is cached per process, keyed by provider and the Vulkan driver this process was
  * pointed at: onnxruntime-node gives no way to name or choose the adapter, so within one process
  * the provider always gets the same one. Each Engine runs in its own worker thread (own module
