@@ -149,16 +149,17 @@ export async function loadModel(id: string): Promise<ModelHandle> {
   }
   const manifest = await readManifest(id, dir);
   verifyFiles(id, dir, manifest, builtin ? `; delete ${dir} and it will be rebuilt` : '');
+  return { dir, manifest, graphs: modelGraphs(dir, manifest) };
+}
+
+/** The graph files of a model folder (the upsampler only where the manifest has one). */
+export function modelGraphs(dir: string, manifest: Pick<ModelManifest, 'upsampler'>): ModelHandle['graphs'] {
   return {
-    dir,
-    manifest,
-    graphs: {
-      textEncoder: join(dir, GRAPH_FILES.textEncoder),
-      transformer: join(dir, GRAPH_FILES.transformer),
-      vaeEncoder: join(dir, GRAPH_FILES.vaeEncoder),
-      vaeDecoder: join(dir, GRAPH_FILES.vaeDecoder),
-      ...(manifest.upsampler ? { upsampler: join(dir, UPSAMPLER_FILE) } : {}),
-    },
+    textEncoder: join(dir, GRAPH_FILES.textEncoder),
+    transformer: join(dir, GRAPH_FILES.transformer),
+    vaeEncoder: join(dir, GRAPH_FILES.vaeEncoder),
+    vaeDecoder: join(dir, GRAPH_FILES.vaeDecoder),
+    ...(manifest.upsampler ? { upsampler: join(dir, UPSAMPLER_FILE) } : {}),
   };
 }
 

@@ -9,7 +9,6 @@
  *  - the batched guidance passes (cond / uncond / perturbed) under a memory budget too small for
  *    the batch run one after the other and give the same latents within float tolerance.
  */
-import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -29,13 +28,12 @@ import { crfRoundTrip } from '../../companion/media/crf.ts';
 import type { Frame } from '../../companion/media/frame.ts';
 import { syntheticFrame } from '../../companion/media/synthetic.ts';
 import { recipeByName } from '../../companion/models/ltxv/recipes.ts';
-import { ltxvTransformerGraph } from '../../companion/models/ltxv/transformer.ts';
 import type { Recipe } from '../../companion/models/recipe.ts';
 import { loadModel } from '../../companion/models/registry.ts';
-import { TINY_SEED, tinyTransformerConfig } from '../../companion/models/tiny.ts';
+import { tinyTransformerConfig } from '../../companion/models/tiny.ts';
 import type { ModelHandle } from '../../companion/models/types.ts';
-import { seededWeights } from '../../companion/models/weights.ts';
 import { tempDir, useTestModelCache } from '../helpers/fixtures.ts';
+import { tinyStgModel } from '../helpers/tinyStg.ts';
 
 useTestModelCache();
 
@@ -67,22 +65,7 @@ async function runtimeWith(recipe: Recipe, budgetBytes?: number): Promise<ModelR
 
 beforeAll(async () => {
   const plain = await loadModel('builtin:tiny');
-  // The tiny model with an STG-capable transformer: same weights (seeded by name), one more input.
-  const dir = join(tmp.dir, 'tiny-stg');
-  mkdirSync(dir);
-  for (const f of readdirSync(plain.dir)) copyFileSync(join(plain.dir, f), join(dir, f));
-  const config = { ...tinyTransformerConfig, stg: 'attention_values' as const };
-  ltxvTransformerGraph(config, seededWeights(TINY_SEED)).save(dir, 'transformer.onnx');
-  stgHandle = {
-    dir,
-    manifest: { ...plain.manifest, transformer: config },
-    graphs: {
-      textEncoder: join(dir, 'text_encoder.onnx'),
-      transformer: join(dir, 'transformer.onnx'),
-      vaeEncoder: join(dir, 'vae_encoder.onnx'),
-      vaeDecoder: join(dir, 'vae_decoder.onnx'),
-    },
-  };
+  stgHandle = tinyStgModel(plain, join(tmp.dir, 'tiny-stg'));
 });
 afterAll(async () => {
   for (const rt of runtimes) await rt.release();

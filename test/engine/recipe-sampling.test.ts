@@ -4,7 +4,6 @@
  * the plain loop; STG, stochastic sampling and conditioning noise each change the picture and stay
  * deterministic by seed; the plan follows the recipe and the job's overrides.
  */
-import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateWindow, samplingPlan, type WindowRequest } from '../../companion/engine/generate.ts';
@@ -12,14 +11,12 @@ import { loadRuntime, type ModelRuntime } from '../../companion/engine/runtime.t
 import type { Frame } from '../../companion/media/frame.ts';
 import { syntheticFrame } from '../../companion/media/synthetic.ts';
 import { recipeByName } from '../../companion/models/ltxv/recipes.ts';
-import { ltxvTransformerGraph } from '../../companion/models/ltxv/transformer.ts';
 import { modelManifestSchema } from '../../companion/models/manifest.ts';
 import type { Recipe } from '../../companion/models/recipe.ts';
 import { loadModel } from '../../companion/models/registry.ts';
-import { TINY_SEED, tinyTransformerConfig } from '../../companion/models/tiny.ts';
 import type { ModelHandle, ModelManifest } from '../../companion/models/types.ts';
-import { seededWeights } from '../../companion/models/weights.ts';
 import { tempDir, useTestModelCache } from '../helpers/fixtures.ts';
+import { tinyStgModel } from '../helpers/tinyStg.ts';
 
 useTestModelCache();
 
@@ -54,22 +51,7 @@ async function runtimeWith(recipe: Recipe | undefined): Promise<ModelRuntime> {
 
 beforeAll(async () => {
   plain = await loadModel('builtin:tiny');
-  // The tiny model with an STG-capable transformer: same weights (seeded by name), one more input.
-  const dir = join(tmp.dir, 'tiny-stg');
-  mkdirSync(dir);
-  for (const f of readdirSync(plain.dir)) copyFileSync(join(plain.dir, f), join(dir, f));
-  const config = { ...tinyTransformerConfig, stg: 'attention_values' as const };
-  ltxvTransformerGraph(config, seededWeights(TINY_SEED)).save(dir, 'transformer.onnx');
-  stgHandle = {
-    dir,
-    manifest: { ...plain.manifest, transformer: config },
-    graphs: {
-      textEncoder: join(dir, 'text_encoder.onnx'),
-      transformer: join(dir, 'transformer.onnx'),
-      vaeEncoder: join(dir, 'vae_encoder.onnx'),
-      vaeDecoder: join(dir, 'vae_decoder.onnx'),
-    },
-  };
+  stgHandle = tinyStgModel(plain, join(tmp.dir, 'tiny-stg'));
 });
 afterAll(async () => {
   for (const rt of runtimes) await rt.release();

@@ -34,6 +34,7 @@ import { loadRuntime, type ModelRuntime } from '../../companion/engine/runtime.t
 import { SECOND_PASS_STREAM, sampleWindow } from '../../companion/engine/twoPass.ts';
 import { latentUpsamplerGraph } from '../../companion/models/ltxv/latentUpsampler.ts';
 import { UPSAMPLER_FILE } from '../../companion/models/tiny.ts';
+import { modelGraphs } from '../../companion/models/registry.ts';
 import { seededWeights } from '../../companion/models/weights.ts';
 import { tempDir } from '../helpers/fixtures.ts';
 import {
@@ -82,10 +83,8 @@ describe('multi-scale runtime vs the authors’ LTXMultiScalePipeline (golden la
     latentUpsamplerGraph(config, (name, dims, init) =>
       name === 'latents_mean' ? new Float32Array(dims[0]!) : name === 'latents_std' ? new Float32Array(dims[0]!).fill(1) : seeded(name, dims, init),
     ).save(dir, UPSAMPLER_FILE);
-    const rt = await loadRuntime(
-      { ...handle, manifest: { ...handle.manifest, upsampler: { source: 'ms098d', ...config } }, graphs: { ...handle.graphs, upsampler: join(dir, UPSAMPLER_FILE) } },
-      'cpu',
-    );
+    const manifest = { ...handle.manifest, upsampler: { source: 'ms098d', ...config } };
+    const rt = await loadRuntime({ ...handle, manifest, graphs: modelGraphs(dir, manifest) }, 'cpu');
     runtimes.push(rt);
     const { rt: recording, rec } = recordingRuntime(rt);
     // The upsampler's input is the first pass's final latents; with its output, the second pass's start.

@@ -14,7 +14,6 @@
  *  - the noise: the engine's own streams (companion/engine/noise.ts Rng), which the script read
  *    from a file the dump below wrote and handed to the authors' code in place of torch.randn.
  */
-import { join } from 'node:path';
 import { latentToTokens } from '../../companion/engine/latents.ts';
 import type { ModelRuntime } from '../../companion/engine/runtime.ts';
 import type { TextEmbedding, WindowRequest } from '../../companion/engine/generate.ts';
@@ -24,6 +23,7 @@ import { ltxvTransformerGraph } from '../../companion/models/ltxv/transformer.ts
 import { patchChannels, patchVaeDecoderGraph, patchVaeEncoderGraph } from '../../companion/models/patchVae.ts';
 import { byteTextEncoderGraph } from '../../companion/models/byteTextEncoder.ts';
 import { BYTE_PAD_ID } from '../../companion/models/tokenizer.ts';
+import { modelGraphs } from '../../companion/models/registry.ts';
 import { GRAPH_FILES } from '../../companion/models/tiny.ts';
 import type { ModelHandle, ModelManifest, TransformerConfig } from '../../companion/models/types.ts';
 import type { Recipe } from '../../companion/models/recipe.ts';
@@ -212,16 +212,7 @@ export function buildScenarioModel(dir: string, s: PipelineScenario, recipe = sc
     recipe,
     files: [],
   };
-  return {
-    dir,
-    manifest,
-    graphs: {
-      textEncoder: join(dir, GRAPH_FILES.textEncoder),
-      transformer: join(dir, GRAPH_FILES.transformer),
-      vaeEncoder: join(dir, GRAPH_FILES.vaeEncoder),
-      vaeDecoder: join(dir, GRAPH_FILES.vaeDecoder),
-    },
-  };
+  return { dir, manifest, graphs: modelGraphs(dir, manifest) };
 }
 
 export function scenarioRequest(s: PipelineScenario, recipe = scenarioRecipe(s)): WindowRequest {
