@@ -31,3 +31,23 @@ export async function readAll(p: string, fps: Rational, count: number, start = 0
   for await (const f of decodeFrames({ path: p, fps, startFrame: start, frameCount: count })) out.push(f);
   return out;
 }
+
+/**
+ * What a fill did to one frame, counted in RGB pixels against the source: `outside` pixels where
+ * the mask is 0 that differ (bit-exactness wants 0), `inside` pixels where it is 1 and how many
+ * of them changed.
+ */
+export function maskedChanges(src: Frame, out: Frame, alpha: Float32Array): { outside: number; inside: number; changedInside: number } {
+  let outside = 0;
+  let inside = 0;
+  let changedInside = 0;
+  for (let p = 0; p < alpha.length; p++) {
+    const same = src.data[p * 3] === out.data[p * 3] && src.data[p * 3 + 1] === out.data[p * 3 + 1] && src.data[p * 3 + 2] === out.data[p * 3 + 2];
+    if (alpha[p] === 0) outside += same ? 0 : 1;
+    else if (alpha[p] === 1) {
+      inside++;
+      changedInside += same ? 0 : 1;
+    }
+  }
+  return { outside, inside, changedInside };
+}

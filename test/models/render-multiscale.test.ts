@@ -21,7 +21,7 @@ import { probe } from '../../companion/media/probe.ts';
 import { importCheckpoint } from '../../companion/models/convert/index.ts';
 import { modelDir } from '../../companion/models/registry.ts';
 import { writeLtxvCheckpointFixture } from '../helpers/checkpoint.ts';
-import { FPS, losslessClip, readAll, tempDir } from '../helpers/fixtures.ts';
+import { FPS, losslessClip, maskedChanges, readAll, tempDir } from '../helpers/fixtures.ts';
 import { addUpsamplerFixture } from '../helpers/upsamplerFixture.ts';
 
 const tmp = tempDir('reshoot-multiscale-');
@@ -125,14 +125,7 @@ describe('multi-scale render (LTX-Video 0.9.8 distilled recipe, reduced fixture 
     const spec = parseJobSpec(fill('x.mkv', 5));
     if (spec.kind !== 'fill' || spec.mask.type !== 'shapes') throw new Error('unreachable');
     for (let f = 0; f < SRC; f++) {
-      const alpha = rasterizeShapes(spec.mask, f, W, H);
-      let outside = 0;
-      let changedInside = 0;
-      for (let p = 0; p < W * H; p++) {
-        const same = [0, 1, 2].every((k) => src[f]!.data[p * 3 + k] === fa![f]!.data[p * 3 + k]);
-        if (alpha[p] === 0 && !same) outside++;
-        if (alpha[p] === 1 && !same) changedInside++;
-      }
+      const { outside, changedInside } = maskedChanges(src[f]!, fa![f]!, rasterizeShapes(spec.mask, f, W, H));
       expect(outside, `frame ${f}`).toBe(0);
       expect(changedInside, `frame ${f}`).toBeGreaterThan(0);
     }
