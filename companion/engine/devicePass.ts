@@ -11,7 +11,7 @@
  * velocity overflowed, which moves that step to fp32 as the copying step does.
  */
 import type { SamplingPlan, TextEmbedding, Rope } from './generate.ts';
-import { batchFits, stackText } from './guidanceBatch.ts';
+import { batchFits, repeatBatch, stackText } from './guidanceBatch.ts';
 import type { ModelRuntime, DeviceRuntime } from './runtime.ts';
 import { timestepFor } from './scheduler.ts';
 
@@ -65,7 +65,7 @@ export async function denoiseOnDevice(p: DevicePassPlan, r: DevicePassRun): Prom
   const feeds = await device.feeds(texts, r.rope, batch, N);
   const scale = await device.upload(r.mask, [1, N, 1]);
   let x = await device.upload(r.x, [1, N, C]);
-  let hidden = batch === 1 ? x : await device.upload(repeat(r.x, batch), [batch, N, C]);
+  let hidden = batch === 1 ? x : await device.upload(repeatBatch(r.x, batch), [batch, N, C]);
   const timestep = new Float32Array(batch * N);
   let done = 0;
   try {
@@ -95,10 +95,4 @@ export async function denoiseOnDevice(p: DevicePassPlan, r: DevicePassRun): Prom
   } finally {
     for (const t of [feeds.embeds, feeds.mask, feeds.cos, feeds.sin, scale]) t.dispose();
   }
-}
-
-function repeat(a: Float32Array, times: number): Float32Array {
-  const out = new Float32Array(a.length * times);
-  for (let i = 0; i < times; i++) out.set(a, i * a.length);
-  return out;
 }

@@ -48,13 +48,7 @@ export async function batchedVelocity(
   const S = timestep.length;
   const textTokens = texts[0]!.mask.length / texts[0]!.batch;
   if (batch === 1 || batchFits(rt, batch, S, textTokens)) {
-    const xx = new Float32Array(batch * x.length);
-    const tt = new Float32Array(batch * S);
-    for (let b = 0; b < batch; b++) {
-      xx.set(x, b * x.length);
-      tt.set(timestep, b * S);
-    }
-    return rt.velocity(xx, batch, tt, stackText(texts), rope, perturb);
+    return rt.velocity(repeatBatch(x, batch), batch, repeatBatch(timestep, batch), stackText(texts), rope, perturb);
   }
   const layers = rt.manifest.transformer.numLayers;
   const out = new Float32Array(batch * x.length);
@@ -66,6 +60,13 @@ export async function batchedVelocity(
     }
     out.set(await rt.velocity(x, 1, timestep, texts[b]!, rope, one), b * x.length);
   }
+  return out;
+}
+
+/** `a` repeated `times` times back to back: one tensor per batch element, the same for each. */
+export function repeatBatch(a: Float32Array, times: number): Float32Array {
+  const out = new Float32Array(a.length * times);
+  for (let i = 0; i < times; i++) out.set(a, i * a.length);
   return out;
 }
 

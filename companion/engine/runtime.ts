@@ -23,6 +23,7 @@ import type { Provider } from './providers.ts';
 import { StageSessions, type Compute } from './stages.ts';
 import { attentionChoice, failedProbeMessage, probeFusedAttention, type AttentionChoice } from './attentionProbe.ts';
 import { DeviceSteps, type IoCount, type StepResult } from './deviceSteps.ts';
+import { repeatBatch } from './guidanceBatch.ts';
 
 export { PROVIDER_ORDER, bundledProviders, type Provider } from './providers.ts';
 
@@ -220,8 +221,8 @@ export async function loadRuntime(model: ModelHandle, opts: RuntimeOptions | Pro
       return {
         embeds: await d.upload(txt.embeds, [batch, Lt, m.transformer.captionChannels]),
         mask: await d.upload(txt.mask, [batch, Lt]),
-        cos: await d.upload(batch === 1 ? rope.cos : repeat(rope.cos, batch), [batch, tokens, D]),
-        sin: await d.upload(batch === 1 ? rope.sin : repeat(rope.sin, batch), [batch, tokens, D]),
+        cos: await d.upload(batch === 1 ? rope.cos : repeatBatch(rope.cos, batch), [batch, tokens, D]),
+        sin: await d.upload(batch === 1 ? rope.sin : repeatBatch(rope.sin, batch), [batch, tokens, D]),
       };
     },
     async velocity(hidden, timestep, f) {
@@ -315,8 +316,8 @@ export async function loadRuntime(model: ModelHandle, opts: RuntimeOptions | Pro
       const S = timestep.length / batch;
       const Lt = txt.mask.length / txt.batch;
       if (ropeFeeds?.rope !== rope || ropeFeeds.batch !== batch) {
-        const cos = batch === 1 ? rope.cos : repeat(rope.cos, batch);
-        const sin = batch === 1 ? rope.sin : repeat(rope.sin, batch);
+        const cos = batch === 1 ? rope.cos : repeatBatch(rope.cos, batch);
+        const sin = batch === 1 ? rope.sin : repeatBatch(rope.sin, batch);
         ropeFeeds = { rope, batch, cos: new ort.Tensor('float32', cos, [batch, S, D]), sin: new ort.Tensor('float32', sin, [batch, S, D]) };
       }
       const layers = m.transformer.numLayers;
@@ -391,10 +392,4 @@ export async function loadRuntime(model: ModelHandle, opts: RuntimeOptions | Pro
 function nonFinite(v: Float32Array): string | null {
   for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i]!)) return `velocity has a non-finite value at ${i} of ${v.length}`;
   return null;
-}
-
-function repeat(a: Float32Array, times: number): Float32Array {
-  const out = new Float32Array(a.length * times);
-  for (let i = 0; i < times; i++) out.set(a, i * a.length);
-  return out;
 }
