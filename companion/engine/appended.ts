@@ -12,7 +12,7 @@
  * a clip's start.
  */
 import type { Frame } from '../media/frame.ts';
-import { framesToVideoTensor, latentToTokens, type LatentGrid } from './latents.ts';
+import { concatTokens, framesToVideoTensor, latentToTokens, type LatentGrid } from './latents.ts';
 import type { ModelRuntime } from './runtime.ts';
 import type { Rope } from './generate.ts';
 
@@ -73,15 +73,6 @@ export async function appendConditioning(
     const rope = rt.rope({ frames: prefix, height: grid.height, width: grid.width }, window.fps, item.at);
     parts.push({ tokens: encoded.slice(0, prefix * cells * C), rope });
   }
-  const concat = (arrays: Float32Array[]): Float32Array => {
-    const out = new Float32Array(arrays.reduce((a, b) => a + b.length, 0));
-    let o = 0;
-    for (const a of arrays) {
-      out.set(a, o);
-      o += a.length;
-    }
-    return out;
-  };
-  const tokens = concat(parts.map((p) => p.tokens));
-  return { tokens, rope: { cos: concat(parts.map((p) => p.rope.cos)), sin: concat(parts.map((p) => p.rope.sin)) }, count: tokens.length / C };
+  const tokens = concatTokens(...parts.map((p) => p.tokens));
+  return { tokens, rope: { cos: concatTokens(...parts.map((p) => p.rope.cos)), sin: concatTokens(...parts.map((p) => p.rope.sin)) }, count: tokens.length / C };
 }

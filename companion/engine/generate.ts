@@ -9,7 +9,7 @@
  * (DESIGN.md §3; see startPreviews and previewMap.ts).
  */
 import type { Frame } from '../media/frame.ts';
-import { framesToVideoTensor, latentFrames, latentToTokens, latentTokenMask, tokensToLatent, videoTensorToFrames, type LatentGrid } from './latents.ts';
+import { concatTokens, framesToVideoTensor, latentFrames, latentToTokens, latentTokenMask, tokensToLatent, videoTensorToFrames, type LatentGrid } from './latents.ts';
 import { Rng } from './noise.ts';
 import { previewPicture, type PreviewMap, type PreviewPicture } from './previewMap.ts';
 import type { ModelRuntime } from './runtime.ts';
@@ -253,8 +253,8 @@ export async function denoisePass(
   // and the arrays below are the grid's own.
   const A = p.appended?.count ?? 0;
   const N = A + S;
-  const x0 = A ? concat(p.appended!.tokens, p.x0) : p.x0;
-  const mask = A ? concat(new Float32Array(A), tokenMask) : tokenMask;
+  const x0 = A ? concatTokens(p.appended!.tokens, p.x0) : p.x0;
+  const mask = A ? concatTokens(new Float32Array(A), tokenMask) : tokenMask;
   // Right after the encode: a model whose preview map must be fitted uses its encoder, resident now.
   const preview = req.preview && previews ? await startPreviews(req.preview, previews, tokenMask, grid, rt.manifest.latent.temporal) : null;
 
@@ -267,11 +267,11 @@ export async function denoisePass(
 
   // Start: generated tokens at the first σ, known tokens at the source.
   const gridStart = addNoise(p.start ?? p.x0, noise, sigmas[0]!);
-  const x = A ? concat(p.appended!.tokens, gridStart) : gridStart;
+  const x = A ? concatTokens(p.appended!.tokens, gridStart) : gridStart;
   for (let t = 0; t < N; t++) if (mask[t] === 0) x.set(x0.subarray(t * C, (t + 1) * C), t * C);
 
   const gridRope = rt.rope(grid, req.fps);
-  const rope: Rope = A ? { cos: concat(p.appended!.rope.cos, gridRope.cos), sin: concat(p.appended!.rope.sin, gridRope.sin) } : gridRope;
+  const rope: Rope = A ? { cos: concatTokens(p.appended!.rope.cos, gridRope.cos), sin: concatTokens(p.appended!.rope.sin, gridRope.sin) } : gridRope;
   const perToken = req.conditioning === 'per-token';
   const timestep = new Float32Array(N);
   const stepMs: number[] = [];
@@ -517,13 +517,6 @@ export interface TextEmbedding {
 export interface Rope {
   cos: Float32Array;
   sin: Float32Array;
-}
-
-function concat(a: Float32Array, b: Float32Array): Float32Array {
-  const out = new Float32Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }
 
 export class CancelledError extends Error {
