@@ -6,12 +6,12 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { checkOutputWritable } from '../media/writable.ts';
-import { checkExrPlate } from '../media/exrPlate.ts';
+import { checkExrPlate, checkOverscanPlate, contains, plateSurround } from '../media/exrPlate.ts';
 import { equalRational, formatRational, timeToFrames, toNumber, type JobSpec, type Source } from '../../protocol/index.ts';
 import { ReshootError } from '../errors.ts';
 import { FORMAT_EXTENSION } from '../media/encode.ts';
 import { normalizeMediaPath, probe, type AudioInfo, type MediaInfo } from '../media/probe.ts';
-import type { AudioCopy } from '../media/encode.ts';
+import type { AudioCopy, EncoderOptions } from '../media/encode.ts';
 import { formatTimecode, offsetTimecode, parseTimecode } from '../media/timecode.ts';
 import { checkMaskInFrame, type AlphaInside } from '../masks/index.ts';
 import type { Depth } from '../media/frame.ts';
@@ -39,6 +39,8 @@ export interface Prepared {
   tags: OutputTags;
   /** What the output leaves out of the source, for the provenance (e.g. an EXR plate's Z channel). */
   notes: string[];
+  /** An EXR plate written back to EXR: its windows, and its stored images when its overscan goes back too (encode.ts). */
+  exrPlate?: EncoderOptions['exrPlate'];
 }
 
 export interface OutputTags {
@@ -129,10 +131,20 @@ export async function prepare(spec: JobSpec, opts: PrepareOptions): Promise<Prep
 
   const pipeline = pickPipeline(spec, ranges[0]?.info);
   // An EXR plate kept as stored: a file its reader refuses, or one of another size, fails now.
-  const notes = pipeline.linear ? await checkExrPlate(ranges[0]!.info, width, height) : [];
+  // A fill or replace writes the plate's own images back, overscan and all.
+  const writesPlateImages = spec.kind === 'fill' || spec.kind === 'replace';
+  const exr = pipeline.linear ? await checkExrPlate(ranges[0]!.info, width, height, writesPlateImages) : undefined;
+  const notes = exr?.notes ?? [];
+  for (const r of ranges) if (r.info.sequence?.ext === 'exr' && !(pipeline.linear && r === ranges[0])) notes.push(...(await checkOverscanPlate(r.info, width, height)));
   const outputPath = resolveOutput(spec, opts);
   await checkOutputWritable(outputPath);
-  return { seed, ranges, outputPath, outputFrames, pipeline, tags: pickTags(spec, ranges), notes };
+  const result: Prepared = { seed, ranges, outputPath, outputFrames, pipeline, tags: pickTags(spec, ranges), notes };
+  if (exr) {
+    const { data, display } = exr.windows;
+    const overscan = writesPlateImages && !contains(display, data);
+    result.exrPlate = { windows: exr.windows, ...(overscan ? { surround: plateSurround(ranges[0]!.info, ranges[0]!.start, outputFrames, pipeline.channels) } : {}) };
+  }
+  return result;
 }
 
 /**

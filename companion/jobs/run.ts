@@ -98,6 +98,7 @@ export async function runJob(spec: JobSpec, opts: RunOptions = {}): Promise<RunR
     ...prepared.tags,
     sar: spec.sequence.pixelAspect,
     transfer: prepared.pipeline.linear ? 'half' : 'srgb',
+    ...(prepared.exrPlate ? { exrPlate: prepared.exrPlate } : {}),
     colour,
   });
   let stats: RenderStats;

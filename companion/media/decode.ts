@@ -19,7 +19,7 @@ import { uninitializedFrame, type FramePool, type FrameShape } from './frame-poo
 import { exited, ffmpegPath, runTool, spawnTool, StderrTail, summarizeStderr } from './ffmpeg.ts';
 import { probe, type MediaInfo } from './probe.ts';
 import { inputArgs } from './safe-input.ts';
-import { exrPlateFrames } from './exrPlate.ts';
+import { exrDisplayFrames, exrPlateFrames, hasOverscan } from './exrPlate.ts';
 import { sourceMatrix } from './colour.ts';
 
 export interface DecodeOptions {
@@ -89,6 +89,11 @@ async function* decodeAny(opts: DecodeOptions): AsyncGenerator<AnyFrame, void, u
 
   if (opts.linear && info.sequence?.ext === 'exr') {
     yield* exrPlateFrames(info, opts.startFrame, opts.frameCount, width, height, channels);
+    return;
+  }
+  // ffmpeg 4.1 cannot decode an EXR whose pixels reach beyond its display window: read it here.
+  if (info.sequence?.ext === 'exr' && (await hasOverscan(info))) {
+    yield* exrDisplayFrames(info, opts.startFrame, opts.frameCount, width, height, channels, depth);
     return;
   }
 

@@ -19,6 +19,7 @@ import { exited, ffmpegPath, runTool, spawnTool, StderrTail, summarizeStderr } f
 import { SCALE_FLAGS } from './decode.ts';
 import { inputArgs } from './safe-input.ts';
 import { encodeExr, type ExrCompression, type ExrTransfer } from './exr.ts';
+import { contains, copyWindow, pasteWindow, unionBox, type ExrWindows, type PlateSurround } from './exrPlate.ts';
 import { BT709, type Colour } from './colour.ts';
 
 /** Output formats; 'ffvhuff' is internal (uploaded frames): lossless like FFV1, about 5× faster to write. */
@@ -74,6 +75,13 @@ export interface EncoderOptions {
   transfer?: ExrTransfer;
   /** EXR only: 'zip' (default; lossless, like most VFX plates) or 'none'. */
   exrCompression?: ExrCompression;
+  /**
+   * EXR of an EXR plate (transfer 'half') only: the plate's windows. The frames are its display
+   * window, written with the plate's display window; with `surround` (a fill or replace of a
+   * plate with overscan, whose frame i is the plate's image i), samples the plate stores beyond
+   * the display window are written back from the plate as they are (exrPlate.ts).
+   */
+  exrPlate?: { windows: ExrWindows; surround?: PlateSurround };
   /** Y'CbCr outputs: the matrix for the RGB conversion and the tags written (colour.ts; default BT.709). */
   colour?: Colour;
 }
@@ -425,7 +433,14 @@ class ExrSequenceEncoder implements Encoder {
       await this.abort();
       throw this.fail(`frame ${this.framesWritten} is ${frame.width}x${frame.height}x${frame.channels} at ${frame.depth ?? 8} bits, expected ${width}x${height}x${channels} at ${depth} bits`);
     }
-    const bytes = encodeExr(frame, { compression: this.opts.exrCompression ?? 'zip', transfer: this.opts.transfer ?? 'srgb', sar: this.opts.sar });
+    let bytes: Buffer;
+    try {
+      bytes = await this.encode(frame);
+    } catch (e) {
+      await this.abort();
+      if (e instanceof ReshootError) throw e;
+      throw this.fail((e as Error).message, e);
+    }
     const name = `frame_${String((this.opts.startNumber ?? 1) + this.framesWritten).padStart(6, '0')}.exr`;
     try {
       await writeFile(path.join(this.partial, name), bytes);
@@ -434,6 +449,21 @@ class ExrSequenceEncoder implements Encoder {
       throw this.fail((e as Error).message, e);
     }
     this.framesWritten++;
+  }
+
+  /** The file for `frame`; a plate's overscan is put back around it from the plate's own image. */
+  private async encode(frame: AnyFrame): Promise<Buffer> {
+    const opts = { compression: this.opts.exrCompression ?? 'zip', transfer: this.opts.transfer ?? 'srgb', sar: this.opts.sar } as const;
+    const plate = this.opts.exrPlate;
+    if (!plate) return encodeExr(frame, opts);
+    const { display } = plate.windows;
+    const stored = plate.surround ? await plate.surround.image(this.framesWritten) : undefined;
+    if (!stored || contains(display, stored.dataWindow)) return encodeExr(frame, { ...opts, windows: { data: display, display } });
+    if (frame.depth !== 16) throw new Error('an EXR plate\'s overscan goes back only around half-bit frames');
+    const data = unionBox(stored.dataWindow, display);
+    const full = copyWindow(stored.data, stored.dataWindow, data, frame.channels);
+    pasteWindow(frame.data, display, full, data, frame.channels);
+    return encodeExr({ ...frame, width: data.width, height: data.height, data: full }, { ...opts, windows: { data, display } });
   }
 
   async finish(): Promise<void> {

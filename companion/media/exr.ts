@@ -15,6 +15,7 @@
  */
 import { deflateSync } from 'node:zlib';
 import type { Rational } from '../../protocol/rational.ts';
+import type { ExrBox } from './exrRead.ts';
 import type { AnyFrame } from './frame.ts';
 
 export type ExrCompression = 'none' | 'zip';
@@ -25,6 +26,11 @@ export interface ExrOptions {
   transfer: ExrTransfer;
   /** Pixel aspect stored in the header (pixelAspectRatio); default square. */
   sar?: Rational;
+  /**
+   * Where the frame's pixels lie (data) and the picture they belong to (display), e.g. a plate's
+   * overscan; the frame must be the data window's size. Default: both are the frame, at 0,0.
+   */
+  windows?: { data: ExrBox; display: ExrBox };
 }
 
 /** Scanlines per block: 1 uncompressed, 16 for ZIP (OpenEXR's ZIP_COMPRESSION). */
@@ -42,7 +48,11 @@ export function encodeExr(frame: AnyFrame, opts: ExrOptions): Buffer {
   // Alpha is coverage, never a colour: no curve.
   const alphaHalf = asIs ? undefined : halfTable('linear-unit', frame.depth === 16 ? 16 : 8);
 
-  const header = exrHeader(width, height, order.map((c) => c.name), opts);
+  const windows = opts.windows ?? { data: { x: 0, y: 0, width, height }, display: { x: 0, y: 0, width, height } };
+  if (windows.data.width !== width || windows.data.height !== height) {
+    throw new Error(`EXR frame is ${width}x${height} but its data window is ${windows.data.width}x${windows.data.height}`);
+  }
+  const header = exrHeader(windows, order.map((c) => c.name), opts);
   const lines = LINES[opts.compression];
   const blocks = Math.ceil(height / lines);
   const rowBytes = width * 2 * channels;
@@ -63,7 +73,7 @@ export function encodeExr(frame: AnyFrame, opts: ExrOptions): Buffer {
     }
     const body = opts.compression === 'zip' ? zipBlock(raw.subarray(0, o)) : Buffer.from(raw.subarray(0, o));
     const head = Buffer.alloc(8);
-    head.writeInt32LE(y0, 0);
+    head.writeInt32LE(windows.data.y + y0, 0); // blocks name their first line in EXR coordinates
     head.writeInt32LE(body.length, 4);
     parts.push(head, body);
   }
@@ -99,7 +109,7 @@ function zipBlock(raw: Buffer): Buffer {
   return z.length < n ? z : Buffer.from(raw);
 }
 
-function exrHeader(width: number, height: number, names: string[], opts: ExrOptions): Buffer {
+function exrHeader(windows: { data: ExrBox; display: ExrBox }, names: string[], opts: ExrOptions): Buffer {
   const chlist = Buffer.concat([
     ...names.map((c) => {
       const b = Buffer.alloc(c.length + 1 + 16);
@@ -111,9 +121,14 @@ function exrHeader(width: number, height: number, names: string[], opts: ExrOpti
     }),
     Buffer.from([0]),
   ]);
-  const box = Buffer.alloc(16);
-  box.writeInt32LE(width - 1, 8);
-  box.writeInt32LE(height - 1, 12);
+  const box2i = (b: ExrBox): Buffer => {
+    const out = Buffer.alloc(16);
+    out.writeInt32LE(b.x, 0);
+    out.writeInt32LE(b.y, 4);
+    out.writeInt32LE(b.x + b.width - 1, 8);
+    out.writeInt32LE(b.y + b.height - 1, 12);
+    return out;
+  };
   const f32 = (v: number): Buffer => {
     const b = Buffer.alloc(4);
     b.writeFloatLE(v);
@@ -124,8 +139,8 @@ function exrHeader(width: number, height: number, names: string[], opts: ExrOpti
     Buffer.from([0x76, 0x2f, 0x31, 0x01, 2, 0, 0, 0]), // magic, version 2, single-part scanline
     attr('channels', 'chlist', chlist),
     attr('compression', 'compression', Buffer.from([COMPRESSION_CODE[opts.compression]])),
-    attr('dataWindow', 'box2i', box),
-    attr('displayWindow', 'box2i', box),
+    attr('dataWindow', 'box2i', box2i(windows.data)),
+    attr('displayWindow', 'box2i', box2i(windows.display)),
     attr('lineOrder', 'lineOrder', Buffer.from([0])), // increasing y
     attr('pixelAspectRatio', 'float', f32(sar)),
     attr('screenWindowCenter', 'v2f', Buffer.alloc(8)),

@@ -35,6 +35,14 @@ export interface ExrChannel {
   ySampling: number;
 }
 
+/** A box of pixels in EXR coordinates (a header's dataWindow or displayWindow). */
+export interface ExrBox {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
 export interface ExrHeader {
   width: number;
   height: number;
@@ -42,8 +50,8 @@ export interface ExrHeader {
   channels: ExrChannel[];
   compression: ExrStoredCompression;
   /** Where the data window sits: its pixels are the picture read here. */
-  dataWindow: { x: number; y: number; width: number; height: number };
-  displayWindow: { x: number; y: number; width: number; height: number };
+  dataWindow: ExrBox;
+  displayWindow: ExrBox;
   pixelAspect: number;
   /** Byte offset of the line-offset table (just after the header). */
   tableAt: number;
@@ -57,6 +65,9 @@ export interface ExrImage {
   data: Uint16Array;
   /** Channels present but not part of the picture (e.g. Z), skipped. */
   ignored: string[];
+  /** Where `data` lies (width × height are its size) and the picture it belongs to. */
+  dataWindow: ExrBox;
+  displayWindow: ExrBox;
 }
 
 function refuse(file: string, why: string): ReshootError {
@@ -81,8 +92,8 @@ export function readExrHeader(buf: Buffer, file: string): ExrHeader {
   };
   let channels: ExrChannel[] | undefined;
   let compression: ExrStoredCompression | undefined;
-  let dataWindow: ExrHeader['dataWindow'] | undefined;
-  let displayWindow: ExrHeader['displayWindow'] | undefined;
+  let dataWindow: ExrBox | undefined;
+  let displayWindow: ExrBox | undefined;
   let pixelAspect = 1;
   for (;;) {
     const name = cstr();
@@ -129,7 +140,7 @@ function parseChannels(b: Buffer, file: string): ExrChannel[] {
   return out;
 }
 
-function box(b: Buffer): { x: number; y: number; width: number; height: number } {
+function box(b: Buffer): ExrBox {
   const [x0, y0, x1, y1] = [b.readInt32LE(0), b.readInt32LE(4), b.readInt32LE(8), b.readInt32LE(12)];
   return { x: x0, y: y0, width: x1 - x0 + 1, height: y1 - y0 + 1 };
 }
@@ -177,7 +188,7 @@ export function decodeExr(buf: Buffer, file: string): ExrImage {
     if (raw.length !== rawSize) throw refuse(file, `block ${b} holds ${raw.length} bytes where ${rawSize} were expected.`);
     scatter(raw, h.channels, slot, width, y, n, channels, data);
   }
-  return { width, height, channels, data, ignored };
+  return { width, height, channels, data, ignored, dataWindow: h.dataWindow, displayWindow: h.displayWindow };
 }
 
 /** One block's rows (for each line, each channel's samples in stored order) into the picture. */
