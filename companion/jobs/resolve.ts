@@ -131,7 +131,7 @@ export async function prepare(spec: JobSpec, opts: PrepareOptions): Promise<Prep
 
   const pipeline = pickPipeline(spec, ranges[0]?.info);
   // An EXR plate kept as stored: a file its reader refuses, or one of another size, fails now.
-  // A fill or replace writes the plate's own images back, overscan and all.
+  // A fill or replace writes the plate's own images back, overscan and FLOAT samples included.
   const writesPlateImages = spec.kind === 'fill' || spec.kind === 'replace';
   const exr = pipeline.linear ? await checkExrPlate(ranges[0]!.info, width, height, writesPlateImages) : undefined;
   const notes = exr?.notes ?? [];
@@ -141,8 +141,8 @@ export async function prepare(spec: JobSpec, opts: PrepareOptions): Promise<Prep
   const result: Prepared = { seed, ranges, outputPath, outputFrames, pipeline, tags: pickTags(spec, ranges), notes };
   if (exr) {
     const { data, display } = exr.windows;
-    const overscan = writesPlateImages && !contains(display, data);
-    result.exrPlate = { windows: exr.windows, ...(overscan ? { surround: plateSurround(ranges[0]!.info, ranges[0]!.start, outputFrames, pipeline.channels) } : {}) };
+    const fromPlate = writesPlateImages && (exr.float || !contains(display, data));
+    result.exrPlate = { windows: exr.windows, ...(fromPlate ? { surround: plateSurround(ranges[0]!.info, ranges[0]!.start, outputFrames, pipeline.channels) } : {}) };
   }
   return result;
 }

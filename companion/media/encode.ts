@@ -20,6 +20,7 @@ import { SCALE_FLAGS } from './decode.ts';
 import { inputArgs } from './safe-input.ts';
 import { encodeExr, type ExrCompression, type ExrTransfer } from './exr.ts';
 import { contains, copyWindow, pasteWindow, unionBox, type ExrWindows, type PlateSurround } from './exrPlate.ts';
+import { halfToFloatTable } from './linear.ts';
 import { BT709, type Colour } from './colour.ts';
 
 /** Output formats; 'ffvhuff' is internal (uploaded frames): lossless like FFV1, about 5× faster to write. */
@@ -78,8 +79,9 @@ export interface EncoderOptions {
   /**
    * EXR of an EXR plate (transfer 'half') only: the plate's windows. The frames are its display
    * window, written with the plate's display window; with `surround` (a fill or replace of a
-   * plate with overscan, whose frame i is the plate's image i), samples the plate stores beyond
-   * the display window are written back from the plate as they are (exrPlate.ts).
+   * plate with overscan or FLOAT samples, whose frame i is the plate's image i), samples the
+   * plate stores beyond the display window, and FLOAT samples the job did not change, are
+   * written back from the plate as they are (exrPlate.ts).
    */
   exrPlate?: { windows: ExrWindows; surround?: PlateSurround };
   /** Y'CbCr outputs: the matrix for the RGB conversion and the tags written (colour.ts; default BT.709). */
@@ -451,19 +453,33 @@ class ExrSequenceEncoder implements Encoder {
     this.framesWritten++;
   }
 
-  /** The file for `frame`; a plate's overscan is put back around it from the plate's own image. */
+  /**
+   * The file for `frame`. With the plate's stored image (a fill or replace): its overscan is put
+   * back around the frame, and a FLOAT plate is written as FLOAT, each sample the job left as the
+   * plate's own (its half equals the plate's, rounded) as the plate's 32 bits, each changed one
+   * as its half, widened. A generated sample that happens to equal the plate's rounded value
+   * also takes the plate's bits: they differ by less than half a half-float step.
+   */
   private async encode(frame: AnyFrame): Promise<Buffer> {
     const opts = { compression: this.opts.exrCompression ?? 'zip', transfer: this.opts.transfer ?? 'srgb', sar: this.opts.sar } as const;
     const plate = this.opts.exrPlate;
     if (!plate) return encodeExr(frame, opts);
     const { display } = plate.windows;
     const stored = plate.surround ? await plate.surround.image(this.framesWritten) : undefined;
-    if (!stored || contains(display, stored.dataWindow)) return encodeExr(frame, { ...opts, windows: { data: display, display } });
-    if (frame.depth !== 16) throw new Error('an EXR plate\'s overscan goes back only around half-bit frames');
+    if (!stored || (contains(display, stored.dataWindow) && !stored.floatBits)) return encodeExr(frame, { ...opts, windows: { data: display, display } });
+    if (frame.depth !== 16) throw new Error("an EXR plate's own samples go back only around half-bit frames");
+    const ch = frame.channels;
     const data = unionBox(stored.dataWindow, display);
-    const full = copyWindow(stored.data, stored.dataWindow, data, frame.channels);
-    pasteWindow(frame.data, display, full, data, frame.channels);
-    return encodeExr({ ...frame, width: data.width, height: data.height, data: full }, { ...opts, windows: { data, display } });
+    const plateHalves = copyWindow(stored.data, stored.dataWindow, data, ch);
+    const halves = plateHalves.slice();
+    pasteWindow(frame.data, display, halves, data, ch);
+    const windows = { data, display };
+    const whole = { ...frame, width: data.width, height: data.height, data: halves };
+    if (!stored.floatBits) return encodeExr(whole, { ...opts, windows });
+    const bits = copyWindow(stored.floatBits, stored.dataWindow, data, ch);
+    const widen = new Uint32Array(halfToFloatTable().buffer);
+    for (let i = 0; i < bits.length; i++) if (halves[i] !== plateHalves[i]) bits[i] = widen[halves[i]!]!;
+    return encodeExr(whole, { ...opts, windows, floatBits: bits });
   }
 
   async finish(): Promise<void> {

@@ -1,6 +1,6 @@
 /**
  * OpenEXR images written in TypeScript: the bundled ffmpeg (4.1) reads EXR but has no encoder.
- * Scanline files, half-float R, G, B (and A), uncompressed or ZIP (16 lines a block, zlib from
+ * Scanline files, half-float R, G, B (and A) (FLOAT when a FLOAT plate goes back), uncompressed or ZIP (16 lines a block, zlib from
  * node:zlib), laid out as the OpenEXR "file layout" document describes: magic and version,
  * header attributes, the offset table, then the blocks (y, byte count, each channel's row in
  * channel-name order: A, B, G, R). Files are read back by exrRead.ts.
@@ -31,6 +31,11 @@ export interface ExrOptions {
    * overscan; the frame must be the data window's size. Default: both are the frame, at 0,0.
    */
   windows?: { data: ExrBox; display: ExrBox };
+  /**
+   * Write FLOAT channels holding these IEEE single bits (laid out as the frame's samples) instead
+   * of HALF ones from the frame: a FLOAT plate written back without rounding (encode.ts).
+   */
+  floatBits?: Uint32Array;
 }
 
 /** Scanlines per block: 1 uncompressed, 16 for ZIP (OpenEXR's ZIP_COMPRESSION). */
@@ -52,10 +57,12 @@ export function encodeExr(frame: AnyFrame, opts: ExrOptions): Buffer {
   if (windows.data.width !== width || windows.data.height !== height) {
     throw new Error(`EXR frame is ${width}x${height} but its data window is ${windows.data.width}x${windows.data.height}`);
   }
+  const floatBits = opts.floatBits;
+  if (floatBits && floatBits.length !== frame.data.length) throw new Error(`EXR float samples: ${floatBits.length}, frame samples: ${frame.data.length}`);
   const header = exrHeader(windows, order.map((c) => c.name), opts);
   const lines = LINES[opts.compression];
   const blocks = Math.ceil(height / lines);
-  const rowBytes = width * 2 * channels;
+  const rowBytes = width * (floatBits ? 4 : 2) * channels;
   const data = frame.data;
   const parts: Buffer[] = [];
   const raw = Buffer.alloc(rowBytes * lines);
@@ -67,7 +74,8 @@ export function encodeExr(frame: AnyFrame, opts: ExrOptions): Buffer {
       const row = y * width * channels;
       for (const c of order) {
         const table = c.name === 'A' ? alphaHalf : toHalf;
-        if (table) for (let x = 0, p = row + c.source; x < width; x++, p += channels, o += 2) raw.writeUInt16LE(table[data[p]!]!, o);
+        if (floatBits) for (let x = 0, p = row + c.source; x < width; x++, p += channels, o += 4) raw.writeUInt32LE(floatBits[p]!, o);
+        else if (table) for (let x = 0, p = row + c.source; x < width; x++, p += channels, o += 2) raw.writeUInt16LE(table[data[p]!]!, o);
         else for (let x = 0, p = row + c.source; x < width; x++, p += channels, o += 2) raw.writeUInt16LE(data[p]!, o);
       }
     }
@@ -114,7 +122,7 @@ function exrHeader(windows: { data: ExrBox; display: ExrBox }, names: string[], 
     ...names.map((c) => {
       const b = Buffer.alloc(c.length + 1 + 16);
       b.write(`${c}\0`, 0, 'latin1');
-      b.writeInt32LE(1, c.length + 1); // pixel type HALF; then pLinear and reserved bytes stay 0
+      b.writeInt32LE(opts.floatBits ? 2 : 1, c.length + 1); // pixel type FLOAT or HALF; then pLinear and reserved bytes stay 0
       b.writeInt32LE(1, c.length + 9); // xSampling
       b.writeInt32LE(1, c.length + 13); // ySampling
       return b;

@@ -11,6 +11,8 @@
  *    (`PlateSurround`, used by the EXR writer), so the output keeps the plate's overscan;
  *  - smaller (a render's bounding box): the display window's pixels without data are 0, as EXR
  *    readers show them, and the output's data window is the display window.
+ * A FLOAT plate travels as halves like any other; a fill or replace writes it back as FLOAT, each
+ * sample the job did not change as the plate's own 32 bits (encode.ts).
  * No scaling happens on this path (scaling would change every sample anyway): the display window
  * must be the sequence's size, which `checkExrPlate` makes sure of before any work starts.
  */
@@ -33,13 +35,16 @@ export interface ExrPlateCheck {
   /** Notes for the provenance: channels the output will not carry (Z, AOVs), overscan left out. */
   notes: string[];
   windows: ExrWindows;
+  /** A picture channel is stored as FLOAT (32-bit): a fill or replace writes FLOAT back. */
+  float: boolean;
 }
 
 /**
  * Refuses, before work starts, a plate this path cannot carry exactly: a file exrRead.ts does
  * not read (named, with its compression or layout), or a display window that is not the
  * sequence's size. `keepsSurround`: the job writes the plate's own frames (fill, replace), so
- * samples beyond the display window go back too; other kinds write only the display window.
+ * samples beyond the display window go back too, and FLOAT samples as FLOAT; other kinds write
+ * only the display window, in HALF.
  */
 export async function checkExrPlate(info: MediaInfo, width: number, height: number, keepsSurround: boolean): Promise<ExrPlateCheck> {
   const seq = info.sequence!;
@@ -57,7 +62,9 @@ export async function checkExrPlate(info: MediaInfo, width: number, height: numb
   const skipped = h.channels.map((c) => c.name).filter((n) => !['R', 'G', 'B', 'A'].includes(n));
   if (skipped.length) notes.push(`${path.basename(file)}: channels ${skipped.join(', ')} are not carried to the output (only R, G, B and A are)`);
   if (!keepsSurround && !contains(display, data)) notes.push(overscanNote(file, data, display));
-  return { notes, windows: { data, display } };
+  const float = h.channels.some((c) => ['R', 'G', 'B', 'A'].includes(c.name) && c.type === 'float');
+  if (!keepsSurround && float) notes.push(`${path.basename(file)}: its FLOAT (32-bit) samples are written as HALF, the precision the job works at`);
+  return { notes, windows: { data, display }, float };
 }
 
 /** Whether the plate's first image stores pixels beyond its display window (overscan). */
@@ -158,7 +165,9 @@ export function plateSurround(info: MediaInfo, start: number, count: number, cha
     file,
     async image(i) {
       const image = await readExr(file(i));
-      return image.channels === channels ? image : { ...image, channels, data: reshape(image.data, image.channels, channels) };
+      if (image.channels === channels) return image;
+      const floatBits = image.floatBits ? reshape(image.floatBits, image.channels, channels, FLOAT_ONE) : undefined;
+      return { ...image, channels, data: reshape(image.data, image.channels, channels, HALF_ONE), ...(floatBits ? { floatBits } : {}) };
     },
   };
 }
@@ -179,14 +188,15 @@ export function contains(outer: ExrBox, inner: ExrBox): boolean {
  * The samples of `from` (pixels laid out over box `src`) within box `dst`, as a new dst-sized
  * array; pixels of `dst` outside `src` are 0 (what an EXR reader shows where there is no data).
  */
-export function copyWindow(from: Uint16Array, src: ExrBox, dst: ExrBox, channels: number): Uint16Array {
-  const out = new Uint16Array(dst.width * dst.height * channels);
+export function copyWindow<T extends Uint16Array | Uint32Array>(from: T, src: ExrBox, dst: ExrBox, channels: number): T {
+  const n = dst.width * dst.height * channels;
+  const out = (from instanceof Uint32Array ? new Uint32Array(n) : new Uint16Array(n)) as T;
   pasteWindow(from, src, out, dst, channels);
   return out;
 }
 
 /** Writes the pixels of `from` (over box `src`) that fall inside box `dst` into `into` (over `dst`). */
-export function pasteWindow(from: Uint16Array, src: ExrBox, into: Uint16Array, dst: ExrBox, channels: number): void {
+export function pasteWindow<T extends Uint16Array | Uint32Array>(from: T, src: ExrBox, into: T, dst: ExrBox, channels: number): void {
   const x0 = Math.max(src.x, dst.x);
   const x1 = Math.min(src.x + src.width, dst.x + dst.width);
   if (x1 <= x0) return;
@@ -201,15 +211,18 @@ function describeBox(b: ExrBox): string {
   return `${b.width}×${b.height} at ${b.x},${b.y}`;
 }
 
-/** RGBA → RGB drops alpha; RGB → RGBA adds an opaque one (half 1.0). */
-function reshape(data: Uint16Array, from: 3 | 4, to: 3 | 4): Uint16Array {
+const HALF_ONE = 0x3c00;
+const FLOAT_ONE = 0x3f800000;
+
+/** RGBA → RGB drops alpha; RGB → RGBA adds an opaque one (`one`: 1.0 in the samples' format). */
+function reshape<T extends Uint16Array | Uint32Array>(data: T, from: 3 | 4, to: 3 | 4, one: number): T {
   const n = data.length / from;
-  const out = new Uint16Array(n * to);
+  const out = (data instanceof Uint32Array ? new Uint32Array(n * to) : new Uint16Array(n * to)) as T;
   for (let p = 0; p < n; p++) {
     out[p * to] = data[p * from]!;
     out[p * to + 1] = data[p * from + 1]!;
     out[p * to + 2] = data[p * from + 2]!;
-    if (to === 4) out[p * to + 3] = 0x3c00;
+    if (to === 4) out[p * to + 3] = one;
   }
   return out;
 }

@@ -17,6 +17,7 @@ import { readFile } from 'node:fs/promises';
 import { inflateSync } from 'node:zlib';
 import { ReshootError } from '../errors.ts';
 import { floatBitsToHalf } from './exr.ts';
+import { halfToFloatTable } from './linear.ts';
 
 /** OpenEXR's compression codes (the header's `compression` attribute), by name. */
 const COMPRESSION_NAMES = ['none', 'rle', 'zips', 'zip', 'piz', 'pxr24', 'b44', 'b44a', 'dwaa', 'dwab'] as const;
@@ -65,6 +66,12 @@ export interface ExrImage {
   data: Uint16Array;
   /** Channels present but not part of the picture (e.g. Z), skipped. */
   ignored: string[];
+  /**
+   * Present when a picture channel (R, G, B, A) is stored as FLOAT: every sample's exact value as
+   * IEEE single bits, laid out as `data` (FLOAT samples as stored, NaN payloads included; HALF
+   * ones widened), so a FLOAT plate can be written back without rounding (media/encode.ts).
+   */
+  floatBits?: Uint32Array;
   /** Where `data` lies (width × height are its size) and the picture it belongs to. */
   dataWindow: ExrBox;
   displayWindow: ExrBox;
@@ -165,6 +172,7 @@ export function decodeExr(buf: Buffer, file: string): ExrImage {
   const slot: Record<string, number> = { R: 0, G: 1, B: 2, A: 3 };
   const ignored = h.channels.filter((c) => !(c.name in slot)).map((c) => c.name);
   const data = new Uint16Array(width * height * channels);
+  const floatBits = h.channels.some((c) => c.name in slot && c.type === 'float') ? new Uint32Array(data.length) : undefined;
   const lines = BLOCK_LINES[h.compression]!;
   const blocks = Math.ceil(height / lines);
   const bytesPerPixel = h.channels.reduce((s, c) => s + (c.type === 'half' ? 2 : 4), 0);
@@ -186,13 +194,14 @@ export function decodeExr(buf: Buffer, file: string): ExrImage {
       throw refuse(file, `block ${b} (${h.compression.toUpperCase()}) does not decompress: ${(e as Error).message}`);
     }
     if (raw.length !== rawSize) throw refuse(file, `block ${b} holds ${raw.length} bytes where ${rawSize} were expected.`);
-    scatter(raw, h.channels, slot, width, y, n, channels, data);
+    scatter(raw, h.channels, slot, width, y, n, channels, data, floatBits);
   }
-  return { width, height, channels, data, ignored, dataWindow: h.dataWindow, displayWindow: h.displayWindow };
+  return { width, height, channels, data, ...(floatBits ? { floatBits } : {}), ignored, dataWindow: h.dataWindow, displayWindow: h.displayWindow };
 }
 
-/** One block's rows (for each line, each channel's samples in stored order) into the picture. */
-function scatter(raw: Uint8Array, list: ExrChannel[], slot: Record<string, number>, width: number, y0: number, n: number, ch: number, out: Uint16Array): void {
+/** One block's rows (for each line, each channel's samples in stored order) into the picture (and its exact single bits, `fl`). */
+function scatter(raw: Uint8Array, list: ExrChannel[], slot: Record<string, number>, width: number, y0: number, n: number, ch: number, out: Uint16Array, fl?: Uint32Array): void {
+  const widen = fl ? new Uint32Array(halfToFloatTable().buffer) : undefined;
   // 16-bit words of the block (little-endian, as typed arrays are on every supported CPU).
   const words = raw.byteOffset & 1 ? new Uint16Array(new Uint8Array(raw).buffer) : new Uint16Array(raw.buffer, raw.byteOffset, raw.byteLength >> 1);
   let at = 0; // in words
@@ -206,8 +215,16 @@ function scatter(raw: Uint8Array, list: ExrChannel[], slot: Record<string, numbe
         continue;
       }
       let o = row + s;
-      if (c.type === 'half') for (let x = 0; x < width; x++, at++, o += ch) out[o] = words[at]!;
-      else for (let x = 0; x < width; x++, at += 2, o += ch) out[o] = floatBitsToHalf((words[at]! | (words[at + 1]! << 16)) >>> 0);
+      if (c.type === 'half') {
+        for (let x = 0; x < width; x++, at++, o += ch) out[o] = words[at]!;
+        if (widen) for (let x = 0, q = row + s, a = at - width; x < width; x++, a++, q += ch) fl![q] = widen[words[a]!]!;
+      } else {
+        for (let x = 0; x < width; x++, at += 2, o += ch) {
+          const bits = (words[at]! | (words[at + 1]! << 16)) >>> 0;
+          out[o] = floatBitsToHalf(bits);
+          if (fl) fl[o] = bits;
+        }
+      }
     }
   }
 }

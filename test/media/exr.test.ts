@@ -388,6 +388,40 @@ describe('a fill of a linear HDR EXR plate written to EXR', () => {
     });
   });
 
+  it('a FLOAT plate filled to EXR comes back FLOAT: every sample outside the mask is the plate\'s own 32 bits (values no half can hold included)', async () => {
+    const dir = path.join(tmp.dir, 'plate-float');
+    mkdirSync(dir);
+    // Scaled and offset by OpenImageIO so most values fall between halves, red up to 100,000 (past the half range).
+    for (let i = 0; i < 2; i++) execFileSync('oiiotool', [path.join(plate, `sh010.${1001 + i}.exr`), '--mulc', '5000.37,1.00001,1.00001', '--addc', '0,0.0000123,0.0000123', '-d', 'float', '--compression', 'zip', '-o', path.join(dir, `f.${1001 + i}.exr`)]);
+    const stored = await readExr(path.join(dir, 'f.1001.exr'));
+    const notHalf = Array.from(stored.floatBits!).filter((b) => (b & 0x1fff) !== 0).length;
+    expect(notHalf).toBeGreaterThan(W * H); // most samples need their 32 bits
+    const spec = parseJobSpec({ kind: 'fill', seed: 2, steps: 2, sequence: { fps: '24', width: W, height: H }, source: { path: dir }, mask: { type: 'shapes', shapes: [ellipse] }, output: { format: 'exr', path: path.join(tmp.dir, 'float-out') } });
+    if (spec.kind !== 'fill' || spec.mask.type !== 'shapes') throw new Error('unreachable');
+    const r = await runJob(spec, { engine });
+    const out = await readFolder(r.output);
+    const a = rasterizeShapes(spec.mask, 0, W, H);
+    const widen = new Uint32Array(Float32Array.from(Array.from({ length: 65536 }, (_, h) => fromHalf(h))).buffer);
+    for (let f = 0; f < 2; f++) {
+      const src = (await readExr(path.join(dir, `f.${1001 + f}.exr`))).floatBits!;
+      const o = out[f]!;
+      expect(o.floatBits).toBeDefined();
+      let painted = 0;
+      for (let p = 0; p < W * H; p++) {
+        for (let c = 0; c < 3; c++) {
+          const i = p * 3 + c;
+          if (a[p] === 0) expect(o.floatBits![i], `frame ${f} pixel ${p} channel ${c}`).toBe(src[i]);
+          else if (o.floatBits![i] !== src[i]) {
+            expect(o.floatBits![i]).toBe(widen[o.data[i]!]); // a changed sample is its half, widened
+            painted++;
+          }
+        }
+      }
+      expect(painted).toBeGreaterThan(100);
+    }
+    expect(execFileSync('oiiotool', ['--info', path.join(r.output, 'frame_001001.exr')], { encoding: 'utf8' })).toContain('float openexr');
+  });
+
   it('encodeExr with windows: the frame is the data window, placed and read back as written', async () => {
     const f = hdrFrame(2);
     const windows = { data: { x: -3, y: 5, width: W, height: H }, display: { x: 0, y: 0, width: 20, height: 60 } };
