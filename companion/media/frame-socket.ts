@@ -13,7 +13,7 @@
  * and the folder is removed as soon as both ends are connected.
  *
  * Windows keeps the stdout pipe (`useFrameSocket`): there the socket would be a named pipe passed
- * to the child, a route not tested on Windows.
+ * to the child, a route not tested on Windows. So does a machine where the socket cannot be made.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
@@ -31,18 +31,27 @@ export interface FrameSocket {
   ours: net.Socket;
 }
 
-/** A connected socket pair whose reading end fills `reader`'s frames in place and ends it at EOF. */
-export async function openFrameSocket(reader: FrameReader): Promise<FrameSocket> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'reshoot-frames-'));
+/**
+ * A connected socket pair whose reading end fills `reader`'s frames in place and ends it at EOF;
+ * undefined when no socket can be made here (a full or unwritable temp folder, a temp path too
+ * long for a socket name): the caller reads the child's stdout instead.
+ */
+export async function openFrameSocket(reader: FrameReader): Promise<FrameSocket | undefined> {
+  let dir: string | undefined;
   const server = net.createServer();
   try {
-    const at = path.join(dir, 's');
-    server.listen(at);
-    await once(server, 'listening');
+    // The steps that can fail for reasons of the machine come first, before the reader is touched.
+    try {
+      dir = await mkdtemp(path.join(os.tmpdir(), 'reshoot-frames-'));
+      server.listen(path.join(dir, 's'));
+      await once(server, 'listening'); // rejects on the server's 'error'
+    } catch {
+      return undefined;
+    }
     const accepted = once(server, 'connection') as Promise<[net.Socket]>;
     // true: keep reading; the reader pauses and resumes the socket itself (net.Socket stops and
     // restarts an onread socket's reads), once enough frames wait.
-    const ours = net.createConnection({ path: at, onread: { buffer: () => reader.target(), callback: (n) => (reader.wrote(n), true) } });
+    const ours = net.createConnection({ path: path.join(dir, 's'), onread: { buffer: () => reader.target(), callback: (n) => (reader.wrote(n), true) } });
     ours.once('end', () => reader.finish());
     ours.once('close', () => reader.finish());
     ours.once('error', (e) => reader.finish(e));
@@ -51,6 +60,6 @@ export async function openFrameSocket(reader: FrameReader): Promise<FrameSocket>
     return { childEnd, ours };
   } finally {
     server.close();
-    await rm(dir, { recursive: true, force: true });
+    if (dir) await rm(dir, { recursive: true, force: true });
   }
 }

@@ -106,7 +106,7 @@ describe('FrameReader over a frame socket (frame-socket.ts, the decoder\'s route
       return f;
     };
     const reader = new FrameReader(size, 2, take);
-    const socket = await openFrameSocket(reader);
+    const socket = (await openFrameSocket(reader))!;
     const child = writer(4 * size + 1234, socket.childEnd);
     socket.childEnd.destroy();
     const all = pattern(4 * size);
@@ -124,7 +124,7 @@ describe('FrameReader over a frame socket (frame-socket.ts, the decoder\'s route
   it('stops reading while `ahead` frames wait, and reads on when the consumer takes one', async () => {
     let taken = 0;
     const reader = new FrameReader(size, 2, () => (taken++, { width: size / 3, height: 1, channels: 3, data: new Uint8Array(size) }) as Frame);
-    const socket = await openFrameSocket(reader);
+    const socket = (await openFrameSocket(reader))!;
     const child = writer(10 * size, socket.childEnd);
     socket.childEnd.destroy();
     await new Promise((r) => setTimeout(r, 500));
@@ -140,9 +140,24 @@ describe('FrameReader over a frame socket (frame-socket.ts, the decoder\'s route
     socket.ours.destroy();
   });
 
+  it('no socket where none can be made (no usable temp folder): decoding reads stdout instead, same frames', async () => {
+    const reader = new FrameReader(size, 2, () => ({ width: size / 3, height: 1, channels: 3, data: new Uint8Array(size) }) as Frame);
+    const tmp = process.env.TMPDIR;
+    process.env.TMPDIR = path.join(dir, 'no-such-folder');
+    try {
+      expect(await openFrameSocket(reader)).toBeUndefined();
+      const frames = await collect(decodeFrames({ path: clip('ffv1.mkv'), fps: rational(24), startFrame: 0, frameCount: FRAMES }));
+      frames.forEach((f, i) => expect(same(f, syntheticFrame(i, W, H)), `frame ${i}`).toBe(true));
+      expect(frames).toHaveLength(FRAMES);
+    } finally {
+      if (tmp === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = tmp;
+    }
+  });
+
   it('ends the reader with the error when the socket fails', async () => {
     const reader = new FrameReader(size, 2, () => ({ width: size / 3, height: 1, channels: 3, data: new Uint8Array(size) }) as Frame);
-    const socket = await openFrameSocket(reader);
+    const socket = (await openFrameSocket(reader))!;
     socket.childEnd.destroy();
     socket.ours.destroy(new Error('socket broke'));
     await expect(reader.next()).rejects.toThrow('socket broke');
