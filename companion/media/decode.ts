@@ -15,7 +15,6 @@ import { formatRational, rational, type Rational } from '../../protocol/rational
 import { fitGeometry, placeFilter, type Fit } from './fit.ts';
 import { frameBuffer, frameBytes, type AnyFrame, type DeepFrame, type Depth, type Frame } from './frame.ts';
 import { FrameReader } from './frame-reader.ts';
-import { openFrameSocket, useFrameSocket } from './frame-socket.ts';
 import { uninitializedFrame, type FramePool, type FrameShape } from './frame-pool.ts';
 import { exited, ffmpegPath, runTool, spawnTool, StderrTail, summarizeStderr } from './ffmpeg.ts';
 import { probe, type MediaInfo } from './probe.ts';
@@ -121,24 +120,19 @@ async function* decodeAny(opts: DecodeOptions): AsyncGenerator<AnyFrame, void, u
   args.push('-vsync', 'passthrough', '-frames:v', String(lastSource - firstSource + 1));
   args.push('-f', 'rawvideo', '-pix_fmt', rawPixFmt(channels, depth), 'pipe:1');
 
-  const size = frameBytes(width, height, channels, depth);
-  const alphaFix = channels === 4 && depth === 16 ? shiftedAlphaBits(info) : 0;
-  const shape = { width, height, channels, depth };
-  const pool = opts.pool && sameShape(opts.pool.shape, shape) ? opts.pool : undefined;
-  const take = (): AnyFrame => pool?.take() ?? uninitializedFrame(shape);
-  // Frames arrive over a socket read straight into their buffers where that works (frame-socket.ts), else over stdout.
-  const reader = new FrameReader(size, READ_AHEAD, take);
-  const channel = useFrameSocket ? await openFrameSocket(reader) : undefined;
-  const child = spawnTool(await ffmpegPath(), args, 'ignore', channel?.childEnd);
-  channel?.childEnd.destroy(); // ffmpeg holds its own copy: the socket ends when ffmpeg does
-  const output = channel?.ours ?? child.stdout!;
-  if (!channel) FrameReader.feed(reader, output);
+  const child = spawnTool(await ffmpegPath(), args, 'ignore');
   const stderr = new StderrTail();
   child.stderr!.on('data', (b: Buffer) => stderr.push(b));
   let spawnError: Error | undefined;
   child.once('error', (e) => (spawnError = e));
   const exit = exited(child);
 
+  const size = frameBytes(width, height, channels, depth);
+  const alphaFix = channels === 4 && depth === 16 ? shiftedAlphaBits(info) : 0;
+  const shape = { width, height, channels, depth };
+  const pool = opts.pool && sameShape(opts.pool.shape, shape) ? opts.pool : undefined;
+  const take = (): AnyFrame => pool?.take() ?? uninitializedFrame(shape);
+  const reader = new FrameReader(child.stdout!, size, READ_AHEAD, take);
   let k = opts.startFrame; // next output frame to yield
   let source = firstSource; // index of the source frame being filled
   try {
@@ -169,7 +163,7 @@ async function* decodeAny(opts: DecodeOptions): AsyncGenerator<AnyFrame, void, u
   } finally {
     // Runs on normal completion, on error, and when the consumer stops early (return()).
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    output.destroy();
+    child.stdout!.destroy();
     await exit;
   }
 }

@@ -8,7 +8,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
-import type { Socket } from 'node:net';
 import { ReshootError } from '../errors.ts';
 
 export interface ToolInfo {
@@ -204,9 +203,8 @@ export function runTool(bin: string, args: string[], opts: RunOptions = {}): Pro
 }
 
 /** Spawns a tool with piped stdout/stderr, no console window on Windows. */
-/** `stdout`: a socket to give the child as its stdout (frame-socket.ts) instead of a pipe. */
-export function spawnTool(bin: string, args: string[], stdin: 'pipe' | 'ignore', stdout: 'pipe' | Socket = 'pipe'): ChildProcess {
-  return spawn(bin, args, { stdio: [stdin, stdout, 'pipe'], windowsHide: true });
+export function spawnTool(bin: string, args: string[], stdin: 'pipe' | 'ignore'): ChildProcess {
+  return spawn(bin, args, { stdio: [stdin, 'pipe', 'pipe'], windowsHide: true });
 }
 
 /**

@@ -6,9 +6,6 @@
  * changes what was written.
  */
 import path from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import type { Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { rational } from '../../protocol/rational.ts';
@@ -16,7 +13,6 @@ import { decodeFrames, READ_AHEAD } from '../../companion/media/decode.ts';
 import { openEncoder, WRITE_AHEAD } from '../../companion/media/encode.ts';
 import { FramePool } from '../../companion/media/frame-pool.ts';
 import { FrameReader } from '../../companion/media/frame-reader.ts';
-import { openFrameSocket } from '../../companion/media/frame-socket.ts';
 import { frameBuffer, type AnyFrame, type Frame } from '../../companion/media/frame.ts';
 import { syntheticFrame, writeSyntheticClip } from '../../companion/media/synthetic.ts';
 import { collect, useTempDir } from './helpers.ts';
@@ -44,7 +40,7 @@ describe('FrameReader', () => {
 
   it('cuts frames exactly however the pipe chunks them, and drops a trailing partial frame', async () => {
     const pipe = new PassThrough();
-    const reader = FrameReader.feed(new FrameReader(size, 2, take), pipe);
+    const reader = new FrameReader(pipe, size, 2, take);
     const all = bytes(5);
     // Chunks of 3, 7, 1, … bytes: frames straddle chunks and chunks hold several frame ends.
     for (let at = 0, k = 0; at < all.length; k++) {
@@ -62,7 +58,7 @@ describe('FrameReader', () => {
 
   it('reads ahead of the consumer, then pauses the pipe until a frame is taken', async () => {
     const pipe = new PassThrough();
-    const reader = FrameReader.feed(new FrameReader(size, 2, take), pipe);
+    const reader = new FrameReader(pipe, size, 2, take);
     pipe.write(bytes(4));
     await new Promise((r) => setImmediate(r));
     // Four whole frames are waiting (one chunk held them all): the reader stops pulling.
@@ -80,87 +76,9 @@ describe('FrameReader', () => {
 
   it('passes a pipe error to the consumer', async () => {
     const pipe = new PassThrough();
-    const reader = FrameReader.feed(new FrameReader(size, 2, take), pipe);
+    const reader = new FrameReader(pipe, size, 2, take);
     pipe.destroy(new Error('broken pipe'));
     await expect(reader.next()).rejects.toThrow('broken pipe');
-  });
-});
-
-describe('FrameReader over a frame socket (frame-socket.ts, the decoder\'s route off Windows)', () => {
-  // Frames larger than the socket's buffer, as every real frame is.
-  const size = 300_000;
-  const pattern = (n: number): Buffer => Buffer.from(Array.from({ length: n }, (_, i) => (i * 7 + (i >> 11)) % 253));
-  /** A child that writes `bytes` bytes of the pattern to its stdout in writes of 1 to 100 kB, then exits. */
-  function writer(bytes: number, stdout: Socket): ChildProcess {
-    const program = `const n=${bytes};const b=Buffer.alloc(n);for(let i=0;i<n;i++)b[i]=(i*7+(i>>11))%253;` +
-      `let at=0,k=0;(function w(){while(at<n){const m=Math.min(n-at,[1000,100000,37,65536][k++%4]);` +
-      `if(!process.stdout.write(b.subarray(at,at+m))){at+=m;return process.stdout.once('drain',w)}at+=m}})()`;
-    return spawn(process.execPath, ['-e', program], { stdio: ['ignore', stdout, 'inherit'] });
-  }
-
-  it('fills frames in place with the exact bytes, reusing what take() gives, and drops a trailing partial frame', async () => {
-    const taken: AnyFrame[] = [];
-    const take = (): AnyFrame => {
-      const f = { width: size / 3, height: 1, channels: 3, data: new Uint8Array(size) } as Frame;
-      taken.push(f);
-      return f;
-    };
-    const reader = new FrameReader(size, 2, take);
-    const socket = (await openFrameSocket(reader))!;
-    const child = writer(4 * size + 1234, socket.childEnd);
-    socket.childEnd.destroy();
-    const all = pattern(4 * size);
-    const got: AnyFrame[] = [];
-    for (let f = await reader.next(); f; f = await reader.next()) got.push(f);
-    expect(got).toHaveLength(4);
-    got.forEach((f, i) => {
-      expect(f).toBe(taken[i]); // the frame take() gave, filled in place
-      expect(Buffer.from(frameBuffer(f)).equals(all.subarray(i * size, (i + 1) * size)), `frame ${i}`).toBe(true);
-    });
-    await once(child, 'exit');
-    socket.ours.destroy();
-  });
-
-  it('stops reading while `ahead` frames wait, and reads on when the consumer takes one', async () => {
-    let taken = 0;
-    const reader = new FrameReader(size, 2, () => (taken++, { width: size / 3, height: 1, channels: 3, data: new Uint8Array(size) }) as Frame);
-    const socket = (await openFrameSocket(reader))!;
-    const child = writer(10 * size, socket.childEnd);
-    socket.childEnd.destroy();
-    await new Promise((r) => setTimeout(r, 500));
-    // Two frames waiting and one being filled; the writer is held back by the full socket.
-    expect(taken).toBe(3);
-    expect(socket.ours.isPaused()).toBe(true);
-    expect(child.exitCode).toBeNull();
-    let n = 0;
-    for (let f = await reader.next(); f; f = await reader.next()) n++;
-    expect(n).toBe(10);
-    expect(taken).toBeLessThanOrEqual(11);
-    await once(child, 'exit');
-    socket.ours.destroy();
-  });
-
-  it('no socket where none can be made (no usable temp folder): decoding reads stdout instead, same frames', async () => {
-    const reader = new FrameReader(size, 2, () => ({ width: size / 3, height: 1, channels: 3, data: new Uint8Array(size) }) as Frame);
-    const tmp = process.env.TMPDIR;
-    process.env.TMPDIR = path.join(dir, 'no-such-folder');
-    try {
-      expect(await openFrameSocket(reader)).toBeUndefined();
-      const frames = await collect(decodeFrames({ path: clip('ffv1.mkv'), fps: rational(24), startFrame: 0, frameCount: FRAMES }));
-      frames.forEach((f, i) => expect(same(f, syntheticFrame(i, W, H)), `frame ${i}`).toBe(true));
-      expect(frames).toHaveLength(FRAMES);
-    } finally {
-      if (tmp === undefined) delete process.env.TMPDIR;
-      else process.env.TMPDIR = tmp;
-    }
-  });
-
-  it('ends the reader with the error when the socket fails', async () => {
-    const reader = new FrameReader(size, 2, () => ({ width: size / 3, height: 1, channels: 3, data: new Uint8Array(size) }) as Frame);
-    const socket = (await openFrameSocket(reader))!;
-    socket.childEnd.destroy();
-    socket.ours.destroy(new Error('socket broke'));
-    await expect(reader.next()).rejects.toThrow('socket broke');
   });
 });
 
