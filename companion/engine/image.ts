@@ -95,7 +95,7 @@ function areaTaps(n: number, target: number): AreaTaps {
 /**
  * Each target pixel is the weighted mean of the source pixels it covers, w = wy·wx summed row by
  * row in float64 and rounded: the sums are kept in exactly this order (it decides which way a
- * mean of .5 rounds), only the per-pixel bookkeeping is precomputed.
+ * mean of .5 rounds), only the per-pixel bookkeeping is precomputed (and see roundMean).
  */
 function areaDown(f: Frame, width: number, height: number, out: Uint8Array, only: Rect): void {
   const ch = f.channels;
@@ -115,6 +115,25 @@ function areaDown(f: Frame, width: number, height: number, out: Uint8Array, only
       const xs = tx.start[x]!;
       const xn = tx.count[x]!;
       const xo = tx.offset[x]!;
+      if (xn === 2 && yn === 2) {
+        // The usual cell when shrinking by less than 2×: the loops below unrolled, same order of sums.
+        const wy0 = wY[yo]!;
+        const wy1 = wY[yo + 1]!;
+        const wx0 = wX[xo]!;
+        const wx1 = wX[xo + 1]!;
+        const p = (ys * fw + xs) * ch;
+        const q = p + fw * ch;
+        const w00 = wy0 * wx0;
+        const w01 = wy0 * wx1;
+        const w10 = wy1 * wx0;
+        const w11 = wy1 * wx1;
+        const total = w00 + w01 + w10 + w11;
+        const inv = 1 / total;
+        out[o++] = roundMean(w00 * d[p]! + w01 * d[p + ch]! + w10 * d[q]! + w11 * d[q + ch]!, total, inv);
+        out[o++] = roundMean(w00 * d[p + 1]! + w01 * d[p + ch + 1]! + w10 * d[q + 1]! + w11 * d[q + ch + 1]!, total, inv);
+        out[o++] = roundMean(w00 * d[p + 2]! + w01 * d[p + ch + 2]! + w10 * d[q + 2]! + w11 * d[q + ch + 2]!, total, inv);
+        continue;
+      }
       let a0 = 0;
       let a1 = 0;
       let a2 = 0;
@@ -130,11 +149,25 @@ function areaDown(f: Frame, width: number, height: number, out: Uint8Array, only
           total += w;
         }
       }
-      out[o++] = Math.round(a0 / total);
-      out[o++] = Math.round(a1 / total);
-      out[o++] = Math.round(a2 / total);
+      const inv = 1 / total;
+      out[o++] = roundMean(a0, total, inv);
+      out[o++] = roundMean(a1, total, inv);
+      out[o++] = roundMean(a2, total, inv);
     }
   }
+}
+
+/**
+ * Math.round(sum / total) for sums of 8-bit levels, with a multiply by inv = 1/total where the
+ * division was (a division per channel was 40% of the area-down's time). The product differs from
+ * the quotient by a few units in the last place (< 1e-12 for values up to 255), so both round the
+ * same way unless one is within that of a half; within 1e-7 of a half the division decides.
+ */
+function roundMean(sum: number, total: number, inv: number): number {
+  const h = sum * inv + 0.5;
+  const r = h | 0;
+  const f = h - r;
+  return f > 1e-7 && f < 1 - 1e-7 ? r : Math.round(sum / total);
 }
 
 /** Weights in 11-bit fixed point: integer arithmetic, exact rounding, no float per sample. */
