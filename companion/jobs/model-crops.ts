@@ -4,10 +4,10 @@
  * model's picture scaled back up to the crop's size for the composite.
  *
  * A 1080p fill's crop is about 1 MP: its bytes, the working-size frame and the scaled-back picture
- * are 2–3 MB each, every frame. Allocated afresh they cost page faults and, above all, the
- * garbage collector's time (a third of Node's per-frame CPU before this class); here they live in
- * buffers kept from frame to frame and window to window. Nothing else changes: the pixels are
- * those of toModelRgb, resize and maskDown (engine/image.ts).
+ * are 2–3 MB each, every frame. Allocated afresh they cost page faults and garbage collection
+ * (a profile of the media bench had put collection at a third of Node's per-frame CPU, driven by
+ * such buffers); here they live in buffers kept from frame to frame and window to window. Nothing
+ * else changes: the pixels are those of toModelRgb, resize and maskDown (engine/image.ts).
  *
  * Ownership: `modelFrame(i, …)` and `modelMask(i, …)` write into slot i, which stays valid until
  * the same slot is written again (the next window's frame i); `scaledBack` writes into one buffer
@@ -21,22 +21,30 @@ import type { MaskAlpha } from '../masks/alpha.ts';
 /** A typed array reused for any length up to its capacity (grown when a longer one is asked for). */
 class Reused<T extends Uint8Array | Float32Array> {
   private buffer: T | undefined;
-  constructor(private readonly make: (length: number) => T) {}
+  /** `headroom`: capacity allocated per element asked for, so that slowly growing lengths do not reallocate each time. */
+  constructor(
+    private readonly make: (length: number) => T,
+    private readonly headroom: number,
+  ) {}
 
   /** `length` elements (their old contents: the caller overwrites what it reads). */
   get(length: number): T {
-    // A region that grows a little every frame (a moving mask) should not reallocate every frame.
-    if (!this.buffer || this.buffer.length < length) this.buffer = this.make(Math.ceil(length * 1.25));
+    if (!this.buffer || this.buffer.length < length) this.buffer = this.make(Math.ceil(length * this.headroom));
     return this.buffer.subarray(0, length) as T;
   }
 }
 
-const bytes = () => new Reused((n) => new Uint8Array(n));
-const floats = () => new Reused((n) => new Float32Array(n));
+// Scratch for one frame at a time: a crop that grows a little every frame (a moving mask in the
+// bench, which crops per frame) should not reallocate every frame. A window's slots are the size
+// of its working frames exactly: a window holds up to maxFrames of them, and the engine copies
+// each one's whole buffer to its worker.
+const scratch = () => new Reused((n) => new Uint8Array(n), 1.25);
+const bytes = () => new Reused((n) => new Uint8Array(n), 1);
+const floats = () => new Reused((n) => new Float32Array(n), 1);
 
 export class ModelCrops {
-  private readonly crop = bytes();
-  private readonly back = bytes();
+  private readonly crop = scratch();
+  private readonly back = scratch();
   private readonly frames: Reused<Uint8Array>[] = [];
   private readonly masks: Reused<Float32Array>[] = [];
 
