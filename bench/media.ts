@@ -11,19 +11,30 @@
  *                   settings of openEncoder('prores422hq').
  *   ffmpeg via rgb  the same, but through rgb24 in the filter graph, i.e. the two colour
  *                   conversions our pipeline does, without the pipes and the JavaScript.
- *   ours            decodeFrames (ffmpeg → rgb24 over a pipe) → a moving feathered ellipse mask
- *                   (openMaskFrames, as a fill job) → the model's crop around it (cropAround,
- *                   toModelRgb) → a "generated" picture of that crop (the inverted crop, standing
- *                   in for the model at full resolution) → compositeInPlace over the mask's box,
- *                   as renderMasked does → openEncoder prores422hq (rgb24 over a pipe → ffmpeg).
- *                   As in renderMasked, decoded frames come from a FramePool and go back to it
- *                   once the encoder's pipe has taken them.
+ *   ours            every step of renderMasked's per-frame work but the model, with its code:
+ *                   decodeFrames (ffmpeg → rgb24 over a pipe) → a moving feathered ellipse mask
+ *                   (openMaskFrames, as a fill job) → the crop around it (cropAround) taken to
+ *                   the model's working size with its mask (ModelCrops.modelFrame/modelMask:
+ *                   toModelRgb, area-down or bilinear, maskDown) → the model's stand-in → its
+ *                   picture scaled back up to the crop (ModelCrops.scaledBack) →
+ *                   compositeInPlace over the mask's box → openEncoder prores422hq (rgb24 over a
+ *                   pipe → ffmpeg). Decoded frames come from a FramePool and go back to it once
+ *                   the encoder's pipe has taken them.
+ *
+ * The stand-in "model" works where the real one does, at the working size (LTX-Video 0.9.5+'s
+ * size rules: multiples of 32, at most 1216×704 pixels; a ~1 MP crop of this 1080p mask stays
+ * near 1:1): it inverts the working-size frame into a new buffer, as the engine's frames
+ * arrive in new memory from its worker. Two differences from a job, both stated: the crop is
+ * taken around each frame's own mask (a job takes one around the union of its window's masks,
+ * usually larger), and the model's frames are made one at a time (a job sends a window's worth).
  *
  * Prints frames/s (median and best of the repeats), ours/ffmpeg ratios (goal ≥ 0.95 against the
  * direct transcode) three ways: of the medians, of the bests, and the median of each repeat's own
  * ratio (runs next to each other share the machine's load); then CPU use and where the
  * pipeline's time goes. On a shared machine wall times swing with other load: read the three
  * ratios together, and the CPU-time ratio, which other load disturbs much less.
+ *
+ *   ours 16-bit     the same at 16 bits per channel: the path a job takes for this 10-bit source.
  *
  * Environment: BENCH_FRAMES (48), BENCH_REPS (4), BENCH_WIDTH (1920), BENCH_HEIGHT (1080).
  */
@@ -33,9 +44,10 @@ import path from 'node:path';
 import type { ShapesMask } from '../protocol/index.ts';
 import { compositeInPlace } from '../companion/masks/composite.ts';
 import { openMaskFrames } from '../companion/jobs/mask-frames.ts';
-import { cropAround } from '../companion/engine/plan.ts';
+import { cropAround, workingSize } from '../companion/engine/plan.ts';
+import { ModelCrops } from '../companion/jobs/model-crops.ts';
 import { decodeFrames, openEncoder, probe, writeSyntheticClip, type Frame } from '../companion/media/index.ts';
-import { toModelRgb, type AnyFrame, type Depth } from '../companion/media/frame.ts';
+import type { Depth } from '../companion/media/frame.ts';
 import { FramePool } from '../companion/media/frame-pool.ts';
 import { ffmpegPath, runTool } from '../companion/media/ffmpeg.ts';
 import { SCALE_FLAGS } from '../companion/media/decode.ts';
@@ -108,7 +120,10 @@ const mask: ShapesMask = {
   }],
 };
 
-/** The model's stand-in: the inverted source frame (255 - v = v ^ 255, four bytes at a time). */
+/** LTX-Video 0.9.5+'s size rules (models/convert/manifest.ts): the working size of the bench's crops. */
+const MODEL_SIZE_RULES = { multiple: 32, maxPixels: 1216 * 704, maxFrames: 121 };
+
+/** The model's stand-in: its working-size input inverted (255 - v = v ^ 255, four bytes at a time) into a new buffer. */
 function invert(f: Frame): Frame {
   const src = f.data;
   const data = new Uint8Array(src.length);
@@ -126,12 +141,13 @@ function invert(f: Frame): Frame {
  * stand-in sees the 8-bit view).
  */
 async function pipeline(src: string, out: string, depth: Depth): Promise<Record<string, number>> {
-  const stages = { decode: 0, mask: 0, generate: 0, composite: 0, encode: 0, finish: 0 };
+  const stages = { decode: 0, mask: 0, toModel: 0, generate: 0, back: 0, composite: 0, encode: 0, finish: 0 };
   const info = await probe(src);
   const encoder = await openEncoder({ path: out, format: 'prores422hq', width: W, height: H, fps: FPS, channels: 3, depth, overwrite: true });
   const masks = await openMaskFrames(mask, W, H, FPS, FRAMES);
   // Decoded frames go back to the decoder once the encoder's pipe has them, as in renderMasked.
   const pool = new FramePool({ width: W, height: H, channels: 3, depth });
+  const crops = new ModelCrops();
   const frames = decodeFrames({ path: src, info, fps: FPS, startFrame: 0, frameCount: FRAMES, width: W, height: H, channels: 3, depth, pool })[Symbol.asyncIterator]();
   try {
     for (let i = 0; ; i++) {
@@ -141,13 +157,21 @@ async function pipeline(src: string, out: string, depth: Depth): Promise<Record<
       if (r.done) break;
       t = performance.now();
       const alpha = await masks.next();
-      const region = cropAround(alpha.bounds!, W, H);
       stages.mask += performance.now() - t;
       t = performance.now();
-      const gen = invert(toModelRgb(r.value as AnyFrame, region));
+      const region = cropAround(alpha.bounds!, W, H);
+      const size = workingSize(region.width, region.height, MODEL_SIZE_RULES);
+      const small = crops.modelFrame(0, r.value, region, size);
+      crops.modelMask(0, alpha, W, H, region, size);
+      stages.toModel += performance.now() - t;
+      t = performance.now();
+      const gen = invert(small);
       stages.generate += performance.now() - t;
       t = performance.now();
-      const done = compositeInPlace(r.value, gen, region, alpha);
+      const back = crops.scaledBack(gen, region, alpha);
+      stages.back += performance.now() - t;
+      t = performance.now();
+      const done = compositeInPlace(r.value, back, region, alpha);
       masks.release([alpha]);
       stages.composite += performance.now() - t;
       t = performance.now();

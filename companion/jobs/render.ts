@@ -17,7 +17,7 @@ import type { BridgeJob, ExtendJob, GenerateJob, JobSpec } from '../../protocol/
 import { Engine } from '../engine/engine.ts';
 import type { AppendedConditioning } from '../engine/appended.ts';
 import type { Conditioning, PassRecord, PreviewRequest, WindowRequest } from '../engine/generate.ts';
-import { maskDown, resize, type Rect } from '../engine/image.ts';
+import { resize, type Rect } from '../engine/image.ts';
 import { cropAround, growTo, maskBounds, padToWindow, planChain, splitRange, unionRect, workingSize } from '../engine/plan.ts';
 import { leastWorkingSide } from '../engine/multiScale.ts';
 import { decodeFrames, READ_AHEAD } from '../media/decode.ts';
@@ -29,6 +29,7 @@ import { compositeInPlace } from '../masks/composite.ts';
 import type { MaskAlpha } from '../masks/alpha.ts';
 import type { ModelManifest } from '../models/types.ts';
 import { openMaskFrames } from './mask-frames.ts';
+import { ModelCrops } from './model-crops.ts';
 import { type Prepared, type SourceRange } from './resolve.ts';
 
 export interface Progress {
@@ -193,6 +194,8 @@ async function renderMasked(ctx: Ctx, spec: Extract<JobSpec, { kind: 'fill' | 'r
   // has its bytes: a steady run recycles a window's worth of buffers instead of allocating.
   const pool = new FramePool({ width: W, height: H, channels, depth }, Math.max(...windows) + READ_AHEAD + WRITE_AHEAD + 1);
   const recycle = (f: AnyFrame) => () => pool.release(f);
+  // The model's crops, masks and scaled-back pictures, in buffers kept across frames and windows.
+  const crops = new ModelCrops();
   const source = decodeFrames({ path: range.path, info: range.info, fps, startFrame: range.start, frameCount: range.count, width: W, height: H, channels, depth, linear, pool, ...placement(ctx.spec) })[Symbol.asyncIterator]();
   try {
     for (let w = 0; w < windows.length; w++) {
@@ -217,8 +220,8 @@ async function renderMasked(ctx: Ctx, spec: Extract<JobSpec, { kind: 'fill' | 'r
       // A multi-scale model needs room for its first pass at a fraction of the working size.
       const region = growTo(cropAround(bbox, W, H), leastWorkingSide(ctx.manifest), W, H);
       const size = workingSize(region.width, region.height, ctx.manifest.sizeRules);
-      const small = frames.map((f) => resize(toModelRgb(f, region, linear), size.width, size.height));
-      const smallMasks = alphas.map((a) => maskDown(a.alpha, W, H, region, size.width, size.height));
+      const small = frames.map((f, i) => crops.modelFrame(i, f, region, size, linear));
+      const smallMasks = alphas.map((a, i) => crops.modelMask(i, a, W, H, region, size));
       // Pad to 1 + T·k by repeating the last frame; the extra frames are dropped.
       const padded = padToWindow(small.length, ctx.manifest.latent);
       while (small.length < padded) {
@@ -228,7 +231,7 @@ async function renderMasked(ctx: Ctx, spec: Extract<JobSpec, { kind: 'fill' | 'r
       const req = { ...baseRequest(ctx, size.width, size.height, w), frames: small, masks: smallMasks, ...previewFor(ctx, (frames.length - 1) >> 1) };
       const gen = await runWindow(ctx, req, w, windows.length);
       for (let i = 0; i < frames.length; i++) {
-        const back = resize(gen[i]!, region.width, region.height);
+        const back = crops.scaledBack(gen[i]!, region, alphas[i]!);
         // Into the decoded frame itself (this loop owns it), over the mask's box only.
         await write(ctx, compositeInPlace(frames[i]!, back, region, alphas[i]!, alphaInside, linear), recycle(frames[i]!));
       }

@@ -49,16 +49,19 @@ export function frameBuffer(f: AnyFrame): Uint8Array {
 /**
  * An 8-bit RGB view of any frame, for the model: 16-bit samples rounded to the nearest 8-bit
  * level (v·255/65535), or, when `linear` (an EXR plate kept linear: half bits), clipped to [0, 1] and through the sRGB curve, alpha
- * dropped. An 8-bit RGB frame is returned as is.
+ * dropped. An 8-bit RGB frame is returned as is. `into`: the bytes to write into
+ * (r.width·r.height·3, e.g. a buffer reused frame after frame) instead of a fresh buffer.
  */
 export function toModelRgb(
   f: AnyFrame,
   r: { x: number; y: number; width: number; height: number } = { x: 0, y: 0, width: f.width, height: f.height },
   linear = false,
+  into?: Uint8Array,
 ): Frame {
   const whole = r.x === 0 && r.y === 0 && r.width === f.width && r.height === f.height;
   if (!isDeep(f) && f.channels === 3 && whole) return f;
-  const out = new Uint8Array(r.width * r.height * 3);
+  const out = into ?? new Uint8Array(r.width * r.height * 3);
+  if (out.length !== r.width * r.height * 3) throw new Error(`toModelRgb: the buffer holds ${out.length} bytes, ${r.width}x${r.height} RGB needs ${r.width * r.height * 3}`);
   const ch = f.channels;
   // Only the rectangle the model sees is converted: a fill's crop is often a fraction of the frame.
   if (!isDeep(f) && ch === 3) {
