@@ -19,6 +19,7 @@ It exists to tell a training gap from a train/inference mismatch (compare with
 run cheaply:
 
   /usr/bin/python3 tools/train-shapes/evaluate.py /tmp/shapes-run/transformer.safetensors [clips]
+  /usr/bin/python3 tools/train-shapes/evaluate.py /tmp/shapes-run/transformer.safetensors 24 --x0   # one-step x0 error alone
   /usr/bin/python3 tools/train-shapes/evaluate.py --roundtrip /tmp/shapes-run/vae.safetensors [clips]   # the VAE alone
 
 The noise is numpy's, not the engine's, so single clips differ; means over clips compare.
@@ -268,6 +269,27 @@ def context_use(model, clips, sigma=0.9):
     return out
 
 
+def x0_references(clips):
+    """The same error for two guesses without a model: the clean background with every shape erased, and the
+    last known frame held. A model that moves the shapes scores below both; one that only continues the
+    background scores about what erasing does."""
+    out = []
+    for guess in ("erased", "hold"):
+        errs = []
+        for seed in clips:
+            p = shapes.clip_params(seed)
+            window = shapes.render(p, 17, start=12)
+            src, grid = encode_video(window)
+            if guess == "erased":
+                other = shapes.render(p, 17, start=12, without=list(range(len(p["shapes"]))))
+            else:
+                other = np.concatenate([window[:5], np.repeat(window[4:5], 12, 0)])
+            gen = generated(grid, 5)
+            errs.append((((encode_video(other)[0] - src)[gen] ** 2) * pixel_weights()).mean())
+        out.append(float(np.mean(errs)))
+    return out
+
+
 def roundtrip(clips):
     """The VAE alone: encode and decode the true extend window; centroid error (px) over its 12 new frames, PSNR (dB) over all 17."""
     errs, dbs = [], []
@@ -292,6 +314,12 @@ def main():
     model, meta = train.load_model(sys.argv[1])
     n = int(sys.argv[2]) if len(sys.argv) > 2 else 6
     clips = range(101, 101 + n)
+    if "--x0" in sys.argv:  # the one-step check alone (seconds): evaluate.py weights clips --x0
+        ctx, none = context_use(model, clips)
+        erased, hold = x0_references(clips)
+        print(f"steps {meta.get('steps')}: x0 error at σ 0.9 on extend's new tokens {ctx:.3f} (no context {none:.3f}); "
+              f"shapes erased {erased:.3f}, last frame held {hold:.3f}")
+        return
     e = np.array([extend(model, s) for s in clips])
     f = np.array([fill(model, s) for s in clips])
     b = np.array([bridge(model, s) for s in clips])
@@ -299,7 +327,9 @@ def main():
     print(f"extend centroid px: model {e[:, 0].mean():.2f}  hold-last {e[:, 1].mean():.2f}  worst ratio {(e[:, 0] / e[:, 1]).max():.2f}")
     print(f"fill PSNR dB:       model {f[:, 0].mean():.2f}  ring-mean {f[:, 1].mean():.2f}  worst diff {(f[:, 0] - f[:, 1]).min():.2f}")
     ctx, none = context_use(model, clips)
-    print(f"x0 error (pixel-weighted) at σ 0.9 on extend's new tokens: with context {ctx:.3f}, without {none:.3f}")
+    erased, hold = x0_references(clips)
+    print(f"x0 error (pixel-weighted) at σ 0.9 on extend's new tokens: with context {ctx:.3f}, without {none:.3f}; "
+          f"shapes erased {erased:.3f}, last frame held {hold:.3f}")
     print(f"bridge PSNR dB:     model {b[:, 0].mean():.2f}  cross-fade {b[:, 1].mean():.2f}  worst diff {(b[:, 0] - b[:, 1]).min():.2f}; centroid px {b[:, 2].mean():.2f} vs {b[:, 3].mean():.2f}")
 
 
