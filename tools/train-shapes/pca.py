@@ -5,7 +5,7 @@ of the shapes family. The patchify is the test models' exactly invertible one
 scaled to unit variance, so the latent the transformer sees is 64 channels of roughly unit variance
 (the transformer's width, 128, must exceed the latent's channels for it to carry the noise).
 
-Run: /usr/bin/python3 tools/train-shapes/pca.py models/shapes/vae.safetensors [--temporal T]   (T: 1, 2 or 4; default 1)
+Run: /usr/bin/python3 tools/train-shapes/pca.py models/shapes/vae.safetensors [--temporal T]   (T: 1, 2 or 4; default 2)
 Writes encoder.weight [64, P], encoder.bias [64], decoder.weight [P, 64], decoder.bias [P]
 (float32): latent = encoder.weight · patch + encoder.bias; patch ≈ decoder.weight · latent + decoder.bias;
 and the patch in the metadata (spatial, temporal), which train.py, the tools and the engine
@@ -31,7 +31,7 @@ SEED = 2024
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("out")
-    ap.add_argument("--temporal", type=int, default=1, help="pixel frames per latent frame")
+    ap.add_argument("--temporal", type=int, default=2, help="pixel frames per latent frame")
     args = ap.parse_args()
     train.set_patch(SPATIAL, args.temporal)
     rng = np.random.default_rng(SEED)

@@ -435,9 +435,20 @@ def main():
     ap.add_argument("--workers", type=int, default=0, help="processes making batches ahead (for a GPU; 0: in the training process)")
     ap.add_argument("--device", default="cpu", help="torch device (cuda on a GPU machine; the data is made on the CPU either way)")
     ap.add_argument("--vae", default=SHIPPED_VAE, help="the VAE to train over (pca.py's output; its metadata names the patch); copied beside the weights")
+    ap.add_argument("--tasks", help="shares of the kinds of window, e.g. fill-track=0.4,extend=0.25 (the rest keep theirs; all are renormalised)")
     ap.add_argument("--bench", action="store_true")
     args = ap.parse_args()
     SHAPE_WEIGHT = args.shape_weight
+    if args.tasks:
+        for item in args.tasks.split(","):
+            name, share = item.split("=")
+            if name not in TASKS:
+                raise SystemExit(f"--tasks: unknown kind {name!r} (kinds: {', '.join(TASKS)})")
+            TASKS[name] = float(share)
+        total = sum(TASKS.values())
+        for name in TASKS:
+            TASKS[name] /= total
+        print("tasks " + ", ".join(f"{k} {v:.2f}" for k, v in TASKS.items()), flush=True)
     CONFIG.update(layers=args.layers, heads=args.heads)
     os.makedirs(args.out, exist_ok=True)
     use_vae(args.vae)
