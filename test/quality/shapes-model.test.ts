@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { framesToVideoTensor, latentFrames, latentToTokens, videoTensorToFrames } from '../../companion/engine/latents.ts';
 import { loadRuntime, type ModelRuntime } from '../../companion/engine/runtime.ts';
 import { renderShapes, shapesClip } from '../../companion/media/shapes.ts';
+import { ltxRope } from '../../companion/models/ltxv/rope.ts';
 import { loadModel } from '../../companion/models/registry.ts';
 import { buildShapesModel, SHAPES_ID, SHAPES_WEIGHTS_DIR } from '../../companion/models/shapes.ts';
 import { tempDir, useTestModelCache } from '../helpers/fixtures.ts';
@@ -20,6 +21,7 @@ useTestModelCache();
 const reference = JSON.parse(readFileSync(new URL('./fixtures/shapes-reference.json', import.meta.url), 'utf8')) as {
   clip: { seed: number; frames: number; fps: number };
   patch: { spatial: number; temporal: number };
+  rope: { grid: [number, number, number]; dim: number; byTemporal: Record<string, [number, number, number, number][]> };
   sigma: number;
   knownLatentFrames: number;
   latent: { sumAbs: number; samples: [number, number, number][] };
@@ -75,6 +77,29 @@ describe('builtin:shapes', () => {
     let sumAbs = 0;
     for (const a of v) sumAbs += Math.abs(a);
     expect(sumAbs / reference.velocity.sumAbs).toBeCloseTo(1, 4);
+  });
+
+  it('its RoPE tables are those of the training code for cells of 1, 2 and 4 frames (the time of a latent frame depends on it)', () => {
+    const t = rt.manifest.transformer;
+    const [frames, height, width] = reference.rope.grid;
+    expect(Object.keys(reference.rope.byTemporal).sort()).toEqual(['1', '2', '4']);
+    for (const [temporal, samples] of Object.entries(reference.rope.byTemporal)) {
+      const { cos, sin } = ltxRope({
+        dim: reference.rope.dim,
+        frames,
+        height,
+        width,
+        frameRate: reference.clip.fps,
+        spatial: reference.patch.spatial,
+        temporal: Number(temporal),
+        ...t.rope,
+        causalFix: true,
+      });
+      for (const [tok, ch, c, s] of samples) {
+        expect(cos[tok * reference.rope.dim + ch], `temporal ${temporal}: cos of token ${tok} channel ${ch}`).toBeCloseTo(c, 5);
+        expect(sin[tok * reference.rope.dim + ch], `temporal ${temporal}: sin of token ${tok} channel ${ch}`).toBeCloseTo(s, 5);
+      }
+    }
   });
 
   it('its VAE gives the family back at over 30 dB (a linear autoencoder: lossy, but only a little)', async () => {

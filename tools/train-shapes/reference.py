@@ -42,7 +42,18 @@ def main():
     with torch.no_grad():
         v = model(x, 1000 * sigma * mask, cos, sin)[0]
     S = v.shape[0]
+    # RoPE tables for each patch the tools support, over a small grid (f 5, h 2, w 2): the time
+    # coordinate of a latent frame depends on the frames per cell, so the engine must match each.
+    rope = {}
+    shipped = (train.SPATIAL, train.TEMPORAL)
+    for temporal in (1, 2, 4):
+        train.set_patch(train.SPATIAL, temporal)
+        cos_t, sin_t = train.rope_tables(5, 2, 2, model.dim)
+        picks_r = [(s, c) for s in (0, 5, 9, 14, 19) for c in (2, 62, 122, 123, model.dim - 1)]
+        rope[str(temporal)] = [[s, c, float(cos_t[s, c]), float(sin_t[s, c])] for s, c in picks_r]
+    train.set_patch(*shipped)
     print(json.dumps({
+        "rope": {"grid": [5, 2, 2], "dim": model.dim, "byTemporal": rope},
         "note": "made by tools/train-shapes/reference.py from models/shapes (training code forward, torch CPU fp32)",
         "weights": meta,
         "clip": {"seed": seed, "frames": frames, "fps": train.FPS},
