@@ -46,7 +46,7 @@ describe('builtin:shapes', () => {
     expect(m.description).toMatch(/synthetic shapes/);
     expect(m.description).toMatch(/not a general video model/);
     expect(m.transformer).toMatchObject({ numLayers: 4, numAttentionHeads: 2, attentionHeadDim: 64, inChannels: 64 });
-    expect(m.latent).toEqual({ channels: 64, spatial: 8, temporal: 4 });
+    expect(m.latent).toEqual({ channels: 64, spatial: 8, temporal: 2 });
     expect(m.transformer.rope.causalFix).toBe(true);
   });
 
