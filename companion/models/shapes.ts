@@ -1,8 +1,9 @@
 /**
  * `builtin:shapes`: a toy model trained by the project, for real pictures of one family on a CPU. The LTX-Video transformer at
- * a small width (4 layers, 2 heads × 64), trained by tools/train-shapes/train.py on the
+ * a small width (its shape in models/shapes/config.json), trained by tools/train-shapes/train.py on the
  * synthetic family in companion/media/shapes.ts (coloured shapes bouncing over panning
- * gradients, 64×64 px, 24 fps), with a linear "VAE" (patchify + PCA to 64 channels).
+ * gradients, 64×64 px, 24 fps), with a linear "VAE" (patchify + PCA to 64 channels) whose patch
+ * (pixels and frames per latent cell) pca.py writes into vae.safetensors' metadata.
  * It extends, fills, bridges and generates clips of that family (how close to the truth:
  * bench/RESULTS.md, test/quality/); it is not a general video model, and it ignores the prompt
  * (it was trained without text).
@@ -16,6 +17,8 @@ import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
+import { z } from 'zod';
+import { ReshootError } from '../errors.ts';
 import { byteTextEncoderGraph } from './byteTextEncoder.ts';
 import { CheckpointPart, parseLtxvTransformerConfig } from './checkpoint.ts';
 import { ltxvTransformerGraph } from './ltxv/transformer.ts';
@@ -36,18 +39,40 @@ const WEIGHTS_FILE = 'transformer.safetensors';
 const VAE_FILE = 'vae.safetensors';
 const CONFIG_FILE = 'config.json';
 
-const patch: PatchSpec = { spatial: 8, temporal: 4 };
-/** Latent channels: the linear VAE keeps the top 64 of the 768 patch directions. */
+/** Latent channels: the linear VAE keeps the top 64 of the 3·t·8·8 patch directions. */
 const LATENT_CHANNELS = 64;
-const latent = { channels: LATENT_CHANNELS, ...patch };
+
+const positiveInt = z.string().regex(/^[1-9][0-9]*$/, 'a positive integer').transform(Number);
+const patchMetadata = z.object({ spatial: positiveInt, temporal: positiveInt });
 
 /**
- * The shapes VAE: the test models' exact patchify (8×8 px × 4 frames → 768 values per cell), then
- * a linear map to 64 channels fitted by PCA on the family (tools/train-shapes/pca.py), scaled to
- * unit variance; the decoder maps back and un-patchifies. Lossy (about 32 dB on the family) but
- * cheap, and it keeps the latent narrower than the transformer (128), which must carry the noise.
+ * The VAE's patch as pca.py wrote it into the metadata of `vae.safetensors`: the file says what
+ * it is, and the latent layout, RoPE coordinates and windows follow from it.
  */
-function linearVaeGraph(kind: 'encoder' | 'decoder', weights: WeightSource): GraphBuilder {
+export function shapesPatch(weightsDir: string = SHAPES_WEIGHTS_DIR): PatchSpec {
+  const path = join(weightsDir, VAE_FILE);
+  const file = openSafetensors(path);
+  try {
+    const m = patchMetadata.safeParse(file.metadata());
+    if (!m.success) {
+      const issue = m.error.issues[0]!;
+      const what = issue.code === 'invalid_type' ? 'is missing' : `must be ${issue.message}`;
+      throw new ReshootError('model', `${path}: metadata "${issue.path.join('.')}" (the VAE's patch) ${what}; tools/train-shapes/pca.py writes it`);
+    }
+    return m.data;
+  } finally {
+    file.close();
+  }
+}
+
+/**
+ * The shapes VAE: the test models' exact patchify (8×8 px × t frames → 3·t·64 values per cell), then
+ * a linear map to 64 channels fitted by PCA on the family (tools/train-shapes/pca.py), scaled to
+ * unit variance; the decoder maps back and un-patchifies. Lossy (33–39 dB on the family, more
+ * with fewer frames per cell) but cheap, and it keeps the latent narrower than the transformer
+ * (128), which must carry the noise.
+ */
+function linearVaeGraph(kind: 'encoder' | 'decoder', patch: PatchSpec, weights: WeightSource): GraphBuilder {
   const P = patchChannels(patch);
   const g = new GraphBuilder(`shapes_vae_${kind}`, weights);
   // [B, C, f, h, w] ↔ [B, f, h, w, C] around the per-cell linear map.
@@ -96,17 +121,17 @@ export function shapesBuildVersion(): number {
 export const SHAPES_DESCRIPTION =
   'Toy model trained by the Reshoot project on synthetic shapes (one to three coloured circles, squares and ' +
   'diamonds bouncing over panning gradients, 64×64 px, 24 fps): the LTX-Video transformer at a small width ' +
-  '(4 layers, 2 heads × 64) with a linear patch "VAE" (8×8 px × 4 frames → 64 channels). It extends, fills, bridges and generates clips of that ' +
+  'with a linear patch "VAE" (64 channels). It extends, fills, bridges and generates clips of that ' +
   'family on a CPU in seconds, still short of simple baselines (bench/RESULTS.md); it is not a general video model and ignores the prompt.';
 
-function manifestBase(transformer: ModelManifest['transformer']): Omit<ModelManifest, 'files'> {
+function manifestBase(transformer: ModelManifest['transformer'], patch: PatchSpec): Omit<ModelManifest, 'files'> {
   return {
     id: SHAPES_ID,
     family: 'ltxv',
     license: 'trained by the Reshoot project on synthetic data it generates; ships under the project licence',
     testModel: false,
     description: SHAPES_DESCRIPTION,
-    latent,
+    latent: { channels: LATENT_CHANNELS, ...patch },
     sizeRules: { multiple: 8, maxPixels: 64 * 64, maxFrames: 17 },
     scheduler: { steps: 16, guidance: 1, shift: { kind: 'static', shift: 1 } },
     transformer,
@@ -135,15 +160,16 @@ export function buildShapesModel(dir: string, opts: ShapesBuildOptions = {}): Mo
   // model was trained with causal frame coordinates (tools/train-shapes/train.py).
   const transformer = { ...parsed, rope: { ...parsed.rope, causalFix: true } };
   if (transformer.inChannels !== LATENT_CHANNELS) throw new Error(`${configPath}: in_channels ${transformer.inChannels}, the shapes VAE has ${LATENT_CHANNELS}`);
-  buildFrom(weightsDir, VAE_FILE, 'vae', (w) => linearVaeGraph('encoder', w), dir, GRAPH_FILES.vaeEncoder);
-  buildFrom(weightsDir, VAE_FILE, 'vae', (w) => linearVaeGraph('decoder', w), dir, GRAPH_FILES.vaeDecoder);
+  const patch = shapesPatch(weightsDir);
+  buildFrom(weightsDir, VAE_FILE, 'vae', (w) => linearVaeGraph('encoder', patch, w), dir, GRAPH_FILES.vaeEncoder);
+  buildFrom(weightsDir, VAE_FILE, 'vae', (w) => linearVaeGraph('decoder', patch, w), dir, GRAPH_FILES.vaeDecoder);
   if (opts.untrained) ltxvTransformerGraph(transformer, seededWeights(opts.untrained.seed)).save(dir, GRAPH_FILES.transformer);
   else buildFrom(weightsDir, WEIGHTS_FILE, 'transformer', (w) => ltxvTransformerGraph(transformer, w), dir, GRAPH_FILES.transformer);
   // The prompt reaches the transformer only through cross-attention, whose output projection
   // was trained at zero; the byte embeddings are seeded placeholders that cannot change a pixel.
   byteTextEncoderGraph(transformer.captionChannels, seededWeights(1)).save(dir, GRAPH_FILES.textEncoder);
   const paths = Object.values(GRAPH_FILES).flatMap((f) => [f, `${f}.data`]);
-  const base = manifestBase(transformer);
+  const base = manifestBase(transformer, patch);
   const manifest: ModelManifest = opts.untrained
     ? { ...base, id: opts.untrained.id, testModel: true, description: `${SHAPES_ID} with seeded random transformer weights (a control)`, files: describeFiles(dir, paths) }
     : { ...base, files: describeFiles(dir, paths) };

@@ -5,12 +5,13 @@
  * tools/train-shapes/reference.py. A model that trained on one layout and ran on another would
  * still "work" and make garbage; this is the test that would say so.
  */
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { framesToVideoTensor, latentToTokens, videoTensorToFrames } from '../../companion/engine/latents.ts';
+import { framesToVideoTensor, latentFrames, latentToTokens, videoTensorToFrames } from '../../companion/engine/latents.ts';
 import { loadRuntime, type ModelRuntime } from '../../companion/engine/runtime.ts';
 import { renderShapes, shapesClip } from '../../companion/media/shapes.ts';
+import { ltxRope } from '../../companion/models/ltxv/rope.ts';
 import { loadModel } from '../../companion/models/registry.ts';
 import { buildShapesModel, SHAPES_ID, SHAPES_WEIGHTS_DIR } from '../../companion/models/shapes.ts';
 import { tempDir, useTestModelCache } from '../helpers/fixtures.ts';
@@ -19,6 +20,8 @@ useTestModelCache();
 
 const reference = JSON.parse(readFileSync(new URL('./fixtures/shapes-reference.json', import.meta.url), 'utf8')) as {
   clip: { seed: number; frames: number; fps: number };
+  patch: { spatial: number; temporal: number };
+  rope: { grid: [number, number, number]; dim: number; byTemporal: Record<string, [number, number, number, number][]> };
   sigma: number;
   knownLatentFrames: number;
   latent: { sumAbs: number; samples: [number, number, number][] };
@@ -43,14 +46,16 @@ describe('builtin:shapes', () => {
     expect(m.description).toMatch(/synthetic shapes/);
     expect(m.description).toMatch(/not a general video model/);
     expect(m.transformer).toMatchObject({ numLayers: 4, numAttentionHeads: 2, attentionHeadDim: 64, inChannels: 64 });
-    expect(m.latent).toEqual({ channels: 64, spatial: 8, temporal: 4 });
+    expect(m.latent).toEqual({ channels: 64, spatial: 8, temporal: 2 });
     expect(m.transformer.rope.causalFix).toBe(true);
   });
 
   it('its ONNX VAE encoder and transformer compute what the training code computed on the same window', async () => {
     const { seed, frames, fps } = reference.clip;
+    // The fixture was made over the shipped VAE's patch; both sides lay tokens and RoPE out from it.
+    expect(rt.manifest.latent).toMatchObject(reference.patch);
     const video = framesToVideoTensor(renderShapes(shapesClip(seed), frames));
-    const grid = { frames: 1 + (frames - 1) / 4, height: 8, width: 8 };
+    const grid = { frames: latentFrames(frames, reference.patch.temporal), height: 8, width: 8 };
     const S = grid.frames * grid.height * grid.width;
     const C = rt.manifest.latent.channels;
     const x0 = latentToTokens(await rt.encodeVideo(video, frames, 64, 64), C, S);
@@ -74,9 +79,32 @@ describe('builtin:shapes', () => {
     expect(sumAbs / reference.velocity.sumAbs).toBeCloseTo(1, 4);
   });
 
+  it('its RoPE tables are those of the training code for cells of 1, 2 and 4 frames (the time of a latent frame depends on it)', () => {
+    const t = rt.manifest.transformer;
+    const [frames, height, width] = reference.rope.grid;
+    expect(Object.keys(reference.rope.byTemporal).sort()).toEqual(['1', '2', '4']);
+    for (const [temporal, samples] of Object.entries(reference.rope.byTemporal)) {
+      const { cos, sin } = ltxRope({
+        dim: reference.rope.dim,
+        frames,
+        height,
+        width,
+        frameRate: reference.clip.fps,
+        spatial: reference.patch.spatial,
+        temporal: Number(temporal),
+        ...t.rope,
+        causalFix: true,
+      });
+      for (const [tok, ch, c, s] of samples) {
+        expect(cos[tok * reference.rope.dim + ch], `temporal ${temporal}: cos of token ${tok} channel ${ch}`).toBeCloseTo(c, 5);
+        expect(sin[tok * reference.rope.dim + ch], `temporal ${temporal}: sin of token ${tok} channel ${ch}`).toBeCloseTo(s, 5);
+      }
+    }
+  });
+
   it('its VAE gives the family back at over 30 dB (a linear autoencoder: lossy, but only a little)', async () => {
     const frames = renderShapes(shapesClip(11), 17);
-    const grid = { frames: 5, height: 8, width: 8 };
+    const grid = { frames: latentFrames(17, rt.manifest.latent.temporal), height: 8, width: 8 };
     const decoded = await rt.decodeVideo(await rt.encodeVideo(framesToVideoTensor(frames), 17, 64, 64), grid.frames, grid.height, grid.width);
     const back = videoTensorToFrames(decoded, 17, 64, 64);
     let se = 0;
@@ -109,5 +137,22 @@ describe('builtin:shapes', () => {
     mkdirSync(out);
     expect(() => buildShapesModel(out, { weightsDir: dir })).toThrow(/lack tensor "proj_in\.weight"/);
     expect(() => readFileSync(join(out, 'transformer.onnx'))).toThrow();
+  });
+
+  it('a VAE file that does not say its patch is refused, naming the metadata, before any graph is written', () => {
+    const dir = join(tmp.dir, 'no-patch');
+    mkdirSync(dir);
+    for (const f of ['config.json', 'transformer.safetensors']) copyFileSync(join(SHAPES_WEIGHTS_DIR, f), join(dir, f));
+    // Same file with the "temporal" metadata key renamed (same length, so offsets stay valid).
+    const bytes = readFileSync(join(SHAPES_WEIGHTS_DIR, 'vae.safetensors'));
+    const headerLength = Number(bytes.readBigUInt64LE(0));
+    const header = bytes.subarray(8, 8 + headerLength).toString('utf8');
+    expect(header).toContain('"temporal":');
+    bytes.write(header.replace('"temporal":', '"temporXX":'), 8, 'utf8');
+    writeFileSync(join(dir, 'vae.safetensors'), bytes);
+    const out = join(tmp.dir, 'out-no-patch');
+    mkdirSync(out);
+    expect(() => buildShapesModel(out, { weightsDir: dir })).toThrow(/vae\.safetensors: metadata "temporal" \(the VAE's patch\) is missing/);
+    expect(readdirSync(out)).toEqual([]);
   });
 });

@@ -4,18 +4,23 @@ test/quality/tasks.ts, each next to its baseline: the training code's own forwar
 plain Euler sampler with per-token conditioning (known tokens clean at t = 0), 16 linear steps
 from σ = 1 (the model's default schedule, shift 1). It lays the windows out as the engine does:
 
-  extend  clip frames 12–28: frames 12–16 known (latent frames 0–1), 17–28 generated; centroid
-          error (px) over the 12 new frames vs hold-last
+  extend  clip frames 12–28: frames 12–16 known (latent frames 0–1 with 4-frame cells, 0–4 with
+          1-frame cells), 17–28 generated; centroid error (px) over the 12 new frames vs hold-last
   fill    frames 0–16, a matte over shape 0's footprint grown by 2 px; the crop and resize of
           render.ts (cropAround, workingSize, area-down / bilinear-up); PSNR inside the matte vs
           the clip without shape 0, next to the ring-mean fill
-  bridge  frames 12–28: 12–16 and 24–28 known, 17–23 generated; PSNR vs cross-fade
+  bridge  frames 12–28: 12–16 and 24–28 known, 17–23 generated (with 4-frame cells the cell of
+          frames 21–24 too); PSNR vs cross-fade
+
+The patch (pixel frames per latent frame) is the weights' own: the vae.safetensors beside them.
 
 It exists to tell a training gap from a train/inference mismatch (compare with
 `npm run bench:quality`, which runs the same tasks through the engine), and to follow a training
 run cheaply:
 
   /usr/bin/python3 tools/train-shapes/evaluate.py /tmp/shapes-run/transformer.safetensors [clips]
+  /usr/bin/python3 tools/train-shapes/evaluate.py /tmp/shapes-run/transformer.safetensors 24 --x0   # one-step x0 error alone
+  /usr/bin/python3 tools/train-shapes/evaluate.py --roundtrip /tmp/shapes-run/vae.safetensors [clips]   # the VAE alone
 
 The noise is numpy's, not the engine's, so single clips differ; means over clips compare.
 """
@@ -30,19 +35,16 @@ sys.path.insert(0, os.path.dirname(__file__))
 import shapes  # noqa: E402
 import train  # noqa: E402
 
-S8, T4 = train.SPATIAL, train.TEMPORAL
-
-
-PIXEL_W = (train.PIXEL_VARIANCE / train.PIXEL_VARIANCE.mean()).astype(np.float32)
-DEC_W = train.VAE["decoder.weight"]
-DEC_B = train.VAE["decoder.bias"]
+def pixel_weights():
+    return (train.PIXEL_VARIANCE / train.PIXEL_VARIANCE.mean()).astype(np.float32)
 
 
 def decode(tokens, f, h, w):
-    """[f·h·w, 64] → uint8 [1 + 4(f−1), 8h, 8w, 3] (the first group's last frame is frame 0)."""
-    p = tokens @ DEC_W.T + DEC_B
-    x = p.reshape(f, h, w, 3, T4, S8, S8).transpose(0, 4, 1, 5, 2, 6, 3).reshape(f * T4, h * S8, w * S8, 3)
-    x = x[T4 - 1:]
+    """[f·h·w, 64] → uint8 [1 + T(f−1), 8h, 8w, 3] (the first group's last frame is frame 0)."""
+    S, T = train.SPATIAL, train.TEMPORAL
+    p = tokens @ train.VAE["decoder.weight"].T + train.VAE["decoder.bias"]
+    x = p.reshape(f, h, w, 3, T, S, S).transpose(0, 4, 1, 5, 2, 6, 3).reshape(f * T, h * S, w * S, 3)
+    x = x[T - 1:]
     return np.floor(np.clip((x + 1) * 127.5, 0, 255) + 0.5).astype(np.uint8)
 
 
@@ -66,9 +68,16 @@ def sample(model, src_tokens, mask, grid, seed, steps=16):
 
 
 def encode_video(frames):
-    f = 1 + (len(frames) - 1) // T4
+    f = 1 + (len(frames) - 1) // train.TEMPORAL
     H, W = frames.shape[1:3]
-    return train.encode(train.patchify(frames)), (f, H // S8, W // S8)
+    return train.encode(train.patchify(frames)), (f, H // train.SPATIAL, W // train.SPATIAL)
+
+
+def generated(grid, first, last=None):
+    """Token mask [f·h·w] generating every latent frame that holds a pixel frame in first … last (default: to the end)."""
+    m = np.zeros(grid, bool)
+    m[train.latent_of(first):None if last is None else train.latent_of(last) + 1] = True
+    return m.reshape(-1)
 
 
 # ---------------------------------------------------------------- metrics (test/quality/metrics.ts)
@@ -190,9 +199,7 @@ def extend(model, seed):
     p = shapes.clip_params(seed)
     window = shapes.render(p, 17, start=12)
     src, grid = encode_video(window)
-    m = np.zeros(grid, bool)
-    m[2:] = True
-    out = decode(sample(model, src, m.reshape(-1), grid, seed), *grid)[5:]
+    out = decode(sample(model, src, generated(grid, 5), grid, seed), *grid)[5:]
     held = np.repeat(window[4:5], 12, 0)
     return centroid_error(out, p, 17), centroid_error(held, p, 17)
 
@@ -234,9 +241,7 @@ def bridge(model, seed):
     p = shapes.clip_params(seed)
     window = shapes.render(p, 17, start=12)
     src, grid = encode_video(window)
-    m = np.zeros(grid, bool)
-    m[2:4] = True
-    out = decode(sample(model, src, m.reshape(-1), grid, seed), *grid)[5:12]
+    out = decode(sample(model, src, generated(grid, 5, 11), grid, seed), *grid)[5:12]
     truth = window[5:12]
     a, b = window[4].astype(np.float64), window[12].astype(np.float64)
     fade = np.stack([np.floor((1 - t) * a + t * b + 0.5) for t in (np.arange(1, 8) / 8)]).astype(np.uint8)
@@ -247,32 +252,74 @@ def context_use(model, clips, sigma=0.9):
     """x0 error (latent MSE weighted by each channel's pixel variance) of the generated tokens of the extend window at σ, with the known
     frames as context and with none (generate): equal numbers mean the context is ignored."""
     out = []
-    for known in (2, 0):
+    for known in (5, 0):
         errs = []
         for seed in clips:
             window = shapes.render(shapes.clip_params(seed), 17, start=12)
             src, grid = encode_video(window)
-            m = np.zeros(grid, bool)
-            m[known:] = True
-            m = m.reshape(-1)
+            m = generated(grid, known)
             eps = np.random.default_rng(seed).standard_normal(src.shape).astype(np.float32)
             x = np.where(m[:, None], (1 - sigma) * src + sigma * eps, src)
             cos, sin = train.rope_tables(*grid, model.dim)
             with torch.no_grad():
                 v = model(torch.from_numpy(x)[None], torch.from_numpy(1000 * sigma * m.astype(np.float32))[None], cos, sin)[0].numpy()
-            gen = np.zeros(grid, bool)
-            gen[2:] = True
-            gen = gen.reshape(-1)
-            errs.append(((((x - sigma * v) - src)[gen] ** 2) * PIXEL_W).mean())
+            gen = generated(grid, 5)
+            errs.append(((((x - sigma * v) - src)[gen] ** 2) * pixel_weights()).mean())
         out.append(float(np.mean(errs)))
     return out
 
 
+def x0_references(clips):
+    """The same error for two guesses without a model: the clean background with every shape erased, and the
+    last known frame held. A model that moves the shapes scores below both; one that only continues the
+    background scores about what erasing does."""
+    out = []
+    for guess in ("erased", "hold"):
+        errs = []
+        for seed in clips:
+            p = shapes.clip_params(seed)
+            window = shapes.render(p, 17, start=12)
+            src, grid = encode_video(window)
+            if guess == "erased":
+                other = shapes.render(p, 17, start=12, without=list(range(len(p["shapes"]))))
+            else:
+                other = np.concatenate([window[:5], np.repeat(window[4:5], 12, 0)])
+            gen = generated(grid, 5)
+            errs.append((((encode_video(other)[0] - src)[gen] ** 2) * pixel_weights()).mean())
+        out.append(float(np.mean(errs)))
+    return out
+
+
+def roundtrip(clips):
+    """The VAE alone: encode and decode the true extend window; centroid error (px) over its 12 new frames, PSNR (dB) over all 17."""
+    errs, dbs = [], []
+    for seed in clips:
+        p = shapes.clip_params(seed)
+        window = shapes.render(p, 17, start=12)
+        src, grid = encode_video(window)
+        back = decode(src, *grid)
+        errs.append(centroid_error(back[5:], p, 17))
+        dbs.append(psnr(back, window))
+    return float(np.mean(errs)), float(np.mean(dbs))
+
+
 def main():
     torch.set_num_threads(1)
+    if sys.argv[1] == "--roundtrip":  # evaluate.py --roundtrip vae.safetensors [clips]
+        train.use_vae(sys.argv[2])
+        n = int(sys.argv[3]) if len(sys.argv) > 3 else 6
+        px, db = roundtrip(range(101, 101 + n))
+        print(f"VAE round trip ({train.SPATIAL}×{train.SPATIAL} px × {train.TEMPORAL} frames), clips 101–{100 + n}: extend's new frames centroid {px:.2f} px, {db:.1f} dB")
+        return
     model, meta = train.load_model(sys.argv[1])
     n = int(sys.argv[2]) if len(sys.argv) > 2 else 6
     clips = range(101, 101 + n)
+    if "--x0" in sys.argv:  # the one-step check alone (seconds): evaluate.py weights clips --x0
+        ctx, none = context_use(model, clips)
+        erased, hold = x0_references(clips)
+        print(f"steps {meta.get('steps')}: x0 error at σ 0.9 on extend's new tokens {ctx:.3f} (no context {none:.3f}); "
+              f"shapes erased {erased:.3f}, last frame held {hold:.3f}")
+        return
     e = np.array([extend(model, s) for s in clips])
     f = np.array([fill(model, s) for s in clips])
     b = np.array([bridge(model, s) for s in clips])
@@ -280,7 +327,9 @@ def main():
     print(f"extend centroid px: model {e[:, 0].mean():.2f}  hold-last {e[:, 1].mean():.2f}  worst ratio {(e[:, 0] / e[:, 1]).max():.2f}")
     print(f"fill PSNR dB:       model {f[:, 0].mean():.2f}  ring-mean {f[:, 1].mean():.2f}  worst diff {(f[:, 0] - f[:, 1]).min():.2f}")
     ctx, none = context_use(model, clips)
-    print(f"x0 error (pixel-weighted) at σ 0.9 on extend's new tokens: with context {ctx:.3f}, without {none:.3f}")
+    erased, hold = x0_references(clips)
+    print(f"x0 error (pixel-weighted) at σ 0.9 on extend's new tokens: with context {ctx:.3f}, without {none:.3f}; "
+          f"shapes erased {erased:.3f}, last frame held {hold:.3f}")
     print(f"bridge PSNR dB:     model {b[:, 0].mean():.2f}  cross-fade {b[:, 1].mean():.2f}  worst diff {(b[:, 0] - b[:, 1]).min():.2f}; centroid px {b[:, 2].mean():.2f} vs {b[:, 3].mean():.2f}")
 
 

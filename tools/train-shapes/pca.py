@@ -1,14 +1,17 @@
 """
-Fits the "VAE" of builtin:shapes: a linear autoencoder (PCA) of the 8×8 px × 4 frame RGB patches
+Fits the "VAE" of builtin:shapes: a linear autoencoder (PCA) of the 8×8 px × T frame RGB patches
 of the shapes family. The patchify is the test models' exactly invertible one
-(companion/models/patchVae.ts, 768 values per cell); PCA keeps the top 64 directions, each scaled
-to unit variance, so the latent the transformer sees is 64 channels of roughly unit variance
+(companion/models/patchVae.ts, P = 3·T·8·8 values per cell); PCA keeps the top 64 directions, each
+scaled to unit variance, so the latent the transformer sees is 64 channels of roughly unit variance
 (the transformer's width, 128, must exceed the latent's channels for it to carry the noise).
 
-Run: /usr/bin/python3 tools/train-shapes/pca.py models/shapes/vae.safetensors
-Writes encoder.weight [64, 768], encoder.bias [64], decoder.weight [768, 64], decoder.bias [768]
-(float32): latent = encoder.weight · patch + encoder.bias; patch ≈ decoder.weight · latent + decoder.bias.
+Run: /usr/bin/python3 tools/train-shapes/pca.py models/shapes/vae.safetensors [--temporal T]   (T: 1, 2 or 4; default 2)
+Writes encoder.weight [64, P], encoder.bias [64], decoder.weight [P, 64], decoder.bias [P]
+(float32): latent = encoder.weight · patch + encoder.bias; patch ≈ decoder.weight · latent + decoder.bias;
+and the patch in the metadata (spatial, temporal), which train.py, the tools and the engine
+(companion/models/shapes.ts) read: the file says what it is.
 """
+import argparse
 import os
 import sys
 
@@ -20,11 +23,17 @@ import shapes  # noqa: E402
 import train  # noqa: E402
 
 LATENT = 64
+SPATIAL = 8
 CLIPS = 120
 SEED = 2024
 
 
 def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("out")
+    ap.add_argument("--temporal", type=int, default=2, help="pixel frames per latent frame")
+    args = ap.parse_args()
+    train.set_patch(SPATIAL, args.temporal)
     rng = np.random.default_rng(SEED)
     patches = []
     for _ in range(CLIPS):
@@ -38,8 +47,8 @@ def main():
     # Fix each direction's sign (eigh may return either) so the fit is reproducible.
     v *= np.sign(v[np.abs(v).argmax(0), np.arange(LATENT)])
     std = np.sqrt(w)
-    enc = (v / std).T  # [64, 768]
-    dec = v * std  # [768, 64]
+    enc = (v / std).T  # [64, P]
+    dec = v * std  # [P, 64]
     tensors = {
         "encoder.weight": torch.from_numpy(enc.astype(np.float32)),
         "encoder.bias": torch.from_numpy((-enc @ mu).astype(np.float32)),
@@ -47,8 +56,9 @@ def main():
         "decoder.bias": torch.from_numpy(mu.astype(np.float32)),
     }
     kept = w.sum() / np.cov((x - mu).T).trace()
-    train.write_safetensors(sys.argv[1], tensors, {"producer": "tools/train-shapes/pca.py", "clips": str(CLIPS), "seed": str(SEED),
-                                                   "latent": str(LATENT), "variance_kept": f"{kept:.4f}"}, dtype="F32")
+    train.write_safetensors(args.out, tensors, {"producer": "tools/train-shapes/pca.py", "clips": str(CLIPS), "seed": str(SEED),
+                                                "latent": str(LATENT), "variance_kept": f"{kept:.4f}",
+                                                "spatial": str(SPATIAL), "temporal": str(args.temporal)}, dtype="F32")
     print(f"kept {kept:.4f} of the variance in {LATENT} of {x.shape[1]} directions, {len(x)} patches")
 
 

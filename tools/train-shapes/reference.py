@@ -26,9 +26,10 @@ def main():
     tokens = torch.from_numpy(train.encode(train.patchify(video)))[None]
     f = 1 + (frames - 1) // train.TEMPORAL
     g = train.SIZE // train.SPATIAL
-    # Extend-style window: the first two latent frames known (t = 0), the rest noised at σ = 0.6.
+    # Extend-style window: the latent frames of pixel frames 0–4 known (t = 0), the rest noised at σ = 0.6.
+    known = train.latent_of(5)
     mask = torch.zeros(f, g, g)
-    mask[2:] = 1
+    mask[known:] = 1
     mask = mask.reshape(1, -1)
     S, C = tokens.shape[1:]
     picks = [(s, c) for s in (0, S // 3, S - 1) for c in (0, 1, C - 1)]
@@ -41,12 +42,24 @@ def main():
     with torch.no_grad():
         v = model(x, 1000 * sigma * mask, cos, sin)[0]
     S = v.shape[0]
+    # RoPE tables for each patch the tools support, over a small grid (f 5, h 2, w 2): the time
+    # coordinate of a latent frame depends on the frames per cell, so the engine must match each.
+    rope = {}
+    shipped = (train.SPATIAL, train.TEMPORAL)
+    for temporal in (1, 2, 4):
+        train.set_patch(train.SPATIAL, temporal)
+        cos_t, sin_t = train.rope_tables(5, 2, 2, model.dim)
+        picks_r = [(s, c) for s in (0, 5, 9, 14, 19) for c in (2, 62, 122, 123, model.dim - 1)]
+        rope[str(temporal)] = [[s, c, float(cos_t[s, c]), float(sin_t[s, c])] for s, c in picks_r]
+    train.set_patch(*shipped)
     print(json.dumps({
+        "rope": {"grid": [5, 2, 2], "dim": model.dim, "byTemporal": rope},
         "note": "made by tools/train-shapes/reference.py from models/shapes (training code forward, torch CPU fp32)",
         "weights": meta,
         "clip": {"seed": seed, "frames": frames, "fps": train.FPS},
+        "patch": {"spatial": train.SPATIAL, "temporal": train.TEMPORAL},
         "sigma": sigma,
-        "knownLatentFrames": 2,
+        "knownLatentFrames": known,
         "noise": "sin(1.3·s + 0.37·c) for token s, channel c",
         "latent": {"sumAbs": float(tokens.abs().sum()), "samples": [[s, c, float(tokens[0, s, c])] for s, c in picks]},
         "velocity": {"sumAbs": float(v.abs().sum()), "mean": float(v.mean()), "samples": [[s, c, float(v[s, c])] for s, c in picks]},

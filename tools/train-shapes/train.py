@@ -2,9 +2,11 @@
 Trains `builtin:shapes`: a small LTX-Video transformer on the synthetic shapes family
 (shapes.py), with the rectified-flow objective, over exactly what Reshoot's engine feeds it:
 
-  - latents are the patch "VAE" of the test models (companion/models/patchVae.ts: 8×8 px × 4
-    frames per cell, 768 values (rgb, dt, dy, dx), the first frame repeated to fill its group)
-    followed by the linear encoder of models/shapes/vae.safetensors (pca.py): 64 channels;
+  - latents are the patch "VAE" of the test models (companion/models/patchVae.ts: 8×8 px × T
+    frames per cell, 3·T·64 values (rgb, dt, dy, dx), the first frame repeated to fill its group)
+    followed by the linear encoder of a vae.safetensors made by pca.py (--vae; default the shipped
+    one): 64 channels. T is that file's metadata "temporal" (1, 2 or 4), and everything below
+    (token grid, RoPE times, masks, window lengths) follows from it;
   - tokens in (f, h, w) order with LTX RoPE (causal frame coordinates, 24 fps) as
     companion/models/ltxv/rope.ts computes them;
   - per-token timesteps σ·1000 with known tokens clean at t = 0 (the engine's default), and
@@ -34,7 +36,7 @@ depends on the machine and its load; the step count is written into the weights'
 writes a checkpoint (ckpt.pt, resumed from if present) and the exported EMA weights
 (transformer.safetensors, fp16, diffusers names) every 5 minutes and at the end. Then:
 
-  cp /tmp/shapes-run/transformer.safetensors models/shapes/
+  cp /tmp/shapes-run/{config.json,transformer.safetensors,vae.safetensors} models/shapes/
   /usr/bin/python3 tools/train-shapes/reference.py models/shapes > test/quality/fixtures/shapes-reference.json
 
 Reproducible from --seed given the same number of steps (float summation order aside).
@@ -45,6 +47,7 @@ import json
 import math
 import multiprocessing
 import os
+import shutil
 import struct
 import sys
 import time
@@ -61,9 +64,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 import shapes  # noqa: E402
 from model import LtxTransformer  # noqa: E402
 
-SPATIAL, TEMPORAL = 8, 4
-PATCH = 3 * TEMPORAL * SPATIAL * SPATIAL  # values per cell after patchify
-VAE_PATH = os.path.join(os.path.dirname(__file__), "..", "..", "models", "shapes", "vae.safetensors")
+SHIPPED_VAE = os.path.join(os.path.dirname(__file__), "..", "..", "models", "shapes", "vae.safetensors")
 SIZE, FRAMES = 64, 17
 FPS = 24
 CONFIG = dict(heads=2, head_dim=64, layers=4, caption_channels=32)
@@ -89,13 +90,34 @@ def read_safetensors(path):
     return out, header.get("__metadata__", {})
 
 
-VAE, _ = read_safetensors(VAE_PATH)
-CHANNELS = VAE["encoder.weight"].shape[0]
-# What each latent channel is worth in pixels: the channels are PCA directions scaled to unit
-# variance, so a channel's share of the pixel error is its decoder column's squared norm (its
-# variance in the data). The top three (a cell's mean colour) carry ~88 % of the pixel variance but are
-# 3 of 64 equal terms in a plain latent MSE, which a first run spent on unpredictable detail.
-PIXEL_VARIANCE = (VAE["decoder.weight"].astype(np.float64) ** 2).sum(0)
+def set_patch(spatial, temporal):
+    """The patch of a latent cell: spatial × spatial px × temporal frames (the first frame alone, repeated)."""
+    global SPATIAL, TEMPORAL, PATCH
+    if (FRAMES - 1) % temporal or SIZE % spatial:
+        raise SystemExit(f"a {spatial}×{spatial}×{temporal} patch does not tile {FRAMES} frames of {SIZE}×{SIZE} px")
+    SPATIAL, TEMPORAL = spatial, temporal
+    PATCH = 3 * TEMPORAL * SPATIAL * SPATIAL  # values per cell after patchify
+
+
+def use_vae(path):
+    """Makes the VAE at `path` (pca.py's output) the one every function here encodes with; its metadata
+    names the patch (8×8 px × `temporal` frames per latent cell), which fixes the token layout and RoPE."""
+    global VAE, CHANNELS, PIXEL_VARIANCE
+    VAE, meta = read_safetensors(path)
+    if "temporal" not in meta or "spatial" not in meta:
+        raise SystemExit(f"{path}: metadata lacks the patch spec (spatial, temporal); write it with pca.py")
+    set_patch(int(meta["spatial"]), int(meta["temporal"]))
+    CHANNELS = VAE["encoder.weight"].shape[0]
+    if VAE["encoder.weight"].shape[1] != PATCH:
+        raise SystemExit(f"{path}: encoder.weight is {list(VAE['encoder.weight'].shape)}, the patch {SPATIAL}×{SPATIAL}×{TEMPORAL} has {PATCH} values")
+    # What each latent channel is worth in pixels: the channels are PCA directions scaled to unit
+    # variance, so a channel's share of the pixel error is its decoder column's squared norm (its
+    # variance in the data). The top three (a cell's mean colour) carry ~88 % of the pixel variance but are
+    # 3 of 64 equal terms in a plain latent MSE, which a first run spent on unpredictable detail.
+    PIXEL_VARIANCE = (VAE["decoder.weight"].astype(np.float64) ** 2).sum(0)
+
+
+use_vae(SHIPPED_VAE)
 
 
 def channel_weights(pixel_share):
@@ -105,12 +127,12 @@ def channel_weights(pixel_share):
 
 
 def encode(patches):
-    """[N, 768] patch values → [N, 64] latents (the vae_encoder graph's arithmetic)."""
+    """[N, PATCH] patch values → [N, 64] latents (the vae_encoder graph's arithmetic)."""
     return patches @ VAE["encoder.weight"].T + VAE["encoder.bias"]
 
 
 def patchify(video):
-    """uint8 [F, H, W, 3] (F = 1 + 4k) → patch values float32 [f·h·w, 768] in [-1, 1]."""
+    """uint8 [F, H, W, 3] (F = 1 + TEMPORAL·k) → patch values float32 [f·h·w, PATCH] in [-1, 1]."""
     x = video.astype(np.float32) / 127.5 - 1
     x = np.concatenate([x[:1]] * (TEMPORAL - 1) + [x], 0)  # first frame fills its group
     T, H, W, _ = x.shape
@@ -269,7 +291,9 @@ def make_example(rng, f, crop):
 def make_batch(rng, batch):
     # Full windows half the time; shorter and cropped ones (the engine's fills and last windows)
     # the rest, which are also cheaper: RoPE is relative, so what is learnt on crops carries over.
-    f = 5 if rng.random() < 0.5 else int(rng.integers(2, 5))
+    # In pixel frames: 17 half the time, else 5 to 13 (whatever the patch, the same stretch of a clip).
+    f_max = 1 + (FRAMES - 1) // TEMPORAL
+    f = f_max if rng.random() < 0.5 else int(rng.integers(1 + 4 // TEMPORAL, f_max))
     crop = 8 if rng.random() < 0.4 else int(rng.integers(4, 8))
     ex = [make_example(rng, f, crop) for _ in range(batch)]
     src, tgt, mask, weight = (torch.from_numpy(np.stack(v)) for v in zip(*ex))
@@ -340,7 +364,9 @@ def build_model(config):
 
 
 def load_model(path):
-    """An exported transformer.safetensors → (model in eval mode, metadata); its shape comes from the metadata's config."""
+    """An exported transformer.safetensors → (model in eval mode, metadata); its shape comes from the metadata's config,
+    and the vae.safetensors beside it becomes the VAE (use_vae)."""
+    use_vae(os.path.join(os.path.dirname(os.path.abspath(path)), "vae.safetensors"))
     sd, meta = read_safetensors(path)
     config = json.loads(meta["config"]) if "config" in meta else CONFIG
     model = build_model(config)
@@ -408,11 +434,28 @@ def main():
     ap.add_argument("--init", help="exported weights (transformer.safetensors) to start from; extra layers start as the identity")
     ap.add_argument("--workers", type=int, default=0, help="processes making batches ahead (for a GPU; 0: in the training process)")
     ap.add_argument("--device", default="cpu", help="torch device (cuda on a GPU machine; the data is made on the CPU either way)")
+    ap.add_argument("--vae", default=SHIPPED_VAE, help="the VAE to train over (pca.py's output; its metadata names the patch); copied beside the weights")
+    ap.add_argument("--tasks", help="shares of the kinds of window, e.g. fill-track=0.4,extend=0.25 (the rest keep theirs; all are renormalised)")
     ap.add_argument("--bench", action="store_true")
     args = ap.parse_args()
     SHAPE_WEIGHT = args.shape_weight
+    if args.tasks:
+        for item in args.tasks.split(","):
+            name, share = item.split("=")
+            if name not in TASKS:
+                raise SystemExit(f"--tasks: unknown kind {name!r} (kinds: {', '.join(TASKS)})")
+            TASKS[name] = float(share)
+        total = sum(TASKS.values())
+        for name in TASKS:
+            TASKS[name] /= total
+        print("tasks " + ", ".join(f"{k} {v:.2f}" for k, v in TASKS.items()), flush=True)
     CONFIG.update(layers=args.layers, heads=args.heads)
     os.makedirs(args.out, exist_ok=True)
+    use_vae(args.vae)
+    # The weights' folder is self-contained (config.json, transformer.safetensors, vae.safetensors), like models/shapes/.
+    if os.path.abspath(args.vae) != os.path.abspath(os.path.join(args.out, "vae.safetensors")):
+        shutil.copyfile(args.vae, os.path.join(args.out, "vae.safetensors"))
+    print(f"patch {SPATIAL}×{SPATIAL} px × {TEMPORAL} frames, {CHANNELS} latent channels", flush=True)
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(args.seed)
@@ -502,6 +545,7 @@ def save(args, model, ema, opt, step, elapsed):
     os.replace(ckpt_path + ".tmp", ckpt_path)
     meta = {"producer": "tools/train-shapes/train.py", "seed": args.seed, "steps": step, "batch": args.batch,
             "minutes": round(elapsed / 60, 1), "init": args.init or "", "config": json.dumps(CONFIG), "torch": torch.__version__,
+            "patch": json.dumps({"spatial": SPATIAL, "temporal": TEMPORAL}),
             "recipe": json.dumps({"lr": args.lr, "sigma_shift": args.sigma_shift, "per_token": args.per_token,
                                   "shape_weight": args.shape_weight, "pixel_weight": args.pixel_weight, "tasks": TASKS})}
     export(ema, os.path.join(args.out, "transformer.safetensors"), meta)
