@@ -123,16 +123,26 @@ describe('builtin:shapes', () => {
     expect(Array.from(a)).toEqual(Array.from(b));
   });
 
-  it('a weights file with a missing tensor is refused, naming the tensor, before any graph is written', () => {
-    const dir = join(tmp.dir, 'weights');
+  /**
+   * A copy of the shipped weights in `name`, with `file`'s safetensors header changed by `edit`
+   * (a same-length rename, so the offsets stay valid).
+   */
+  function weightsWithHeader(name: string, file: string, edit: (header: string) => string): string {
+    const dir = join(tmp.dir, name);
     mkdirSync(dir);
-    for (const f of ['config.json', 'vae.safetensors']) copyFileSync(join(SHAPES_WEIGHTS_DIR, f), join(dir, f));
-    // Same file with one tensor renamed in the header (same length, so offsets stay valid).
-    const bytes = readFileSync(join(SHAPES_WEIGHTS_DIR, 'transformer.safetensors'));
-    const headerLength = Number(bytes.readBigUInt64LE(0));
-    const header = bytes.subarray(8, 8 + headerLength).toString('utf8').replace('"proj_in.weight"', '"proj_XX.weight"');
-    bytes.write(header, 8, 'utf8');
-    writeFileSync(join(dir, 'transformer.safetensors'), bytes);
+    for (const f of ['config.json', 'transformer.safetensors', 'vae.safetensors']) if (f !== file) copyFileSync(join(SHAPES_WEIGHTS_DIR, f), join(dir, f));
+    const bytes = readFileSync(join(SHAPES_WEIGHTS_DIR, file));
+    const header = bytes.subarray(8, 8 + Number(bytes.readBigUInt64LE(0))).toString('utf8');
+    const edited = edit(header);
+    expect(edited).not.toBe(header);
+    expect(edited.length).toBe(header.length);
+    bytes.write(edited, 8, 'utf8');
+    writeFileSync(join(dir, file), bytes);
+    return dir;
+  }
+
+  it('a weights file with a missing tensor is refused, naming the tensor, before any graph is written', () => {
+    const dir = weightsWithHeader('weights', 'transformer.safetensors', (h) => h.replace('"proj_in.weight"', '"proj_XX.weight"'));
     const out = join(tmp.dir, 'out');
     mkdirSync(out);
     expect(() => buildShapesModel(out, { weightsDir: dir })).toThrow(/lack tensor "proj_in\.weight"/);
@@ -140,16 +150,7 @@ describe('builtin:shapes', () => {
   });
 
   it('a VAE file that does not say its patch is refused, naming the metadata, before any graph is written', () => {
-    const dir = join(tmp.dir, 'no-patch');
-    mkdirSync(dir);
-    for (const f of ['config.json', 'transformer.safetensors']) copyFileSync(join(SHAPES_WEIGHTS_DIR, f), join(dir, f));
-    // Same file with the "temporal" metadata key renamed (same length, so offsets stay valid).
-    const bytes = readFileSync(join(SHAPES_WEIGHTS_DIR, 'vae.safetensors'));
-    const headerLength = Number(bytes.readBigUInt64LE(0));
-    const header = bytes.subarray(8, 8 + headerLength).toString('utf8');
-    expect(header).toContain('"temporal":');
-    bytes.write(header.replace('"temporal":', '"temporXX":'), 8, 'utf8');
-    writeFileSync(join(dir, 'vae.safetensors'), bytes);
+    const dir = weightsWithHeader('no-patch', 'vae.safetensors', (h) => h.replace('"temporal":', '"temporXX":'));
     const out = join(tmp.dir, 'out-no-patch');
     mkdirSync(out);
     expect(() => buildShapesModel(out, { weightsDir: dir })).toThrow(/vae\.safetensors: metadata "temporal" \(the VAE's patch\) is missing/);
