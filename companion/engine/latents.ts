@@ -59,7 +59,6 @@ export function latentToTokens(latent: Float32Array, channels: number, cells: nu
   return out;
 }
 
-/** Tokens [1, S, C] → latent [1, C, f, h, w]. */
 /** Token sequences (or their RoPE tables) one after another: [A | B | …] along the sequence. */
 export function concatTokens(...parts: Float32Array[]): Float32Array {
   const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
@@ -71,6 +70,7 @@ export function concatTokens(...parts: Float32Array[]): Float32Array {
   return out;
 }
 
+/** Tokens [1, S, C] → latent [1, C, f, h, w]. */
 export function tokensToLatent(tokens: Float32Array, channels: number, cells: number): Float32Array {
   const out = new Float32Array(tokens.length);
   for (let s = 0; s < cells; s++) {
