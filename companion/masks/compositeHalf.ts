@@ -6,9 +6,9 @@
  * replaces the plate's.
  */
 import type { Rect } from '../engine/image.ts';
-import { toHalf } from '../media/exr.ts';
+import { halfToFloatTable, toHalf } from '../media/exr.ts';
 import type { DeepFrame, Frame } from '../media/frame.ts';
-import { halfToFloatTable, modelToHalfTable, modelToLinearTable } from '../media/linear.ts';
+import { modelToHalfTable, modelToLinearTable } from '../media/linear.ts';
 import type { AlphaInside } from './composite.ts';
 
 const ONE = 0x3c00; // half 1.0: an opaque alpha

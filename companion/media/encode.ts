@@ -18,9 +18,8 @@ import { frameBuffer, frameBytes, type AnyFrame, type Depth, type Frame } from '
 import { exited, ffmpegPath, runTool, spawnTool, StderrTail, summarizeStderr } from './ffmpeg.ts';
 import { SCALE_FLAGS } from './decode.ts';
 import { inputArgs } from './safe-input.ts';
-import { encodeExr, type ExrCompression, type ExrTransfer } from './exr.ts';
+import { encodeExr, halfToFloatBitsTable, type ExrCompression, type ExrTransfer } from './exr.ts';
 import { contains, copyWindow, pasteWindow, unionBox, type ExrWindows, type PlateSurround } from './exrPlate.ts';
-import { halfToFloatTable } from './linear.ts';
 import { BT709, type Colour } from './colour.ts';
 
 /** Output formats; 'ffvhuff' is internal (uploaded frames): lossless like FFV1, about 5× faster to write. */
@@ -477,7 +476,7 @@ class ExrSequenceEncoder implements Encoder {
     const whole = { ...frame, width: data.width, height: data.height, data: halves };
     if (!stored.floatBits) return encodeExr(whole, { ...opts, windows });
     const bits = copyWindow(stored.floatBits, stored.dataWindow, data, ch);
-    const widen = new Uint32Array(halfToFloatTable().buffer);
+    const widen = halfToFloatBitsTable();
     for (let i = 0; i < bits.length; i++) if (halves[i] !== plateHalves[i]) bits[i] = widen[halves[i]!]!;
     return encodeExr(whole, { ...opts, windows, floatBits: bits });
   }

@@ -16,8 +16,7 @@
 import { readFile } from 'node:fs/promises';
 import { inflateSync } from 'node:zlib';
 import { ReshootError } from '../errors.ts';
-import { floatBitsToHalf } from './exr.ts';
-import { halfToFloatTable } from './linear.ts';
+import { floatBitsToHalf, halfToFloatBitsTable } from './exr.ts';
 
 /** OpenEXR's compression codes (the header's `compression` attribute), by name. */
 const COMPRESSION_NAMES = ['none', 'rle', 'zips', 'zip', 'piz', 'pxr24', 'b44', 'b44a', 'dwaa', 'dwab'] as const;
@@ -201,7 +200,7 @@ export function decodeExr(buf: Buffer, file: string): ExrImage {
 
 /** One block's rows (for each line, each channel's samples in stored order) into the picture (and its exact single bits, `fl`). */
 function scatter(raw: Uint8Array, list: ExrChannel[], slot: Record<string, number>, width: number, y0: number, n: number, ch: number, out: Uint16Array, fl?: Uint32Array): void {
-  const widen = fl ? new Uint32Array(halfToFloatTable().buffer) : undefined;
+  const widen = fl ? halfToFloatBitsTable() : undefined;
   // 16-bit words of the block (little-endian, as typed arrays are on every supported CPU).
   const words = raw.byteOffset & 1 ? new Uint16Array(new Uint8Array(raw).buffer) : new Uint16Array(raw.buffer, raw.byteOffset, raw.byteLength >> 1);
   let at = 0; // in words

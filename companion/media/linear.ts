@@ -15,16 +15,6 @@ import type { DeepFrame, Frame } from './frame.ts';
 let toModel: Uint8Array | undefined;
 let fromModel: Float32Array | undefined;
 let fromModelHalf: Uint16Array | undefined;
-let halfValue: Float32Array | undefined;
-
-/** Half bits → their value (every half is exact in float32): a lookup instead of arithmetic per sample. */
-export function halfToFloatTable(): Float32Array {
-  if (!halfValue) {
-    halfValue = new Float32Array(65536);
-    for (let h = 0; h < 65536; h++) halfValue[h] = fromHalf(h);
-  }
-  return halfValue;
-}
 
 /** Half bits (linear light) → the model's 8-bit sRGB level, clipped as described above. */
 export function halfToModelTable(): Uint8Array {

@@ -10,6 +10,7 @@
  * 1-D parameters (biases, norm scales) are a negligible share of the bytes and stay fp32.
  * The decisions are recorded per graph in model.json `precision`.
  */
+import { halfToFloatTable } from '../media/exr.ts';
 import type { ParamDecl, StorageDecision } from './onnx/graph.ts';
 import { BLOCK_SIZE } from './quantize.ts';
 import type { GraphPrecision } from './types.ts';
@@ -28,24 +29,6 @@ export const PRECISION_CHOICES: readonly PrecisionChoice[] = ['auto', 'fp32', 'f
 export const FP16_MAX = 65504;
 
 // ---- conversions ------------------------------------------------------------------------------
-
-let halfTable: Float32Array | undefined;
-
-/** fp32 value of every fp16 bit pattern (built once, 256 KiB). */
-function halfToFloatTable(): Float32Array {
-  if (halfTable) return halfTable;
-  const t = new Float32Array(65536);
-  for (let h = 0; h < 65536; h++) {
-    const sign = h & 0x8000 ? -1 : 1;
-    const exp = (h >> 10) & 0x1f;
-    const frac = h & 0x3ff;
-    if (exp === 0) t[h] = sign * frac * 2 ** -24;
-    else if (exp === 31) t[h] = frac ? NaN : sign * Infinity;
-    else t[h] = sign * (1 + frac / 1024) * 2 ** (exp - 15);
-  }
-  halfTable = t;
-  return t;
-}
 
 /** fp16 bits → fp32 values. */
 export function halfToFloat(bits: Uint16Array, out = new Float32Array(bits.length)): Float32Array {
