@@ -469,12 +469,13 @@ class ExrSequenceEncoder implements Encoder {
     if (frame.depth !== 16) throw new Error("an EXR plate's own samples go back only around half-bit frames");
     const ch = frame.channels;
     const data = unionBox(stored.dataWindow, display);
-    const plateHalves = copyWindow(stored.data, stored.dataWindow, data, ch);
-    const halves = plateHalves.slice();
+    const halves = copyWindow(stored.data, stored.dataWindow, data, ch);
+    // A FLOAT plate's halves before the frame goes in: what tells an unchanged sample.
+    const plateHalves = stored.floatBits ? halves.slice() : undefined;
     pasteWindow(frame.data, display, halves, data, ch);
     const windows = { data, display };
     const whole = { ...frame, width: data.width, height: data.height, data: halves };
-    if (!stored.floatBits) return encodeExr(whole, { ...opts, windows });
+    if (!stored.floatBits || !plateHalves) return encodeExr(whole, { ...opts, windows });
     const bits = copyWindow(stored.floatBits, stored.dataWindow, data, ch);
     const widen = halfToFloatBitsTable();
     for (let i = 0; i < bits.length; i++) if (halves[i] !== plateHalves[i]) bits[i] = widen[halves[i]!]!;

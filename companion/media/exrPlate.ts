@@ -19,9 +19,9 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ReshootError } from '../errors.ts';
-import { readExr, readExrHeader, type ExrBox, type ExrImage } from './exrRead.ts';
-import { fromHalf, linearToSrgb } from './exr.ts';
+import { readExr, readExrHeader, type ExrBox, type ExrHeader, type ExrImage } from './exrRead.ts';
 import type { AnyFrame, DeepFrame, Depth } from './frame.ts';
+import { halfToDisplayTable } from './linear.ts';
 import type { MediaInfo } from './probe.ts';
 import { sequenceFile } from './sequence.ts';
 
@@ -47,9 +47,7 @@ export interface ExrPlateCheck {
  * only the display window, in HALF.
  */
 export async function checkExrPlate(info: MediaInfo, width: number, height: number, keepsSurround: boolean): Promise<ExrPlateCheck> {
-  const seq = info.sequence!;
-  const file = sequenceFile(info.path, seq.start);
-  const h = readExrHeader(await readFile(file), file);
+  const { file, h } = await firstImageHeader(info);
   const { data, display } = { data: h.dataWindow, display: h.displayWindow };
   if (display.width !== width || display.height !== height) {
     throw new ReshootError(
@@ -67,10 +65,15 @@ export async function checkExrPlate(info: MediaInfo, width: number, height: numb
   return { notes, windows: { data, display }, float };
 }
 
+/** The header of the plate's first image, whose windows and channels stand for the plate's. */
+async function firstImageHeader(info: MediaInfo): Promise<{ file: string; h: ExrHeader }> {
+  const file = sequenceFile(info.path, info.sequence!.start);
+  return { file, h: readExrHeader(await readFile(file), file) };
+}
+
 /** Whether the plate's first image stores pixels beyond its display window (overscan). */
 export async function hasOverscan(info: MediaInfo): Promise<boolean> {
-  const file = sequenceFile(info.path, info.sequence!.start);
-  const h = readExrHeader(await readFile(file), file);
+  const { h } = await firstImageHeader(info);
   return !contains(h.displayWindow, h.dataWindow);
 }
 
@@ -81,8 +84,7 @@ export async function hasOverscan(info: MediaInfo): Promise<boolean> {
  * Returns the provenance's note that the overscan is left out.
  */
 export async function checkOverscanPlate(info: MediaInfo, width: number, height: number): Promise<string[]> {
-  const file = sequenceFile(info.path, info.sequence!.start);
-  const h = readExrHeader(await readFile(file), file);
+  const { file, h } = await firstImageHeader(info);
   const d = h.displayWindow;
   if (contains(d, h.dataWindow)) return [];
   if (d.width !== width || d.height !== height) {
@@ -114,24 +116,6 @@ export async function* exrDisplayFrames(info: MediaInfo, start: number, count: n
     for (let i = 0; i < data.length; i++) data[i] = (channels === 4 && i % 4 === 3 ? alpha : colour)[f.data[i]!]!;
     yield depth === 16 ? { width, height, channels, depth: 16, data: data as Uint16Array } : { width, height, channels, data: data as Uint8Array };
   }
-}
-
-const displayTables = new Map<string, Uint16Array>();
-
-/** Half bits → a display level at `depth` bits: through the sRGB curve ('srgb') or not ('unit'), clipped to 0..1. */
-function halfToDisplayTable(curve: 'srgb' | 'unit', depth: Depth): Uint16Array {
-  const key = `${curve}/${depth}`;
-  let t = displayTables.get(key);
-  if (!t) {
-    const max = depth === 16 ? 65535 : 255;
-    t = new Uint16Array(65536);
-    for (let h = 0; h < 65536; h++) {
-      const v = fromHalf(h);
-      t[h] = Math.round(max * (curve === 'srgb' ? linearToSrgb(v) : v > 0 ? Math.min(v, 1) : 0));
-    }
-    displayTables.set(key, t);
-  }
-  return t;
 }
 
 /** Images [start, start + count) of the plate (0 = its first image), as display-window half-bit frames with `channels` channels. */

@@ -10,19 +10,35 @@
  * the mask its pixels replace the plate's anyway. Outside the mask nothing passes through here.
  */
 import { fromHalf, linearToSrgb, srgbToLinear, toHalf } from './exr.ts';
-import type { DeepFrame, Frame } from './frame.ts';
+import type { DeepFrame, Depth, Frame } from './frame.ts';
 
-let toModel: Uint8Array | undefined;
 let fromModel: Float32Array | undefined;
 let fromModelHalf: Uint16Array | undefined;
 
-/** Half bits (linear light) → the model's 8-bit sRGB level, clipped as described above. */
-export function halfToModelTable(): Uint8Array {
-  if (!toModel) {
-    toModel = new Uint8Array(65536);
-    for (let h = 0; h < 65536; h++) toModel[h] = Math.round(255 * linearToSrgb(fromHalf(h)));
+const displayTables = new Map<string, Uint16Array>();
+
+/**
+ * Half bits (linear light) → a display level at `depth` bits: through the sRGB curve ('srgb') or
+ * not ('unit', for alpha), clipped to 0..1 (NaN: 0). Built once per kind.
+ */
+export function halfToDisplayTable(curve: 'srgb' | 'unit', depth: Depth): Uint16Array {
+  const key = `${curve}/${depth}`;
+  let t = displayTables.get(key);
+  if (!t) {
+    const max = depth === 16 ? 65535 : 255;
+    t = new Uint16Array(65536);
+    for (let h = 0; h < 65536; h++) {
+      const v = fromHalf(h);
+      t[h] = Math.round(max * (curve === 'srgb' ? linearToSrgb(v) : v > 0 ? Math.min(v, 1) : 0));
+    }
+    displayTables.set(key, t);
   }
-  return toModel;
+  return t;
+}
+
+/** Half bits (linear light) → the model's 8-bit sRGB level, clipped as described above. */
+export function halfToModelTable(): Uint16Array {
+  return halfToDisplayTable('srgb', 8);
 }
 
 /** The model's 8-bit sRGB level → linear light, as a float (the composite blends in float). */
