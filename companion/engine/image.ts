@@ -46,16 +46,18 @@ export function resize(f: Frame, width: number, height: number, opts: ResizeOpti
   if (f.width === width && f.height === height && f.channels === 3) return f;
   const out = opts.into ?? new Uint8Array(width * height * 3);
   if (out.length !== width * height * 3) throw new Error(`resize: the buffer holds ${out.length} bytes, ${width}x${height} RGB needs ${width * height * 3}`);
-  const only = clipRect(opts.only ?? { x: 0, y: 0, width, height }, width, height);
+  const whole = { x: 0, y: 0, width, height };
+  const only = intersectRect(opts.only ?? whole, whole);
   if (only) (width <= f.width && height <= f.height ? areaDown : bilinear)(f, width, height, out, only);
   return { width, height, channels: 3, data: out };
 }
 
-function clipRect(r: Rect, width: number, height: number): Rect | null {
-  const x = Math.max(0, r.x);
-  const y = Math.max(0, r.y);
-  const x1 = Math.min(width, r.x + r.width);
-  const y1 = Math.min(height, r.y + r.height);
+/** The pixels both rectangles cover; null when they do not overlap. */
+export function intersectRect(a: Rect, b: Rect): Rect | null {
+  const x = Math.max(a.x, b.x);
+  const y = Math.max(a.y, b.y);
+  const x1 = Math.min(a.x + a.width, b.x + b.width);
+  const y1 = Math.min(a.y + a.height, b.y + b.height);
   return x1 > x && y1 > y ? { x, y, width: x1 - x, height: y1 - y } : null;
 }
 

@@ -5,7 +5,7 @@
  * depth and channels. Where a = 0 every sample — colour and alpha, 8 or 16 bits — IS the
  * source's (copied, never recomputed), so untouched pixels are bit-exact whatever the model did.
  */
-import type { Rect } from '../engine/image.ts';
+import { intersectRect, type Rect } from '../engine/image.ts';
 import type { AnyFrame, Frame } from '../media/frame.ts';
 import type { MaskAlpha } from './alpha.ts';
 import { blendHalf } from './compositeHalf.ts';
@@ -30,7 +30,7 @@ export function compositeOver(src: AnyFrame, gen: Frame, at: Rect, alpha: Float3
  * a small mask costs its box rather than the frame.
  */
 export function compositeInPlace(src: AnyFrame, gen: Frame, at: Rect, mask: MaskAlpha, alphaInside: AlphaInside = 'opaque', linear = false): AnyFrame {
-  const box = mask.bounds && intersect(mask.bounds, at);
+  const box = mask.bounds && intersectRect(mask.bounds, at);
   // A linear EXR plate's samples are half-float bits: blended in float (compositeHalf.ts).
   if (box && linear && src.depth === 16) blendHalf(src, gen, at, mask.alpha, box, alphaInside);
   else if (box) blend(src, gen, at, mask.alpha, box, alphaInside);
@@ -76,12 +76,4 @@ function blend(dst: AnyFrame, gen: Frame, at: Rect, alpha: Float32Array, box: Re
       }
     }
   }
-}
-
-function intersect(a: Rect, b: Rect): Rect | null {
-  const x = Math.max(a.x, b.x);
-  const y = Math.max(a.y, b.y);
-  const x1 = Math.min(a.x + a.width, b.x + b.width);
-  const y1 = Math.min(a.y + a.height, b.y + b.height);
-  return x1 > x && y1 > y ? { x, y, width: x1 - x, height: y1 - y } : null;
 }

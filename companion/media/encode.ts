@@ -19,7 +19,8 @@ import { exited, ffmpegPath, runTool, spawnTool, StderrTail, summarizeStderr } f
 import { SCALE_FLAGS } from './decode.ts';
 import { inputArgs } from './safe-input.ts';
 import { encodeExr, halfToFloatBitsTable, type ExrCompression, type ExrTransfer } from './exr.ts';
-import { contains, copyWindow, pasteWindow, unionBox, type ExrWindows, type PlateSurround } from './exrPlate.ts';
+import { contains, copyWindow, pasteWindow, type ExrWindows, type PlateSurround } from './exrPlate.ts';
+import { unionRect } from '../engine/plan.ts';
 import { BT709, type Colour } from './colour.ts';
 
 /** Output formats; 'ffvhuff' is internal (uploaded frames): lossless like FFV1, about 5× faster to write. */
@@ -468,7 +469,7 @@ class ExrSequenceEncoder implements Encoder {
     if (!stored || (contains(display, stored.dataWindow) && !stored.floatBits)) return encodeExr(frame, { ...opts, windows: { data: display, display } });
     if (frame.depth !== 16) throw new Error("an EXR plate's own samples go back only around half-bit frames");
     const ch = frame.channels;
-    const data = unionBox(stored.dataWindow, display);
+    const data = unionRect(stored.dataWindow, display)!;
     const halves = copyWindow(stored.data, stored.dataWindow, data, ch);
     // A FLOAT plate's halves before the frame goes in: what tells an unchanged sample.
     const plateHalves = stored.floatBits ? halves.slice() : undefined;

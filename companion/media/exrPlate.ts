@@ -19,6 +19,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ReshootError } from '../errors.ts';
+import { intersectRect } from '../engine/image.ts';
 import { readExr, readExrHeader, type ExrBox, type ExrHeader, type ExrImage } from './exrRead.ts';
 import type { AnyFrame, DeepFrame, Depth } from './frame.ts';
 import { halfToDisplayTable } from './linear.ts';
@@ -156,13 +157,6 @@ export function plateSurround(info: MediaInfo, start: number, count: number, cha
   };
 }
 
-/** The smallest box holding both. */
-export function unionBox(a: ExrBox, b: ExrBox): ExrBox {
-  const x = Math.min(a.x, b.x);
-  const y = Math.min(a.y, b.y);
-  return { x, y, width: Math.max(a.x + a.width, b.x + b.width) - x, height: Math.max(a.y + a.height, b.y + b.height) - y };
-}
-
 /** Whether `outer` holds every pixel of `inner`. */
 export function contains(outer: ExrBox, inner: ExrBox): boolean {
   return inner.x >= outer.x && inner.y >= outer.y && inner.x + inner.width <= outer.x + outer.width && inner.y + inner.height <= outer.y + outer.height;
@@ -181,13 +175,12 @@ export function copyWindow<T extends Uint16Array | Uint32Array>(from: T, src: Ex
 
 /** Writes the pixels of `from` (over box `src`) that fall inside box `dst` into `into` (over `dst`). */
 export function pasteWindow<T extends Uint16Array | Uint32Array>(from: T, src: ExrBox, into: T, dst: ExrBox, channels: number): void {
-  const x0 = Math.max(src.x, dst.x);
-  const x1 = Math.min(src.x + src.width, dst.x + dst.width);
-  if (x1 <= x0) return;
-  const run = (x1 - x0) * channels;
-  for (let y = Math.max(src.y, dst.y); y < Math.min(src.y + src.height, dst.y + dst.height); y++) {
-    const s = ((y - src.y) * src.width + (x0 - src.x)) * channels;
-    into.set(from.subarray(s, s + run), ((y - dst.y) * dst.width + (x0 - dst.x)) * channels);
+  const both = intersectRect(src, dst);
+  if (!both) return;
+  const run = both.width * channels;
+  for (let y = both.y; y < both.y + both.height; y++) {
+    const s = ((y - src.y) * src.width + (both.x - src.x)) * channels;
+    into.set(from.subarray(s, s + run), ((y - dst.y) * dst.width + (both.x - dst.x)) * channels);
   }
 }
 
