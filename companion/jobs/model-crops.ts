@@ -16,6 +16,8 @@
  */
 import { maskDown, resize, type Rect } from '../engine/image.ts';
 import { toModelRgb, type AnyFrame, type Frame } from '../media/frame.ts';
+import { isYuvFrame, yuvToModelRgb, type YuvFrame } from '../media/yuv.ts';
+import type { Colour } from '../media/colour.ts';
 import type { MaskAlpha } from '../masks/alpha.ts';
 
 /** A typed array reused for any length up to its capacity (grown when a longer one is asked for). */
@@ -49,16 +51,17 @@ export class ModelCrops {
   private readonly masks: Reused<Float32Array>[] = [];
 
   /**
-   * Frame `f`'s `region` as the model sees it (8-bit RGB, toModelRgb) at the working size `size`,
-   * written into slot `slot`.
+   * Frame `f`'s `region` as the model sees it (8-bit RGB: toModelRgb, or yuvToModelRgb through
+   * `matrix` for a Y'CbCr frame) at the working size `size`, written into slot `slot`.
    */
-  modelFrame(slot: number, f: AnyFrame, region: Rect, size: { width: number; height: number }, linear = false): Frame {
+  modelFrame(slot: number, f: AnyFrame | YuvFrame, region: Rect, size: { width: number; height: number }, view: { linear?: boolean; matrix?: Colour['matrix'] } = {}): Frame {
     const n = size.width * size.height * 3;
     const into = (this.frames[slot] ??= bytes()).get(n);
     // At working size already: the crop itself is the model's frame.
-    if (region.width === size.width && region.height === size.height) return toModelRgb(f, region, linear, into);
-    const crop = toModelRgb(f, region, linear, this.crop.get(region.width * region.height * 3));
-    return resize(crop, size.width, size.height, { into });
+    const atSize = region.width === size.width && region.height === size.height;
+    const target = atSize ? into : this.crop.get(region.width * region.height * 3);
+    const crop = isYuvFrame(f) ? yuvToModelRgb(f, region, view.matrix ?? 'bt709', target) : toModelRgb(f, region, view.linear ?? false, target);
+    return atSize ? crop : resize(crop, size.width, size.height, { into });
   }
 
   /** `mask`'s `region` at the working size `size` (maskDown: a cell's maximum), written into slot `slot`. */

@@ -25,6 +25,8 @@ import { WRITE_AHEAD, type Encoder } from '../media/encode.ts';
 import { FramePool } from '../media/frame-pool.ts';
 import { toModelRgb, widen, type AnyFrame, type Frame } from '../media/frame.ts';
 import { toHalfFrame } from '../media/linear.ts';
+import { compositeYuv, isYuvFrame, yuvFramePool, type YuvFrame } from '../media/yuv.ts';
+import { sourceMatrix } from '../media/colour.ts';
 import { compositeInPlace } from '../masks/composite.ts';
 import type { MaskAlpha } from '../masks/alpha.ts';
 import type { ModelManifest } from '../models/types.ts';
@@ -176,7 +178,7 @@ async function runWindow(ctx: Ctx, req: WindowRequest, index: number, total: num
 }
 
 /** `onWritten`: the encoder no longer needs the frame's bytes (Encoder.write). */
-async function write(ctx: Ctx, frame: AnyFrame, onWritten?: () => void): Promise<void> {
+async function write(ctx: Ctx, frame: AnyFrame | YuvFrame, onWritten?: () => void): Promise<void> {
   await ctx.encoder.write(frame, onWritten);
   ctx.stats.framesWritten++;
 }
@@ -188,19 +190,26 @@ async function renderMasked(ctx: Ctx, spec: Extract<JobSpec, { kind: 'fill' | 'r
   const range = ctx.prepared.ranges[0]!;
   const windows = splitRange(range.count, ctx.manifest.sizeRules, ctx.manifest.latent);
   const masks = await openMaskFrames(spec.mask, W, H, fps, range.count);
-  // Decoded at the source's precision and with its alpha when the output keeps them (Pipeline).
-  const { depth, channels, alphaInside, linear } = ctx.prepared.pipeline;
+  // Decoded at the source's precision and with its alpha when the output keeps them, or in its
+  // own Y'CbCr when the output stores that (Pipeline).
+  const { depth, channels, alphaInside, linear, yuv } = ctx.prepared.pipeline;
+  const matrix = sourceMatrix(range.info);
   // Each frame is composited in place and handed back to the decoder once the encoder's pipe
   // has its bytes: a steady run recycles a window's worth of buffers instead of allocating.
-  const pool = new FramePool({ width: W, height: H, channels, depth }, Math.max(...windows) + READ_AHEAD + WRITE_AHEAD + 1);
-  const recycle = (f: AnyFrame) => () => pool.release(f);
+  const keep = Math.max(...windows) + READ_AHEAD + WRITE_AHEAD + 1;
+  const rgbPool = yuv ? undefined : new FramePool({ width: W, height: H, channels, depth }, keep);
+  const yuvPool = yuv ? yuvFramePool(W, H, yuv, keep) : undefined;
+  const recycle = (f: AnyFrame | YuvFrame) => () => (isYuvFrame(f) ? yuvPool?.release(f) : rgbPool?.release(f));
   // The model's crops, masks and scaled-back pictures, in buffers kept across frames and windows.
   const crops = new ModelCrops();
-  const source = decodeFrames({ path: range.path, info: range.info, fps, startFrame: range.start, frameCount: range.count, width: W, height: H, channels, depth, linear, pool, ...placement(ctx.spec) })[Symbol.asyncIterator]();
+  const read = { path: range.path, info: range.info, fps, startFrame: range.start, frameCount: range.count };
+  const source: AsyncIterator<AnyFrame | YuvFrame> = (yuv
+    ? decodeFrames({ ...read, yuv, yuvPool })
+    : decodeFrames({ ...read, width: W, height: H, channels, depth, linear, pool: rgbPool, ...placement(ctx.spec) }))[Symbol.asyncIterator]();
   try {
     for (let w = 0; w < windows.length; w++) {
       // This window's frames and masks at full size: bounded by the model window, not the clip.
-      const frames: AnyFrame[] = [];
+      const frames: (AnyFrame | YuvFrame)[] = [];
       const alphas: MaskAlpha[] = [];
       let bbox: Rect | null = null;
       for (let i = 0; i < windows[w]!; i++) {
@@ -220,7 +229,7 @@ async function renderMasked(ctx: Ctx, spec: Extract<JobSpec, { kind: 'fill' | 'r
       // A multi-scale model needs room for its first pass at a fraction of the working size.
       const region = growTo(cropAround(bbox, W, H), leastWorkingSide(ctx.manifest), W, H);
       const size = workingSize(region.width, region.height, ctx.manifest.sizeRules);
-      const small = frames.map((f, i) => crops.modelFrame(i, f, region, size, linear));
+      const small = frames.map((f, i) => crops.modelFrame(i, f, region, size, { linear, matrix }));
       const smallMasks = alphas.map((a, i) => crops.modelMask(i, a, W, H, region, size));
       // Pad to 1 + T·k by repeating the last frame; the extra frames are dropped.
       const padded = padToWindow(small.length, ctx.manifest.latent);
@@ -233,7 +242,9 @@ async function renderMasked(ctx: Ctx, spec: Extract<JobSpec, { kind: 'fill' | 'r
       for (let i = 0; i < frames.length; i++) {
         const back = crops.scaledBack(gen[i]!, region, alphas[i]!);
         // Into the decoded frame itself (this loop owns it), over the mask's box only.
-        await write(ctx, compositeInPlace(frames[i]!, back, region, alphas[i]!, alphaInside, linear), recycle(frames[i]!));
+        const f = frames[i]!;
+        const out = isYuvFrame(f) ? compositeYuv(f, back, region, alphas[i]!, matrix) : compositeInPlace(f, back, region, alphas[i]!, alphaInside, linear);
+        await write(ctx, out, recycle(f));
       }
       masks.release(alphas);
     }

@@ -7,11 +7,13 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { checkOutputWritable } from '../media/writable.ts';
 import { checkExrPlate, checkOverscanPlate, contains, plateSurround } from '../media/exrPlate.ts';
-import { equalRational, formatRational, timeToFrames, toNumber, type JobSpec, type Source } from '../../protocol/index.ts';
+import { equalRational, formatRational, rational, timeToFrames, toNumber, type JobSpec, type Source } from '../../protocol/index.ts';
 import { ReshootError } from '../errors.ts';
 import { FORMAT_EXTENSION } from '../media/encode.ts';
 import { normalizeMediaPath, probe, type AudioInfo, type MediaInfo } from '../media/probe.ts';
-import type { AudioCopy, EncoderOptions } from '../media/encode.ts';
+import type { AudioCopy, EncodeFormat, EncoderOptions } from '../media/encode.ts';
+import { outputColour, sourceMatrix } from '../media/colour.ts';
+import { yuvFormat, type YuvFormat } from '../media/yuv.ts';
 import { formatTimecode, offsetTimecode, parseTimecode } from '../media/timecode.ts';
 import { checkMaskInFrame, type AlphaInside } from '../masks/index.ts';
 import type { Depth } from '../media/frame.ts';
@@ -70,6 +72,11 @@ export interface Pipeline {
    * the model sees them clipped to [0, 1] through the sRGB curve. False: display-referred.
    */
   linear: boolean;
+  /**
+   * A fill or replace whose output stores its source's own Y'CbCr travels in it (media/yuv.ts):
+   * the source's codes pass through outside the mask, untouched (pickYuv). Undefined: RGB at `depth`.
+   */
+  yuv?: YuvFormat;
 }
 
 /** Refused before work starts: more output than a workstation should be asked for in one job. */
@@ -212,8 +219,42 @@ export function pickPipeline(spec: JobSpec, source: MediaInfo | undefined): Pipe
   // carry an EXR plate into EXR as its half bits; the others write only what the model made.
   const writesPlate = passThrough || spec.kind === 'generate';
   const linear = writesPlate && depth === 16 && format === 'exr' && source?.sequence?.ext === 'exr';
-  return { depth, channels: keepAlpha ? 4 : 3, alphaInside: alpha === 'source' ? 'source' : 'opaque', linear };
+  const channels = keepAlpha ? 4 : 3;
+  const yuv = passThrough && channels === 3 ? pickYuv(spec, source) : undefined;
+  return { depth, channels, alphaInside: alpha === 'source' ? 'source' : 'opaque', linear, ...(yuv ? { yuv } : {}) };
 }
+
+/**
+ * The Y'CbCr a fill or replace can stay in from decoder to encoder: the source's own, when the
+ * output stores exactly that (ProRes 422 HQ: 10-bit 4:2:2; ProRes 4444 without alpha: 10-bit
+ * 4:4:4; H.264: 8-bit 4:2:0 at even sizes; FFV1: any planar format), in limited range, and the
+ * frame needs no scaling, placing or turning (the sequence's size and pixel aspect are the
+ * source's) and no other matrix (the output's colour is the source's). Else undefined: RGB.
+ */
+export function pickYuv(spec: JobSpec, source: MediaInfo): YuvFormat | undefined {
+  const format = yuvFormat(source.pixFmt);
+  if (!format || source.isImage || source.sequence || source.colorRange === 'pc' || source.rotation !== 0) return undefined;
+  const { width, height, pixelAspect } = spec.sequence;
+  if (source.width !== width || source.height !== height) return undefined;
+  if (!equalRational(source.sampleAspect, pixelAspect ?? rational(1))) return undefined;
+  if (outputColour(source, height).matrix !== sourceMatrix(source)) return undefined;
+  const stored = YUV_STORED[spec.output.format];
+  const fits = stored === 'any' || (stored === format.pixFmt && (format.sx === 0 || width % 2 === 0) && (format.sy === 0 || height % 2 === 0));
+  return fits ? format : undefined;
+}
+
+/** What each output format stores when given opaque Y'CbCr (encode.ts): one pixel format, any planar one (FFV1), or none. */
+const YUV_STORED: Record<EncodeFormat, string | 'any' | undefined> = {
+  prores422hq: 'yuv422p10le',
+  prores4444: 'yuv444p10le',
+  h264: 'yuv420p',
+  ffv1: 'any',
+  ffvhuff: undefined,
+  png: undefined,
+  tiff: undefined,
+  dpx: undefined,
+  exr: undefined,
+};
 
 async function resolveSource(src: Source, spec: JobSpec, at: string): Promise<SourceRange> {
   const fps = spec.sequence.fps;

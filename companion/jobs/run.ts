@@ -54,7 +54,8 @@ export interface Provenance {
   /** Bits per channel and alpha of the written frames (16 = the source's precision kept). */
   /** `colour`: the Y'CbCr matrix/primaries/transfer tags written (colour.ts; unused by RGB formats). */
   /** `notes`: what the output leaves out of the source (an EXR plate's channels other than R, G, B, A). */
-  media: { depth: number; alpha: boolean; timecode: string | null; reelName: string | null; audio: string | null; colour: Colour; notes: string[] };
+  /** yuv: the source's Y'CbCr the job composited in, its codes kept outside the mask (null: RGB at `depth` bits). */
+  media: { depth: number; alpha: boolean; yuv: string | null; timecode: string | null; reelName: string | null; audio: string | null; colour: Colour; notes: string[] };
   /** The denoising passes each window ran (width, height, steps; two for multi-scale), and why they differ from the recipe when they do. */
   sampling: { passes: PassRecord[][]; notes: string[] };
   timings: { totalSeconds: number; loadSeconds: number; renderSeconds: number; windows: number; meanStepMs: number; tokensPerWindow: number[] };
@@ -94,6 +95,7 @@ export async function runJob(spec: JobSpec, opts: RunOptions = {}): Promise<RunR
     fps: spec.sequence.fps,
     channels: prepared.pipeline.channels,
     depth: prepared.pipeline.depth,
+    ...(prepared.pipeline.yuv ? { yuv: prepared.pipeline.yuv } : {}),
     overwrite: opts.force ?? false,
     ...prepared.tags,
     sar: spec.sequence.pixelAspect,
@@ -136,6 +138,7 @@ export async function runJob(spec: JobSpec, opts: RunOptions = {}): Promise<RunR
     media: {
       depth: prepared.pipeline.depth,
       alpha: prepared.pipeline.channels === 4,
+      yuv: prepared.pipeline.yuv?.pixFmt ?? null,
       timecode: prepared.tags.timecode ?? null,
       reelName: prepared.tags.reelName ?? null,
       audio: prepared.tags.audio?.codec ?? null,

@@ -13,9 +13,10 @@
 import { ReshootError } from '../errors.ts';
 import { formatRational, rational, type Rational } from '../../protocol/rational.ts';
 import { fitGeometry, placeFilter, type Fit } from './fit.ts';
-import { frameBuffer, frameBytes, type AnyFrame, type DeepFrame, type Depth, type Frame } from './frame.ts';
+import { frameBuffer, frameBytes, type AnyFrame, type DeepFrame, type Depth, type Frame, type Samples } from './frame.ts';
 import { FrameReader } from './frame-reader.ts';
-import { uninitializedFrame, type FramePool, type FrameShape } from './frame-pool.ts';
+import { uninitializedFrame, type BufferPool, type FramePool, type FrameShape } from './frame-pool.ts';
+import { uninitializedYuvFrame, yuvFrameBytes, type YuvFormat, type YuvFrame } from './yuv.ts';
 import { exited, ffmpegPath, runTool, spawnTool, StderrTail, summarizeStderr } from './ffmpeg.ts';
 import { probe, type MediaInfo } from './probe.ts';
 import { inputArgs } from './safe-input.ts';
@@ -53,6 +54,14 @@ export interface DecodeOptions {
    * done with them are filled again instead of allocating new ones. Ignored if its shape differs.
    */
   pool?: FramePool;
+  /**
+   * Frames in the source's own Y'CbCr (yuv.ts) instead of RGB: ffmpeg passes the decoded planes
+   * through unconverted. Only for a video (not a still or sequence) whose pixel format this is,
+   * at its own size (width/height/fit/pixelAspect must not ask for scaling); channels and depth
+   * are ignored. `yuvPool` recycles its frames.
+   */
+  yuv?: YuvFormat;
+  yuvPool?: BufferPool<YuvFrame>;
 }
 
 /**
@@ -69,11 +78,29 @@ export const SCALE_FLAGS = 'bicubic+accurate_rnd+full_chroma_int';
  * READ_AHEAD + 1 frames beyond those the caller keeps, plus the pipe's buffer. Stopping early (break / return()) kills ffmpeg.
  * A still image yields the same picture for every frame asked for.
  */
+export function decodeFrames(opts: DecodeOptions & { yuv: YuvFormat }): AsyncGenerator<YuvFrame, void, undefined>;
 export function decodeFrames(opts: DecodeOptions & { depth: 16 }): AsyncGenerator<DeepFrame, void, undefined>;
 export function decodeFrames(opts: DecodeOptions & { depth?: 8 }): AsyncGenerator<Frame, void, undefined>;
 export function decodeFrames(opts: DecodeOptions): AsyncGenerator<AnyFrame, void, undefined>;
-export function decodeFrames(opts: DecodeOptions): AsyncGenerator<AnyFrame, void, undefined> {
-  return decodeAny(opts);
+export function decodeFrames(opts: DecodeOptions): AsyncGenerator<AnyFrame | YuvFrame, void, undefined> {
+  return opts.yuv ? decodeYuv(opts, opts.yuv) : decodeAny(opts);
+}
+
+async function* decodeYuv(opts: DecodeOptions, format: YuvFormat): AsyncGenerator<YuvFrame, void, undefined> {
+  checkRange(opts);
+  const info = opts.info ?? (await probe(opts.path));
+  const { width, height } = info;
+  const asked = `${opts.width ?? width}x${opts.height ?? height}`;
+  if (info.isImage || info.sequence || info.pixFmt !== format.pixFmt || asked !== `${width}x${height}`) {
+    throw new ReshootError('internal', `"${info.path}" (${info.pixFmt}, ${width}x${height}) cannot be read as ${format.pixFmt} at ${asked}`);
+  }
+  const pool = opts.yuvPool;
+  yield* streamVideo(opts, info, {
+    pixFmt: format.pixFmt,
+    size: yuvFrameBytes(width, height, format),
+    take: () => pool?.take() ?? uninitializedYuvFrame(width, height, format),
+    release: (f) => pool?.release(f),
+  });
 }
 
 async function* decodeAny(opts: DecodeOptions): AsyncGenerator<AnyFrame, void, undefined> {
@@ -103,6 +130,36 @@ async function* decodeAny(opts: DecodeOptions): AsyncGenerator<AnyFrame, void, u
     return;
   }
 
+  const size = frameBytes(width, height, channels, depth);
+  const alphaFix = channels === 4 && depth === 16 ? shiftedAlphaBits(info) : 0;
+  const shape = { width, height, channels, depth };
+  const pool = opts.pool && sameShape(opts.pool.shape, shape) ? opts.pool : undefined;
+  yield* streamVideo(opts, info, {
+    pixFmt: rawPixFmt(channels, depth),
+    filter: videoFilter(info, width, height, channels, depth, opts),
+    size,
+    take: () => pool?.take() ?? uninitializedFrame(shape),
+    release: (f) => pool?.release(f),
+    ...(alphaFix ? { fix: (f: AnyFrame) => widenAlpha(f as DeepFrame, alphaFix) } : {}),
+  });
+}
+
+/** How raw frames come out of ffmpeg and into memory. */
+interface RawOutput<T extends Samples> {
+  /** ffmpeg's raw pixel format of the pipe. */
+  pixFmt: string;
+  /** The -vf filter graph that makes it (none: the decoder's own frames). */
+  filter?: string;
+  /** Bytes per frame. */
+  size: number;
+  take(): T;
+  release(f: T): void;
+  /** Applied to each frame as it arrives. */
+  fix?(f: T): void;
+}
+
+/** Frames [startFrame, startFrame + frameCount) at `opts.fps` of a video (or sequence) through ffmpeg. */
+async function* streamVideo<T extends Samples>(opts: DecodeOptions, info: MediaInfo, raw: RawOutput<T>): AsyncGenerator<T, void, undefined> {
   const end = opts.startFrame + opts.frameCount;
   const firstSource = sourceFrameAt(opts.startFrame, opts.fps, info.fps);
   const lastSource = sourceFrameAt(end - 1, opts.fps, info.fps);
@@ -120,10 +177,10 @@ async function* decodeAny(opts: DecodeOptions): AsyncGenerator<AnyFrame, void, u
     seek.push('-ss', (info.videoStartOffset + ((firstSource - 0.5) * info.fps.den) / info.fps.num).toFixed(6));
   }
   args.push(...inputArgs(info.path, seek), '-map', '0:v:0', '-an', '-sn', '-dn');
-  args.push('-vf', videoFilter(info, width, height, channels, depth, opts));
+  if (raw.filter) args.push('-vf', raw.filter);
   // passthrough: one output frame per decoded frame, no duplication to "fix" the rate.
   args.push('-vsync', 'passthrough', '-frames:v', String(lastSource - firstSource + 1));
-  args.push('-f', 'rawvideo', '-pix_fmt', rawPixFmt(channels, depth), 'pipe:1');
+  args.push('-f', 'rawvideo', '-pix_fmt', raw.pixFmt, 'pipe:1');
 
   const child = spawnTool(await ffmpegPath(), args, 'ignore');
   const stderr = new StderrTail();
@@ -132,24 +189,19 @@ async function* decodeAny(opts: DecodeOptions): AsyncGenerator<AnyFrame, void, u
   child.once('error', (e) => (spawnError = e));
   const exit = exited(child);
 
-  const size = frameBytes(width, height, channels, depth);
-  const alphaFix = channels === 4 && depth === 16 ? shiftedAlphaBits(info) : 0;
-  const shape = { width, height, channels, depth };
-  const pool = opts.pool && sameShape(opts.pool.shape, shape) ? opts.pool : undefined;
-  const take = (): AnyFrame => pool?.take() ?? uninitializedFrame(shape);
-  const reader = new FrameReader(child.stdout!, size, READ_AHEAD, take);
+  const reader = new FrameReader(child.stdout!, raw.size, READ_AHEAD, () => raw.take());
   let k = opts.startFrame; // next output frame to yield
   let source = firstSource; // index of the source frame being filled
   try {
     for (let frame = await reader.next(); frame; frame = await reader.next()) {
       // A whole source frame: it fills every output frame that shows it (none when the
       // source is faster and this frame is skipped, several when it is slower).
-      if (alphaFix) widenAlpha(frame as DeepFrame, alphaFix);
+      raw.fix?.(frame);
       let shows = 0;
       while (k + shows < end && sourceFrameAt(k + shows, opts.fps, info.fps) === source) shows++;
-      if (shows === 0) pool?.release(frame);
+      if (shows === 0) raw.release(frame);
       // Copies first: once yielded, the caller owns the frame (composites into it, hands it back).
-      const copies = Array.from({ length: Math.max(0, shows - 1) }, () => copyFrame(frame, take()));
+      const copies = Array.from({ length: Math.max(0, shows - 1) }, () => copyInto(frame, raw.take()));
       for (const f of [...(shows > 0 ? [frame] : []), ...copies]) {
         yield f;
         k++;
@@ -249,12 +301,14 @@ function blankFrame(width: number, height: number, channels: 3 | 4, depth: Depth
   return depth === 16 ? { width, height, channels, depth, data: new Uint16Array(n) } : { width, height, channels, data: new Uint8Array(n) };
 }
 
-/** `f`'s samples in `into` (a frame of the same shape), or in a fresh frame. */
-function copyFrame(f: AnyFrame, into?: AnyFrame): AnyFrame {
-  if (into) {
-    frameBuffer(into).set(frameBuffer(f));
-    return into;
-  }
+/** `f`'s samples in `into` (a frame of the same shape). */
+function copyInto<T extends Samples>(f: T, into: T): T {
+  frameBuffer(into).set(frameBuffer(f));
+  return into;
+}
+
+/** `f`'s samples in a fresh frame. */
+function copyFrame(f: AnyFrame): AnyFrame {
   return f.depth === 16 ? { ...f, data: f.data.slice() } : { ...f, data: f.data.slice() };
 }
 

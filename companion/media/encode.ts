@@ -22,6 +22,7 @@ import { encodeExr, halfToFloatBitsTable, type ExrCompression, type ExrTransfer 
 import { contains, copyWindow, pasteWindow, type ExrWindows, type PlateSurround } from './exrPlate.ts';
 import { unionRect } from '../engine/plan.ts';
 import { BT709, type Colour } from './colour.ts';
+import { isYuvFrame, yuvFrameBytes, type YuvFormat, type YuvFrame } from './yuv.ts';
 
 /** Output formats; 'ffvhuff' is internal (uploaded frames): lossless like FFV1, about 5× faster to write. */
 export type EncodeFormat = 'prores422hq' | 'prores4444' | 'h264' | 'png' | 'ffv1' | 'ffvhuff' | 'tiff' | 'dpx' | 'exr';
@@ -86,6 +87,12 @@ export interface EncoderOptions {
   exrPlate?: { windows: ExrWindows; surround?: PlateSurround };
   /** Y'CbCr outputs: the matrix for the RGB conversion and the tags written (colour.ts; default BT.709). */
   colour?: Colour;
+  /**
+   * Frames come in this Y'CbCr (YuvFrame, yuv.ts) and are stored as they are: the format must be
+   * what the output stores (yuv422p10le for ProRes 422 HQ, yuv444p10le for opaque 4444, yuv420p
+   * for H.264 at even sizes, any for FFV1). `channels` and `depth` are then ignored.
+   */
+  yuv?: YuvFormat;
 }
 
 /**
@@ -111,7 +118,7 @@ export interface Encoder {
    * needed (the pipe has taken them, or the write failed): from then on the caller may reuse the
    * buffer (frame-pool.ts). Until then it must not change it.
    */
-  write(frame: AnyFrame, onWritten?: () => void): Promise<void>;
+  write(frame: AnyFrame | YuvFrame, onWritten?: () => void): Promise<void>;
   /** Closes the stream, waits for ffmpeg and moves the output into place. */
   finish(): Promise<void>;
   /** Stops ffmpeg and removes the partial output. Safe to call at any time, more than once. */
@@ -184,7 +191,7 @@ function encoderArgs(opts: EncoderOptions, target: string): string[] {
   const alpha = opts.channels === 4;
   const deep = opts.depth === 16;
   const args = ['-v', 'error', '-y'];
-  const input = deep ? (alpha ? 'rgba64le' : 'rgb48le') : alpha ? 'rgba' : 'rgb24';
+  const input = opts.yuv?.pixFmt ?? (deep ? (alpha ? 'rgba64le' : 'rgb48le') : alpha ? 'rgba' : 'rgb24');
   args.push('-f', 'rawvideo', '-pix_fmt', input, '-s', `${opts.width}x${opts.height}`);
   args.push('-framerate', rate, '-i', 'pipe:0');
   if (opts.audio) {
@@ -201,12 +208,15 @@ function encoderArgs(opts: EncoderOptions, target: string): string[] {
   const sar = opts.sar && opts.sar.num !== opts.sar.den ? `setsar=${opts.sar.num}/${opts.sar.den}` : '';
   const sarOnly = sar ? ['-vf', sar] : [];
   const colour = opts.colour ?? BT709;
-  const toYuv = (pixFmt: string, pre = ''): string[] => [
-    '-vf',
-    `${pre}scale=flags=${SCALE_FLAGS}:out_color_matrix=${colour.matrix}:out_range=tv,format=${pixFmt}${sar ? `,${sar}` : ''}`,
-    '-pix_fmt', pixFmt,
-    '-colorspace', colour.colorspace, '-color_primaries', colour.primaries, '-color_trc', colour.transfer, '-color_range', 'tv',
-  ];
+  const tags = ['-colorspace', colour.colorspace, '-color_primaries', colour.primaries, '-color_trc', colour.transfer, '-color_range', 'tv'];
+  const toYuv = (pixFmt: string, pre = ''): string[] => {
+    // Frames already in the output's Y'CbCr go to the encoder as they are.
+    if (opts.yuv) {
+      if (opts.yuv.pixFmt !== pixFmt) throw new ReshootError('internal', `${opts.yuv.pixFmt} frames cannot be stored as ${pixFmt} without conversion`);
+      return [...sarOnly, '-pix_fmt', pixFmt, ...tags];
+    }
+    return ['-vf', `${pre}scale=flags=${SCALE_FLAGS}:out_color_matrix=${colour.matrix}:out_range=tv,format=${pixFmt}${sar ? `,${sar}` : ''}`, '-pix_fmt', pixFmt, ...tags];
+  };
   const timecode = [
     ...(opts.timecode ? ['-timecode', opts.timecode] : []),
     ...(opts.reelName ? ['-metadata:s:v:0', `reel_name=${opts.reelName}`] : []),
@@ -248,8 +258,9 @@ function encoderArgs(opts: EncoderOptions, target: string): string[] {
     case 'ffv1': {
       // Lossless RGB: bgr0/bgra are FFV1's 8-bit RGB layouts (the shuffle from rgb24 is exact);
       // rgb48le/rgba64le keep all 16 bits.
-      const pixFmt = deep ? input : alpha ? 'bgra' : 'bgr0';
-      return [...args, '-c:v', 'ffv1', '-level', '3', '-pix_fmt', pixFmt, ...sarOnly, ...timecode, '-f', 'matroska', target];
+      // Y'CbCr frames are stored as they are, tagged like the other Y'CbCr outputs.
+      const pixFmt = opts.yuv || deep ? input : alpha ? 'bgra' : 'bgr0';
+      return [...args, '-c:v', 'ffv1', '-level', '3', '-pix_fmt', pixFmt, ...sarOnly, ...(opts.yuv ? tags : []), ...timecode, '-f', 'matroska', target];
     }
     case 'exr':
       throw new ReshootError('internal', 'EXR is written by ExrSequenceEncoder, not ffmpeg');
@@ -286,7 +297,7 @@ class FfmpegEncoder implements Encoder {
     readonly path: string,
     private readonly partial: string,
   ) {
-    this.frameSize = frameBytes(opts.width, opts.height, opts.channels, opts.depth ?? 8);
+    this.frameSize = opts.yuv ? yuvFrameBytes(opts.width, opts.height, opts.yuv) : frameBytes(opts.width, opts.height, opts.channels, opts.depth ?? 8);
     child.stderr!.on('data', (b: Buffer) => this.stderr.push(b));
     child.stdin!.on('error', (e) => (this.broken ??= e));
     child.once('error', (e) => (this.broken ??= e));
@@ -296,7 +307,7 @@ class FfmpegEncoder implements Encoder {
     });
   }
 
-  async write(frame: AnyFrame, onWritten?: () => void): Promise<void> {
+  async write(frame: AnyFrame | YuvFrame, onWritten?: () => void): Promise<void> {
     // Once only: a failed write may reach both the pipe's callback and the error path below.
     let called = false;
     const written = (): void => {
@@ -310,15 +321,14 @@ class FfmpegEncoder implements Encoder {
     }
   }
 
-  private async toPipe(frame: AnyFrame, onWritten: () => void): Promise<void> {
+  private async toPipe(frame: AnyFrame | YuvFrame, onWritten: () => void): Promise<void> {
     if (this.state !== 'open') throw this.fail(`the encoder is already ${this.state === 'finishing' ? 'finishing' : 'closed'}`);
-    const { width, height, channels } = this.opts;
-    const depth = this.opts.depth ?? 8;
     const bytes = frameBuffer(frame);
-    if (frame.width !== width || frame.height !== height || frame.channels !== channels || (frame.depth ?? 8) !== depth || bytes.length !== this.frameSize) {
-      const got = `${frame.width}x${frame.height}x${frame.channels} at ${frame.depth ?? 8} bits (${bytes.length} bytes)`;
+    const got = describeFrame(frame);
+    const expected = this.opts.yuv ? `${this.opts.width}x${this.opts.height} ${this.opts.yuv.pixFmt}` : `${this.opts.width}x${this.opts.height}x${this.opts.channels} at ${this.opts.depth ?? 8} bits`;
+    if (got !== expected || bytes.length !== this.frameSize) {
       await this.cleanup();
-      throw this.fail(`frame ${this.framesWritten} is ${got}, expected ${width}x${height}x${channels} at ${depth} bits`);
+      throw this.fail(`frame ${this.framesWritten} is ${got} (${bytes.length} bytes), expected ${expected}`);
     }
     if (this.broken) return this.failAfterExit();
     const stdin = this.child.stdin!;
@@ -419,7 +429,12 @@ class ExrSequenceEncoder implements Encoder {
     private readonly partial: string,
   ) {}
 
-  async write(frame: AnyFrame, onWritten?: () => void): Promise<void> {
+  async write(frame: AnyFrame | YuvFrame, onWritten?: () => void): Promise<void> {
+    if (isYuvFrame(frame)) {
+      onWritten?.();
+      await this.abort();
+      throw this.fail(`frame ${this.framesWritten} is ${describeFrame(frame)}: EXR is written from RGB frames`);
+    }
     try {
       await this.writeFrame(frame);
     } finally {
@@ -510,6 +525,11 @@ class ExrSequenceEncoder implements Encoder {
   private fail(why: string, cause?: unknown): ReshootError {
     return new ReshootError('write_failed', `Could not write "${this.path}": ${why}. No partial output was left.`, { cause });
   }
+}
+
+/** A frame's shape as the encoder's errors name it. */
+function describeFrame(f: AnyFrame | YuvFrame): string {
+  return isYuvFrame(f) ? `${f.width}x${f.height} ${f.format.pixFmt}` : `${f.width}x${f.height}x${f.channels} at ${f.depth ?? 8} bits`;
 }
 
 async function exists(p: string): Promise<boolean> {

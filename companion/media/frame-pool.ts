@@ -5,7 +5,7 @@
  * the decoder, composites into it and gives it back once the encoder's pipe has taken its bytes
  * (Encoder.write's `onWritten`), so a steady run reuses the same few buffers.
  */
-import type { AnyFrame, Depth } from './frame.ts';
+import type { AnyFrame, Depth, Samples } from './frame.ts';
 
 export interface FrameShape {
   width: number;
@@ -14,34 +14,46 @@ export interface FrameShape {
   depth: Depth;
 }
 
-export class FramePool {
-  private readonly free: AnyFrame[] = [];
+/** Buffers of one shape, reused: `make` allocates one, `fits` says whether a released one is of that shape. */
+export class BufferPool<T extends Samples> {
+  private readonly free: T[] = [];
   /** Buffers allocated so far (tests and benches read it: a steady run stops allocating). */
   allocated = 0;
 
-  /** `keep`: most idle frames held; more are left to the garbage collector. */
+  /** `keep`: most idle buffers held; more are left to the garbage collector. */
   constructor(
-    readonly shape: FrameShape,
+    private readonly make: () => T,
+    private readonly fits: (f: T) => boolean,
     private readonly keep = 8,
   ) {}
 
-  /** A frame of the pool's shape with unspecified contents: the caller overwrites every byte. */
-  take(): AnyFrame {
+  /** A buffer of the pool's shape with unspecified contents: the caller overwrites every byte. */
+  take(): T {
     const f = this.free.pop();
     if (f) return f;
     this.allocated++;
-    return uninitializedFrame(this.shape);
+    return this.make();
   }
 
   /**
-   * Gives a frame back for reuse. Only a frame nothing else reads or writes any more may be
-   * released. Frames of another shape (or views into a shared buffer) are left alone.
+   * Gives a buffer back for reuse. Only one nothing else reads or writes any more may be
+   * released. Buffers of another shape (or views into a shared buffer) are left alone.
    */
-  release(f: AnyFrame): void {
-    const { width, height, channels, depth } = this.shape;
-    if (f.width !== width || f.height !== height || f.channels !== channels || (f.depth ?? 8) !== depth) return;
+  release(f: T): void {
+    if (!this.fits(f)) return;
     if (f.data.byteOffset !== 0 || f.data.byteLength !== f.data.buffer.byteLength) return;
     if (this.free.length < this.keep && !this.free.includes(f)) this.free.push(f);
+  }
+}
+
+/** RGB frames of one shape (decode.ts fills them, the render loop releases them once written). */
+export class FramePool extends BufferPool<AnyFrame> {
+  constructor(
+    readonly shape: FrameShape,
+    keep = 8,
+  ) {
+    const { width, height, channels, depth } = shape;
+    super(() => uninitializedFrame(shape), (f) => f.width === width && f.height === height && f.channels === channels && (f.depth ?? 8) === depth, keep);
   }
 }
 

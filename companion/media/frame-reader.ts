@@ -9,11 +9,11 @@
  * always used whole, so frames smaller than a chunk may run a chunk's worth further ahead.)
  */
 import type { Readable } from 'node:stream';
-import { frameBuffer, type AnyFrame } from './frame.ts';
+import { frameBuffer, type Samples } from './frame.ts';
 
-export class FrameReader {
-  private readonly ready: AnyFrame[] = [];
-  private current: AnyFrame | undefined;
+export class FrameReader<T extends Samples> {
+  private readonly ready: T[] = [];
+  private current: T | undefined;
   private bytes: Uint8Array | undefined;
   private filled = 0;
   private ended = false;
@@ -28,7 +28,7 @@ export class FrameReader {
     private readonly pipe: Readable,
     private readonly frameSize: number,
     private readonly ahead: number,
-    private readonly take: () => AnyFrame,
+    private readonly take: () => T,
   ) {
     pipe.on('data', (chunk: Buffer) => this.onData(chunk));
     pipe.once('end', () => this.finish());
@@ -37,7 +37,7 @@ export class FrameReader {
   }
 
   /** The next whole frame, or undefined once the pipe has ended (a trailing partial frame is dropped). */
-  async next(): Promise<AnyFrame | undefined> {
+  async next(): Promise<T | undefined> {
     while (this.ready.length === 0) {
       if (this.error) throw this.error;
       if (this.ended) return undefined;

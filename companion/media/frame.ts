@@ -41,8 +41,13 @@ export function makeFrame(width: number, height: number, channels: 3 | 4 = 3): F
   return { width, height, channels, data: new Uint8Array(frameBytes(width, height, channels)) };
 }
 
+/** Anything that holds a frame's samples: an RGB frame, a Y'CbCr one (yuv.ts). */
+export interface Samples {
+  data: Uint8Array | Uint16Array;
+}
+
 /** The frame's bytes as they go down a pipe (16-bit samples in this machine's order: little-endian on every supported CPU). */
-export function frameBuffer(f: AnyFrame): Uint8Array {
+export function frameBuffer(f: Samples): Uint8Array {
   return new Uint8Array(f.data.buffer, f.data.byteOffset, f.data.byteLength);
 }
 

@@ -38,6 +38,8 @@ export interface MediaInfo {
   /** Colour primaries and transfer tags ("bt709", "smpte170m", "arib-std-b67"...), undefined when untagged. */
   colorPrimaries?: string;
   colorTransfer?: string;
+  /** "tv" (limited) or "pc" (full), undefined when untagged (read as limited, except yuvj formats). */
+  colorRange?: string;
   /** Shape of one stored pixel (4/3 for 1440×1080 HDV/XDCAM anamorphic); 1/1 when square or untagged. */
   sampleAspect: Rational;
   /**
@@ -225,6 +227,7 @@ interface FfprobeStream {
   duration?: string;
   start_time?: string;
   color_space?: string;
+  color_range?: string;
   color_primaries?: string;
   color_transfer?: string;
   bits_per_raw_sample?: string;
@@ -275,6 +278,7 @@ function describe(p: string, s: FfprobeStream, f: FfprobeFormat): MediaInfo {
     colorSpace: tag(s.color_space),
     colorPrimaries: tag(s.color_primaries),
     colorTransfer: tag(s.color_transfer),
+    colorRange: tag(s.color_range),
     sampleAspect: rational(1),
     rotation: 0,
   };
