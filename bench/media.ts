@@ -9,17 +9,23 @@
  *   ffmpeg direct   one ffmpeg process: decode → scale (our SCALE_FLAGS, BT.709, limited range)
  *                   → yuv422p10le → prores_ks profile 3 (HQ), vendor apl0: exactly the output
  *                   settings of openEncoder('prores422hq').
- *   ffmpeg via rgb  the same, but through rgb24 in the filter graph, i.e. the two colour
- *                   conversions our pipeline does, without the pipes and the JavaScript.
- *   ours            every step of renderMasked's per-frame work but the model, with its code:
- *                   decodeFrames (ffmpeg → rgb24 over a pipe) → a moving feathered ellipse mask
- *                   (openMaskFrames, as a fill job) → the crop around it (cropAround) taken to
- *                   the model's working size with its mask (ModelCrops.modelFrame/modelMask:
- *                   toModelRgb, area-down or bilinear, maskDown) → the model's stand-in → its
- *                   picture scaled back up to the crop (ModelCrops.scaledBack) →
- *                   compositeInPlace over the mask's box → openEncoder prores422hq (rgb24 over a
- *                   pipe → ffmpeg). Decoded frames come from a FramePool and go back to it once
- *                   the encoder's pipe has taken them.
+ *   ffmpeg via rgb24 the same, but through rgb24 in the filter graph, i.e. the two colour
+ *                   conversions the 8-bit RGB path does, without the pipes and the JavaScript.
+ *   pipes only      decodeFrames in the source's Y'CbCr → the frames untouched → openEncoder: the
+ *                   two ffmpeg processes and the pipes alone, the ceiling of any pipeline that
+ *                   runs the model outside ffmpeg.
+ *   ours (job path) every step of renderMasked's per-frame work but the model, with its code, on
+ *                   the path a job takes for this source into ProRes 422 HQ: its own Y'CbCr
+ *                   (decodeFrames yuv → a moving feathered ellipse mask (openMaskFrames, as a
+ *                   fill job) → the crop around it (cropAround) converted to 8-bit RGB and taken
+ *                   to the model's working size with its mask (ModelCrops.modelFrame/modelMask:
+ *                   yuvToModelRgb, area-down or bilinear, maskDown) → the model's stand-in → its
+ *                   picture scaled back up to the crop (ModelCrops.scaledBack) → compositeYuv over
+ *                   the mask's box → openEncoder prores422hq, frames stored as they are). Decoded
+ *                   frames come from a pool and go back to it once the encoder's pipe has them.
+ *   ours 16-bit rgb the same through 16-bit RGB: a job's path for this source before the Y'CbCr
+ *                   path, and still for outputs that store another format (TIFF, PNG, DPX).
+ *   ours 8-bit rgb  the same through rgb24: the path of an 8-bit source into ProRes.
  *
  * The stand-in "model" works where the real one does, at the working size (LTX-Video 0.9.5+'s
  * size rules: multiples of 32, at most 1216×704 pixels; a ~1 MP crop of this 1080p mask stays
@@ -28,13 +34,11 @@
  * taken around each frame's own mask (a job takes one around the union of its window's masks,
  * usually larger), and the model's frames are made one at a time (a job sends a window's worth).
  *
- * Prints frames/s (median and best of the repeats), ours/ffmpeg ratios (goal ≥ 0.95 against the
- * direct transcode) three ways: of the medians, of the bests, and the median of each repeat's own
- * ratio (runs next to each other share the machine's load); then CPU use and where the
- * pipeline's time goes. On a shared machine wall times swing with other load: read the three
- * ratios together, and the CPU-time ratio, which other load disturbs much less.
- *
- *   ours 16-bit     the same at 16 bits per channel: the path a job takes for this 10-bit source.
+ * Prints frames/s (median and best of the repeats) and, for each variant, its ratio to the
+ * direct transcode (goal ≥ 0.95 for the job path) three ways: of the medians, of the bests, and
+ * the median of each repeat's own ratio (runs next to each other share the machine's load); then
+ * the ratio of CPU time per frame, which other load disturbs much less, and where the job path's
+ * time goes. On a machine whose cores are all busy, wall time follows CPU time.
  *
  * Environment: BENCH_FRAMES (48), BENCH_REPS (4), BENCH_WIDTH (1920), BENCH_HEIGHT (1080).
  */
@@ -47,7 +51,8 @@ import { openMaskFrames } from '../companion/jobs/mask-frames.ts';
 import { cropAround, workingSize } from '../companion/engine/plan.ts';
 import { ModelCrops } from '../companion/jobs/model-crops.ts';
 import { decodeFrames, openEncoder, probe, writeSyntheticClip, type Frame } from '../companion/media/index.ts';
-import type { Depth } from '../companion/media/frame.ts';
+import { compositeYuv, isYuvFrame, yuvFormat, yuvFramePool, type YuvFrame } from '../companion/media/yuv.ts';
+import type { AnyFrame, Depth } from '../companion/media/frame.ts';
 import { FramePool } from '../companion/media/frame-pool.ts';
 import { ffmpegPath, runTool } from '../companion/media/ffmpeg.ts';
 import { SCALE_FLAGS } from '../companion/media/decode.ts';
@@ -136,46 +141,60 @@ function invert(f: Frame): Frame {
 }
 
 /**
- * `depth` 8: the path of an 8-bit source; 16: the path a job now takes for this 10-bit ProRes
- * source (decoded to 16-bit RGB so pixels outside the mask keep all their bits; the model's
- * stand-in sees the 8-bit view).
+ * The frame loop of a fill, by the path its frames take: 'yuv' is the path a job takes for this
+ * 10-bit ProRes source into ProRes 422 HQ (its own Y'CbCr, 10-bit 4:2:2, from decoder to encoder;
+ * jobs/resolve.ts pickYuv); 16 is the path it took before (16-bit RGB, still taken when the output
+ * stores another format); 8 is the path of an 8-bit source into ProRes. 'pipes' is no path at all:
+ * decoded frames go to the encoder untouched, the cost of the two ffmpeg processes and the pipes
+ * alone (the best any pipeline with the model outside ffmpeg can do).
  */
-async function pipeline(src: string, out: string, depth: Depth): Promise<Record<string, number>> {
+type Route = 'yuv' | 'pipes' | Depth;
+
+async function pipeline(src: string, out: string, route: Route): Promise<Record<string, number>> {
   const stages = { decode: 0, mask: 0, toModel: 0, generate: 0, back: 0, composite: 0, encode: 0, finish: 0 };
   const info = await probe(src);
-  const encoder = await openEncoder({ path: out, format: 'prores422hq', width: W, height: H, fps: FPS, channels: 3, depth, overwrite: true });
+  const yuv = route === 'yuv' || route === 'pipes' ? yuvFormat(info.pixFmt) : undefined;
+  if ((route === 'yuv' || route === 'pipes') && !yuv) throw new Error(`the source is ${info.pixFmt}, not planar Y'CbCr`);
+  const depth: Depth = typeof route === 'number' ? route : 16;
+  const encoder = await openEncoder({ path: out, format: 'prores422hq', width: W, height: H, fps: FPS, channels: 3, depth, ...(yuv ? { yuv } : {}), overwrite: true });
   const masks = await openMaskFrames(mask, W, H, FPS, FRAMES);
   // Decoded frames go back to the decoder once the encoder's pipe has them, as in renderMasked.
   const pool = new FramePool({ width: W, height: H, channels: 3, depth });
+  const yuvPool = yuv ? yuvFramePool(W, H, yuv) : undefined;
+  const release = (f: AnyFrame | YuvFrame) => () => (isYuvFrame(f) ? yuvPool!.release(f) : pool.release(f));
   const crops = new ModelCrops();
-  const frames = decodeFrames({ path: src, info, fps: FPS, startFrame: 0, frameCount: FRAMES, width: W, height: H, channels: 3, depth, pool })[Symbol.asyncIterator]();
+  const read = { path: src, info, fps: FPS, startFrame: 0, frameCount: FRAMES };
+  const frames: AsyncIterator<AnyFrame | YuvFrame> = (yuv ? decodeFrames({ ...read, yuv, yuvPool }) : decodeFrames({ ...read, width: W, height: H, channels: 3, depth, pool }))[Symbol.asyncIterator]();
   try {
     for (let i = 0; ; i++) {
       let t = performance.now();
       const r = await frames.next();
       stages.decode += performance.now() - t;
       if (r.done) break;
+      let done = r.value;
+      if (route !== 'pipes') {
+        t = performance.now();
+        const alpha = await masks.next();
+        stages.mask += performance.now() - t;
+        t = performance.now();
+        const region = cropAround(alpha.bounds!, W, H);
+        const size = workingSize(region.width, region.height, MODEL_SIZE_RULES);
+        const small = crops.modelFrame(0, r.value, region, size, { matrix: 'bt709' });
+        crops.modelMask(0, alpha, W, H, region, size);
+        stages.toModel += performance.now() - t;
+        t = performance.now();
+        const gen = invert(small);
+        stages.generate += performance.now() - t;
+        t = performance.now();
+        const back = crops.scaledBack(gen, region, alpha);
+        stages.back += performance.now() - t;
+        t = performance.now();
+        done = isYuvFrame(r.value) ? compositeYuv(r.value, back, region, alpha, 'bt709') : compositeInPlace(r.value, back, region, alpha);
+        masks.release([alpha]);
+        stages.composite += performance.now() - t;
+      }
       t = performance.now();
-      const alpha = await masks.next();
-      stages.mask += performance.now() - t;
-      t = performance.now();
-      const region = cropAround(alpha.bounds!, W, H);
-      const size = workingSize(region.width, region.height, MODEL_SIZE_RULES);
-      const small = crops.modelFrame(0, r.value, region, size);
-      crops.modelMask(0, alpha, W, H, region, size);
-      stages.toModel += performance.now() - t;
-      t = performance.now();
-      const gen = invert(small);
-      stages.generate += performance.now() - t;
-      t = performance.now();
-      const back = crops.scaledBack(gen, region, alpha);
-      stages.back += performance.now() - t;
-      t = performance.now();
-      const done = compositeInPlace(r.value, back, region, alpha);
-      masks.release([alpha]);
-      stages.composite += performance.now() - t;
-      t = performance.now();
-      await encoder.write(done, () => pool.release(done));
+      await encoder.write(done, release(done));
       stages.encode += performance.now() - t;
     }
     const t = performance.now();
@@ -208,17 +227,20 @@ async function main(): Promise<void> {
         `(synthetic, written by writeSyntheticClip in ${fmt((performance.now() - t) / 1000)} s); repeats: ${REPS}, interleaved, order rotated`,
     );
 
+    const OURS = 'ours (job path)';
     const variants: { name: string; run: (out: string) => Promise<Record<string, number> | void> }[] = [
       { name: 'ffmpeg direct', run: (out) => ffmpegTranscode(src, out, false) },
       { name: 'ffmpeg via rgb24', run: (out) => ffmpegTranscode(src, out, true) },
-      { name: 'ours (pipeline)', run: (out) => pipeline(src, out, 8) },
-      { name: 'ours 16-bit', run: (out) => pipeline(src, out, 16) },
+      { name: 'pipes only', run: (out) => pipeline(src, out, 'pipes') },
+      { name: OURS, run: (out) => pipeline(src, out, 'yuv') },
+      { name: 'ours 16-bit rgb', run: (out) => pipeline(src, out, 16) },
+      { name: 'ours 8-bit rgb', run: (out) => pipeline(src, out, 8) },
     ];
     const runs = new Map<string, Run[]>(variants.map((v) => [v.name, []]));
     for (let rep = 0; rep < REPS; rep++) {
       // Rotate the order each repeat so no variant always runs after the same one.
       for (const v of [...variants.slice(rep % variants.length), ...variants.slice(0, rep % variants.length)]) {
-        const out = path.join(tmp.dir, `out-${rep}-${v.name.split(' ')[0]}.mov`);
+        const out = path.join(tmp.dir, `out-${rep}-${v.name.replace(/\W+/g, '-')}.mov`);
         const r = await measure(() => v.run(out));
         const check = await probe(out);
         if (check.frameCount !== FRAMES || check.width !== W || check.height !== H) {
@@ -243,34 +265,27 @@ async function main(): Promise<void> {
       );
     }
     const best = (name: string): number => FRAMES / Math.min(...runs.get(name)!.map((r) => r.seconds));
-    const perRep = (name: string): number =>
-      median(runs.get('ours (pipeline)')!.map((r, i) => runs.get(name)![i]!.seconds / r.seconds));
+    const perRep = (name: string, ref: string): number => median(runs.get(name)!.map((r, i) => runs.get(ref)![i]!.seconds / r.seconds));
     const verdict = (v: number): string => (v >= 0.95 ? 'goal met' : 'GOAL MISSED');
-    for (const ref of ['ffmpeg direct', 'ffmpeg via rgb24']) {
-      const ofMedians = fps.get('ours (pipeline)')! / fps.get(ref)!;
-      const ofBests = best('ours (pipeline)') / best(ref);
-      const goal = ref === 'ffmpeg direct' ? `  (goal ≥ 0.95: ${verdict(ofMedians)} by the medians, ${verdict(ofBests)} by the bests)` : '';
-      console.log(
-        `  ratio ours/${ref.padEnd(16)} = ${fmt(ofMedians, 3)} of medians, ${fmt(ofBests, 3)} of bests ` +
-          `(${fmt(best('ours (pipeline)'), 2)} vs ${fmt(best(ref), 2)} fps), ${fmt(perRep(ref), 3)} median per repeat${goal}`,
-      );
-    }
     // CPU time per frame is much less sensitive than wall time to other load on the machine.
     const cpuPerFrame = (name: string): number => (1000 * median(runs.get(name)!.map((r) => r.cpuSelf + r.cpuChildren))) / FRAMES;
-    console.log(
-      `  CPU ms/frame: ffmpeg direct ${fmt(cpuPerFrame('ffmpeg direct'))}, via rgb24 ${fmt(cpuPerFrame('ffmpeg via rgb24'))}, ` +
-        `ours ${fmt(cpuPerFrame('ours (pipeline)'))}; ratio ffmpeg direct/ours = ${fmt(cpuPerFrame('ffmpeg direct') / cpuPerFrame('ours (pipeline)'), 3)} ` +
-        `(the throughput ratio a fully loaded ${m.nproc}-core machine would approach)`,
-    );
-    console.log(
-      `  16-bit path (a 10-bit source in a job): ${fmt(fps.get('ours 16-bit')!, 2)} frames/s, ratio to ffmpeg direct ${fmt(fps.get('ours 16-bit')! / fps.get('ffmpeg direct')!, 3)} of medians, ` +
-        `${fmt(fps.get('ours 16-bit')! / fps.get('ours (pipeline)')!, 3)} of the 8-bit path; CPU ms/frame ${fmt(cpuPerFrame('ours 16-bit'))}`,
-    );
+    const ref = 'ffmpeg direct';
+    console.log(`\nratios to ${ref} (wall: of medians, of bests, median per repeat; CPU: ffmpeg direct's CPU ms/frame over the variant's,`);
+    console.log(`the throughput ratio a fully loaded ${m.nproc}-core machine approaches):`);
+    for (const v of variants.slice(1)) {
+      const ofMedians = fps.get(v.name)! / fps.get(ref)!;
+      const goal = v.name === OURS ? `  goal ≥ 0.95: ${verdict(ofMedians)} by the medians, ${verdict(best(v.name) / best(ref))} by the bests` : '';
+      console.log(
+        `  ${v.name.padEnd(17)} wall ${fmt(ofMedians, 3)} / ${fmt(best(v.name) / best(ref), 3)} / ${fmt(perRep(v.name, ref), 3)}, ` +
+          `CPU ${fmt(cpuPerFrame(ref) / cpuPerFrame(v.name), 3)} (${fmt(cpuPerFrame(v.name))} ms/frame)${goal}`,
+      );
+    }
+    console.log(`  (${ref}: ${fmt(cpuPerFrame(ref))} CPU ms/frame. "pipes only" is the ceiling of any pipeline with the model outside ffmpeg.)`);
     console.log(`  load average now: ${loadavg()}`);
 
-    const ourRuns = runs.get('ours (pipeline)')!;
+    const ourRuns = runs.get(OURS)!;
     const total = median(ourRuns.map((r) => r.seconds));
-    console.log(`\nwhere the pipeline's time goes (median per stage, ms/frame; "decode"/"encode" = waiting on the pipes):`);
+    console.log(`\nwhere the job path's time goes (median per stage, ms/frame; "decode"/"encode" = waiting on the pipes):`);
     const names = Object.keys(ourRuns[0]!.stages!);
     const parts = names.map((k) => {
       const s = median(ourRuns.map((r) => r.stages![k]!));

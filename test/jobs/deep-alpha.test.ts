@@ -98,10 +98,11 @@ describe('the source precision is kept outside the mask', () => {
     expect(differing).toBe(0);
   });
 
-  it('10-bit ProRes source, FFV1 out: 16-bit pipeline, bit-exact against the source decoded at 16 bits', async () => {
+  // (Into FFV1 or ProRes 422 HQ the same source stays in its own Y'CbCr instead: yuv.test.ts.)
+  it('10-bit ProRes source, 16-bit TIFF out: 16-bit pipeline, bit-exact against the source decoded at 16 bits', async () => {
     expect((await probe(src.ten)).bitDepth).toBe(10);
-    const r = await runJob(parseJobSpec(fill(src.ten, path.join(tmp.dir, 'o10.mkv'), { format: 'ffv1' })), { engine });
-    expect(r.provenance.media.depth).toBe(16);
+    const r = await runJob(parseJobSpec(fill(src.ten, path.join(tmp.dir, 'o10'), { format: 'tiff' })), { engine });
+    expect(r.provenance.media).toMatchObject({ depth: 16, yuv: null });
     expect((await probe(r.output)).bitDepth).toBe(16);
     const { differing, finerThan8 } = compareOutside(await decodeAll(r.output), await decodeAll(src.ten));
     expect(finerThan8).toBe(true); // the comparison really covers levels an 8-bit path would lose

@@ -1,0 +1,187 @@
+/**
+ * Fill and replace in the source's own Y'CbCr (media/yuv.ts): when the output stores the source's
+ * pixel format, the planes pass through untouched outside the mask — every luma code whose pixel
+ * the mask leaves alone, and every chroma code none of whose pixels it touches, is the source's.
+ * Compared code for code with ffmpeg's own decode of the source (no RGB in between).
+ */
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseJobSpec, type JobSpec, type JobSpecInput } from '../../protocol/index.ts';
+import { Engine } from '../../companion/engine/engine.ts';
+import { runJob } from '../../companion/jobs/run.ts';
+import { pickPipeline } from '../../companion/jobs/resolve.ts';
+import { rasterizeShapes } from '../../companion/masks/index.ts';
+import { decodeFrames } from '../../companion/media/decode.ts';
+import { ffmpegPath, runTool } from '../../companion/media/ffmpeg.ts';
+import { probe, type MediaInfo } from '../../companion/media/probe.ts';
+import { chromaSize, yuvFormat, type YuvFormat, type YuvFrame } from '../../companion/media/yuv.ts';
+import { parseRational } from '../../protocol/rational.ts';
+import { tempDir, useTestModelCache } from '../helpers/fixtures.ts';
+
+useTestModelCache();
+
+const W = 96;
+const H = 64;
+const N = 9;
+const RATE = '24000/1001';
+const tmp = tempDir();
+let engine: Engine;
+let ten = '';
+let eight = '';
+
+async function lavfi(name: string, filter: string, codecArgs: string[]): Promise<string> {
+  const out = path.join(tmp.dir, name);
+  const args = ['-v', 'error', '-y', '-f', 'lavfi', '-i', `testsrc2=s=${W}x${H}:r=${RATE}:d=1,${filter}`, '-frames:v', String(N), ...codecArgs, out];
+  const r = await runTool(await ffmpegPath(), args, { timeoutMs: 60_000 });
+  if (r.code !== 0) throw new Error(r.stderr);
+  return out;
+}
+
+beforeAll(async () => {
+  const bt709 = ['-colorspace', 'bt709', '-color_primaries', 'bt709', '-color_trc', 'bt709', '-movflags', '+write_colr'];
+  ten = await lavfi('ten.mov', 'format=yuv422p10le', ['-c:v', 'prores_ks', '-profile:v', '3', '-pix_fmt', 'yuv422p10le', ...bt709]);
+  eight = await lavfi('eight.mp4', 'format=yuv420p', ['-c:v', 'libx264', '-crf', '18', '-pix_fmt', 'yuv420p']);
+  engine = await Engine.open('builtin:tiny');
+});
+afterAll(async () => {
+  await engine?.close();
+  tmp.cleanup();
+});
+
+const mask = {
+  type: 'shapes' as const,
+  shapes: [{ kind: 'ellipse' as const, feather: 3, keyframes: [{ frame: 0, cx: 30, cy: 30, rx: 12, ry: 9 }, { frame: N - 1, cx: 61, cy: 35, rx: 14, ry: 10 }] }],
+};
+
+function fill(source: string, out: string, format: string, extra: Record<string, unknown> = {}): JobSpec {
+  return parseJobSpec({ kind: 'fill', prompt: 'plate', seed: 3, steps: 2, sequence: { fps: RATE, width: W, height: H }, source: { path: source }, mask, output: { path: out, format }, ...extra } as JobSpecInput);
+}
+
+async function codes(file: string, format: YuvFormat): Promise<YuvFrame[]> {
+  const frames: YuvFrame[] = [];
+  for await (const f of decodeFrames({ path: file, fps: parseRational(RATE), startFrame: 0, frameCount: N, yuv: format })) frames.push({ ...f, data: f.data.slice() });
+  return frames;
+}
+
+/** The mask of frame f as the job rasterizes it (defaults filled in by the parser). */
+function maskAt(spec: JobSpec, f: number): Float32Array {
+  if (spec.kind !== 'fill' || spec.mask.type !== 'shapes') throw new Error('unreachable');
+  return rasterizeShapes(spec.mask, f, W, H);
+}
+
+/** Codes outside the mask (luma of unmasked pixels, chroma none of whose pixels is masked) that differ, and codes inside that do. */
+function compare(spec: JobSpec, out: YuvFrame[], ref: YuvFrame[]) {
+  let outside = 0;
+  let outsideDiffer = 0;
+  let insideDiffer = 0;
+  let inside = 0;
+  for (let f = 0; f < ref.length; f++) {
+    const a = maskAt(spec, f);
+    const { sx, sy } = ref[f]!.format;
+    const c = chromaSize(W, H, ref[f]!.format);
+    for (let p = 0; p < W * H; p++) {
+      const differs = out[f]!.data[p] !== ref[f]!.data[p];
+      if (a[p] === 0) (outside++, (outsideDiffer += differs ? 1 : 0));
+      else if (a[p] === 1) (inside++, (insideDiffer += differs ? 1 : 0));
+    }
+    for (let cy = 0; cy < c.height; cy++) {
+      for (let cx = 0; cx < c.width; cx++) {
+        let masked = false;
+        for (let y = cy << sy; y < Math.min(H, (cy + 1) << sy); y++) for (let x = cx << sx; x < Math.min(W, (cx + 1) << sx); x++) masked ||= a[y * W + x] !== 0;
+        if (masked) continue;
+        for (const plane of [W * H, W * H + c.width * c.height]) {
+          outside++;
+          if (out[f]!.data[plane + cy * c.width + cx] !== ref[f]!.data[plane + cy * c.width + cx]) outsideDiffer++;
+        }
+      }
+    }
+  }
+  return { outside, outsideDiffer, inside, insideDiffer };
+}
+
+describe("fill in the source's own Y'CbCr", () => {
+  it('10-bit 4:2:2 ProRes into FFV1: stored as yuv422p10le, every code outside the mask the source\'s', async () => {
+    const spec = fill(ten, path.join(tmp.dir, 'ten.mkv'), 'ffv1');
+    const r = await runJob(spec, { engine });
+    expect(r.provenance.media.yuv).toBe('yuv422p10le');
+    const info = await probe(r.output);
+    expect(info).toMatchObject({ pixFmt: 'yuv422p10le', frameCount: N, colorSpace: 'bt709' });
+    expect(info.fps).toEqual(parseRational(RATE));
+    const format = yuvFormat('yuv422p10le')!;
+    const c = compare(spec, await codes(r.output, format), await codes(ten, format));
+    expect(c.outside).toBeGreaterThan(N * W * H); // luma and chroma outside were all looked at
+    expect(c.outsideDiffer).toBe(0);
+    // The model's picture is really there: most fully masked luma codes changed.
+    expect(c.insideDiffer).toBeGreaterThan(c.inside * 0.5);
+  });
+
+  it('10-bit ProRes into ProRes 422 HQ: outside the mask, the codes of a plain ffmpeg re-encode of the source', async () => {
+    const spec = fill(ten, path.join(tmp.dir, 'ten-out.mov'), 'prores422hq');
+    const r = await runJob(spec, { engine });
+    expect(r.provenance.media.yuv).toBe('yuv422p10le');
+    const plain = path.join(tmp.dir, 'plain.mov');
+    const args = ['-v', 'error', '-y', '-i', ten, '-c:v', 'prores_ks', '-profile:v', '3', '-vendor', 'apl0', '-pix_fmt', 'yuv422p10le', plain];
+    expect((await runTool(await ffmpegPath(), args, { timeoutMs: 60_000 })).code).toBe(0);
+    const format = yuvFormat('yuv422p10le')!;
+    const ours = await codes(r.output, format);
+    const reference = await codes(plain, format);
+    // ProRes codes each 16-line row of macroblocks here as its own slices: every row the mask does
+    // not reach comes out exactly as the plain re-encode's (the same codes in, the same encoder).
+    let rows = 0;
+    for (let f = 0; f < N; f++) {
+      const a = maskAt(spec, f);
+      for (let row = 0; row < H / 16; row++) {
+        if (a.subarray(row * 16 * W, (row + 1) * 16 * W).some((v) => v !== 0)) continue;
+        rows++;
+        const y = (p: number) => ours[f]!.data.subarray(p + row * 16 * W, p + (row + 1) * 16 * W);
+        const yRef = (p: number) => reference[f]!.data.subarray(p + row * 16 * W, p + (row + 1) * 16 * W);
+        const cw = W / 2;
+        const c = (d: YuvFrame['data'], plane: number) => d.subarray(plane + row * 16 * cw, plane + (row + 1) * 16 * cw);
+        expect(Array.from(y(0))).toEqual(Array.from(yRef(0)));
+        for (const plane of [W * H, W * H + cw * H]) expect(Array.from(c(ours[f]!.data, plane))).toEqual(Array.from(c(reference[f]!.data, plane)));
+      }
+    }
+    expect(rows).toBeGreaterThan(N); // about half of the rows are untouched
+    // And the mask's own rows: the model's picture is there.
+    expect(compare(spec, ours, await codes(ten, format)).insideDiffer).toBeGreaterThan(0);
+  });
+
+  it('8-bit 4:2:0 H.264 into H.264 travels as yuv420p', async () => {
+    const spec = fill(eight, path.join(tmp.dir, 'eight-out.mp4'), 'h264');
+    const r = await runJob(spec, { engine });
+    expect(r.provenance.media.yuv).toBe('yuv420p');
+    expect(await probe(r.output)).toMatchObject({ pixFmt: 'yuv420p', frameCount: N });
+  });
+});
+
+describe("which jobs stay in Y'CbCr (pickPipeline)", () => {
+  const info = (over: Partial<MediaInfo> = {}): MediaInfo => ({
+    path: '/in.mov', width: W, height: H, fps: parseRational(RATE), frameCount: N, durationSeconds: 1, codec: 'prores', pixFmt: 'yuv422p10le', bitDepth: 10,
+    hasAlpha: false, isImage: false, videoStartOffset: 0, colorSpace: 'bt709', sampleAspect: { num: 1, den: 1 }, rotation: 0, ...over,
+  });
+  const yuvOf = (spec: JobSpec, over?: Partial<MediaInfo>) => pickPipeline(spec, info(over)).yuv?.pixFmt;
+
+  it('the source\'s format when the output stores it, else RGB', () => {
+    expect(yuvOf(fill('/in.mov', '/o.mov', 'prores422hq'))).toBe('yuv422p10le');
+    expect(yuvOf(fill('/in.mov', '/o.mkv', 'ffv1'), { pixFmt: 'yuv420p', bitDepth: 8 })).toBe('yuv420p');
+    expect(yuvOf(fill('/in.mov', '/o.mp4', 'h264'), { pixFmt: 'yuv420p', bitDepth: 8 })).toBe('yuv420p');
+    expect(yuvOf(fill('/in.mov', '/o.mov', 'prores4444'), { pixFmt: 'yuv444p10le' })).toBe('yuv444p10le');
+    // Another chroma layout or depth than the output stores: converted through RGB.
+    expect(yuvOf(fill('/in.mov', '/o.mov', 'prores422hq'), { pixFmt: 'yuv420p', bitDepth: 8 })).toBeUndefined();
+    expect(yuvOf(fill('/in.mov', '/o.mp4', 'h264'))).toBeUndefined();
+    expect(yuvOf(fill('/in.mov', '/o', 'png'))).toBeUndefined();
+  });
+
+  it('RGB whenever the frame must be scaled, placed, turned, re-ranged or keeps alpha, and for generated kinds', () => {
+    const spec = fill('/in.mov', '/o.mov', 'prores422hq');
+    expect(yuvOf(spec, { width: W * 2 })).toBeUndefined();
+    expect(yuvOf(spec, { sampleAspect: { num: 4, den: 3 } })).toBeUndefined();
+    expect(yuvOf(spec, { rotation: 90 })).toBeUndefined();
+    expect(yuvOf(spec, { colorRange: 'pc' })).toBeUndefined();
+    expect(yuvOf(spec, { pixFmt: 'yuva444p10le', hasAlpha: true })).toBeUndefined();
+    expect(yuvOf(spec, { pixFmt: 'yuvj420p' })).toBeUndefined();
+    expect(yuvOf(spec, { isImage: true })).toBeUndefined();
+    const extend = parseJobSpec({ kind: 'extend', prompt: 'p', sequence: { fps: RATE, width: W, height: H }, source: { path: '/in.mov' }, extend: { direction: 'tail', duration: { frames: 8 } }, output: { path: '/o.mov', format: 'prores422hq' } } as JobSpecInput);
+    expect(yuvOf(extend)).toBeUndefined();
+  });
+});
