@@ -121,8 +121,7 @@ function toRgbTables(matrix: Colour['matrix'], bits: number): ToRgbTables {
     const s = 1 << (bits - 8);
     t = { y: new Float32Array(n), crR: new Float32Array(n), cbB: new Float32Array(n), crG: new Float32Array(n), cbG: new Float32Array(n) };
     for (let c = 0; c < n; c++) {
-      // +0.5: the values are floored later, so this rounds to nearest.
-      t.y[c] = (255 * (c / s - 16)) / 219 + 0.5;
+      t.y[c] = (255 * (c / s - 16)) / 219;
       const ch = (255 * (c / s - 128)) / 224;
       t.crR[c] = 2 * (1 - kr) * ch;
       t.cbB[c] = 2 * (1 - kb) * ch;
@@ -133,8 +132,6 @@ function toRgbTables(matrix: Colour['matrix'], bits: number): ToRgbTables {
   }
   return t;
 }
-
-const clamp8 = (v: number): number => (v <= 0 ? 0 : v >= 255 ? 255 : v | 0);
 
 /**
  * `region` of `f` as the model sees it: 8-bit RGB through `matrix`, each pixel taking the chroma
@@ -148,18 +145,22 @@ export function yuvToModelRgb(f: YuvFrame, region: Rect, matrix: Colour['matrix'
   const crAt = cbAt + cw * ((f.height + sy) >> sy);
   const d = f.data;
   const out = into ?? new Uint8Array(region.width * region.height * 3);
+  // A clamped view rounds and clips each float as it is stored.
+  const o8 = new Uint8ClampedArray(out.buffer, out.byteOffset, out.length);
+  const { y: ty, crR, crG, cbG, cbB } = t;
   let o = 0;
   for (let y = region.y; y < region.y + region.height; y++) {
     const row = y * f.width;
     const crow = (y >> sy) * cw;
-    for (let x = region.x; x < region.x + region.width; x++) {
-      const Y = t.y[d[row + x]!]!;
+    for (let x = region.x, xEnd = region.x + region.width; x < xEnd; x++) {
       const c = crow + (x >> sx);
       const cb = d[cbAt + c]!;
       const cr = d[crAt + c]!;
-      out[o++] = clamp8(Y + t.crR[cr]!);
-      out[o++] = clamp8(Y + t.crG[cr]! + t.cbG[cb]!);
-      out[o++] = clamp8(Y + t.cbB[cb]!);
+      const Y = ty[d[row + x]!]!;
+      o8[o] = Y + crR[cr]!;
+      o8[o + 1] = Y + crG[cr]! + cbG[cb]!;
+      o8[o + 2] = Y + cbB[cb]!;
+      o += 3;
     }
   }
   return { width: region.width, height: region.height, channels: 3, data: out };
@@ -186,21 +187,25 @@ function toCodeTables(matrix: Colour['matrix'], bits: number): ToCodeTables {
     const [kr, kb] = WEIGHTS[matrix];
     const kg = 1 - kr - kb;
     const s = 1 << (bits - 8);
-    const table = (k: number) => Float32Array.from({ length: 256 }, (_, v) => (k * s * v) / 255);
+    const table = (k: number, offset = 0) => Float32Array.from({ length: 256 }, (_, v) => offset + (k * s * v) / 255);
+    // The constant offsets (16 and 128, scaled) ride on one table of each sum (Cr's on crg: half is shared).
     t = {
-      yr: table(219 * kr),
+      yr: table(219 * kr, 16 * s),
       yg: table(219 * kg),
       yb: table(219 * kb),
-      cbr: table((-112 * kr) / (1 - kb)),
+      cbr: table((-112 * kr) / (1 - kb), 128 * s),
       cbg: table((-112 * kg) / (1 - kb)),
       half: table(112),
-      crg: table((-112 * kg) / (1 - kr)),
+      crg: table((-112 * kg) / (1 - kr), 128 * s),
       crb: table((-112 * kb) / (1 - kr)),
     };
     toCodeCache.set(key, t);
   }
   return t;
 }
+
+/** Per chroma sample of the box: the mask's sum and the alpha-weighted sums of the model's Cb and Cr (reused between calls). */
+let sums = new Float64Array(0);
 
 /**
  * The composite in the source's Y'CbCr, written into `dst`: the model's 8-bit RGB picture `gen`
@@ -218,57 +223,60 @@ export function compositeYuv(dst: YuvFrame, gen: Frame, at: Rect, mask: MaskAlph
   const y1 = Math.min(b.y + b.height, at.y + at.height);
   if (x1 <= x0 || y1 <= y0) return dst;
   const { sx, sy, bits } = dst.format;
-  const t = toCodeTables(matrix, bits);
-  const s = 1 << (bits - 8);
+  const { yr, yg, yb, cbr, cbg, half, crg, crb } = toCodeTables(matrix, bits);
   const max = (1 << bits) - 1;
-  const round = (v: number) => (v <= 0 ? 0 : v >= max ? max : Math.round(v));
   const alpha = mask.alpha;
   const W = dst.width;
   const d = dst.data;
   const gd = gen.data;
   const gch = gen.channels;
-  const g = (x: number, y: number) => ((y - at.y) * gen.width + (x - at.x)) * gch;
+  // The chroma samples the box touches, and their sums.
+  const cx0 = x0 >> sx;
+  const cy0 = y0 >> sy;
+  const cbw = ((x1 - 1) >> sx) - cx0 + 1;
+  const cbh = ((y1 - 1) >> sy) - cy0 + 1;
+  if (sums.length < cbw * cbh * 3) sums = new Float64Array(Math.ceil(cbw * cbh * 3 * 1.25));
+  sums.fill(0, 0, cbw * cbh * 3);
 
-  // Luma, pixel by pixel.
+  // One pass over the box: luma blended pixel by pixel, chroma summed per sample.
   for (let y = y0; y < y1; y++) {
-    for (let x = x0; x < x1; x++) {
-      const a = alpha[y * W + x]!;
+    const row = y * W;
+    let g = ((y - at.y) * gen.width + (x0 - at.x)) * gch;
+    const srow = ((y >> sy) - cy0) * cbw;
+    for (let x = x0; x < x1; x++, g += gch) {
+      const a = alpha[row + x]!;
       if (a === 0) continue;
-      const p = g(x, y);
-      const code = 16 * s + t.yr[gd[p]!]! + t.yg[gd[p + 1]!]! + t.yb[gd[p + 2]!]!;
-      const i = y * W + x;
-      d[i] = a === 1 ? round(code) : round(d[i]! + (code - d[i]!) * a);
+      const r = gd[g]!;
+      const gg = gd[g + 1]!;
+      const bb = gd[g + 2]!;
+      const code = yr[r]! + yg[gg]! + yb[bb]!;
+      const i = row + x;
+      const v = a === 1 ? code : d[i]! + (code - d[i]!) * a;
+      d[i] = v <= 0 ? 0 : v >= max ? max : Math.round(v);
+      const k = (srow + (x >> sx) - cx0) * 3;
+      sums[k] += a;
+      sums[k + 1] += a * (cbr[r]! + cbg[gg]! + half[bb]!);
+      sums[k + 2] += a * (half[r]! + crg[gg]! + crb[bb]!);
     }
   }
 
-  // Chroma, sample by sample over the samples the box touches.
+  // Then each chroma sample with any mask: out = src·(1 − Σa/n) + Σ(a·gen)/n over its n pixels
+  // (pixels past an odd edge count as unmasked).
   const cs = chromaSize(W, dst.height, dst.format);
   const cbAt = W * dst.height;
   const crAt = cbAt + cs.width * cs.height;
-  const n = (1 << sx) * (1 << sy); // pixels a sample covers (fewer at an odd edge: those count as unmasked)
-  for (let cy = y0 >> sy; cy <= (y1 - 1) >> sy; cy++) {
-    for (let cx = x0 >> sx; cx <= (x1 - 1) >> sx; cx++) {
-      let sumA = 0;
-      let sumCb = 0;
-      let sumCr = 0;
-      for (let y = Math.max(cy << sy, y0); y < Math.min((cy + 1) << sy, y1); y++) {
-        for (let x = Math.max(cx << sx, x0); x < Math.min((cx + 1) << sx, x1); x++) {
-          const a = alpha[y * W + x]!;
-          if (a === 0) continue;
-          const p = g(x, y);
-          const r = gd[p]!;
-          const gg = gd[p + 1]!;
-          const bb = gd[p + 2]!;
-          sumA += a;
-          sumCb += a * (128 * s + t.cbr[r]! + t.cbg[gg]! + t.half[bb]!);
-          sumCr += a * (128 * s + t.half[r]! + t.crg[gg]! + t.crb[bb]!);
-        }
-      }
+  const n = (1 << sx) * (1 << sy);
+  for (let cy = 0; cy < cbh; cy++) {
+    for (let cx = 0; cx < cbw; cx++) {
+      const k = (cy * cbw + cx) * 3;
+      const sumA = sums[k]!;
       if (sumA === 0) continue;
-      const c = cy * cs.width + cx;
+      const c = (cy + cy0) * cs.width + cx + cx0;
       const keep = 1 - sumA / n;
-      d[cbAt + c] = round(d[cbAt + c]! * keep + sumCb / n);
-      d[crAt + c] = round(d[crAt + c]! * keep + sumCr / n);
+      const cb = d[cbAt + c]! * keep + sums[k + 1]! / n;
+      const cr = d[crAt + c]! * keep + sums[k + 2]! / n;
+      d[cbAt + c] = cb <= 0 ? 0 : cb >= max ? max : Math.round(cb);
+      d[crAt + c] = cr <= 0 ? 0 : cr >= max ? max : Math.round(cr);
     }
   }
   return dst;
