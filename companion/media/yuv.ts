@@ -8,9 +8,11 @@
  * Only the mask's box is converted: to 8-bit RGB for the model (yuvToModelRgb), and the model's
  * picture back to codes where the mask is (compositeYuv).
  *
- * Why not RGB, even at 16 bits: through the 2018 ffmpeg, 10-bit 4:2:2 → 16-bit RGB → 10-bit 4:2:2
- * changes 82 % of the luma codes of a BT.709 test clip (65 % by more than 2; flat areas by 14–16
- * codes), where re-encoding the same codes to ProRes changes 3 % (bench/RESULTS.md).
+ * Why not RGB, even at 16 bits: 10-bit 4:2:2 → 16-bit RGB → 10-bit 4:2:2 is not the identity.
+ * At colour edges 4:2:2 chroma is interpolated to full RGB and decimated again (on a BT.709 test
+ * clip made from RGB, 2.7 % of luma and 6.8 % of chroma codes move, by up to 56 and 111), and a
+ * colour outside RGB's gamut, legal in Y'CbCr (super-white, very saturated), is clipped for good
+ * (bench/RESULTS.md, 2026-11-30 session 7).
  */
 import type { Rect } from '../engine/image.ts';
 import type { MaskAlpha } from '../masks/alpha.ts';
