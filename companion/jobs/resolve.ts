@@ -73,8 +73,9 @@ export interface Pipeline {
    */
   linear: boolean;
   /**
-   * A fill or replace whose output stores its source's own Y'CbCr travels in it (media/yuv.ts):
-   * the source's codes pass through outside the mask, untouched (pickYuv). Undefined: RGB at `depth`.
+   * A fill or replace of a Y'CbCr source into a Y'CbCr output travels in the output's Y'CbCr
+   * (media/yuv.ts, pickYuv): outside the mask the source's codes pass through, untouched (or
+   * converted by ffmpeg as a plain transcode would, when the formats differ). Undefined: RGB at `depth`.
    */
   yuv?: YuvFormat;
 }
@@ -145,6 +146,10 @@ export async function prepare(spec: JobSpec, opts: PrepareOptions): Promise<Prep
   for (const r of ranges) if (r.info.sequence?.ext === 'exr' && !(pipeline.linear && r === ranges[0])) notes.push(...(await checkOverscanPlate(r.info, width, height)));
   const outputPath = resolveOutput(spec, opts);
   await checkOutputWritable(outputPath);
+  const source = ranges[0]?.info;
+  if (pipeline.yuv && source && pipeline.yuv.pixFmt !== source.pixFmt) {
+    notes.push(`The source's ${source.pixFmt} was converted to ${pipeline.yuv.pixFmt} by ffmpeg's scaler, as a plain transcode converts it; outside the mask the output is that conversion.`);
+  }
   const result: Prepared = { seed, ranges, outputPath, outputFrames, pipeline, tags: pickTags(spec, ranges), notes };
   if (exr) {
     const { data, display } = exr.windows;
@@ -225,30 +230,36 @@ export function pickPipeline(spec: JobSpec, source: MediaInfo | undefined): Pipe
 }
 
 /**
- * The Y'CbCr a fill or replace can stay in from decoder to encoder: the source's own, when the
- * output stores exactly that (ProRes 422 HQ: 10-bit 4:2:2; ProRes 4444 without alpha: 10-bit
- * 4:4:4; H.264: 8-bit 4:2:0 at even sizes; FFV1: any planar format), in limited range, and the
+ * The Y'CbCr a fill or replace travels in from decoder to encoder, with no RGB in between: what
+ * the output stores (ProRes 422 HQ: 10-bit 4:2:2; ProRes 4444 without alpha: 10-bit 4:4:4;
+ * H.264: 8-bit 4:2:0; FFV1: the source's own), for a planar limited-range Y'CbCr source whose
  * frame needs no scaling, placing or turning (the sequence's size and pixel aspect are the
- * source's) and no other matrix (the output's colour is the source's). Else undefined: RGB.
+ * source's) and no other matrix (the output's colour is the source's). The source's codes pass
+ * through as they are when the formats match; else ffmpeg converts them as a plain transcode
+ * would (an 8-bit source into 10 bits: k → 4k, exact; 4:2:0 into 4:2:2: its chroma scaler).
+ * Undefined: RGB.
  */
 export function pickYuv(spec: JobSpec, source: MediaInfo): YuvFormat | undefined {
-  const format = yuvFormat(source.pixFmt);
-  if (!format || source.isImage || source.sequence || source.colorRange === 'pc' || source.rotation !== 0) return undefined;
+  const own = yuvFormat(source.pixFmt);
+  if (!own || source.isImage || source.sequence || source.colorRange === 'pc' || source.rotation !== 0) return undefined;
   const { width, height, pixelAspect } = spec.sequence;
   if (source.width !== width || source.height !== height) return undefined;
   if (!equalRational(source.sampleAspect, pixelAspect ?? rational(1))) return undefined;
   if (outputColour(source, height).matrix !== sourceMatrix(source)) return undefined;
   const stored = YUV_STORED[spec.output.format];
-  const fits = stored === 'any' || (stored === format.pixFmt && (format.sx === 0 || width % 2 === 0) && (format.sy === 0 || height % 2 === 0));
-  return fits ? format : undefined;
+  if (!stored) return undefined;
+  const format = stored === 'own' ? own : yuvFormat(stored)!;
+  // Subsampled chroma needs even sizes in the encoders (a source already in the format has them).
+  const even = (format.sx === 0 || width % 2 === 0) && (format.sy === 0 || height % 2 === 0);
+  return format === own || even ? format : undefined;
 }
 
-/** What each output format stores when given opaque Y'CbCr (encode.ts): one pixel format, any planar one (FFV1), or none. */
-const YUV_STORED: Record<EncodeFormat, string | 'any' | undefined> = {
+/** What each output format stores when given opaque Y'CbCr (encode.ts): one pixel format, the source's own (FFV1), or none. */
+const YUV_STORED: Record<EncodeFormat, string | 'own' | undefined> = {
   prores422hq: 'yuv422p10le',
   prores4444: 'yuv444p10le',
   h264: 'yuv420p',
-  ffv1: 'any',
+  ffv1: 'own',
   ffvhuff: undefined,
   png: undefined,
   tiff: undefined,

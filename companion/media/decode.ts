@@ -16,7 +16,7 @@ import { fitGeometry, placeFilter, type Fit } from './fit.ts';
 import { frameBuffer, frameBytes, type AnyFrame, type DeepFrame, type Depth, type Frame, type Samples } from './frame.ts';
 import { FrameReader } from './frame-reader.ts';
 import { uninitializedFrame, type BufferPool, type FramePool, type FrameShape } from './frame-pool.ts';
-import { uninitializedYuvFrame, yuvFrameBytes, type YuvFormat, type YuvFrame } from './yuv.ts';
+import { uninitializedYuvFrame, yuvFormat, yuvFrameBytes, type YuvFormat, type YuvFrame } from './yuv.ts';
 import { exited, ffmpegPath, runTool, spawnTool, StderrTail, summarizeStderr } from './ffmpeg.ts';
 import { probe, type MediaInfo } from './probe.ts';
 import { inputArgs } from './safe-input.ts';
@@ -55,10 +55,10 @@ export interface DecodeOptions {
    */
   pool?: FramePool;
   /**
-   * Frames in the source's own Y'CbCr (yuv.ts) instead of RGB: ffmpeg passes the decoded planes
-   * through unconverted. Only for a video (not a still or sequence) whose pixel format this is,
-   * at its own size (width/height/fit/pixelAspect must not ask for scaling); channels and depth
-   * are ignored. `yuvPool` recycles its frames.
+   * Frames in this Y'CbCr (yuv.ts) instead of RGB: ffmpeg passes the decoded planes through
+   * unconverted when it is the source's own format, else converts chroma and depth only. Only
+   * for a planar Y'CbCr video (not a still or sequence) at its own size (width/height/fit/
+   * pixelAspect must not ask for scaling); channels and depth are ignored. `yuvPool` recycles its frames.
    */
   yuv?: YuvFormat;
   yuvPool?: BufferPool<YuvFrame>;
@@ -91,12 +91,14 @@ async function* decodeYuv(opts: DecodeOptions, format: YuvFormat): AsyncGenerato
   const info = opts.info ?? (await probe(opts.path));
   const { width, height } = info;
   const asked = `${opts.width ?? width}x${opts.height ?? height}`;
-  if (info.isImage || info.sequence || info.pixFmt !== format.pixFmt || asked !== `${width}x${height}`) {
+  if (info.isImage || info.sequence || !yuvFormat(info.pixFmt) || asked !== `${width}x${height}`) {
     throw new ReshootError('internal', `"${info.path}" (${info.pixFmt}, ${width}x${height}) cannot be read as ${format.pixFmt} at ${asked}`);
   }
   const pool = opts.yuvPool;
   yield* streamVideo(opts, info, {
     pixFmt: format.pixFmt,
+    // Another Y'CbCr layout or depth: converted by the one scaler, chroma and depth only (no matrix is involved).
+    ...(info.pixFmt === format.pixFmt ? {} : { filter: `scale=flags=${SCALE_FLAGS},format=${format.pixFmt}` }),
     size: yuvFrameBytes(width, height, format),
     take: () => pool?.take() ?? uninitializedYuvFrame(width, height, format),
     release: (f) => pool?.release(f),

@@ -1,9 +1,10 @@
 /**
- * Frames in a source's own Y'CbCr: planar, at its own chroma subsampling and bit depth, limited
- * ("tv") range. A fill or replace whose output stores the same Y'CbCr as its source (10-bit 4:2:2
- * ProRes to ProRes 422 HQ, 8-bit 4:2:0 H.264 to H.264, any of them to FFV1) travels in it from
- * decoder to encoder (jobs/resolve.ts pickYuv): no conversion to RGB and back, so every sample
- * outside the mask is the source's own code, and neither ffmpeg converts a whole frame.
+ * Frames in Y'CbCr: planar, at a chroma subsampling and bit depth, limited ("tv") range. A fill or
+ * replace of a Y'CbCr source into a Y'CbCr output (10-bit 4:2:2 ProRes to ProRes 422 HQ, 8-bit
+ * 4:2:0 H.264 to H.264 or ProRes, any of them to FFV1) travels in the format the output stores,
+ * from decoder to encoder (jobs/resolve.ts pickYuv): no conversion to RGB and back, so every
+ * sample outside the mask is the source's own code (or, when the formats differ, ffmpeg's plain
+ * conversion of it), and neither ffmpeg converts a whole frame to RGB.
  *
  * Only the mask's box is converted: to 8-bit RGB for the model (yuvToModelRgb), and the model's
  * picture back to codes where the mask is (compositeYuv).

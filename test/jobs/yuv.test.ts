@@ -13,6 +13,7 @@ import { pickPipeline } from '../../companion/jobs/resolve.ts';
 import { rasterizeShapes } from '../../companion/masks/index.ts';
 import { decodeFrames } from '../../companion/media/decode.ts';
 import { ffmpegPath, runTool } from '../../companion/media/ffmpeg.ts';
+import { SCALE_FLAGS } from '../../companion/media/decode.ts';
 import { probe, type MediaInfo } from '../../companion/media/probe.ts';
 import { chromaSize, yuvFormat, type YuvFormat, type YuvFrame } from '../../companion/media/yuv.ts';
 import { parseRational } from '../../protocol/rational.ts';
@@ -28,6 +29,7 @@ const tmp = tempDir();
 let engine: Engine;
 let ten = '';
 let eight = '';
+let eight422 = '';
 
 async function lavfi(name: string, filter: string, codecArgs: string[]): Promise<string> {
   const out = path.join(tmp.dir, name);
@@ -41,6 +43,7 @@ beforeAll(async () => {
   const bt709 = ['-colorspace', 'bt709', '-color_primaries', 'bt709', '-color_trc', 'bt709', '-movflags', '+write_colr'];
   ten = await lavfi('ten.mov', 'format=yuv422p10le', ['-c:v', 'prores_ks', '-profile:v', '3', '-pix_fmt', 'yuv422p10le', ...bt709]);
   eight = await lavfi('eight.mp4', 'format=yuv420p', ['-c:v', 'libx264', '-crf', '18', '-pix_fmt', 'yuv420p']);
+  eight422 = await lavfi('eight422.mkv', 'format=yuv422p', ['-c:v', 'ffv1', '-pix_fmt', 'yuv422p']);
   engine = await Engine.open('builtin:tiny');
 });
 afterAll(async () => {
@@ -115,36 +118,43 @@ describe("fill in the source's own Y'CbCr", () => {
     expect(c.insideDiffer).toBeGreaterThan(c.inside * 0.5);
   });
 
-  it('10-bit ProRes into ProRes 422 HQ: outside the mask, the codes of a plain ffmpeg re-encode of the source', async () => {
-    const spec = fill(ten, path.join(tmp.dir, 'ten-out.mov'), 'prores422hq');
-    const r = await runJob(spec, { engine });
-    expect(r.provenance.media.yuv).toBe('yuv422p10le');
-    const plain = path.join(tmp.dir, 'plain.mov');
-    const args = ['-v', 'error', '-y', '-i', ten, '-c:v', 'prores_ks', '-profile:v', '3', '-vendor', 'apl0', '-pix_fmt', 'yuv422p10le', plain];
-    expect((await runTool(await ffmpegPath(), args, { timeoutMs: 60_000 })).code).toBe(0);
-    const format = yuvFormat('yuv422p10le')!;
-    const ours = await codes(r.output, format);
-    const reference = await codes(plain, format);
-    // ProRes codes each 16-line row of macroblocks here as its own slices: every row the mask does
-    // not reach comes out exactly as the plain re-encode's (the same codes in, the same encoder).
-    let rows = 0;
-    for (let f = 0; f < N; f++) {
-      const a = maskAt(spec, f);
-      for (let row = 0; row < H / 16; row++) {
-        if (a.subarray(row * 16 * W, (row + 1) * 16 * W).some((v) => v !== 0)) continue;
-        rows++;
-        const y = (p: number) => ours[f]!.data.subarray(p + row * 16 * W, p + (row + 1) * 16 * W);
-        const yRef = (p: number) => reference[f]!.data.subarray(p + row * 16 * W, p + (row + 1) * 16 * W);
-        const cw = W / 2;
-        const c = (d: YuvFrame['data'], plane: number) => d.subarray(plane + row * 16 * cw, plane + (row + 1) * 16 * cw);
-        expect(Array.from(y(0))).toEqual(Array.from(yRef(0)));
-        for (const plane of [W * H, W * H + cw * H]) expect(Array.from(c(ours[f]!.data, plane))).toEqual(Array.from(c(reference[f]!.data, plane)));
+  // ProRes codes each 16-line row of macroblocks here as its own slices: every row the mask does
+  // not reach comes out exactly as a plain transcode's (the same codes in, the same encoder).
+  for (const [name, source, pixFmt] of [
+    ['10-bit 4:2:2 ProRes', () => ten, 'yuv422p10le'],
+    ['8-bit 4:2:2 (widened k → 4k)', () => eight422, 'yuv422p'],
+    ['8-bit 4:2:0 H.264 (chroma by ffmpeg\'s scaler)', () => eight, 'yuv420p'],
+  ] as const) {
+    it(`${name} into ProRes 422 HQ: every row the mask misses is a plain ffmpeg transcode's, code for code`, async () => {
+      expect((await probe(source())).pixFmt).toBe(pixFmt);
+      const spec = fill(source(), path.join(tmp.dir, `${pixFmt}-out.mov`), 'prores422hq');
+      const r = await runJob(spec, { engine });
+      expect(r.provenance.media.yuv).toBe('yuv422p10le');
+      expect(r.provenance.media.notes.some((n) => n.includes(`${pixFmt} was converted to yuv422p10le`))).toBe(pixFmt !== 'yuv422p10le');
+      const plain = path.join(tmp.dir, `${pixFmt}-plain.mov`);
+      const args = ['-v', 'error', '-y', '-i', source(), '-vf', `scale=flags=${SCALE_FLAGS},format=yuv422p10le`, '-c:v', 'prores_ks', '-profile:v', '3', '-vendor', 'apl0', '-pix_fmt', 'yuv422p10le', plain];
+      expect((await runTool(await ffmpegPath(), args, { timeoutMs: 60_000 })).code).toBe(0);
+      const format = yuvFormat('yuv422p10le')!;
+      const ours = await codes(r.output, format);
+      const reference = await codes(plain, format);
+      let rows = 0;
+      const cw = W / 2;
+      for (let f = 0; f < N; f++) {
+        const a = maskAt(spec, f);
+        for (let row = 0; row < H / 16; row++) {
+          if (a.subarray(row * 16 * W, (row + 1) * 16 * W).some((v) => v !== 0)) continue;
+          rows++;
+          for (const [at, width] of [[0, W], [W * H, cw], [W * H + cw * H, cw]] as const) {
+            const part = (d: YuvFrame['data']) => Array.from(d.subarray(at + row * 16 * width, at + (row + 1) * 16 * width));
+            expect(part(ours[f]!.data)).toEqual(part(reference[f]!.data));
+          }
+        }
       }
-    }
-    expect(rows).toBeGreaterThan(N); // about half of the rows are untouched
-    // And the mask's own rows: the model's picture is there.
-    expect(compare(spec, ours, await codes(ten, format)).insideDiffer).toBeGreaterThan(0);
-  });
+      expect(rows).toBeGreaterThan(N); // about half of the rows are untouched
+      // And the mask's own rows: the model's picture is there.
+      expect(compare(spec, ours, reference).insideDiffer).toBeGreaterThan(0);
+    });
+  }
 
   it('8-bit 4:2:0 H.264 into H.264 travels as yuv420p', async () => {
     const spec = fill(eight, path.join(tmp.dir, 'eight-out.mp4'), 'h264');
@@ -161,15 +171,17 @@ describe("which jobs stay in Y'CbCr (pickPipeline)", () => {
   });
   const yuvOf = (spec: JobSpec, over?: Partial<MediaInfo>) => pickPipeline(spec, info(over)).yuv?.pixFmt;
 
-  it('the source\'s format when the output stores it, else RGB', () => {
+  it('what the output stores, for a Y\'CbCr source into a Y\'CbCr output; RGB outputs stay RGB', () => {
     expect(yuvOf(fill('/in.mov', '/o.mov', 'prores422hq'))).toBe('yuv422p10le');
     expect(yuvOf(fill('/in.mov', '/o.mkv', 'ffv1'), { pixFmt: 'yuv420p', bitDepth: 8 })).toBe('yuv420p');
     expect(yuvOf(fill('/in.mov', '/o.mp4', 'h264'), { pixFmt: 'yuv420p', bitDepth: 8 })).toBe('yuv420p');
     expect(yuvOf(fill('/in.mov', '/o.mov', 'prores4444'), { pixFmt: 'yuv444p10le' })).toBe('yuv444p10le');
-    // Another chroma layout or depth than the output stores: converted through RGB.
-    expect(yuvOf(fill('/in.mov', '/o.mov', 'prores422hq'), { pixFmt: 'yuv420p', bitDepth: 8 })).toBeUndefined();
-    expect(yuvOf(fill('/in.mov', '/o.mp4', 'h264'))).toBeUndefined();
+    // Another chroma layout or depth than the output stores: converted in Y'CbCr to what it stores.
+    expect(yuvOf(fill('/in.mov', '/o.mov', 'prores422hq'), { pixFmt: 'yuv420p', bitDepth: 8 })).toBe('yuv422p10le');
+    expect(yuvOf(fill('/in.mov', '/o.mp4', 'h264'))).toBe('yuv420p');
+    // RGB outputs: RGB.
     expect(yuvOf(fill('/in.mov', '/o', 'png'))).toBeUndefined();
+    expect(yuvOf(fill('/in.mov', '/o', 'dpx'))).toBeUndefined();
   });
 
   it('RGB whenever the frame must be scaled, placed, turned, re-ranged or keeps alpha, and for generated kinds', () => {
