@@ -112,17 +112,22 @@ interface ToRgbTables {
   crG: Float32Array;
   cbG: Float32Array;
 }
-const toRgbCache = new Map<string, ToRgbTables>();
+
+/** Tables made once per matrix and depth. */
+const tables = new Map<string, unknown>();
+function memo<T>(kind: string, matrix: Colour['matrix'], bits: number, make: () => T): T {
+  const key = `${kind}/${matrix}/${bits}`;
+  if (!tables.has(key)) tables.set(key, make());
+  return tables.get(key) as T;
+}
 
 function toRgbTables(matrix: Colour['matrix'], bits: number): ToRgbTables {
-  const key = `${matrix}/${bits}`;
-  let t = toRgbCache.get(key);
-  if (!t) {
+  return memo('rgb', matrix, bits, () => {
     const [kr, kb] = WEIGHTS[matrix];
     const kg = 1 - kr - kb;
     const n = 1 << bits;
     const s = 1 << (bits - 8);
-    t = { y: new Float32Array(n), crR: new Float32Array(n), cbB: new Float32Array(n), crG: new Float32Array(n), cbG: new Float32Array(n) };
+    const t = { y: new Float32Array(n), crR: new Float32Array(n), cbB: new Float32Array(n), crG: new Float32Array(n), cbG: new Float32Array(n) };
     for (let c = 0; c < n; c++) {
       t.y[c] = (255 * (c / s - 16)) / 219;
       const ch = (255 * (c / s - 128)) / 224;
@@ -131,9 +136,8 @@ function toRgbTables(matrix: Colour['matrix'], bits: number): ToRgbTables {
       t.crG[c] = (-2 * (1 - kr) * kr * ch) / kg;
       t.cbG[c] = (-2 * (1 - kb) * kb * ch) / kg;
     }
-    toRgbCache.set(key, t);
-  }
-  return t;
+    return t;
+  });
 }
 
 /**
@@ -181,18 +185,15 @@ interface ToCodeTables {
   crg: Float32Array;
   crb: Float32Array;
 }
-const toCodeCache = new Map<string, ToCodeTables>();
 
 function toCodeTables(matrix: Colour['matrix'], bits: number): ToCodeTables {
-  const key = `${matrix}/${bits}`;
-  let t = toCodeCache.get(key);
-  if (!t) {
+  return memo('code', matrix, bits, () => {
     const [kr, kb] = WEIGHTS[matrix];
     const kg = 1 - kr - kb;
     const s = 1 << (bits - 8);
     const table = (k: number, offset = 0) => Float32Array.from({ length: 256 }, (_, v) => offset + (k * s * v) / 255);
     // The constant offsets (16 and 128, scaled) ride on one table of each sum (Cr's on crg: half is shared).
-    t = {
+    return {
       yr: table(219 * kr, 16 * s),
       yg: table(219 * kg),
       yb: table(219 * kb),
@@ -202,9 +203,7 @@ function toCodeTables(matrix: Colour['matrix'], bits: number): ToCodeTables {
       crg: table((-112 * kg) / (1 - kr), 128 * s),
       crb: table((-112 * kb) / (1 - kr)),
     };
-    toCodeCache.set(key, t);
-  }
-  return t;
+  });
 }
 
 /** Per chroma sample of the box: the mask's sum and the alpha-weighted sums of the model's Cb and Cr (reused between calls). */

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { decodeFrames } from '../../companion/media/decode.ts';
 import type { Frame } from '../../companion/media/frame.ts';
+import { ffmpegPath, runTool } from '../../companion/media/ffmpeg.ts';
 import { writeSyntheticClip } from '../../companion/media/synthetic.ts';
 import { parseRational, type Rational } from '../../protocol/rational.ts';
 
@@ -24,6 +25,25 @@ export async function losslessClip(dir: string, name: string, width: number, hei
   const p = path.join(dir, name);
   await writeSyntheticClip({ path: p, format: 'ffv1', width, height, fps, frames });
   return p;
+}
+
+/**
+ * A source made by ffmpeg's own generator: testsrc2 (smooth enough to use every 10-bit code)
+ * through `filter` (a pixel format, a geq ramp, …), written with `codecArgs` to `dir/name`.
+ */
+export async function testsrcClip(
+  dir: string,
+  name: string,
+  clip: { width: number; height: number; rate: string; frames: number },
+  filter: string,
+  codecArgs: string[],
+): Promise<string> {
+  const out = path.join(dir, name);
+  const input = `testsrc2=s=${clip.width}x${clip.height}:r=${clip.rate}:d=1,${filter}`;
+  const args = ['-v', 'error', '-y', '-f', 'lavfi', '-i', input, '-frames:v', String(clip.frames), ...codecArgs, out];
+  const r = await runTool(await ffmpegPath(), args, { timeoutMs: 60_000 });
+  if (r.code !== 0) throw new Error(r.stderr);
+  return out;
 }
 
 export async function readAll(p: string, fps: Rational, count: number, start = 0): Promise<Frame[]> {

@@ -10,11 +10,10 @@ import { Engine } from '../../companion/engine/engine.ts';
 import { runJob } from '../../companion/jobs/run.ts';
 import { rasterizeShapes } from '../../companion/masks/index.ts';
 import { decodeFrames, readImage } from '../../companion/media/decode.ts';
-import { ffmpegPath, runTool } from '../../companion/media/ffmpeg.ts';
 import type { AnyFrame, DeepFrame } from '../../companion/media/frame.ts';
 import { probe } from '../../companion/media/probe.ts';
 import { parseRational } from '../../protocol/rational.ts';
-import { tempDir, useTestModelCache } from '../helpers/fixtures.ts';
+import { tempDir, testsrcClip, useTestModelCache } from '../helpers/fixtures.ts';
 
 useTestModelCache();
 
@@ -26,14 +25,8 @@ const tmp = tempDir();
 let engine: Engine;
 const src: Record<'eight' | 'ten' | 'sixteen' | 'alpha', string> = { eight: '', ten: '', sixteen: '', alpha: '' };
 
-/** Makes a test source with ffmpeg's own generators: testsrc2 is smooth enough to use every 10-bit code. */
-async function lavfi(name: string, filter: string, codecArgs: string[]): Promise<string> {
-  const out = path.join(tmp.dir, name);
-  const args = ['-v', 'error', '-y', '-f', 'lavfi', '-i', `testsrc2=s=${W}x${H}:r=${RATE}:d=1,${filter}`, '-frames:v', String(N), ...codecArgs, out];
-  const r = await runTool(await ffmpegPath(), args, { timeoutMs: 60_000 });
-  if (r.code !== 0) throw new Error(r.stderr);
-  return out;
-}
+const lavfi = (name: string, filter: string, codecArgs: string[]): Promise<string> =>
+  testsrcClip(tmp.dir, name, { width: W, height: H, rate: RATE, frames: N }, filter, codecArgs);
 
 beforeAll(async () => {
   src.eight = await lavfi('eight.mkv', 'format=rgb24', ['-c:v', 'ffv1', '-pix_fmt', 'bgr0']);

@@ -10,10 +10,9 @@ import { parseRational } from '../../protocol/rational.ts';
 import { Engine } from '../../companion/engine/engine.ts';
 import { runJob } from '../../companion/jobs/run.ts';
 import { decodeFrames } from '../../companion/media/decode.ts';
-import { ffmpegPath, runTool } from '../../companion/media/ffmpeg.ts';
 import type { DeepFrame } from '../../companion/media/frame.ts';
 import { probe } from '../../companion/media/probe.ts';
-import { tempDir, useTestModelCache } from '../helpers/fixtures.ts';
+import { tempDir, testsrcClip, useTestModelCache } from '../helpers/fixtures.ts';
 
 useTestModelCache();
 
@@ -26,13 +25,8 @@ let engine: Engine;
 let ten = '';
 let sixteen = '';
 
-async function lavfi(name: string, filter: string, codecArgs: string[]): Promise<string> {
-  const out = path.join(tmp.dir, name);
-  const args = ['-v', 'error', '-y', '-f', 'lavfi', '-i', `testsrc2=s=${W}x${H}:r=${RATE}:d=1,${filter}`, '-frames:v', '12', ...codecArgs, out];
-  const r = await runTool(await ffmpegPath(), args, { timeoutMs: 60_000 });
-  if (r.code !== 0) throw new Error(r.stderr);
-  return out;
-}
+const lavfi = (name: string, filter: string, codecArgs: string[]): Promise<string> =>
+  testsrcClip(tmp.dir, name, { width: W, height: H, rate: RATE, frames: 12 }, filter, codecArgs);
 
 beforeAll(async () => {
   ten = await lavfi('ten.mov', 'format=yuv422p10le', ['-c:v', 'prores_ks', '-profile:v', '3', '-pix_fmt', 'yuv422p10le', '-colorspace', 'bt709']);

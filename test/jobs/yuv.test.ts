@@ -17,7 +17,7 @@ import { SCALE_FLAGS } from '../../companion/media/decode.ts';
 import { probe, type MediaInfo } from '../../companion/media/probe.ts';
 import { chromaSize, yuvFormat, type YuvFormat, type YuvFrame } from '../../companion/media/yuv.ts';
 import { parseRational } from '../../protocol/rational.ts';
-import { tempDir, useTestModelCache } from '../helpers/fixtures.ts';
+import { tempDir, testsrcClip, useTestModelCache } from '../helpers/fixtures.ts';
 
 useTestModelCache();
 
@@ -31,13 +31,8 @@ let ten = '';
 let eight = '';
 let eight422 = '';
 
-async function lavfi(name: string, filter: string, codecArgs: string[]): Promise<string> {
-  const out = path.join(tmp.dir, name);
-  const args = ['-v', 'error', '-y', '-f', 'lavfi', '-i', `testsrc2=s=${W}x${H}:r=${RATE}:d=1,${filter}`, '-frames:v', String(N), ...codecArgs, out];
-  const r = await runTool(await ffmpegPath(), args, { timeoutMs: 60_000 });
-  if (r.code !== 0) throw new Error(r.stderr);
-  return out;
-}
+const lavfi = (name: string, filter: string, codecArgs: string[]): Promise<string> =>
+  testsrcClip(tmp.dir, name, { width: W, height: H, rate: RATE, frames: N }, filter, codecArgs);
 
 beforeAll(async () => {
   const bt709 = ['-colorspace', 'bt709', '-color_primaries', 'bt709', '-color_trc', 'bt709', '-movflags', '+write_colr'];
