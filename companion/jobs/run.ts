@@ -54,7 +54,7 @@ export interface Provenance {
   /** Bits per channel and alpha of the written frames (16 = the source's precision kept). */
   /** `colour`: the Y'CbCr matrix/primaries/transfer tags written (colour.ts; unused by RGB formats). */
   /** `notes`: what the output leaves out of the source (an EXR plate's channels other than R, G, B, A). */
-  /** yuv: the source's Y'CbCr the job composited in, its codes kept outside the mask (null: RGB at `depth` bits). */
+  /** `yuv`: the Y'CbCr the job composited in, the one the output stores (resolve.ts pickYuv; null: RGB at `depth` bits). */
   media: { depth: number; alpha: boolean; yuv: string | null; timecode: string | null; reelName: string | null; audio: string | null; colour: Colour; notes: string[] };
   /** The denoising passes each window ran (width, height, steps; two for multi-scale), and why they differ from the recipe when they do. */
   sampling: { passes: PassRecord[][]; notes: string[] };
