@@ -40,7 +40,8 @@
  * the ratio of CPU time per frame, which other load disturbs much less, and where the job path's
  * time goes. On a machine whose cores are all busy, wall time follows CPU time.
  *
- * Environment: BENCH_FRAMES (48), BENCH_REPS (4), BENCH_WIDTH (1920), BENCH_HEIGHT (1080).
+ * Environment: BENCH_FRAMES (48), BENCH_REPS (4), BENCH_WIDTH (1920), BENCH_HEIGHT (1080),
+ * BENCH_ONLY (variants whose names start with these, comma-separated: "ffmpeg direct,ours (job").
  */
 import { readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -62,6 +63,7 @@ const FRAMES = envInt('BENCH_FRAMES', 48);
 const REPS = envInt('BENCH_REPS', 4);
 const W = envInt('BENCH_WIDTH', 1920);
 const H = envInt('BENCH_HEIGHT', 1080);
+const ONLY = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(',') : undefined;
 const FPS = { num: 24000, den: 1001 };
 const RATE = '24000/1001';
 
@@ -228,7 +230,7 @@ async function main(): Promise<void> {
     );
 
     const OURS = 'ours (job path)';
-    const variants: { name: string; run: (out: string) => Promise<Record<string, number> | void> }[] = [
+    const all: { name: string; run: (out: string) => Promise<Record<string, number> | void> }[] = [
       { name: 'ffmpeg direct', run: (out) => ffmpegTranscode(src, out, false) },
       { name: 'ffmpeg via rgb24', run: (out) => ffmpegTranscode(src, out, true) },
       { name: 'pipes only', run: (out) => pipeline(src, out, 'pipes') },
@@ -236,6 +238,8 @@ async function main(): Promise<void> {
       { name: 'ours 16-bit rgb', run: (out) => pipeline(src, out, 16) },
       { name: 'ours 8-bit rgb', run: (out) => pipeline(src, out, 8) },
     ];
+    // BENCH_ONLY=ours: the job path alone, e.g. under a profiler (ratios need ffmpeg direct too).
+    const variants = all.filter((v) => !ONLY || ONLY.some((o) => v.name.startsWith(o)));
     const runs = new Map<string, Run[]>(variants.map((v) => [v.name, []]));
     for (let rep = 0; rep < REPS; rep++) {
       // Rotate the order each repeat so no variant always runs after the same one.
@@ -269,34 +273,39 @@ async function main(): Promise<void> {
     const verdict = (v: number): string => (v >= 0.95 ? 'goal met' : 'GOAL MISSED');
     // CPU time per frame is much less sensitive than wall time to other load on the machine.
     const cpuPerFrame = (name: string): number => (1000 * median(runs.get(name)!.map((r) => r.cpuSelf + r.cpuChildren))) / FRAMES;
+    const nodePerFrame = (name: string): number => (1000 * median(runs.get(name)!.map((r) => r.cpuSelf))) / FRAMES;
     const ref = 'ffmpeg direct';
-    console.log(`\nratios to ${ref} (wall: of medians, of bests, median per repeat; CPU: ffmpeg direct's CPU ms/frame over the variant's,`);
-    console.log(`the throughput ratio a fully loaded ${m.nproc}-core machine approaches):`);
-    for (const v of variants.slice(1)) {
-      const ofMedians = fps.get(v.name)! / fps.get(ref)!;
-      const goal = v.name === OURS ? `  goal ≥ 0.95: ${verdict(ofMedians)} by the medians, ${verdict(best(v.name) / best(ref))} by the bests` : '';
-      console.log(
-        `  ${v.name.padEnd(17)} wall ${fmt(ofMedians, 3)} / ${fmt(best(v.name) / best(ref), 3)} / ${fmt(perRep(v.name, ref), 3)}, ` +
-          `CPU ${fmt(cpuPerFrame(ref) / cpuPerFrame(v.name), 3)} (${fmt(cpuPerFrame(v.name))} ms/frame)${goal}`,
-      );
+    if (runs.has(ref)) {
+      console.log(`\nratios to ${ref} (wall: of medians, of bests, median per repeat; CPU: ffmpeg direct's CPU ms/frame over the variant's,`);
+      console.log(`the throughput ratio a fully loaded ${m.nproc}-core machine approaches):`);
+      for (const v of variants.filter((x) => x.name !== ref)) {
+        const ofMedians = fps.get(v.name)! / fps.get(ref)!;
+        const goal = v.name === OURS ? `  goal ≥ 0.95: ${verdict(ofMedians)} by the medians, ${verdict(best(v.name) / best(ref))} by the bests` : '';
+        console.log(
+          `  ${v.name.padEnd(17)} wall ${fmt(ofMedians, 3)} / ${fmt(best(v.name) / best(ref), 3)} / ${fmt(perRep(v.name, ref), 3)}, ` +
+            `CPU ${fmt(cpuPerFrame(ref) / cpuPerFrame(v.name), 3)} (${fmt(cpuPerFrame(v.name))} ms/frame, Node's own ${fmt(nodePerFrame(v.name))})${goal}`,
+        );
+      }
+      console.log(`  (${ref}: ${fmt(cpuPerFrame(ref))} CPU ms/frame. "pipes only" is the ceiling of any pipeline with the model outside ffmpeg.)`);
     }
-    console.log(`  (${ref}: ${fmt(cpuPerFrame(ref))} CPU ms/frame. "pipes only" is the ceiling of any pipeline with the model outside ffmpeg.)`);
     console.log(`  load average now: ${loadavg()}`);
 
-    const ourRuns = runs.get(OURS)!;
-    const total = median(ourRuns.map((r) => r.seconds));
-    console.log(`\nwhere the job path's time goes (median per stage, ms/frame; "decode"/"encode" = waiting on the pipes):`);
-    const names = Object.keys(ourRuns[0]!.stages!);
-    const parts = names.map((k) => {
-      const s = median(ourRuns.map((r) => r.stages![k]!));
-      return `${k} ${fmt((s * 1000) / FRAMES)} (${fmt((100 * s) / total, 0)}%)`;
-    });
-    console.log(`  ${parts.join(', ')}`);
-    const self = median(ourRuns.map((r) => r.cpuSelf));
-    const kids = median(ourRuns.map((r) => r.cpuChildren));
-    console.log(
-      `  CPU: node ${fmt(self, 2)} s (${fmt((1000 * self) / FRAMES)} ms/frame), ffmpeg decoder+encoder ${fmt(kids, 2)} s (${fmt((1000 * kids) / FRAMES)} ms/frame)`,
-    );
+    const ourRuns = runs.get(OURS);
+    if (ourRuns) {
+      const total = median(ourRuns.map((r) => r.seconds));
+      console.log(`\nwhere the job path's time goes (median per stage, ms/frame; "decode"/"encode" = waiting on the pipes):`);
+      const names = Object.keys(ourRuns[0]!.stages!);
+      const parts = names.map((k) => {
+        const s = median(ourRuns.map((r) => r.stages![k]!));
+        return `${k} ${fmt((s * 1000) / FRAMES)} (${fmt((100 * s) / total, 0)}%)`;
+      });
+      console.log(`  ${parts.join(', ')}`);
+      const self = median(ourRuns.map((r) => r.cpuSelf));
+      const kids = median(ourRuns.map((r) => r.cpuChildren));
+      console.log(
+        `  CPU: node ${fmt(self, 2)} s (${fmt((1000 * self) / FRAMES)} ms/frame), ffmpeg decoder+encoder ${fmt(kids, 2)} s (${fmt((1000 * kids) / FRAMES)} ms/frame)`,
+      );
+    }
   } finally {
     tmp.cleanup();
   }
