@@ -249,9 +249,10 @@ export function pickYuv(spec: JobSpec, source: MediaInfo): YuvFormat | undefined
   const stored = YUV_STORED[spec.output.format];
   if (!stored) return undefined;
   const format = stored === 'own' ? own : yuvFormat(stored)!;
-  // Subsampled chroma needs even sizes in the encoders (a source already in the format has them).
+  // ProRes and H.264 want even sizes for subsampled chroma (the RGB path pads or scales instead);
+  // FFV1 stores any size the source has.
   const even = (format.sx === 0 || width % 2 === 0) && (format.sy === 0 || height % 2 === 0);
-  return format === own || even ? format : undefined;
+  return stored === 'own' || even ? format : undefined;
 }
 
 /** What each output format stores when given opaque Y'CbCr (encode.ts): one pixel format, the source's own (FFV1), or none. */

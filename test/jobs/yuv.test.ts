@@ -174,6 +174,11 @@ describe("which jobs stay in Y'CbCr (pickPipeline)", () => {
     // Another chroma layout or depth than the output stores: converted in Y'CbCr to what it stores.
     expect(yuvOf(fill('/in.mov', '/o.mov', 'prores422hq'), { pixFmt: 'yuv420p', bitDepth: 8 })).toBe('yuv422p10le');
     expect(yuvOf(fill('/in.mov', '/o.mp4', 'h264'))).toBe('yuv420p');
+    // An odd size with subsampled chroma: FFV1 stores it, ProRes and H.264 go through RGB (which pads).
+    const odd = (format: string) => pickPipeline(fill('/in.mov', '/o', format, { sequence: { fps: RATE, width: W - 1, height: H - 1 } }), info({ pixFmt: 'yuv420p', bitDepth: 8, width: W - 1, height: H - 1 })).yuv?.pixFmt;
+    expect(odd('ffv1')).toBe('yuv420p');
+    expect(odd('h264')).toBeUndefined();
+    expect(odd('prores422hq')).toBeUndefined();
     // RGB outputs: RGB.
     expect(yuvOf(fill('/in.mov', '/o', 'png'))).toBeUndefined();
     expect(yuvOf(fill('/in.mov', '/o', 'dpx'))).toBeUndefined();
