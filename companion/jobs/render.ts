@@ -243,7 +243,7 @@ async function renderMasked(ctx: Ctx, spec: Extract<JobSpec, { kind: 'fill' | 'r
         const back = crops.scaledBack(gen[i]!, region, alphas[i]!);
         // Into the decoded frame itself (this loop owns it), over the mask's box only.
         const f = frames[i]!;
-        const out = isYuvFrame(f) ? compositeYuv(f, back, region, alphas[i]!, matrix) : compositeInPlace(f, back, region, alphas[i]!, alphaInside, linear);
+        const out = isYuvFrame(f) ? compositeYuv(f, back, region, alphas[i]!, matrix, alphaInside) : compositeInPlace(f, back, region, alphas[i]!, alphaInside, linear);
         await write(ctx, out, recycle(f));
       }
       masks.release(alphas);

@@ -225,42 +225,50 @@ export function pickPipeline(spec: JobSpec, source: MediaInfo | undefined): Pipe
   const writesPlate = passThrough || spec.kind === 'generate';
   const linear = writesPlate && depth === 16 && format === 'exr' && source?.sequence?.ext === 'exr';
   const channels = keepAlpha ? 4 : 3;
-  const yuv = passThrough && channels === 3 ? pickYuv(spec, source) : undefined;
+  const yuv = passThrough ? pickYuv(spec, source, keepAlpha) : undefined;
   return { depth, channels, alphaInside: alpha === 'source' ? 'source' : 'opaque', linear, ...(yuv ? { yuv } : {}) };
 }
 
 /**
  * The Y'CbCr a fill or replace travels in from decoder to encoder, with no RGB in between: what
- * the output stores (ProRes 422 HQ: 10-bit 4:2:2; ProRes 4444 without alpha: 10-bit 4:4:4;
- * H.264: 8-bit 4:2:0; FFV1: the source's own), for a planar limited-range Y'CbCr source whose
+ * the output stores (ProRes 422 HQ: 10-bit 4:2:2; ProRes 4444: 10-bit 4:4:4, with the source's
+ * alpha when it is kept; H.264: 8-bit 4:2:0; FFV1: the source's own), for a planar limited-range Y'CbCr source whose
  * frame needs no scaling, placing or turning (the sequence's size and pixel aspect are the
  * source's) and no other matrix (the output's colour is the source's). The source's codes pass
  * through as they are when the formats match; else ffmpeg converts them as a plain transcode
  * would (an 8-bit source into 10 bits: k → 4k, exact; 4:2:0 into 4:2:2: its chroma scaler).
  * Undefined: RGB.
  */
-export function pickYuv(spec: JobSpec, source: MediaInfo): YuvFormat | undefined {
+export function pickYuv(spec: JobSpec, source: MediaInfo, keepAlpha = false): YuvFormat | undefined {
   const own = yuvFormat(source.pixFmt);
   if (!own || source.isImage || source.sequence || source.colorRange === 'pc' || source.rotation !== 0) return undefined;
   const { width, height, pixelAspect } = spec.sequence;
   if (source.width !== width || source.height !== height) return undefined;
   if (!equalRational(source.sampleAspect, pixelAspect ?? rational(1))) return undefined;
   if (outputColour(source, height).matrix !== sourceMatrix(source)) return undefined;
-  const stored = YUV_STORED[spec.output.format];
+  const stored = YUV_STORED[spec.output.format]?.[keepAlpha ? 1 : 0];
   if (!stored) return undefined;
-  const format = stored === 'own' ? own : yuvFormat(stored)!;
+  // FFV1 stores the source's own format; without alpha when the alpha is left out.
+  const format = stored === 'own' ? (keepAlpha || !own.alpha ? own : yuvFormat(own.pixFmt.replace(/^yuva/, 'yuv'))!) : yuvFormat(stored)!;
+  if (stored === 'own' && FFV1_LACKS.has(format.pixFmt)) return undefined;
   // ProRes and H.264 want even sizes for subsampled chroma (the RGB path pads or scales instead);
   // FFV1 stores any size the source has.
   const even = (format.sx === 0 || width % 2 === 0) && (format.sy === 0 || height % 2 === 0);
   return stored === 'own' || even ? format : undefined;
 }
 
-/** What each output format stores when given opaque Y'CbCr (encode.ts): one pixel format, the source's own (FFV1), or none. */
-const YUV_STORED: Record<EncodeFormat, string | 'own' | undefined> = {
-  prores422hq: 'yuv422p10le',
-  prores4444: 'yuv444p10le',
-  h264: 'yuv420p',
-  ffv1: 'own',
+/** Formats of yuv.ts that ffmpeg 4.1's FFV1 encoder does not take (it would convert them: 12-bit alpha to 16). */
+const FFV1_LACKS = new Set(['yuva444p12le']);
+
+/**
+ * What each output format stores when given Y'CbCr (encode.ts), without and with alpha: one
+ * pixel format, the source's own (FFV1), or none (RGB formats; alpha where the format has none).
+ */
+const YUV_STORED: Record<EncodeFormat, readonly [opaque: string | undefined, alpha: string | undefined] | undefined> = {
+  prores422hq: ['yuv422p10le', undefined],
+  prores4444: ['yuv444p10le', 'yuva444p10le'],
+  h264: ['yuv420p', undefined],
+  ffv1: ['own', 'own'],
   ffvhuff: undefined,
   png: undefined,
   tiff: undefined,

@@ -89,8 +89,8 @@ export interface EncoderOptions {
   colour?: Colour;
   /**
    * Frames come in this Y'CbCr (YuvFrame, yuv.ts) and are stored as they are: the format must be
-   * what the output stores (yuv422p10le for ProRes 422 HQ, yuv444p10le for opaque 4444, yuv420p
-   * for H.264 at even sizes, any for FFV1). `channels` and `depth` are then ignored.
+   * what the output stores (yuv422p10le for ProRes 422 HQ, yuv444p10le for 4444, yuva444p10le
+   * for 4444 with `channels` 4, yuv420p for H.264 at even sizes, any FFV1 takes). `depth` is then ignored.
    */
   yuv?: YuvFormat;
 }

@@ -17,6 +17,7 @@
  */
 import type { Rect } from '../engine/image.ts';
 import type { MaskAlpha } from '../masks/alpha.ts';
+import type { AlphaInside } from '../masks/composite.ts';
 import type { Colour } from './colour.ts';
 import type { Frame } from './frame.ts';
 import { BufferPool } from './frame-pool.ts';
@@ -29,9 +30,11 @@ export interface YuvFormat {
   /** Chroma subsampling as shifts: 4:2:0 is (1, 1), 4:2:2 (1, 0), 4:4:4 (0, 0). */
   sx: 0 | 1;
   sy: 0 | 1;
+  /** A fourth, full-size plane of alpha codes (yuva formats: ProRes 4444 with alpha). */
+  alpha: boolean;
 }
 
-/** One frame: the Y plane, then Cb, then Cr, each row-major without padding (ffmpeg's rawvideo layout). */
+/** One frame: the Y plane, then Cb, then Cr (then A), each row-major without padding (ffmpeg's rawvideo layout). */
 export interface YuvFrame {
   width: number;
   height: number;
@@ -43,20 +46,22 @@ export interface YuvFrame {
 const FORMATS: Record<string, YuvFormat> = Object.fromEntries(
   (
     [
-      ['yuv420p', 8, 1, 1],
-      ['yuv422p', 8, 1, 0],
-      ['yuv444p', 8, 0, 0],
-      ['yuv420p10le', 10, 1, 1],
-      ['yuv422p10le', 10, 1, 0],
-      ['yuv444p10le', 10, 0, 0],
-      ['yuv420p12le', 12, 1, 1],
-      ['yuv422p12le', 12, 1, 0],
-      ['yuv444p12le', 12, 0, 0],
+      ['yuv420p', 8, 1, 1, false],
+      ['yuv422p', 8, 1, 0, false],
+      ['yuv444p', 8, 0, 0, false],
+      ['yuv420p10le', 10, 1, 1, false],
+      ['yuv422p10le', 10, 1, 0, false],
+      ['yuv444p10le', 10, 0, 0, false],
+      ['yuv420p12le', 12, 1, 1, false],
+      ['yuv422p12le', 12, 1, 0, false],
+      ['yuv444p12le', 12, 0, 0, false],
+      ['yuva444p10le', 10, 0, 0, true],
+      ['yuva444p12le', 12, 0, 0, true],
     ] as const
-  ).map(([pixFmt, bits, sx, sy]) => [pixFmt, { pixFmt, bits, sx, sy }]),
+  ).map(([pixFmt, bits, sx, sy, alpha]) => [pixFmt, { pixFmt, bits, sx, sy, alpha }]),
 );
 
-/** The layout of a planar Y'CbCr pixel format, or undefined for any other (RGB, alpha, packed, full-range yuvj). */
+/** The layout of a planar Y'CbCr pixel format (with or without alpha), or undefined for any other (RGB, packed, full-range yuvj). */
 export function yuvFormat(pixFmt: string): YuvFormat | undefined {
   return FORMATS[pixFmt];
 }
@@ -72,7 +77,7 @@ export function chromaSize(width: number, height: number, f: YuvFormat): { width
 
 export function yuvSamples(width: number, height: number, f: YuvFormat): number {
   const c = chromaSize(width, height, f);
-  return width * height + 2 * c.width * c.height;
+  return width * height * (f.alpha ? 2 : 1) + 2 * c.width * c.height;
 }
 
 export function yuvFrameBytes(width: number, height: number, f: YuvFormat): number {
@@ -213,10 +218,12 @@ let sums = new Float64Array(0);
  * The composite in the source's Y'CbCr, written into `dst`: the model's 8-bit RGB picture `gen`
  * (covering `at`) is converted to codes and blended by the mask, out = src·(1 − a) + gen·a, over
  * the mask's box only. Luma per pixel; each chroma sample by the mean over the pixels it covers
- * (so a sample half under a hard mask edge moves halfway). Every luma code whose pixel has a = 0,
- * and every chroma code none of whose pixels is masked, is the source's, untouched.
+ * (so a sample half under a hard mask edge moves halfway). A frame with alpha takes the
+ * generated pixels opaque (blended by the mask), or keeps its own alpha there with `alphaInside`
+ * 'source', as the RGB composite does. Every luma and alpha code whose pixel has a = 0, and every
+ * chroma code none of whose pixels is masked, is the source's, untouched.
  */
-export function compositeYuv(dst: YuvFrame, gen: Frame, at: Rect, mask: MaskAlpha, matrix: Colour['matrix']): YuvFrame {
+export function compositeYuv(dst: YuvFrame, gen: Frame, at: Rect, mask: MaskAlpha, matrix: Colour['matrix'], alphaInside: AlphaInside = 'opaque'): YuvFrame {
   const b = mask.bounds;
   if (!b) return dst;
   const x0 = Math.max(b.x, at.x);
@@ -240,7 +247,13 @@ export function compositeYuv(dst: YuvFrame, gen: Frame, at: Rect, mask: MaskAlph
   if (sums.length < cbw * cbh * 3) sums = new Float64Array(Math.ceil(cbw * cbh * 3 * 1.25));
   sums.fill(0, 0, cbw * cbh * 3);
 
-  // One pass over the box: luma blended pixel by pixel, chroma summed per sample.
+  const cs = chromaSize(W, dst.height, dst.format);
+  const cbAt = W * dst.height;
+  const crAt = cbAt + cs.width * cs.height;
+  const alphaAt = crAt + cs.width * cs.height;
+  const opaque = dst.format.alpha && alphaInside === 'opaque';
+
+  // One pass over the box: luma (and alpha) blended pixel by pixel, chroma summed per sample.
   for (let y = y0; y < y1; y++) {
     const row = y * W;
     let g = ((y - at.y) * gen.width + (x0 - at.x)) * gch;
@@ -255,6 +268,7 @@ export function compositeYuv(dst: YuvFrame, gen: Frame, at: Rect, mask: MaskAlph
       const i = row + x;
       const v = a === 1 ? code : d[i]! + (code - d[i]!) * a;
       d[i] = v <= 0 ? 0 : v >= max ? max : Math.round(v);
+      if (opaque) d[alphaAt + i] = a === 1 ? max : Math.round(d[alphaAt + i]! + (max - d[alphaAt + i]!) * a);
       const k = (srow + (x >> sx) - cx0) * 3;
       sums[k] += a;
       sums[k + 1] += a * (cbr[r]! + cbg[gg]! + half[bb]!);
@@ -264,9 +278,6 @@ export function compositeYuv(dst: YuvFrame, gen: Frame, at: Rect, mask: MaskAlph
 
   // Then each chroma sample with any mask: out = src·(1 − Σa/n) + Σ(a·gen)/n over its n pixels
   // (pixels past an odd edge count as unmasked).
-  const cs = chromaSize(W, dst.height, dst.format);
-  const cbAt = W * dst.height;
-  const crAt = cbAt + cs.width * cs.height;
   const n = (1 << sx) * (1 << sy);
   for (let cy = 0; cy < cbh; cy++) {
     for (let cx = 0; cx < cbw; cx++) {

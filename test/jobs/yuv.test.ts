@@ -30,15 +30,22 @@ let engine: Engine;
 let ten = '';
 let eight = '';
 let eight422 = '';
+let alpha = '';
+let alpha10 = '';
 
 const lavfi = (name: string, filter: string, codecArgs: string[]): Promise<string> =>
   testsrcClip(tmp.dir, name, { width: W, height: H, rate: RATE, frames: N }, filter, codecArgs);
 
+const bt709 = ['-colorspace', 'bt709', '-color_primaries', 'bt709', '-color_trc', 'bt709', '-movflags', '+write_colr'];
+
 beforeAll(async () => {
-  const bt709 = ['-colorspace', 'bt709', '-color_primaries', 'bt709', '-color_trc', 'bt709', '-movflags', '+write_colr'];
   ten = await lavfi('ten.mov', 'format=yuv422p10le', ['-c:v', 'prores_ks', '-profile:v', '3', '-pix_fmt', 'yuv422p10le', ...bt709]);
   eight = await lavfi('eight.mp4', 'format=yuv420p', ['-c:v', 'libx264', '-crf', '18', '-pix_fmt', 'yuv420p']);
   eight422 = await lavfi('eight422.mkv', 'format=yuv422p', ['-c:v', 'ffv1', '-pix_fmt', 'yuv422p']);
+  // ProRes 4444 with a real alpha gradient: transparent at the left edge, opaque at the right.
+  const gradient = "format=rgba,geq=r='r(X,Y)':g='g(X,Y)':b='b(X,Y)':a='255*X/(W-1)'";
+  alpha10 = await lavfi('alpha10.mkv', gradient, ['-c:v', 'ffv1', '-level', '3', '-pix_fmt', 'yuva444p10le', ...bt709.slice(0, -2)]);
+  alpha = await lavfi('alpha.mov', gradient, ['-c:v', 'prores_ks', '-profile:v', '4', '-pix_fmt', 'yuva444p10le', '-alpha_bits', '16', ...bt709]);
   engine = await Engine.open('builtin:tiny');
 });
 afterAll(async () => {
@@ -67,20 +74,28 @@ function maskAt(spec: JobSpec, f: number): Float32Array {
   return rasterizeShapes(spec.mask, f, W, H);
 }
 
-/** Codes outside the mask (luma of unmasked pixels, chroma none of whose pixels is masked) that differ, and codes inside that do. */
+/**
+ * Codes outside the mask (luma and alpha of unmasked pixels, chroma none of whose pixels is
+ * masked) that differ, luma codes of fully masked pixels that differ, and the alpha codes there.
+ */
 function compare(spec: JobSpec, out: YuvFrame[], ref: YuvFrame[]) {
   let outside = 0;
   let outsideDiffer = 0;
   let insideDiffer = 0;
   let inside = 0;
+  const alphaInside = new Set<number>();
   for (let f = 0; f < ref.length; f++) {
     const a = maskAt(spec, f);
-    const { sx, sy } = ref[f]!.format;
+    const { sx, sy, alpha } = ref[f]!.format;
     const c = chromaSize(W, H, ref[f]!.format);
+    const alphaAt = W * H + 2 * c.width * c.height;
     for (let p = 0; p < W * H; p++) {
       const differs = out[f]!.data[p] !== ref[f]!.data[p];
       if (a[p] === 0) (outside++, (outsideDiffer += differs ? 1 : 0));
       else if (a[p] === 1) (inside++, (insideDiffer += differs ? 1 : 0));
+      if (!alpha) continue;
+      if (a[p] === 0) (outside++, (outsideDiffer += out[f]!.data[alphaAt + p] !== ref[f]!.data[alphaAt + p] ? 1 : 0));
+      else if (a[p] === 1) alphaInside.add(out[f]!.data[alphaAt + p]!);
     }
     for (let cy = 0; cy < c.height; cy++) {
       for (let cx = 0; cx < c.width; cx++) {
@@ -94,7 +109,32 @@ function compare(spec: JobSpec, out: YuvFrame[], ref: YuvFrame[]) {
       }
     }
   }
-  return { outside, outsideDiffer, inside, insideDiffer };
+  return { outside, outsideDiffer, inside, insideDiffer, alphaInside };
+}
+
+/**
+ * ProRes codes each 16-line row of macroblocks of these small frames as its own slices: every
+ * row the mask does not reach must come out exactly as a plain transcode's (the same codes in,
+ * the same encoder), in every plane. Returns how many rows were compared.
+ */
+function untouchedRowsEqual(spec: JobSpec, ours: YuvFrame[], reference: YuvFrame[]): number {
+  let rows = 0;
+  const format = ours[0]!.format;
+  const c = chromaSize(W, H, format);
+  const planes: [number, number][] = [[0, W], [W * H, c.width], [W * H + c.width * c.height, c.width]];
+  if (format.alpha) planes.push([W * H + 2 * c.width * c.height, W]);
+  for (let f = 0; f < N; f++) {
+    const a = maskAt(spec, f);
+    for (let row = 0; row < H / 16; row++) {
+      if (a.subarray(row * 16 * W, (row + 1) * 16 * W).some((v) => v !== 0)) continue;
+      rows++;
+      for (const [at, width] of planes) {
+        const part = (d: YuvFrame['data']) => Array.from(d.subarray(at + row * 16 * width, at + (row + 1) * 16 * width));
+        expect(part(ours[f]!.data)).toEqual(part(reference[f]!.data));
+      }
+    }
+  }
+  return rows;
 }
 
 describe("fill in the source's own Y'CbCr", () => {
@@ -113,8 +153,6 @@ describe("fill in the source's own Y'CbCr", () => {
     expect(c.insideDiffer).toBeGreaterThan(c.inside * 0.5);
   });
 
-  // ProRes codes each 16-line row of macroblocks here as its own slices: every row the mask does
-  // not reach comes out exactly as a plain transcode's (the same codes in, the same encoder).
   for (const [name, source, pixFmt] of [
     ['10-bit 4:2:2 ProRes', () => ten, 'yuv422p10le'],
     ['8-bit 4:2:2 (widened k → 4k)', () => eight422, 'yuv422p'],
@@ -132,24 +170,64 @@ describe("fill in the source's own Y'CbCr", () => {
       const format = yuvFormat('yuv422p10le')!;
       const ours = await codes(r.output, format);
       const reference = await codes(plain, format);
-      let rows = 0;
-      const cw = W / 2;
-      for (let f = 0; f < N; f++) {
-        const a = maskAt(spec, f);
-        for (let row = 0; row < H / 16; row++) {
-          if (a.subarray(row * 16 * W, (row + 1) * 16 * W).some((v) => v !== 0)) continue;
-          rows++;
-          for (const [at, width] of [[0, W], [W * H, cw], [W * H + cw * H, cw]] as const) {
-            const part = (d: YuvFrame['data']) => Array.from(d.subarray(at + row * 16 * width, at + (row + 1) * 16 * width));
-            expect(part(ours[f]!.data)).toEqual(part(reference[f]!.data));
-          }
-        }
-      }
-      expect(rows).toBeGreaterThan(N); // about half of the rows are untouched
+      expect(untouchedRowsEqual(spec, ours, reference)).toBeGreaterThan(N); // about half of the rows are untouched
       // And the mask's own rows: the model's picture is there.
       expect(compare(spec, ours, reference).insideDiffer).toBeGreaterThan(0);
     });
   }
+
+  it('10-bit 4:4:4 with a gradient alpha into FFV1: colour and alpha codes the source\'s outside, opaque inside', async () => {
+    const own = 'yuva444p10le';
+    const spec = fill(alpha10, path.join(tmp.dir, 'alpha.mkv'), 'ffv1');
+    const r = await runJob(spec, { engine });
+    expect(r.provenance.media).toMatchObject({ yuv: own, alpha: true });
+    expect(await probe(r.output)).toMatchObject({ pixFmt: own, hasAlpha: true });
+    const format = yuvFormat(own)!;
+    const source = await codes(alpha10, format);
+    const c = compare(spec, await codes(r.output, format), source);
+    expect(c.outsideDiffer).toBe(0);
+    expect([...c.alphaInside]).toEqual([1023]);
+    // The gradient is real: transparent at the left, opaque at the right.
+    const a0 = W * H * 3;
+    expect(source[0]!.data[a0]).toBe(0);
+    expect(source[0]!.data[a0 + W - 1]).toBeGreaterThan(1000); // (ffmpeg's rgba → 10-bit shifts alpha: 255 → 1020)
+    // ProRes 4444 decodes at 12 bits here, which FFV1 cannot store as it is: that job goes through RGB (deep-alpha.test.ts).
+    expect((await probe(alpha)).pixFmt).toBe('yuva444p12le');
+    expect(pickPipeline(fill(alpha, '/o.mkv', 'ffv1'), await probe(alpha)).yuv).toBeUndefined();
+  });
+
+  it('alpha "source" keeps the source\'s alpha inside too; alpha "none" writes opaque 4:4:4', async () => {
+    const format = yuvFormat('yuva444p10le')!;
+    const keep = fill(alpha10, path.join(tmp.dir, 'alpha-keep.mkv'), 'ffv1');
+    if (keep.kind !== 'fill') throw new Error('unreachable');
+    keep.output.alpha = 'source';
+    const kept = await runJob(keep, { engine });
+    const out = await codes(kept.output, format);
+    const source = await codes(alpha10, format);
+    for (let f = 0; f < N; f++) expect(Array.from(out[f]!.data.subarray(W * H * 3))).toEqual(Array.from(source[f]!.data.subarray(W * H * 3)));
+
+    const none = fill(alpha, path.join(tmp.dir, 'alpha-none.mov'), 'prores4444');
+    if (none.kind !== 'fill') throw new Error('unreachable');
+    none.output.alpha = 'none';
+    const r = await runJob(none, { engine });
+    expect(r.provenance.media).toMatchObject({ yuv: 'yuv444p10le', alpha: false });
+    // (ffmpeg 4.1's ProRes decoder reads 4444 back at 12 bits.)
+    expect(await probe(r.output)).toMatchObject({ pixFmt: 'yuv444p12le', hasAlpha: false });
+  });
+
+  it('ProRes 4444 with alpha into ProRes 4444: every row the mask misses is a plain transcode\'s, alpha included', async () => {
+    const spec = fill(alpha, path.join(tmp.dir, 'alpha-out.mov'), 'prores4444');
+    const r = await runJob(spec, { engine });
+    expect(r.provenance.media).toMatchObject({ yuv: 'yuva444p10le', alpha: true });
+    const plain = path.join(tmp.dir, 'alpha-plain.mov');
+    const args = ['-v', 'error', '-y', '-i', alpha, '-c:v', 'prores_ks', '-profile:v', '4', '-vendor', 'apl0', '-pix_fmt', 'yuva444p10le', plain];
+    expect((await runTool(await ffmpegPath(), args, { timeoutMs: 60_000 })).code).toBe(0);
+    const format = yuvFormat('yuva444p10le')!;
+    const ours = await codes(r.output, format);
+    expect(untouchedRowsEqual(spec, ours, await codes(plain, format))).toBeGreaterThan(N);
+    expect([...compare(spec, ours, await codes(alpha, format)).alphaInside]).toEqual([1023]);
+    expect(r.provenance.media.notes.some((n) => n.includes('yuva444p12le was converted to yuva444p10le'))).toBe(true);
+  });
 
   it('8-bit 4:2:0 H.264 into H.264 travels as yuv420p', async () => {
     const spec = fill(eight, path.join(tmp.dir, 'eight-out.mp4'), 'h264');
@@ -184,13 +262,17 @@ describe("which jobs stay in Y'CbCr (pickPipeline)", () => {
     expect(yuvOf(fill('/in.mov', '/o', 'dpx'))).toBeUndefined();
   });
 
-  it('RGB whenever the frame must be scaled, placed, turned, re-ranged or keeps alpha, and for generated kinds', () => {
+  it('RGB whenever the frame must be scaled, placed, turned or re-ranged, and for generated kinds; alpha stays where it is stored', () => {
     const spec = fill('/in.mov', '/o.mov', 'prores422hq');
     expect(yuvOf(spec, { width: W * 2 })).toBeUndefined();
     expect(yuvOf(spec, { sampleAspect: { num: 4, den: 3 } })).toBeUndefined();
     expect(yuvOf(spec, { rotation: 90 })).toBeUndefined();
     expect(yuvOf(spec, { colorRange: 'pc' })).toBeUndefined();
-    expect(yuvOf(spec, { pixFmt: 'yuva444p10le', hasAlpha: true })).toBeUndefined();
+    expect(yuvOf(spec, { pixFmt: 'yuva444p10le', hasAlpha: true })).toBe('yuv422p10le'); // 422 HQ stores no alpha
+    expect(yuvOf(fill('/in.mov', '/o.mov', 'prores4444'), { pixFmt: 'yuva444p10le', hasAlpha: true })).toBe('yuva444p10le');
+    expect(yuvOf(fill('/in.mov', '/o.mkv', 'ffv1'), { pixFmt: 'yuva444p10le', hasAlpha: true })).toBe('yuva444p10le');
+    expect(yuvOf(fill('/in.mov', '/o.mkv', 'ffv1'), { pixFmt: 'yuva444p12le', hasAlpha: true })).toBeUndefined(); // FFV1 has no 12-bit alpha
+    expect(yuvOf(fill('/in.mov', '/o.mov', 'prores4444'), { pixFmt: 'yuva444p12le', hasAlpha: true })).toBe('yuva444p10le');
     expect(yuvOf(spec, { pixFmt: 'yuvj420p' })).toBeUndefined();
     expect(yuvOf(spec, { isImage: true })).toBeUndefined();
     const extend = parseJobSpec({ kind: 'extend', prompt: 'p', sequence: { fps: RATE, width: W, height: H }, source: { path: '/in.mov' }, extend: { direction: 'tail', duration: { frames: 8 } }, output: { path: '/o.mov', format: 'prores422hq' } } as JobSpecInput);

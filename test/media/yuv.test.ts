@@ -27,6 +27,7 @@ function randomYuv(width: number, height: number, format: YuvFormat, rand: () =>
   const s = 1 << (format.bits - 8);
   const data = format.bits > 8 ? new Uint16Array(n) : new Uint8Array(n);
   // Legal limited-range codes: luma 16–235, chroma 16–240 (scaled to the depth).
+  // Legal codes in every plane (alpha any value in the same range is fine for these tests).
   for (let i = 0; i < n; i++) data[i] = Math.round((i < width * height ? 16 + rand() * 219 : 16 + rand() * 224) * s);
   return { width, height, format, data };
 }
@@ -50,7 +51,7 @@ function randomMask(width: number, height: number, box: { x: number; y: number; 
 const BT709 = { kr: 0.2126, kb: 0.0722 };
 
 describe('compositeYuv', () => {
-  for (const [pixFmt, width, height] of [['yuv422p10le', 33, 17], ['yuv420p', 31, 19], ['yuv444p12le', 24, 15]] as const) {
+  for (const [pixFmt, width, height] of [['yuv422p10le', 33, 17], ['yuv420p', 31, 19], ['yuv444p12le', 24, 15], ['yuva444p10le', 20, 13]] as const) {
     it(`${pixFmt} ${width}x${height}: codes outside the mask untouched, fully masked luma the model's colour`, () => {
       const rand = lcg(7);
       const format = yuvFormat(pixFmt)!;
@@ -71,6 +72,10 @@ describe('compositeYuv', () => {
           const p = y * width + x;
           const a = mask.alpha[p]!;
           if (a === 0) expect(src.data[p]).toBe(before[p]);
+          // Alpha (a fourth plane after Cb and Cr): untouched outside, opaque where fully masked.
+          const alphaAt = width * height + 2 * c.width * c.height + p;
+          if (format.alpha && a === 0) expect(src.data[alphaAt]).toBe(before[alphaAt]);
+          if (format.alpha && a === 1) expect(src.data[alphaAt]).toBe((1 << format.bits) - 1);
           if (a === 1) {
             fullyMasked++;
             const g = ((y - at.y) * gen.width + (x - at.x)) * 3;
