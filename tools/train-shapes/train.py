@@ -14,7 +14,9 @@ Trains `builtin:shapes`: a small LTX-Video transformer on the synthetic shapes f
   - conditioning masks for every kind: generate, first frame, extend (known prefix), head
     extension (known suffix), bridge (both ends), fill (a mask over moving shapes or a box, where
     the truth is the clip with every fully covered shape removed), on random crops and lengths
-    like the engine's windows.
+    like the engine's windows; and (--tasks bridge-append=…) bridges laid out as the engine
+    conditions them with per-token conditioning: clip B's head encoded on its own and appended
+    as extra known tokens at its place in time (engine/appended.ts; appended_window).
 
 Run (glibc's malloc settings stop torch's large temporaries from being mapped and unmapped on
 every op, which otherwise costs more than the arithmetic here):
@@ -29,7 +31,8 @@ and how the shipped weights were made (a resumed run whose recipe changed on the
 The model's shape is on the command line (--heads, --layers; config.json is written beside the
 weights); --init grows a trained model into a deeper one (extra blocks start as the identity), and
 --device cuda --workers N run it on a GPU with the data made by N processes (models/shapes/README.md
-has the commands).
+has the commands). --restart-from CKPT continues a finished run with a new schedule (a warm restart:
+--warmup steps up to --lr, then the cosine over --minutes from there).
 
 The budget is wall time (the learning rate follows a cosine over it), so how many steps it gets
 depends on the machine and its load; the step count is written into the weights' metadata. It
