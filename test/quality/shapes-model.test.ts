@@ -8,7 +8,10 @@
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { framesToVideoTensor, latentFrames, latentToTokens, videoTensorToFrames } from '../../companion/engine/latents.ts';
+import { appendConditioning } from '../../companion/engine/appended.ts';
+import { windowLayout } from '../../companion/engine/generate.ts';
+import { concatTokens, framesToVideoTensor, latentFrames, latentToTokens, videoTensorToFrames } from '../../companion/engine/latents.ts';
+import { suffixConditioning } from '../../companion/jobs/render.ts';
 import { loadRuntime, type ModelRuntime } from '../../companion/engine/runtime.ts';
 import { renderShapes, shapesClip } from '../../companion/media/shapes.ts';
 import { ltxRope } from '../../companion/models/ltxv/rope.ts';
@@ -26,6 +29,13 @@ const reference = JSON.parse(readFileSync(new URL('./fixtures/shapes-reference.j
   knownLatentFrames: number;
   latent: { sumAbs: number; samples: [number, number, number][] };
   velocity: { sumAbs: number; mean: number; samples: [number, number, number][] };
+  appended: {
+    window: { clipStart: number; frames: number; knownFrames: number; suffixAt: number; suffixFrames: number };
+    generatedPerLatentFrame: number[];
+    tokens: { count: number; sumAbs: number; samples: [number, number, number][] };
+    rope: [number, number, number, number][];
+    velocity: { sumAbs: number; samples: [number, number, number][] };
+  };
 };
 
 let rt: ModelRuntime;
@@ -100,6 +110,57 @@ describe('builtin:shapes', () => {
         expect(sin[tok * reference.rope.dim + ch], `temporal ${temporal}: sin of token ${tok} channel ${ch}`).toBeCloseTo(s, 5);
       }
     }
+  });
+
+  it("lays out a bridge with clip B appended (per-token conditioning) as the training code's bridge-append windows do", async () => {
+    // tasks.ts's bridge window as render.ts's chain builds it: [A's last 5 frames | 7 gap + 5 slots of B, generated],
+    // B's head appended at window frame 12 (engine/appended.ts). train.appended_window made the fixture.
+    const { window: w, generatedPerLatentFrame, tokens, rope, velocity } = reference.appended;
+    const { seed, fps } = reference.clip;
+    const C = rt.manifest.latent.channels;
+    const video = renderShapes(shapesClip(seed), w.clipStart + w.frames).slice(w.clipStart);
+    const slots = [...video.slice(0, w.knownFrames), ...Array<null>(w.frames - w.knownFrames).fill(null)];
+    const layout = windowLayout(rt.manifest, slots, slots.map(() => null), 64, 64);
+    const cells = layout.grid.height * layout.grid.width;
+    const truth = latentToTokens(await rt.encodeVideo(framesToVideoTensor(video), w.frames, 64, 64), C, layout.tokens);
+    const x0 = new Float32Array(truth.length);
+    const suffix = suffixConditioning(video.slice(w.suffixAt, w.suffixAt + w.suffixFrames), w.suffixAt, rt.manifest.latent.temporal);
+    const appended = await appendConditioning(rt, [suffix], { frames: w.frames, width: 64, height: 64, fps }, layout.grid, x0, layout.tokenMask);
+    // Which grid tokens are generated: A's latent frames known, B's latent frames past the appended two known.
+    const perLatent = Array.from({ length: layout.grid.frames }, (_, f) => layout.tokenMask.subarray(f * cells, (f + 1) * cells).reduce((a, b) => a + b, 0));
+    expect(perLatent).toEqual(generatedPerLatentFrame);
+    // B's latent frames in the grid, encoded as a clip of their own, are the grid's own values (the groups line up).
+    for (let t = 0; t < layout.tokens; t++) {
+      if (layout.tokenMask[t] === 0 && t >= 3 * cells) for (const c of [0, 1, C - 1]) expect(x0[t * C + c], `B in the grid, token ${t}`).toBeCloseTo(truth[t * C + c]!, 3);
+    }
+    expect(appended.count).toBe(tokens.count);
+    for (const [tok, ch, want] of tokens.samples) expect(appended.tokens[tok * C + ch], `appended token ${tok} channel ${ch}`).toBeCloseTo(want, 3);
+    const D = reference.rope.dim;
+    for (const [tok, ch, c, s] of rope) {
+      expect(appended.rope.cos[tok * D + ch], `appended RoPE cos ${tok}/${ch}`).toBeCloseTo(c, 5);
+      expect(appended.rope.sin[tok * D + ch], `appended RoPE sin ${tok}/${ch}`).toBeCloseTo(s, 5);
+    }
+    // The velocity of [appended | grid] with the generated grid tokens noised at σ, appended ones at t = 0.
+    const sigma = reference.sigma;
+    const A = appended.count;
+    const x = new Float32Array((A + layout.tokens) * C);
+    const timestep = new Float32Array(A + layout.tokens);
+    x.set(appended.tokens);
+    for (let t = 0; t < layout.tokens; t++) {
+      const g = layout.tokenMask[t]!;
+      timestep[A + t] = 1000 * sigma * g;
+      for (let c = 0; c < C; c++) {
+        const i = t * C + c;
+        x[A * C + i] = g ? (1 - sigma) * truth[i]! + sigma * Math.fround(Math.sin(1.3 * t + 0.37 * c)) : truth[i]!;
+      }
+    }
+    const grid = rt.rope(layout.grid, fps);
+    const v = await rt.velocity(x, 1, timestep, await rt.encodeText(''), { cos: concatTokens(appended.rope.cos, grid.cos), sin: concatTokens(appended.rope.sin, grid.sin) });
+    const vGrid = v.subarray(A * C);
+    for (const [tok, ch, want] of velocity.samples) expect(vGrid[tok * C + ch], `grid token ${tok} channel ${ch}`).toBeCloseTo(want, 3);
+    let sumAbs = 0;
+    for (const a of vGrid) sumAbs += Math.abs(a);
+    expect(sumAbs / velocity.sumAbs).toBeCloseTo(1, 4);
   });
 
   it('its VAE gives the family back at over 30 dB (a linear autoencoder: lossy, but only a little)', async () => {

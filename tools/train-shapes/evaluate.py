@@ -9,8 +9,11 @@ from σ = 1 (the model's default schedule, shift 1). It lays the windows out as 
   fill    frames 0–16, a matte over shape 0's footprint grown by 2 px; the crop and resize of
           render.ts (cropAround, workingSize, area-down / bilinear-up); PSNR inside the matte vs
           the clip without shape 0, next to the ring-mean fill
-  bridge  frames 12–28: 12–16 and 24–28 known, 17–23 generated (with 4-frame cells the cell of
-          frames 21–24 too); PSNR vs cross-fade
+  bridge  frames 12–28: 12–16 known, 17–23 generated, clip B (24–28) appended as extra tokens the
+          way the engine conditions it with per-token conditioning (engine/appended.ts; B's third
+          latent frame known in the grid); with --bridge-in-grid 24–28 known in the grid instead
+          (what evaluate.py did until session 7; the engine never does that with per-token
+          conditioning); PSNR vs cross-fade
 
 The patch (pixel frames per latent frame) is the weights' own: the vae.safetensors beside them.
 
@@ -20,6 +23,7 @@ run cheaply:
 
   /usr/bin/python3 tools/train-shapes/evaluate.py /tmp/shapes-run/transformer.safetensors [clips]
   /usr/bin/python3 tools/train-shapes/evaluate.py /tmp/shapes-run/transformer.safetensors 24 --x0   # one-step x0 error alone
+  /usr/bin/python3 tools/train-shapes/evaluate.py /tmp/shapes-run/transformer.safetensors 24 --bridge-in-grid
   /usr/bin/python3 tools/train-shapes/evaluate.py --roundtrip /tmp/shapes-run/vae.safetensors [clips]   # the VAE alone
 
 The noise is numpy's, not the engine's, so single clips differ; means over clips compare.
@@ -48,8 +52,9 @@ def decode(tokens, f, h, w):
     return np.floor(np.clip((x + 1) * 127.5, 0, 255) + 0.5).astype(np.uint8)
 
 
-def sample(model, src_tokens, mask, grid, seed, steps=16):
-    """Euler, per-token: mask [S] 1 = generate."""
+def sample(model, src_tokens, mask, grid, seed, steps=16, appended=None):
+    """Euler, per-token: mask [S] 1 = generate. `appended`: (extra known tokens, their pixel frame offset),
+    as engine/appended.ts puts a bridge's clip B in; they stay at t = 0 and are dropped."""
     f, h, w = grid
     S, C = src_tokens.shape
     rng = np.random.default_rng(seed)
@@ -57,14 +62,21 @@ def sample(model, src_tokens, mask, grid, seed, steps=16):
     m = mask[:, None].astype(np.float32)
     x = m * noise + (1 - m) * src_tokens
     cos, sin = train.rope_tables(f, h, w, model.dim)
+    mask = mask.astype(np.float32)
+    if appended is not None:
+        extra, at = appended
+        cos_a, sin_a = train.rope_tables(len(extra) // (h * w), h, w, model.dim, frame_offset=at)
+        cos, sin = torch.cat([cos, cos_a]), torch.cat([sin, sin_a])
+        x = np.concatenate([x, extra])
+        mask = np.concatenate([mask, np.zeros(len(extra), np.float32)])
     sig = [1 - i * (1 - 1 / steps) / (steps - 1) for i in range(steps)] + [0]
     xt = torch.from_numpy(x)[None]
-    mt = torch.from_numpy(mask.astype(np.float32))[None]
+    mt = torch.from_numpy(mask)[None]
     with torch.no_grad():
         for i in range(steps):
             v = model(xt, 1000 * sig[i] * mt, cos, sin)
             xt = xt + (sig[i + 1] - sig[i]) * v * mt[..., None]
-    return xt[0].numpy()
+    return xt[0, :S].numpy()
 
 
 def encode_video(frames):
@@ -237,11 +249,17 @@ def fill(model, seed):
     return psnr(out, truth, masks), psnr(ring_out, truth, masks)
 
 
-def bridge(model, seed):
+def bridge(model, seed, in_grid=False):
+    """Clip B (frames 24–28, window frames 12–16) appended as the engine does with per-token conditioning
+    (train.appended_window), or with `in_grid` held in the grid as known latent frames."""
     p = shapes.clip_params(seed)
     window = shapes.render(p, 17, start=12)
     src, grid = encode_video(window)
-    out = decode(sample(model, src, generated(grid, 5, 11), grid, seed), *grid)[5:12]
+    if in_grid:
+        out = decode(sample(model, src, generated(grid, 5, 11), grid, seed), *grid)[5:12]
+    else:
+        src, mask, extra = train.appended_window(window, grid[0], train.latent_of(4) + 1, 12, 5)
+        out = decode(sample(model, src, mask, grid, seed, appended=(extra, 12)), *grid)[5:12]
     truth = window[5:12]
     a, b = window[4].astype(np.float64), window[12].astype(np.float64)
     fade = np.stack([np.floor((1 - t) * a + t * b + 0.5) for t in (np.arange(1, 8) / 8)]).astype(np.uint8)
@@ -322,7 +340,8 @@ def main():
         return
     e = np.array([extend(model, s) for s in clips])
     f = np.array([fill(model, s) for s in clips])
-    b = np.array([bridge(model, s) for s in clips])
+    in_grid = "--bridge-in-grid" in sys.argv
+    b = np.array([bridge(model, s, in_grid) for s in clips])
     print(f"weights: steps {meta.get('steps')} minutes {meta.get('minutes')}; clips {clips.start}–{clips.stop - 1}")
     print(f"extend centroid px: model {e[:, 0].mean():.2f}  hold-last {e[:, 1].mean():.2f}  worst ratio {(e[:, 0] / e[:, 1]).max():.2f}")
     print(f"fill PSNR dB:       model {f[:, 0].mean():.2f}  ring-mean {f[:, 1].mean():.2f}  worst diff {(f[:, 0] - f[:, 1]).min():.2f}")
@@ -330,7 +349,7 @@ def main():
     erased, hold = x0_references(clips)
     print(f"x0 error (pixel-weighted) at σ 0.9 on extend's new tokens: with context {ctx:.3f}, without {none:.3f}; "
           f"shapes erased {erased:.3f}, last frame held {hold:.3f}")
-    print(f"bridge PSNR dB:     model {b[:, 0].mean():.2f}  cross-fade {b[:, 1].mean():.2f}  worst diff {(b[:, 0] - b[:, 1]).min():.2f}; centroid px {b[:, 2].mean():.2f} vs {b[:, 3].mean():.2f}")
+    print(f"bridge{' (B in the grid)' if in_grid else ' (B appended)'} PSNR dB: model {b[:, 0].mean():.2f}  cross-fade {b[:, 1].mean():.2f}  worst diff {(b[:, 0] - b[:, 1]).min():.2f}; centroid px {b[:, 2].mean():.2f} vs {b[:, 3].mean():.2f}")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,46 @@ import shapes  # noqa: E402
 import train  # noqa: E402
 
 
+def noise_of(S, C):
+    """A noise field both languages compute alike (float64 sin, rounded to float32): sin(1.3·s + 0.37·c)."""
+    s_idx, c_idx = np.meshgrid(np.arange(S), np.arange(C), indexing="ij")
+    return torch.from_numpy(np.sin(1.3 * s_idx + 0.37 * c_idx).astype(np.float32))[None]
+
+
+def appended_bridge(model, seed, noise_of):
+    """The training code's layout of test/quality/tasks.ts's bridge window as the engine conditions it
+    with per-token conditioning (train.appended_window): clip frames 12–28, A = 12–16 known, 17–23 the
+    gap, B = 24–28 appended at window frame 12; the model's velocity with the generated grid tokens
+    noised at σ 0.6 (the noise field over grid tokens), appended tokens at t = 0."""
+    frames, a, at, n = 17, 3, 12, 5
+    f = 1 + (frames - 1) // train.TEMPORAL
+    g = train.SIZE // train.SPATIAL
+    video = shapes.render(shapes.clip_params(seed), frames, start=12)
+    src, mask, extra = train.appended_window(video, f, a, at, n)
+    src, extra = torch.from_numpy(src)[None], torch.from_numpy(extra)[None]
+    m = torch.from_numpy(mask.astype(np.float32))[None]
+    S, C = src.shape[1:]
+    sigma = 0.6
+    x = m[..., None] * ((1 - sigma) * src + sigma * noise_of(S, C)) + (1 - m[..., None]) * src
+    cos, sin = train.rope_tables(f, g, g, model.dim)
+    prefix = extra.shape[1] // (g * g)
+    cos_a, sin_a = train.rope_tables(prefix, g, g, model.dim, frame_offset=at)
+    with torch.no_grad():
+        v = model(torch.cat([x, extra], 1), torch.cat([1000 * sigma * m, torch.zeros(1, extra.shape[1])], 1),
+                  torch.cat([cos, cos_a]), torch.cat([sin, sin_a]))[0, :S]
+    A = extra.shape[1]
+    picks = [(s, c) for s in (0, S // 2, S - 1) for c in (0, 1, C - 1)]
+    picks_a = [(s, c) for s in (0, A // 2 + 3, A - 1) for c in (0, 1, C - 1)]
+    picks_r = [(s, c) for s in (0, A // 2 + 3, A - 1) for c in (2, 62, 122, model.dim - 1)]
+    return {
+        "window": {"clipStart": 12, "frames": frames, "knownFrames": 5, "suffixAt": at, "suffixFrames": n},
+        "generatedPerLatentFrame": [int(v) for v in mask.reshape(f, -1).sum(1)],
+        "tokens": {"count": A, "sumAbs": float(extra.abs().sum()), "samples": [[s, c, float(extra[0, s, c])] for s, c in picks_a]},
+        "rope": [[s, c, float(cos_a[s, c]), float(sin_a[s, c])] for s, c in picks_r],
+        "velocity": {"sumAbs": float(v.abs().sum()), "samples": [[s, c, float(v[s, c])] for s, c in picks]},
+    }
+
+
 def main():
     torch.set_num_threads(1)
     model, meta = train.load_model(os.path.join(sys.argv[1], "transformer.safetensors"))
@@ -33,9 +73,7 @@ def main():
     mask = mask.reshape(1, -1)
     S, C = tokens.shape[1:]
     picks = [(s, c) for s in (0, S // 3, S - 1) for c in (0, 1, C - 1)]
-    # A noise field both languages compute alike (float64 sin, rounded to float32).
-    s_idx, c_idx = np.meshgrid(np.arange(S), np.arange(C), indexing="ij")
-    noise = torch.from_numpy(np.sin(1.3 * s_idx + 0.37 * c_idx).astype(np.float32))[None]
+    noise = noise_of(S, C)
     sigma = 0.6
     x = mask[..., None] * ((1 - sigma) * tokens + sigma * noise) + (1 - mask[..., None]) * tokens
     cos, sin = train.rope_tables(f, g, g, model.dim)
@@ -53,6 +91,7 @@ def main():
         rope[str(temporal)] = [[s, c, float(cos_t[s, c]), float(sin_t[s, c])] for s, c in picks_r]
     train.set_patch(*shipped)
     print(json.dumps({
+        "appended": appended_bridge(model, seed, noise_of),
         "rope": {"grid": [5, 2, 2], "dim": model.dim, "byTemporal": rope},
         "note": "made by tools/train-shapes/reference.py from models/shapes (training code forward, torch CPU fp32)",
         "weights": meta,

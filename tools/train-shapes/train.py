@@ -14,7 +14,9 @@ Trains `builtin:shapes`: a small LTX-Video transformer on the synthetic shapes f
   - conditioning masks for every kind: generate, first frame, extend (known prefix), head
     extension (known suffix), bridge (both ends), fill (a mask over moving shapes or a box, where
     the truth is the clip with every fully covered shape removed), on random crops and lengths
-    like the engine's windows.
+    like the engine's windows; and (--tasks bridge-append=…) bridges laid out as the engine
+    conditions them with per-token conditioning: clip B's head encoded on its own and appended
+    as extra known tokens at its place in time (engine/appended.ts; appended_window).
 
 Run (glibc's malloc settings stop torch's large temporaries from being mapped and unmapped on
 every op, which otherwise costs more than the arithmetic here):
@@ -29,7 +31,8 @@ and how the shipped weights were made (a resumed run whose recipe changed on the
 The model's shape is on the command line (--heads, --layers; config.json is written beside the
 weights); --init grows a trained model into a deeper one (extra blocks start as the identity), and
 --device cuda --workers N run it on a GPU with the data made by N processes (models/shapes/README.md
-has the commands).
+has the commands). --restart-from CKPT continues a finished run with a new schedule (a warm restart:
+--warmup steps up to --lr, then the cosine over --minutes from there).
 
 The budget is wall time (the learning rate follows a cosine over it), so how many steps it gets
 depends on the machine and its load; the step count is written into the weights' metadata. It
@@ -142,14 +145,16 @@ def patchify(video):
     return x.reshape(f * h * w, PATCH)
 
 
-def rope_tables(f, h, w, dim, fps=FPS):
+def rope_tables(f, h, w, dim, fps=FPS, frame_offset=0):
+    """LTX RoPE of an f × h × w token grid; `frame_offset` pixel frames are added to every token's time
+    (appended conditioning sits where its frames are in the window: rope.ts frameOffset)."""
     n = dim // 6
     pad = dim % 6
     step = np.float32(1 / (n - 1))
     lin = [np.float32(k * step) if k < n // 2 else np.float32(1 - np.float32((n - 1 - k) * step)) for k in range(n)]
     freqs = np.array([np.float32(np.float32(np.float32(ROPE["theta"] ** float(e)) * np.float32(math.pi)) / 2) for e in lin], np.float32)
     ff, hh, ww = np.meshgrid(np.arange(f), np.arange(h), np.arange(w), indexing="ij")
-    time_ = np.maximum(0, ff * TEMPORAL + 1 - TEMPORAL).astype(np.float32) * np.float32(1 / fps)
+    time_ = (np.maximum(0, ff * TEMPORAL + 1 - TEMPORAL) + frame_offset).astype(np.float32) * np.float32(1 / fps)
     grid = np.stack([
         time_ / np.float32(ROPE["base_num_frames"]),
         (hh * SPATIAL).astype(np.float32) / np.float32(ROPE["base_height"]),
@@ -200,8 +205,11 @@ def pixels_of(tokens, frames):
 
 # How often each kind of window is drawn. Weighted to the kinds that need the context (what the
 # editor's extend, fill and bridge do); generating from nothing is learnt from the others' noise.
+# "bridge-append" is a bridge laid out as the engine conditions it with per-token conditioning
+# (appended_bridge_batch); a batch is all of that kind or none of it (its tokens and RoPE differ).
 TASKS = {"generate": 0.03, "image": 0.05, "extend": 0.30, "head": 0.10, "bridge": 0.20,
-         "fill-track": 0.24, "fill-box": 0.08}
+         "fill-track": 0.24, "fill-box": 0.08, "bridge-append": 0.0}
+GRID_TASKS = [k for k in TASKS if k != "bridge-append"]
 
 
 def shape_cells(p, frames, start):
@@ -222,7 +230,8 @@ def sample_task(rng, f):
     """A kind of window and its token mask over the full 8×8 grid (1 = generate)."""
     g = SIZE // SPATIAL
     m = np.zeros((f, g, g), bool)
-    kind = rng.choice(list(TASKS), p=list(TASKS.values()))
+    shares = np.array([TASKS[k] for k in GRID_TASKS])
+    kind = GRID_TASKS[rng.choice(len(GRID_TASKS), p=shares / shares.sum())]
     if kind in ("bridge",) and f < 3:
         kind = "extend"
     if kind == "generate":
@@ -288,6 +297,56 @@ def make_example(rng, f, crop):
     return src, tgt, mask.astype(np.float32), weight.astype(np.float32)
 
 
+def appended_layout(rng, f):
+    """Where a bridge's clip B sits in an f-latent window when it is appended (engine/appended.ts via
+    render.ts suffixConditioning): (known latents of clip A, B's first pixel frame `at`, B's frame count).
+    B is a sequence of 1 + T·k frames starting on a multiple of T (its first two latent frames appended,
+    the rest known in the grid) or, 20 % of the time, a lone keyframe anywhere after a gap."""
+    frames = 1 + TEMPORAL * (f - 1)
+    a = int(rng.integers(1, f - 1))  # clip A: latent frames 0 … a−1, pixel frames 0 … T(a−1)
+    if rng.random() < 0.8:
+        j = int(rng.integers(a, f - 1))  # B starts at pixel frame T·j, the last frame of latent j's group
+        most = f - 1 - j
+        k = most if rng.random() < 0.7 else int(rng.integers(1, most + 1))  # else unknown padding after B
+        return a, TEMPORAL * j, 1 + TEMPORAL * k
+    return a, int(rng.integers(TEMPORAL * (a - 1) + 2, frames)), 1
+
+
+def appended_window(video, f, a, at, n):
+    """The engine's token layout of a bridge window whose clip B is appended (engine/appended.ts):
+    video [1 + T(f−1), H, W, 3] is the true clip over the window → (grid tokens, grid mask [f·h·w],
+    1 = generate, appended tokens). Clip A's latents 0 … a−1 are known and everything after them
+    generated, except B's latent frames past the appended ones (their groups line up with the grid's,
+    so their values are the grid's own); B's n frames from pixel frame `at` are encoded on their own,
+    as a clip's start, and its first APPENDED_LATENTS latent frames are the appended tokens."""
+    src = encode(patchify(video))
+    h, w = video.shape[1] // SPATIAL, video.shape[2] // SPATIAL
+    m = np.zeros((f, h, w), bool)
+    m[a:] = True
+    b_latents = 1 + (n - 1) // TEMPORAL
+    j = latent_of(at)
+    m[j + APPENDED_LATENTS:j + b_latents] = False
+    own = encode(patchify(video[at:at + n]))
+    return src, m.reshape(-1), own[:min(b_latents, APPENDED_LATENTS) * h * w]
+
+
+def appended_example(rng, f, crop, a, at, n):
+    """One appended-bridge training window on a random clip and crop: (grid source, grid target,
+    grid mask, grid weight, appended tokens); the target is the clip itself."""
+    frames = 1 + TEMPORAL * (f - 1)
+    p = shapes.clip_params(int(rng.integers(TRAIN_SEED_BASE, 2**31)), SIZE, SIZE)
+    start = int(rng.integers(0, 24))
+    video = shapes.render(p, frames, start=start)
+    g = SIZE // SPATIAL
+    cy, cx = (int(v) for v in rng.integers(0, g - crop + 1, 2))
+    src, m, extra = appended_window(video[:, cy * SPATIAL:(cy + crop) * SPATIAL, cx * SPATIAL:(cx + crop) * SPATIAL], f, a, at, n)
+    weight = 1 + SHAPE_WEIGHT * shape_cells(p, frames, start)[:, cy:cy + crop, cx:cx + crop].reshape(-1)
+    return src, src, m.astype(np.float32), weight.astype(np.float32), extra
+
+
+APPENDED_LATENTS = 2  # latent frames of a multi-frame item that go in as extra tokens (appended.ts PREFIX_LATENT_FRAMES)
+
+
 def make_batch(rng, batch):
     # Full windows half the time; shorter and cropped ones (the engine's fills and last windows)
     # the rest, which are also cheaper: RoPE is relative, so what is learnt on crops carries over.
@@ -295,9 +354,15 @@ def make_batch(rng, batch):
     f_max = 1 + (FRAMES - 1) // TEMPORAL
     f = f_max if rng.random() < 0.5 else int(rng.integers(1 + 4 // TEMPORAL, f_max))
     crop = 8 if rng.random() < 0.4 else int(rng.integers(4, 8))
+    if f >= 3 and rng.random() < TASKS["bridge-append"] / sum(TASKS.values()):
+        # One layout for the whole batch: the appended tokens' count and RoPE must be the same in every row.
+        layout = appended_layout(rng, f)
+        ex = [appended_example(rng, f, crop, *layout) for _ in range(batch)]
+        src, tgt, mask, weight, extra = (torch.from_numpy(np.stack(v)) for v in zip(*ex))
+        return src, tgt, mask, weight, (f, crop, crop), (extra, layout[1])
     ex = [make_example(rng, f, crop) for _ in range(batch)]
     src, tgt, mask, weight = (torch.from_numpy(np.stack(v)) for v in zip(*ex))
-    return src, tgt, mask, weight, (f, crop, crop)
+    return src, tgt, mask, weight, (f, crop, crop), None
 
 
 def numbered_batch(seed, index, batch):
@@ -436,6 +501,8 @@ def main():
     ap.add_argument("--device", default="cpu", help="torch device (cuda on a GPU machine; the data is made on the CPU either way)")
     ap.add_argument("--vae", default=SHIPPED_VAE, help="the VAE to train over (pca.py's output; its metadata names the patch); copied beside the weights")
     ap.add_argument("--tasks", help="shares of the kinds of window, e.g. fill-track=0.4,extend=0.25 (the rest keep theirs; all are renormalised)")
+    ap.add_argument("--restart-from", help="a ckpt.pt to continue with a new schedule (warm-up to --lr, cosine over --minutes from now), when --out has no checkpoint yet")
+    ap.add_argument("--warmup", type=int, default=100, help="warm-up steps of the learning rate")
     ap.add_argument("--bench", action="store_true")
     args = ap.parse_args()
     SHAPE_WEIGHT = args.shape_weight
@@ -473,21 +540,25 @@ def main():
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01, betas=(0.9, 0.99))
     print(f"params {sum(p.numel() for p in params) / 1e6:.2f} M trainable", flush=True)
     ckpt_path = os.path.join(args.out, "ckpt.pt")
-    step, elapsed = 0, 0.0
-    if os.path.exists(ckpt_path):
-        ck = torch.load(ckpt_path, map_location=dev)
+    step, elapsed, schedule_from = 0, 0.0, 0
+    resume = ckpt_path if os.path.exists(ckpt_path) else args.restart_from
+    if resume:
+        ck = torch.load(resume, map_location=dev)
         model.load_state_dict(ck["model"])
         ema.load_state_dict(ck["ema"])
         opt.load_state_dict(ck["opt"])
-        step, elapsed = ck["step"], ck["elapsed"]
+        step, elapsed, schedule_from = ck["step"], ck["elapsed"], ck.get("schedule_from", 0)
+        if resume != ckpt_path:  # a warm restart: the schedule (warm-up, cosine clock) starts again here
+            elapsed, schedule_from = 0.0, step
         rng = np.random.default_rng([args.seed, step])
-        print(f"resumed at step {step}", flush=True)
+        print(f"resumed at step {step} from {resume}" + (f", schedule from step {schedule_from}" if schedule_from else ""), flush=True)
 
     batches = Batches(args.seed, args.batch, step, args.workers)
     chan_w = channel_weights(args.pixel_weight).to(dev)
     budget = args.minutes * 60
     ropes = {}
     began = time.time() - elapsed
+    first_step, elapsed_at_start = step, elapsed
     last_save = time.time()
     losses = []
     while True:
@@ -495,24 +566,36 @@ def main():
         if elapsed > budget:
             break
         frac = elapsed / budget
-        lr = args.lr * min(1, (step + 1) / 100) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
+        lr = args.lr * min(1, (step - schedule_from + 1) / args.warmup) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
         for g in opt.param_groups:
             g["lr"] = lr
-        src, tgt, mask, shape_w, grid = batches.next()
+        src, tgt, mask, shape_w, grid, appended = batches.next()
         if grid not in ropes:
             ropes[grid] = tuple(r.to(dev) for r in rope_tables(*grid, model.dim))
         cos, sin = ropes[grid]
         B, S, C = tgt.shape
+        if appended is not None:
+            extra, at = appended
+            key = (extra.shape[1] // (grid[1] * grid[2]), grid[1], grid[2], at)
+            if key not in ropes:
+                ropes[key] = tuple(r.to(dev) for r in rope_tables(*key[:3], model.dim, frame_offset=at))
+            cos, sin = torch.cat([cos, ropes[key][0]]), torch.cat([sin, ropes[key][1]])
         sigma = torch.from_numpy(sample_sigma(rng, B, args.sigma_shift))[:, None]
         noise = torch.from_numpy(rng.standard_normal((B, S, C), dtype=np.float32))
         src, tgt, mask, shape_w, sigma, noise = (a.to(dev) for a in (src, tgt, mask, shape_w, sigma, noise))
         noisy = (1 - sigma[..., None]) * tgt + sigma[..., None] * noise
         per_token = torch.from_numpy((rng.random(B) < args.per_token).astype(np.float32))[:, None].to(dev)
+        if appended is not None:
+            per_token[:] = 1  # the engine appends only with per-token conditioning
         # per-token: known tokens are the clean source at t = 0; otherwise every token is at σ
         known = per_token * (1 - mask)
         x = known[..., None] * src + (1 - known[..., None]) * noisy
         t = 1000 * sigma * (1 - known)
-        v = model(x, t, cos, sin)
+        if appended is not None:
+            # Appended tokens are known (t = 0) and dropped from the output, so they carry no loss.
+            x = torch.cat([x, appended[0].to(dev)], 1)
+            t = torch.cat([t, torch.zeros(B, appended[0].shape[1], device=dev)], 1)
+        v = model(x, t, cos, sin)[:, :S]
         weight = (per_token * mask + (1 - per_token)) * shape_w
         err = ((v - (noise - tgt)) ** 2 * chan_w).mean(-1)
         loss = (err * weight).sum() / weight.sum()
@@ -526,25 +609,26 @@ def main():
                 pe.mul_(decay).add_(pm, alpha=1 - decay)
         step += 1
         losses.append(loss.item())
-        if args.bench and step == 10:
-            print(f"bench: {(time.time() - began) / 10:.2f} s/step", flush=True)
+        if args.bench and step == first_step + 10:
+            print(f"bench: {(time.time() - began - elapsed_at_start) / 10:.2f} s/step", flush=True)
             return
         if step % 50 == 0:
             print(f"step {step} t {elapsed / 60:.1f} min lr {lr:.2e} loss {np.mean(losses):.4f}", flush=True)
             losses = []
         if time.time() - last_save > 300:
-            save(args, model, ema, opt, step, time.time() - began)
+            save(args, model, ema, opt, step, time.time() - began, schedule_from)
             last_save = time.time()
-    save(args, model, ema, opt, step, time.time() - began)
+    save(args, model, ema, opt, step, time.time() - began, schedule_from)
     print("done", step, flush=True)
 
 
-def save(args, model, ema, opt, step, elapsed):
+def save(args, model, ema, opt, step, elapsed, schedule_from):
     ckpt_path = os.path.join(args.out, "ckpt.pt")
-    torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": elapsed}, ckpt_path + ".tmp")
+    torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": elapsed,
+                "schedule_from": schedule_from}, ckpt_path + ".tmp")
     os.replace(ckpt_path + ".tmp", ckpt_path)
     meta = {"producer": "tools/train-shapes/train.py", "seed": args.seed, "steps": step, "batch": args.batch,
-            "minutes": round(elapsed / 60, 1), "init": args.init or "", "config": json.dumps(CONFIG), "torch": torch.__version__,
+            "minutes": round(elapsed / 60, 1), "init": args.init or "", "restart_from": args.restart_from or "", "schedule_from": schedule_from, "config": json.dumps(CONFIG), "torch": torch.__version__,
             "patch": json.dumps({"spatial": SPATIAL, "temporal": TEMPORAL}),
             "recipe": json.dumps({"lr": args.lr, "sigma_shift": args.sigma_shift, "per_token": args.per_token,
                                   "shape_weight": args.shape_weight, "pixel_weight": args.pixel_weight, "tasks": TASKS})}
