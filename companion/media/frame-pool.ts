@@ -60,8 +60,16 @@ export class FramePool extends BufferPool<AnyFrame> {
 /** A frame whose memory is not zeroed (for a caller that fills every byte). Its own ArrayBuffer at offset 0, so 16-bit views are aligned. */
 export function uninitializedFrame(s: FrameShape): AnyFrame {
   const n = s.width * s.height * s.channels;
-  const bytes = Buffer.allocUnsafeSlow(n * (s.depth / 8)).buffer;
   return s.depth === 16
-    ? { width: s.width, height: s.height, channels: s.channels, depth: 16, data: new Uint16Array(bytes, 0, n) }
-    : { width: s.width, height: s.height, channels: s.channels, data: new Uint8Array(bytes, 0, n) };
+    ? { width: s.width, height: s.height, channels: s.channels, depth: 16, data: uninitializedSamples(n, 16) }
+    : { width: s.width, height: s.height, channels: s.channels, data: uninitializedSamples(n, 8) };
+}
+
+/** `n` samples of 8 or 16 bits in memory that is not zeroed: their own ArrayBuffer at offset 0 (so a pool may keep them). */
+export function uninitializedSamples(n: number, bits: 16): Uint16Array;
+export function uninitializedSamples(n: number, bits: 8): Uint8Array;
+export function uninitializedSamples(n: number, bits: Depth): Uint8Array | Uint16Array;
+export function uninitializedSamples(n: number, bits: Depth): Uint8Array | Uint16Array {
+  const bytes = Buffer.allocUnsafeSlow(n * (bits / 8)).buffer;
+  return bits === 16 ? new Uint16Array(bytes, 0, n) : new Uint8Array(bytes, 0, n);
 }

@@ -15,12 +15,12 @@
  * colour outside RGB's gamut, legal in Y'CbCr (super-white, very saturated), is clipped for good
  * (bench/RESULTS.md, 2026-11-30 session 7).
  */
-import type { Rect } from '../engine/image.ts';
+import { intersectRect, type Rect } from '../engine/image.ts';
 import type { MaskAlpha } from '../masks/alpha.ts';
 import type { AlphaInside } from '../masks/composite.ts';
 import type { Colour } from './colour.ts';
 import type { Frame } from './frame.ts';
-import { BufferPool } from './frame-pool.ts';
+import { BufferPool, uninitializedSamples } from './frame-pool.ts';
 
 /** A planar limited-range Y'CbCr layout ffmpeg reads and writes as raw video. */
 export interface YuvFormat {
@@ -75,9 +75,17 @@ export function chromaSize(width: number, height: number, f: YuvFormat): { width
   return { width: (width + f.sx) >> f.sx, height: (height + f.sy) >> f.sy };
 }
 
-export function yuvSamples(width: number, height: number, f: YuvFormat): number {
+/** Where each plane starts, in samples: Y at 0, then Cb, Cr and (yuva) A; `end` is the frame's length. */
+export function planeOffsets(width: number, height: number, f: YuvFormat): { cb: number; cr: number; alpha: number; end: number } {
   const c = chromaSize(width, height, f);
-  return width * height * (f.alpha ? 2 : 1) + 2 * c.width * c.height;
+  const cb = width * height;
+  const cr = cb + c.width * c.height;
+  const alpha = cr + c.width * c.height;
+  return { cb, cr, alpha, end: f.alpha ? alpha + width * height : alpha };
+}
+
+export function yuvSamples(width: number, height: number, f: YuvFormat): number {
+  return planeOffsets(width, height, f).end;
 }
 
 export function yuvFrameBytes(width: number, height: number, f: YuvFormat): number {
@@ -86,9 +94,7 @@ export function yuvFrameBytes(width: number, height: number, f: YuvFormat): numb
 
 /** A frame whose memory is not zeroed (its own ArrayBuffer at offset 0), for a caller that fills every byte. */
 export function uninitializedYuvFrame(width: number, height: number, format: YuvFormat): YuvFrame {
-  const n = yuvSamples(width, height, format);
-  const bytes = Buffer.allocUnsafeSlow(n * (format.bits > 8 ? 2 : 1)).buffer;
-  return { width, height, format, data: format.bits > 8 ? new Uint16Array(bytes, 0, n) : new Uint8Array(bytes, 0, n) };
+  return { width, height, format, data: uninitializedSamples(yuvSamples(width, height, format), format.bits > 8 ? 16 : 8) };
 }
 
 /** Reused frames of one size and format (frame-pool.ts), for the decoder to fill and the render loop to release. */
@@ -153,8 +159,7 @@ export function yuvToModelRgb(f: YuvFrame, region: Rect, matrix: Colour['matrix'
   const { sx, sy, bits } = f.format;
   const t = toRgbTables(matrix, bits);
   const cw = chromaSize(f.width, f.height, f.format).width;
-  const cbAt = f.width * f.height;
-  const crAt = cbAt + cw * ((f.height + sy) >> sy);
+  const { cb: cbAt, cr: crAt } = planeOffsets(f.width, f.height, f.format);
   const d = f.data;
   const out = into ?? new Uint8Array(region.width * region.height * 3);
   // A clamped view rounds and clips each float as it is stored.
@@ -224,13 +229,11 @@ let sums = new Float64Array(0);
  * chroma code none of whose pixels is masked, is the source's, untouched.
  */
 export function compositeYuv(dst: YuvFrame, gen: Frame, at: Rect, mask: MaskAlpha, matrix: Colour['matrix'], alphaInside: AlphaInside = 'opaque'): YuvFrame {
-  const b = mask.bounds;
-  if (!b) return dst;
-  const x0 = Math.max(b.x, at.x);
-  const y0 = Math.max(b.y, at.y);
-  const x1 = Math.min(b.x + b.width, at.x + at.width);
-  const y1 = Math.min(b.y + b.height, at.y + at.height);
-  if (x1 <= x0 || y1 <= y0) return dst;
+  const box = mask.bounds && intersectRect(mask.bounds, at);
+  if (!box) return dst;
+  const { x: x0, y: y0 } = box;
+  const x1 = x0 + box.width;
+  const y1 = y0 + box.height;
   const { sx, sy, bits } = dst.format;
   const { yr, yg, yb, cbr, cbg, half, crg, crb } = toCodeTables(matrix, bits);
   const max = (1 << bits) - 1;
@@ -248,9 +251,7 @@ export function compositeYuv(dst: YuvFrame, gen: Frame, at: Rect, mask: MaskAlph
   sums.fill(0, 0, cbw * cbh * 3);
 
   const cs = chromaSize(W, dst.height, dst.format);
-  const cbAt = W * dst.height;
-  const crAt = cbAt + cs.width * cs.height;
-  const alphaAt = crAt + cs.width * cs.height;
+  const { cb: cbAt, cr: crAt, alpha: alphaAt } = planeOffsets(W, dst.height, dst.format);
   const opaque = dst.format.alpha && alphaInside === 'opaque';
 
   // One pass over the box: luma (and alpha) blended pixel by pixel, chroma summed per sample.
