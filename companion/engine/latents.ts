@@ -89,8 +89,10 @@ export interface LatentGrid {
 /**
  * Pixel masks (one per frame, working size, > 0 = generate) → one value per latent token,
  * 1 = generate, 0 = known. A cell is generated if any of its pixels in any of its frames is;
- * then the generated region is dilated by one cell in h and w, because the decoder's receptive
- * field reaches across cell borders and the pixel composite does the exact edge.
+ * then the generated region is dilated in h and w by the decoder's reach (spec.decoderReach,
+ * 1 cell unless the VAE says otherwise), so that every masked pixel decodes from generated
+ * latents only; the pixel composite does the exact edge. A patch VAE reaches no further than
+ * its own cell, and growing its masks would only take context away from the model.
  */
 export function latentTokenMask(masks: Float32Array[], width: number, height: number, spec: LatentSpec): { mask: Float32Array; grid: LatentGrid } {
   const grid: LatentGrid = { frames: latentFrames(masks.length, spec.temporal), height: height / spec.spatial, width: width / spec.spatial };
@@ -107,13 +109,14 @@ export function latentTokenMask(masks: Float32Array[], width: number, height: nu
       }
     }
   }
+  const reach = spec.decoderReach ?? 1;
   const mask = new Float32Array(hit.length);
   for (let j = 0; j < lf; j++) {
     for (let y = 0; y < lh; y++) {
       for (let x = 0; x < lw; x++) {
         let on = 0;
-        for (let dy = -1; dy <= 1 && !on; dy++) {
-          for (let dx = -1; dx <= 1 && !on; dx++) {
+        for (let dy = -reach; dy <= reach && !on; dy++) {
+          for (let dx = -reach; dx <= reach && !on; dx++) {
             const yy = y + dy;
             const xx = x + dx;
             if (yy >= 0 && yy < lh && xx >= 0 && xx < lw && hit[(j * lh + yy) * lw + xx]) on = 1;

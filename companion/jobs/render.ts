@@ -366,7 +366,7 @@ async function renderExtend(ctx: Ctx, spec: ExtendJob): Promise<void> {
   const range = ctx.prepared.ranges[0]!;
   const count = timeToFrames(spec.extend.duration, fps);
   const size = workingSize(spec.sequence.width, spec.sequence.height, ctx.manifest.sizeRules);
-  const contextWanted = spec.extend.context ? timeToFrames(spec.extend.context, fps) : undefined;
+  const contextWanted = spec.extend.context ? timeToFrames(spec.extend.context, fps) : ctx.manifest.extendContext;
   const plan = planChain(count, range.count, ctx.manifest.sizeRules, ctx.manifest.latent, contextWanted);
   const tail = spec.extend.direction === 'tail';
   const start = tail ? range.start + range.count - plan.context : range.start;

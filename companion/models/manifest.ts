@@ -9,7 +9,7 @@ import type { ModelManifest } from './types.ts';
 
 const positiveInt = z.number().int().positive();
 
-const latent = z.object({ channels: positiveInt, spatial: positiveInt, temporal: positiveInt });
+const latent = z.object({ channels: positiveInt, spatial: positiveInt, temporal: positiveInt, decoderReach: z.number().int().nonnegative().optional() });
 
 const sizeRules = z
   .object({ multiple: positiveInt, maxPixels: positiveInt, maxFrames: positiveInt })
@@ -112,6 +112,7 @@ export const modelManifestSchema = z
     text,
     vae: vae.optional(),
     conditioning: z.enum(['per-token', 'blend']),
+    extendContext: positiveInt.optional(),
     files: z.array(file),
     build: z.object({ producer: z.string(), version: z.number().int() }).optional(),
     source: source.optional(),
@@ -124,6 +125,10 @@ export const modelManifestSchema = z
   .refine((m) => (m.sizeRules.maxFrames - 1) % m.latent.temporal === 0, {
     message: 'sizeRules.maxFrames must be 1 + latent.temporal · k',
     path: ['sizeRules', 'maxFrames'],
+  })
+  .refine((m) => m.extendContext === undefined || ((m.extendContext - 1) % m.latent.temporal === 0 && m.extendContext < m.sizeRules.maxFrames), {
+    message: 'extendContext must be 1 + latent.temporal · k and shorter than sizeRules.maxFrames',
+    path: ['extendContext'],
   })
   .refine((m) => !m.recipe || m.recipe.passes.every((p) => stgDepth(p.guidance) < m.transformer.numLayers), {
     message: 'recipe perturbs a transformer block the model does not have',

@@ -17,7 +17,7 @@ import { seededWeights } from './weights.ts';
 
 export const TINY_ID = 'builtin:tiny';
 /** Bump when the tiny model's graphs or weights change, so cached copies are rebuilt. */
-export const TINY_BUILD_VERSION = 3; // 2: fused attention (com.microsoft.MultiHeadAttention); 3: its text mask as attention_bias (WebGPU)
+export const TINY_BUILD_VERSION = 4; // 2: fused attention (com.microsoft.MultiHeadAttention); 3: its text mask as attention_bias (WebGPU); 4: decoderReach 0
 export const TINY_SEED = 1234;
 
 export const GRAPH_FILES = {
@@ -30,7 +30,7 @@ export const GRAPH_FILES = {
 /** The latent upsampler's graph, present only in models whose manifest has `upsampler`. */
 export const UPSAMPLER_FILE = 'latent_upsampler.onnx';
 
-const latent = { channels: patchChannels({ spatial: 8, temporal: 2 }), spatial: 8, temporal: 2 };
+const latent = { channels: patchChannels({ spatial: 8, temporal: 2 }), spatial: 8, temporal: 2, decoderReach: 0 };
 
 export const tinyTransformerConfig: TransformerConfig = {
   inChannels: latent.channels,

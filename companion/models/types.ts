@@ -38,6 +38,13 @@ export interface LatentSpec {
   spatial: number;
   /** Pixel frames per latent frame after the first. */
   temporal: number;
+  /**
+   * Latent cells beyond its own that a cell's decoded pixels depend on. A fill regenerates every
+   * token within this reach of the mask, so that each pixel it composites comes from generated
+   * latents only. 0 for a patch VAE (test models, builtin:shapes: each cell decodes alone);
+   * absent = 1, what the engine takes for a convolutional decoder (LTX-Video's).
+   */
+  decoderReach?: number;
 }
 
 export interface SizeRules {
@@ -171,6 +178,11 @@ export interface ModelManifest {
   vae?: VaeSpec;
   /** How known tokens are held to the source when the job does not say. */
   conditioning: 'per-token' | 'blend';
+  /**
+   * Known frames (1 + temporal·k) each window of an extension starts from when the job does not
+   * say (extend.context); absent = about a third of the window (engine/plan.ts planChain).
+   */
+  extendContext?: number;
   files: ModelFile[];
   /** Which builder wrote the folder; builtins are rebuilt when their builder version changes. */
   build?: { producer: string; version: number };

@@ -117,7 +117,7 @@ describe('builtin:shapes against ground truth', () => {
     expect(mean(model)).toBeLessThan(0.6 * mean(hold));
   });
 
-  it.fails('fill: the masked region matches the clean background, PSNR well above the ring-mean fill', () => {
+  it('fill: the masked region matches the clean background, PSNR well above the ring-mean fill', () => {
     const model = trained.fill.map((r) => r.model);
     const ring = trained.fill.map((r) => r.ringMean);
     console.log(`fill PSNR dB in the mask: ${show('model', model)}; ${show('ring-mean', ring)}`);

@@ -56,7 +56,8 @@ describe('builtin:shapes', () => {
     expect(m.description).toMatch(/synthetic shapes/);
     expect(m.description).toMatch(/not a general video model/);
     expect(m.transformer).toMatchObject({ numLayers: 4, numAttentionHeads: 2, attentionHeadDim: 64, inChannels: 64 });
-    expect(m.latent).toEqual({ channels: 64, spatial: 8, temporal: 2 });
+    expect(m.latent).toEqual({ channels: 64, spatial: 8, temporal: 2, decoderReach: 0 });
+    expect(m.extendContext).toBe(13);
     expect(m.transformer.rope.causalFix).toBe(true);
   });
 

@@ -201,8 +201,8 @@ def crop_around(x0, y0, x1, y1, W=64, H=64):
 
 
 def token_mask(px_masks, f, h, w):
-    """Pixel masks [F, h·8, w·8] → tokens [f·h·w] (latentTokenMask: any pixel, dilated one cell)."""
-    return train.dilate(train.cells_of(px_masks)).reshape(-1)
+    """Pixel masks [F, h·8, w·8] → tokens [f·h·w] (latentTokenMask for a patch VAE: any pixel of the cell)."""
+    return train.cells_of(px_masks).reshape(-1)
 
 
 # ---------------------------------------------------------------- the tasks

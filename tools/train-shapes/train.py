@@ -175,19 +175,10 @@ def latent_of(i):
     return 0 if i == 0 else (i - 1) // TEMPORAL + 1
 
 
-def dilate(m):
-    """Token mask [f, h, w] dilated by one cell in h and w, as latentTokenMask does."""
-    out = m.copy()
-    f, h, w = m.shape
-    for dy in (-1, 0, 1):
-        for dx in (-1, 0, 1):
-            src = m[:, max(0, -dy):h - max(0, dy), max(0, -dx):w - max(0, dx)]
-            out[:, max(0, dy):h - max(0, -dy), max(0, dx):w - max(0, -dx)] |= src
-    return out
-
-
 def cells_of(px):
-    """bool pixel masks [F, H, W] → token hits [f, h, w] (any pixel of any frame of the group)."""
+    """bool pixel masks [F, H, W] → token hits [f, h, w] (any pixel of any frame of the group): a fill's
+    token mask as latentTokenMask makes it for a patch VAE, whose decoder reaches no pixel outside its
+    own cell (until session 7 the engine and this tool grew it by one cell, as for LTX's VAE)."""
     F_, H, W = px.shape
     f = latent_of(F_ - 1) + 1
     hits = np.zeros((f, H // SPATIAL, W // SPATIAL), bool)
@@ -226,6 +217,18 @@ def shape_cells(p, frames, start):
     return out
 
 
+# builtin:shapes extends in windows of 13 known and 4 new frames (its manifest's extendContext):
+# half of the extension windows with room for it take that layout, the rest any split.
+EXTEND_NEW_LATENTS = 2
+
+
+def new_latents(rng, f):
+    """Where an extension window's known latent frames end (its first generated one)."""
+    if f > EXTEND_NEW_LATENTS + 1 and rng.random() < 0.5:
+        return f - EXTEND_NEW_LATENTS
+    return int(rng.integers(1, f))
+
+
 def sample_task(rng, f):
     """A kind of window and its token mask over the full 8×8 grid (1 = generate)."""
     g = SIZE // SPATIAL
@@ -239,9 +242,9 @@ def sample_task(rng, f):
     elif kind == "image":
         m[1:] = True
     elif kind == "extend":
-        m[rng.integers(1, f):] = True
+        m[new_latents(rng, f):] = True
     elif kind == "head":
-        m[:rng.integers(1, f)] = True
+        m[:f - new_latents(rng, f)] = True
     elif kind == "bridge":
         a = rng.integers(1, f - 1)
         b = rng.integers(a + 1, f)
@@ -273,7 +276,7 @@ def make_example(rng, f, crop):
             y1, x1 = y0 + rng.integers(1, g - y0 + 1), x0 + rng.integers(1, g - x0 + 1)
             hits = np.zeros_like(m)
             hits[:, y0:y1, x0:x1] = True
-        m = dilate(hits)
+        m = hits
         # The truth removes every shape the mask covers in every frame (an editor's "remove").
         px = pixels_of(m, frames)
         gone = [j for j in range(len(p["shapes"])) if not (fp[j] & ~px).any()]
