@@ -52,6 +52,22 @@ export function growTo(r: Rect, minSide: number, frameWidth: number, frameHeight
   return { x, y, width, height };
 }
 
+/**
+ * `r` grown to the model's multiple each way (about its centre, within the frame) when that still
+ * fits the pixel budget: the crop then goes to the model at its own pixels, with no area-down on
+ * the way in and no bilinear on the way back, so the model sees the source's own detail and the
+ * fill comes back as sharp as it was made. A crop that cannot grow so (over budget, or a frame
+ * side shorter than the next multiple) is left as it is, and workingSize scales it.
+ */
+export function snapToGrid(r: Rect, rules: SizeRules, frameWidth: number, frameHeight: number): Rect {
+  const up = (n: number) => Math.ceil(n / rules.multiple) * rules.multiple;
+  const width = up(r.width);
+  const height = up(r.height);
+  if (width > frameWidth || height > frameHeight || width * height > rules.maxPixels) return r;
+  const at = (start: number, length: number, want: number, limit: number) => Math.min(Math.max(0, start - Math.floor((want - length) / 2)), limit - want);
+  return { x: at(r.x, r.width, width, frameWidth), y: at(r.y, r.height, height, frameHeight), width, height };
+}
+
 /** Bounding box of alpha > 0, or null when the mask is empty. */
 export function maskBounds(alpha: Float32Array, width: number, height: number): Rect | null {
   let x0 = width;

@@ -18,7 +18,7 @@ import { Engine } from '../engine/engine.ts';
 import type { AppendedConditioning } from '../engine/appended.ts';
 import type { Conditioning, PassRecord, PreviewRequest, WindowRequest } from '../engine/generate.ts';
 import { resize, type Rect } from '../engine/image.ts';
-import { cropAround, growTo, maskBounds, padToWindow, planChain, splitRange, unionRect, workingSize } from '../engine/plan.ts';
+import { cropAround, growTo, maskBounds, padToWindow, planChain, snapToGrid, splitRange, unionRect, workingSize } from '../engine/plan.ts';
 import { leastWorkingSide } from '../engine/multiScale.ts';
 import { decodeFrames, READ_AHEAD } from '../media/decode.ts';
 import { WRITE_AHEAD, type Encoder } from '../media/encode.ts';
@@ -226,8 +226,9 @@ async function renderMasked(ctx: Ctx, spec: Extract<JobSpec, { kind: 'fill' | 'r
         masks.release(alphas);
         continue;
       }
-      // A multi-scale model needs room for its first pass at a fraction of the working size.
-      const region = growTo(cropAround(bbox, W, H), leastWorkingSide(ctx.manifest), W, H);
+      // A multi-scale model needs room for its first pass at a fraction of the working size; a
+      // crop that fits the model at its own pixels is taken so.
+      const region = snapToGrid(growTo(cropAround(bbox, W, H), leastWorkingSide(ctx.manifest), W, H), ctx.manifest.sizeRules, W, H);
       const size = workingSize(region.width, region.height, ctx.manifest.sizeRules);
       const small = frames.map((f, i) => crops.modelFrame(i, f, region, size, { linear, matrix }));
       const smallMasks = alphas.map((a, i) => crops.modelMask(i, a, W, H, region, size));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cropAround, growTo, maskBounds, padToWindow, planChain, splitRange, workingSize } from '../../companion/engine/plan.ts';
+import { cropAround, growTo, maskBounds, padToWindow, planChain, snapToGrid, splitRange, workingSize } from '../../companion/engine/plan.ts';
 
 const tinyRules = { multiple: 8, maxPixels: 128 * 72, maxFrames: 17 };
 const tinyLatent = { channels: 384, spatial: 8, temporal: 2 };
@@ -15,6 +15,25 @@ describe('working size', () => {
   });
   it('never enlarges a small frame', () => {
     expect(workingSize(64, 48, tinyRules)).toEqual({ width: 64, height: 48 });
+  });
+});
+
+describe('a fill crop snapped to the working grid', () => {
+  const shapesRules = { multiple: 8, maxPixels: 64 * 64, maxFrames: 17 };
+  it('grows to the next multiple about its centre, so the model takes it at its own pixels', () => {
+    const r = snapToGrid({ x: 10, y: 5, width: 43, height: 51 }, shapesRules, 64, 64);
+    expect(r).toEqual({ x: 8, y: 3, width: 48, height: 56 });
+    expect(workingSize(r.width, r.height, shapesRules)).toEqual({ width: 48, height: 56 });
+  });
+  it('stays inside the frame, shifting at an edge; a crop already on the grid is kept', () => {
+    expect(snapToGrid({ x: 50, y: 0, width: 14, height: 9 }, shapesRules, 64, 64)).toEqual({ x: 48, y: 0, width: 16, height: 16 });
+    expect(snapToGrid({ x: 3, y: 4, width: 16, height: 24 }, shapesRules, 64, 64)).toEqual({ x: 3, y: 4, width: 16, height: 24 });
+  });
+  it('is left to workingSize when the grown crop is over budget or wider than the frame', () => {
+    const over = { x: 0, y: 0, width: 130, height: 70 }; // 136 × 72 > 128 × 72
+    expect(snapToGrid(over, tinyRules, 1920, 1080)).toEqual(over);
+    const wide = { x: 0, y: 0, width: 57, height: 20 }; // 64 px does not fit a 60 px frame
+    expect(snapToGrid(wide, shapesRules, 60, 64)).toEqual(wide);
   });
 });
 
