@@ -4,11 +4,13 @@ test/quality/tasks.ts, each next to its baseline: the training code's own forwar
 plain Euler sampler with per-token conditioning (known tokens clean at t = 0), 16 linear steps
 from σ = 1 (the model's default schedule, shift 1). It lays the windows out as the engine does:
 
-  extend  clip frames 12–28: frames 12–16 known (latent frames 0–1 with 4-frame cells, 0–4 with
-          1-frame cells), 17–28 generated; centroid error (px) over the 12 new frames vs hold-last
-  fill    frames 0–16, a matte over shape 0's footprint grown by 2 px; the crop and resize of
-          render.ts (cropAround, workingSize, area-down / bilinear-up); PSNR inside the matte vs
-          the clip without shape 0, next to the ring-mean fill
+  extend  clip frames 0–16 known, 17–28 generated in windows of 13 known and 4 new frames (the
+          manifest's extendContext; render.ts chains them through 8-bit pixels); centroid error
+          (px) over the 12 new frames vs hold-last
+  fill    frames 0–16, a matte over shape 0's footprint grown by 2 px; the crop of render.ts
+          (cropAround, snapped to the 8-px grid, so the model takes it unresized) and the token
+          mask of a patch VAE (the cells the matte touches); PSNR inside the matte vs the clip
+          without shape 0, next to the ring-mean fill
   bridge  frames 12–28: 12–16 known, 17–23 generated, clip B (24–28) appended as extra tokens the
           way the engine conditions it with per-token conditioning (engine/appended.ts; B's third
           latent frame known in the grid); with --bridge-in-grid 24–28 known in the grid instead
@@ -135,61 +137,11 @@ def dilate_px(m, r):
     return out
 
 
-# ---------------------------------------------------------------- image ops of render.ts (engine/image.ts, plan.ts)
-
-def area_down(img, w, h):
-    H, W = img.shape[:2]
-    sx, sy = W / w, H / h
-    out = np.zeros((h, w, 3))
-    for y in range(h):
-        y0, y1 = y * sy, y * sy + sy
-        for x in range(w):
-            x0, x1 = x * sx, x * sx + sx
-            acc, tot = np.zeros(3), 0.0
-            # min(): y0 + sy can round up past the last row (a 59-px crop, clip 113)
-            for yy in range(math.floor(y0), min(H, math.ceil(y1))):
-                wy = min(y1, yy + 1) - max(y0, yy)
-                for xx in range(math.floor(x0), min(W, math.ceil(x1))):
-                    wt = wy * (min(x1, xx + 1) - max(x0, xx))
-                    acc += wt * img[yy, xx]
-                    tot += wt
-            out[y, x] = acc / tot
-    return np.floor(out + 0.5).astype(np.uint8)
-
-
-def bilinear(img, w, h):
-    H, W = img.shape[:2]
-    fx = np.clip((np.arange(w) + 0.5) * W / w - 0.5, 0, W - 1)
-    fy = np.clip((np.arange(h) + 0.5) * H / h - 0.5, 0, H - 1)
-    x0, y0 = np.floor(fx).astype(int), np.floor(fy).astype(int)
-    x1, y1 = np.minimum(x0 + 1, W - 1), np.minimum(y0 + 1, H - 1)
-    tx, ty = (fx - x0)[None, :, None], (fy - y0)[:, None, None]
-    i = img.astype(np.float64)
-    top = i[y0][:, x0] * (1 - tx) + i[y0][:, x1] * tx
-    bot = i[y1][:, x0] * (1 - tx) + i[y1][:, x1] * tx
-    return np.floor(top * (1 - ty) + bot * ty + 0.5).astype(np.uint8)
-
-
-def resize(img, w, h):
-    H, W = img.shape[:2]
-    if (W, H) == (w, h):
-        return img
-    return area_down(img, w, h) if w <= W and h <= H else bilinear(img, w, h)
-
+# ---------------------------------------------------------------- the crop of render.ts (plan.ts)
 
 def js_round(x):
-    """Math.round: halves go up (Python's round() takes them to even, so a 52-px crop worked at 48 px, not the engine's 56)."""
+    """Math.round: halves go up (Python's round() takes them to even)."""
     return math.floor(x + 0.5)
-
-
-def working_size(width, height, multiple=8, max_pixels=64 * 64):
-    scale = min(1, math.sqrt(max_pixels / (width * height)))
-    while True:
-        w = max(multiple, js_round(width * scale / multiple) * multiple)
-        h = max(multiple, js_round(height * scale / multiple) * multiple)
-        if w * h <= max_pixels or (w == multiple and h == multiple):
-            return w, h
-        scale *= 0.98
 
 
 def crop_around(x0, y0, x1, y1, W=64, H=64):
@@ -200,6 +152,14 @@ def crop_around(x0, y0, x1, y1, W=64, H=64):
     return a, b, c - a, d - b
 
 
+def snap_to_grid(x, y, w, h, multiple=8, W=64, H=64):
+    """plan.ts snapToGrid: the crop grown to the multiple about its centre, within the frame. In the
+    64 × 64 family every crop fits the model's 64 × 64 budget so, and goes to it unresized."""
+    sw, sh = math.ceil(w / multiple) * multiple, math.ceil(h / multiple) * multiple
+    at = lambda start, length, want, limit: min(max(0, start - (want - length) // 2), limit - want)
+    return at(x, w, sw, W), at(y, h, sh, H), sw, sh
+
+
 def token_mask(px_masks, f, h, w):
     """Pixel masks [F, h·8, w·8] → tokens [f·h·w] (latentTokenMask for a patch VAE: any pixel of the cell)."""
     return train.cells_of(px_masks).reshape(-1)
@@ -207,12 +167,24 @@ def token_mask(px_masks, f, h, w):
 
 # ---------------------------------------------------------------- the tasks
 
+EXTEND_CONTEXT = 13  # builtin:shapes' manifest extendContext: windows of 13 known and 4 new frames
+
+
 def extend(model, seed):
+    """Frames 0–16 known, 17–28 made as render.ts chains them: each window takes the last 13 frames
+    (the source's, then what earlier windows made, as 8-bit pixels) and adds 4."""
     p = shapes.clip_params(seed)
-    window = shapes.render(p, 17, start=12)
-    src, grid = encode_video(window)
-    out = decode(sample(model, src, generated(grid, 5), grid, seed), *grid)[5:]
-    held = np.repeat(window[4:5], 12, 0)
+    frames = list(shapes.render(p, 17))
+    made = 0
+    while made < 12:
+        count = min(17 - EXTEND_CONTEXT, 12 - made)
+        window = np.stack(frames[-EXTEND_CONTEXT:] + [frames[-1]] * (17 - EXTEND_CONTEXT))
+        src, grid = encode_video(window)
+        out = decode(sample(model, src, generated(grid, EXTEND_CONTEXT), grid, seed + 1000 * made), *grid)
+        frames += list(out[EXTEND_CONTEXT:EXTEND_CONTEXT + count])
+        made += count
+    out = np.stack(frames[17:])
+    held = np.repeat(frames[16][None], 12, 0)
     return centroid_error(out, p, 17), centroid_error(held, p, 17)
 
 
@@ -222,25 +194,16 @@ def fill(model, seed):
     truth = shapes.render(p, 17, without=[0])
     masks = dilate_px(shapes.footprints(p, 17)[0], 2)
     ys, xs = np.nonzero(masks.any(0))
-    rx, ry, rw, rh = crop_around(xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
-    w, h = working_size(rw, rh)
-    small = np.stack([resize(f[ry:ry + rh, rx:rx + rw], w, h) for f in frames])
-    # maskDown: max over each target cell's source pixels
-    sm = np.zeros((17, h, w), bool)
-    for y in range(h):
-        ya, yb = ry + math.floor(y * rh / h), min(ry + math.ceil((y + 1) * rh / h), 64)
-        for x in range(w):
-            xa, xb = rx + math.floor(x * rw / w), min(rx + math.ceil((x + 1) * rw / w), 64)
-            sm[:, y, x] = masks[:, ya:yb, xa:xb].any((1, 2))
+    rx, ry, rw, rh = snap_to_grid(*crop_around(xs.min(), ys.min(), xs.max() + 1, ys.max() + 1))
+    small = frames[:, ry:ry + rh, rx:rx + rw]
     src, grid = encode_video(small)
-    tm = token_mask(sm, *grid)
+    tm = token_mask(masks[:, ry:ry + rh, rx:rx + rw], *grid)
     gen = decode(sample(model, src, tm, grid, seed), *grid)
     out = frames.copy()
     for i in range(17):
-        back = resize(gen[i], rw, rh)
         region = out[i, ry:ry + rh, rx:rx + rw]
         inside = masks[i, ry:ry + rh, rx:rx + rw]
-        region[inside] = back[inside]
+        region[inside] = gen[i][inside]
     # ring-mean baseline
     ring_out = frames.copy()
     for i in range(17):
