@@ -4,7 +4,8 @@
  *
  *   npm run bench:quality
  *
- *   extend   centroid error (px) over 12 new frames: per-token conditioning, blending, hold-last
+ *   extend   centroid error (px) over 12 new frames: per-token conditioning, blending, hold-last, and
+ *            windows of 5 known frames (a third of the window) next to the model's 13
  *   fill     PSNR (dB) inside a mask over a moving shape vs the clean background: model, ring mean
  *   bridge   PSNR (dB) of a 7-frame gap vs the true frames, and centroid error: model, cross-fade
  *   steps    extend and fill at 8, 16 (the model's default) and 32 steps
@@ -31,18 +32,21 @@ async function main(): Promise<void> {
     console.log(`model ${SHAPES_ID} (${engine.manifest!.description.slice(0, 60)}…), clips ${CLIPS[0]}–${CLIPS.at(-1)}`);
     const o = { engine, dir: tmp.dir };
 
-    const ext = { perToken: [] as number[], blend: [] as number[], hold: [] as number[] };
+    const ext = { perToken: [] as number[], blend: [] as number[], hold: [] as number[], third: [] as number[] };
     for (const clip of CLIPS) {
       const p = await extendTask(clip, { ...o, conditioning: 'per-token' });
       const b = await extendTask(clip, { ...o, conditioning: 'blend' });
+      const t = await extendTask(clip, { ...o, conditioning: 'per-token', context: 5 });
       ext.perToken.push(p.model);
       ext.blend.push(b.model);
       ext.hold.push(p.holdLast);
+      ext.third.push(t.model);
     }
     console.log(`\nextend, centroid error px (mean ± sd over ${CLIPS.length} clips; lower is better)`);
     console.log(`  per-token ${stat(ext.perToken)}   blend ${stat(ext.blend)}   hold-last ${stat(ext.hold)}`);
     console.log(`  per-token / hold-last ${fmt(mean(ext.perToken) / mean(ext.hold), 2)}   blend / hold-last ${fmt(mean(ext.blend) / mean(ext.hold), 2)}`);
     console.log(`  worst clip per-token / hold-last ${fmt(Math.max(...ext.perToken.map((v, i) => v / ext.hold[i]!)), 2)}`);
+    console.log(`  context (per-token): ${engine.manifest!.extendContext ?? 'a third of the window'} known frames ${stat(ext.perToken)}   5 known frames ${stat(ext.third)}`);
 
     const fill = { perToken: [] as number[], blend: [] as number[], ring: [] as number[] };
     for (const clip of CLIPS) {

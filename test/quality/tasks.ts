@@ -26,6 +26,8 @@ export interface TaskOptions {
   seed?: number;
   steps?: number;
   conditioning?: 'per-token' | 'blend';
+  /** Extend: known frames each window starts from (the job's extend.context); default the model's. */
+  context?: number;
   /** Default builtin:shapes. */
   model?: string;
 }
@@ -76,8 +78,8 @@ export async function extendTask(clipSeed: number, o: TaskOptions) {
   const clip = shapesClip(clipSeed);
   const source = await writeClip(path.join(o.dir, `extend-src-${clipSeed}.mkv`), renderShapes(clip, EXTEND_SOURCE));
   const made = await run(
-    `extend-${clipSeed}-${o.seed ?? 1}-${o.conditioning ?? 'default'}-${o.model ?? 'shapes'}-${o.steps ?? 0}`,
-    { kind: 'extend', source: { path: source }, extend: { direction: 'tail', duration: { frames: EXTEND_NEW } } } as JobSpecInput,
+    `extend-${clipSeed}-${o.seed ?? 1}-${o.conditioning ?? 'default'}-${o.model ?? 'shapes'}-${o.steps ?? 0}-${o.context ?? 0}`,
+    { kind: 'extend', source: { path: source }, extend: { direction: 'tail', duration: { frames: EXTEND_NEW }, ...(o.context ? { context: { frames: o.context } } : {}) } } as JobSpecInput,
     o,
     EXTEND_NEW,
   );
