@@ -122,7 +122,8 @@ export const SHAPES_DESCRIPTION =
   'Toy model trained by the Reshoot project on synthetic shapes (one to three coloured circles, squares and ' +
   'diamonds bouncing over panning gradients, 64×64 px, 24 fps): the LTX-Video transformer at a small width ' +
   'with a linear patch "VAE" (64 channels). It extends, fills, bridges and generates clips of that ' +
-  'family on a CPU in seconds, still short of simple baselines (bench/RESULTS.md); it is not a general video model and ignores the prompt.';
+  'family on a CPU in seconds. Its fills beat painting in the mean colour around the hole; its extensions and bridges are ' +
+  'still short of holding the last frame and of a cross-fade (bench/RESULTS.md). It is not a general video model and ignores the prompt.';
 
 function manifestBase(transformer: ModelManifest['transformer'], patch: PatchSpec): Omit<ModelManifest, 'files'> {
   return {
