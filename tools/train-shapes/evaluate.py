@@ -167,21 +167,19 @@ def token_mask(px_masks, f, h, w):
 
 # ---------------------------------------------------------------- the tasks
 
-EXTEND_CONTEXT = 13  # builtin:shapes' manifest extendContext: windows of 13 known and 4 new frames
-
-
 def extend(model, seed):
     """Frames 0–16 known, 17–28 made as render.ts chains them: each window takes the last 13 frames
     (the source's, then what earlier windows made, as 8-bit pixels) and adds 4."""
     p = shapes.clip_params(seed)
     frames = list(shapes.render(p, 17))
+    known = train.EXTEND_CONTEXT
     made = 0
     while made < 12:
-        count = min(17 - EXTEND_CONTEXT, 12 - made)
-        window = np.stack(frames[-EXTEND_CONTEXT:] + [frames[-1]] * (17 - EXTEND_CONTEXT))
+        count = min(17 - known, 12 - made)
+        window = np.stack(frames[-known:] + [frames[-1]] * (17 - known))
         src, grid = encode_video(window)
-        out = decode(sample(model, src, generated(grid, EXTEND_CONTEXT), grid, seed + 1000 * made), *grid)
-        frames += list(out[EXTEND_CONTEXT:EXTEND_CONTEXT + count])
+        out = decode(sample(model, src, generated(grid, known), grid, seed + 1000 * made), *grid)
+        frames += list(out[known:known + count])
         made += count
     out = np.stack(frames[17:])
     held = np.repeat(frames[16][None], 12, 0)

@@ -24,7 +24,7 @@ def noise_of(S, C):
     return torch.from_numpy(np.sin(1.3 * s_idx + 0.37 * c_idx).astype(np.float32))[None]
 
 
-def appended_bridge(model, seed, noise_of):
+def appended_bridge(model, seed):
     """The training code's layout of test/quality/tasks.ts's bridge window as the engine conditions it
     with per-token conditioning (train.appended_window): clip frames 12–28, A = 12–16 known, 17–23 the
     gap, B = 24–28 appended at window frame 12; the model's velocity with the generated grid tokens
@@ -91,7 +91,7 @@ def main():
         rope[str(temporal)] = [[s, c, float(cos_t[s, c]), float(sin_t[s, c])] for s, c in picks_r]
     train.set_patch(*shipped)
     print(json.dumps({
-        "appended": appended_bridge(model, seed, noise_of),
+        "appended": appended_bridge(model, seed),
         "rope": {"grid": [5, 2, 2], "dim": model.dim, "byTemporal": rope},
         "note": "made by tools/train-shapes/reference.py from models/shapes (training code forward, torch CPU fp32)",
         "weights": meta,

@@ -217,15 +217,17 @@ def shape_cells(p, frames, start):
     return out
 
 
-# builtin:shapes extends in windows of 13 known and 4 new frames (its manifest's extendContext):
-# half of the extension windows with room for it take that layout, the rest any split.
-EXTEND_NEW_LATENTS = 2
+# builtin:shapes extends from this many known frames a window (its manifest's extendContext,
+# companion/models/shapes.ts): half of the extension windows with room for it take that layout
+# (as many new latent frames as a full window of it has), the rest any split.
+EXTEND_CONTEXT = 13
 
 
 def new_latents(rng, f):
     """Where an extension window's known latent frames end (its first generated one)."""
-    if f > EXTEND_NEW_LATENTS + 1 and rng.random() < 0.5:
-        return f - EXTEND_NEW_LATENTS
+    new = latent_of(FRAMES - 1) - latent_of(EXTEND_CONTEXT - 1)
+    if f > new + 1 and rng.random() < 0.5:
+        return f - new
     return int(rng.integers(1, f))
 
 
