@@ -27,7 +27,7 @@ def gelu_tanh(x):
 def timestep_embedding(t):
     """Timesteps(256, flip_sin_to_cos=True, downscale_freq_shift=0): [cos, sin]."""
     half = TIMESTEP_CHANNELS // 2
-    freqs = torch.exp(-math.log(10000) * torch.arange(half, dtype=torch.float32) / half)
+    freqs = torch.exp(-math.log(10000) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
     args = t[..., None] * freqs
     return torch.cat([torch.cos(args), torch.sin(args)], -1)
 

@@ -37,7 +37,7 @@ has the commands). --restart-from CKPT continues a finished run with a new sched
 The budget is wall time (the learning rate follows a cosine over it), so how many steps it gets
 depends on the machine and its load; the step count is written into the weights' metadata. It
 writes a checkpoint (ckpt.pt, resumed from if present) and the exported EMA weights
-(transformer.safetensors, fp16, diffusers names) every 5 minutes and at the end. Then:
+(transformer.safetensors, fp16, diffusers names) every 5 minutes (--save-every) and at the end. Then:
 
   cp /tmp/shapes-run/{config.json,transformer.safetensors,vae.safetensors} models/shapes/
   /usr/bin/python3 tools/train-shapes/reference.py models/shapes > test/quality/fixtures/shapes-reference.json
@@ -375,6 +375,20 @@ def numbered_batch(seed, index, batch):
     return make_batch(np.random.default_rng([seed, index]), batch)
 
 
+def numbered_arrays(seed, index, batch):
+    """numbered_batch as numpy arrays, which a worker hands back as plain pickled bytes (torch would pass
+    its tensors as shared-memory file descriptors, one more thing for a sandboxed machine to refuse)."""
+    src, tgt, mask, weight, grid, appended = numbered_batch(seed, index, batch)
+    extra = None if appended is None else (appended[0].numpy(), appended[1])
+    return src.numpy(), tgt.numpy(), mask.numpy(), weight.numpy(), grid, extra
+
+
+def as_tensors(arrays):
+    src, tgt, mask, weight, grid, extra = arrays
+    appended = None if extra is None else (torch.from_numpy(extra[0]), extra[1])
+    return torch.from_numpy(src), torch.from_numpy(tgt), torch.from_numpy(mask), torch.from_numpy(weight), grid, appended
+
+
 class Batches:
     """Training batches in order from `start`, made `workers` processes ahead (0: in this process).
     The data is numpy on the CPU, about 300 examples a second a core: enough for a CPU step, far
@@ -391,9 +405,9 @@ class Batches:
             self.index += 1
             return numbered_batch(self.args[0], self.index - 1, self.args[1])
         while len(self.ahead) < 2 * self.pool._processes:
-            self.ahead.append(self.pool.apply_async(numbered_batch, (self.args[0], self.index, self.args[1])))
+            self.ahead.append(self.pool.apply_async(numbered_arrays, (self.args[0], self.index, self.args[1])))
             self.index += 1
-        return self.ahead.popleft().get()
+        return as_tensors(self.ahead.popleft().get())
 
 
 def sample_sigma(rng, n, shift=1.0):
@@ -508,6 +522,7 @@ def main():
     ap.add_argument("--tasks", help="shares of the kinds of window, e.g. fill-track=0.4,extend=0.25 (the rest keep theirs; all are renormalised)")
     ap.add_argument("--restart-from", help="a ckpt.pt to continue with a new schedule (warm-up to --lr, cosine over --minutes from now), when --out has no checkpoint yet")
     ap.add_argument("--warmup", type=int, default=100, help="warm-up steps of the learning rate")
+    ap.add_argument("--save-every", type=float, default=300, help="seconds between checkpoints and exports")
     ap.add_argument("--bench", action="store_true")
     args = ap.parse_args()
     SHAPE_WEIGHT = args.shape_weight
@@ -538,27 +553,38 @@ def main():
         print(f"started from {args.init}; blocks {grown} start as the identity", flush=True)
     ema = build_model(CONFIG)
     ema.load_state_dict(model.state_dict())
-    dev = torch.device(args.device)
-    model.to(dev)
-    ema.to(dev)
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01, betas=(0.9, 0.99))
     print(f"params {sum(p.numel() for p in params) / 1e6:.2f} M trainable", flush=True)
     ckpt_path = os.path.join(args.out, "ckpt.pt")
     step, elapsed, schedule_from = 0, 0.0, 0
     resume = ckpt_path if os.path.exists(ckpt_path) else args.restart_from
+    ck = None
     if resume:
-        ck = torch.load(resume, map_location=dev)
+        ck = torch.load(resume, map_location="cpu")
         model.load_state_dict(ck["model"])
         ema.load_state_dict(ck["ema"])
-        opt.load_state_dict(ck["opt"])
         step, elapsed, schedule_from = ck["step"], ck["elapsed"], ck.get("schedule_from", 0)
         if resume != ckpt_path:  # a warm restart: the schedule (warm-up, cosine clock) starts again here
             elapsed, schedule_from = 0.0, step
         rng = np.random.default_rng([args.seed, step])
         print(f"resumed at step {step} from {resume}" + (f", schedule from step {schedule_from}" if schedule_from else ""), flush=True)
-
+    # The batch makers fork before the GPU is touched: a child of a process that holds a CUDA context
+    # must not use it, and a fork before there is one leaves nothing to get wrong.
     batches = Batches(args.seed, args.batch, step, args.workers)
+
+    dev = torch.device(args.device)
+    model.to(dev)
+    ema.to(dev)
+    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01, betas=(0.9, 0.99))
+    if ck is not None:
+        opt.load_state_dict(ck["opt"])  # its state follows the parameters onto `dev`
+    noise_gen = None
+    if dev.type == "cuda":
+        # TF32 matrix products, and the noise drawn on the GPU (a batch of it is millions of normals, which
+        # numpy on one core makes slower than the GPU takes the step): the CPU run's stream is unchanged.
+        torch.backends.cuda.matmul.allow_tf32 = True
+        noise_gen = torch.Generator(device=dev)
+        noise_gen.manual_seed(args.seed * 1_000_003 + step)
     chan_w = channel_weights(args.pixel_weight).to(dev)
     budget = args.minutes * 60
     ropes = {}
@@ -586,7 +612,10 @@ def main():
                 ropes[key] = tuple(r.to(dev) for r in rope_tables(*key[:3], model.dim, frame_offset=at))
             cos, sin = torch.cat([cos, ropes[key][0]]), torch.cat([sin, ropes[key][1]])
         sigma = torch.from_numpy(sample_sigma(rng, B, args.sigma_shift))[:, None]
-        noise = torch.from_numpy(rng.standard_normal((B, S, C), dtype=np.float32))
+        if noise_gen is None:
+            noise = torch.from_numpy(rng.standard_normal((B, S, C), dtype=np.float32))
+        else:
+            noise = torch.randn((B, S, C), generator=noise_gen, device=dev)
         src, tgt, mask, shape_w, sigma, noise = (a.to(dev) for a in (src, tgt, mask, shape_w, sigma, noise))
         noisy = (1 - sigma[..., None]) * tgt + sigma[..., None] * noise
         per_token = torch.from_numpy((rng.random(B) < args.per_token).astype(np.float32))[:, None].to(dev)
@@ -610,8 +639,9 @@ def main():
         opt.step()
         decay = min(0.998, (1 + step) / (10 + step))
         with torch.no_grad():
-            for pe, pm in zip(ema.parameters(), model.parameters()):
-                pe.mul_(decay).add_(pm, alpha=1 - decay)
+            ema_p, model_p = list(ema.parameters()), list(model.parameters())
+            torch._foreach_mul_(ema_p, decay)
+            torch._foreach_add_(ema_p, model_p, alpha=1 - decay)
         step += 1
         losses.append(loss.item())
         if args.bench and step == first_step + 10:
@@ -620,7 +650,7 @@ def main():
         if step % 50 == 0:
             print(f"step {step} t {elapsed / 60:.1f} min lr {lr:.2e} loss {np.mean(losses):.4f}", flush=True)
             losses = []
-        if time.time() - last_save > 300:
+        if time.time() - last_save > args.save_every:
             save(args, model, ema, opt, step, time.time() - began, schedule_from)
             last_save = time.time()
     save(args, model, ema, opt, step, time.time() - began, schedule_from)
