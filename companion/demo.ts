@@ -112,10 +112,10 @@ export async function demo(outDir: string): Promise<number> {
   console.log(
     `note: ${SHAPES_ID} is a toy trained by this project on synthetic shapes (64×64 px, 1–3 shapes over gradients); ` +
       'it is not a general video model: it ignores prompts and knows nothing outside this family. Trained for about ' +
-      '4 hours on a shared 2-core CPU, it is far closer to the truth than its untrained twin and its fills beat painting ' +
-      'in the mean colour around the hole by about 5 dB; its extensions move the shapes the right way for the first new ' +
-      'frames, but they soften and break into blocks further on, so holding the last frame still tracks them better, ' +
-      'and its bridges are only a little closer to the truth than a cross-fade (bench/RESULTS.md, npm run bench:quality). ' +
+      '11 minutes on one GPU, it is far closer to the truth than its untrained twin; its fills beat painting in the mean ' +
+      'colour around the hole by about 10 dB and its bridges beat a cross-fade by about 2.5 dB; its extensions keep the ' +
+      'shapes for the first new frames, then break them up and let them fade, so over 12 new frames they track the shapes ' +
+      'only about as well as holding the last frame does (bench/RESULTS.md, npm run bench:quality). ' +
       'Real footage needs a real model (reshoot models pull).',
   );
   return 0;

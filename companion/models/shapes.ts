@@ -70,7 +70,7 @@ export function shapesPatch(weightsDir: string = SHAPES_WEIGHTS_DIR): PatchSpec 
  * a linear map to 64 channels fitted by PCA on the family (tools/train-shapes/pca.py), scaled to
  * unit variance; the decoder maps back and un-patchifies. Lossy (33–39 dB on the family, more
  * with fewer frames per cell) but cheap, and it keeps the latent narrower than the transformer
- * (128), which must carry the noise.
+ * (256 wide; 128 until session 9), which must carry the noise.
  */
 function linearVaeGraph(kind: 'encoder' | 'decoder', patch: PatchSpec, weights: WeightSource): GraphBuilder {
   const P = patchChannels(patch);
@@ -122,8 +122,9 @@ export const SHAPES_DESCRIPTION =
   'Toy model trained by the Reshoot project on synthetic shapes (one to three coloured circles, squares and ' +
   'diamonds bouncing over panning gradients, 64×64 px, 24 fps): the LTX-Video transformer at a small width ' +
   'with a linear patch "VAE" (64 channels). It extends, fills, bridges and generates clips of that ' +
-  'family on a CPU in seconds. Its fills beat painting in the mean colour around the hole; its extensions and bridges are ' +
-  'still short of holding the last frame and of a cross-fade (bench/RESULTS.md). It is not a general video model and ignores the prompt.';
+  'family on a CPU in seconds. Its fills beat painting in the mean colour around the hole and its bridges beat a ' +
+  'cross-fade; its extensions track the shapes about as well as holding the last frame (bench/RESULTS.md). It is not a ' +
+  'general video model and ignores the prompt.';
 
 function manifestBase(transformer: ModelManifest['transformer'], patch: PatchSpec): Omit<ModelManifest, 'files'> {
   return {

@@ -55,7 +55,7 @@ describe('builtin:shapes', () => {
     expect(m.testModel).toBe(false);
     expect(m.description).toMatch(/synthetic shapes/);
     expect(m.description).toMatch(/not a general video model/);
-    expect(m.transformer).toMatchObject({ numLayers: 4, numAttentionHeads: 2, attentionHeadDim: 64, inChannels: 64 });
+    expect(m.transformer).toMatchObject({ numLayers: 6, numAttentionHeads: 4, attentionHeadDim: 64, inChannels: 64 });
     expect(m.latent).toEqual({ channels: 64, spatial: 8, temporal: 2, decoderReach: 0 });
     expect(m.extendContext).toBe(13);
     expect(m.transformer.rope.causalFix).toBe(true);
