@@ -30,8 +30,8 @@ and how the shipped weights were made (a resumed run whose recipe changed on the
 
 The model's shape is on the command line (--heads, --layers; config.json is written beside the
 weights); --init grows a trained model into a deeper one (extra blocks start as the identity), and
---device cuda --workers N run it on a GPU with the data made by N processes (models/shapes/README.md
-has the commands). --restart-from CKPT continues a finished run with a new schedule (a warm restart:
+--device cuda --workers N run it on a GPU with the data made by N processes (gpu.sh is the shipped
+recipe that way; models/shapes/README.md has the history). --restart-from CKPT continues a finished run with a new schedule (a warm restart:
 --warmup steps up to --lr, then the cosine over --minutes from there).
 
 The budget is wall time (the learning rate follows a cosine over it), so how many steps it gets
