@@ -31,8 +31,9 @@ and how the shipped weights were made (a resumed run whose recipe changed on the
 The model's shape is on the command line (--heads, --layers; config.json is written beside the
 weights); --init grows a trained model into a deeper one (extra blocks start as the identity), and
 --device cuda --workers N run it on a GPU with the data made by N processes (gpu.sh is the shipped
-recipe that way; models/shapes/README.md has the history). --restart-from CKPT continues a finished run with a new schedule (a warm restart:
---warmup steps up to --lr, then the cosine over --minutes from there).
+recipe that way; models/shapes/README.md has the history). --restart-from CKPT continues a finished
+run with a new schedule (a warm restart: --warmup steps up to --lr, then the cosine over --minutes
+from there).
 
 The budget is wall time (the learning rate follows a cosine over it), so how many steps it gets
 depends on the machine and its load; the step count is written into the weights' metadata. It
@@ -585,6 +586,7 @@ def main():
         torch.backends.cuda.matmul.allow_tf32 = True
         noise_gen = torch.Generator(device=dev)
         noise_gen.manual_seed(args.seed * 1_000_003 + step)
+    ema_params, model_params = list(ema.parameters()), list(model.parameters())  # paired, for the EMA
     chan_w = channel_weights(args.pixel_weight).to(dev)
     budget = args.minutes * 60
     ropes = {}
@@ -639,9 +641,8 @@ def main():
         opt.step()
         decay = min(0.998, (1 + step) / (10 + step))
         with torch.no_grad():
-            ema_p, model_p = list(ema.parameters()), list(model.parameters())
-            torch._foreach_mul_(ema_p, decay)
-            torch._foreach_add_(ema_p, model_p, alpha=1 - decay)
+            torch._foreach_mul_(ema_params, decay)
+            torch._foreach_add_(ema_params, model_params, alpha=1 - decay)
         step += 1
         losses.append(loss.item())
         if args.bench and step == first_step + 10:
