@@ -199,7 +199,8 @@ export async function modelsCommand(args: string[]): Promise<number> {
       console.log(`  folder: ${dir} (${mb(bytes)})`);
       if (m.source) console.log(`  from: ${m.source.repo ? `${m.source.repo}@${m.source.revision?.slice(0, 12) ?? '?'} ` : ''}${m.source.checkpoint} (LTX-Video ${m.source.version})`);
       console.log(`  license: ${m.license}`);
-      console.log(`  sampling: ${m.scheduler.steps} steps, guidance ${m.scheduler.guidance}, ${m.conditioning} conditioning; up to ${m.sizeRules.maxFrames} frames, multiples of ${m.sizeRules.multiple} px`);
+      const cg = m.scheduler.contextGuidance;
+      console.log(`  sampling: ${m.scheduler.steps} steps, guidance ${m.scheduler.guidance}${cg ? `, context guidance ${cg.scale} at σ ≥ ${cg.minSigma}` : ''}, ${m.conditioning} conditioning; up to ${m.sizeRules.maxFrames} frames, multiples of ${m.sizeRules.multiple} px`);
       if (m.recipe) for (const line of describeRecipe(m.recipe)) console.log(`  ${line}`);
       if (m.upsampler) console.log(`  latent upscaler: ${m.upsampler.source} (${m.upsampler.inChannels} → ${m.upsampler.midChannels} channels, ${m.upsampler.blocksPerStage} blocks per stage)`);
       else if (m.recipe?.pipeline === 'multi-scale' && m.recipe.upscaler) {

@@ -16,7 +16,7 @@ import type { ModelRuntime } from './runtime.ts';
 import { firstPass, guidanceAt } from '../models/recipe.ts';
 import { appendConditioning, type AppendedConditioning, type AppendedTokens } from './appended.ts';
 import type { ModelManifest } from '../models/types.ts';
-import { combineGuidance } from './guidance.ts';
+import { addContextGuidance, combineGuidance } from './guidance.ts';
 import { batchedVelocity } from './guidanceBatch.ts';
 import { denoiseOnDevice, devicePassPlan } from './devicePass.ts';
 import {
@@ -273,13 +273,14 @@ export async function denoisePass(
   const gridRope = rt.rope(grid, req.fps);
   const rope: Rope = A ? { cos: concatTokens(p.appended!.rope.cos, gridRope.cos), sin: concatTokens(p.appended!.rope.sin, gridRope.sin) } : gridRope;
   const perToken = req.conditioning === 'per-token';
+  const alone = perToken && plan.anyContext ? generatedAlone(mask, rope, rt.manifest.transformer.numAttentionHeads * rt.manifest.transformer.attentionHeadDim) : null;
   const timestep = new Float32Array(N);
   const stepMs: number[] = [];
   const steps = sigmas.length - 1;
   // Where the provider can keep the pass on the device (WebGPU), the steps run there; the loop
   // below takes what they leave (none, or the rest after an fp16 overflow; devicePass.ts).
   let first = 0;
-  const onDevice = devicePassPlan(rt, plan, { perToken, previews: preview !== null, tokens: N, textTokens: cond.mask.length / cond.batch });
+  const onDevice = alone ? null : devicePassPlan(rt, plan, { perToken, previews: preview !== null, tokens: N, textTokens: cond.mask.length / cond.batch });
   if (onDevice) {
     first = await denoiseOnDevice(onDevice, {
       x, mask, channels: C, sigmas, plan, texts: { cond, uncond }, rope, isCancelled,
@@ -297,7 +298,7 @@ export async function denoisePass(
     if (perToken && plan.conditioningNoise > 0) noiseKnown(x, x0, condRng.normal(new Float32Array(N * C)), plan.conditioningNoise, sigma, C, mask);
     // Per-token timesteps: known tokens are told they are clean (t = 0). Blending: one t for all.
     for (let t = 0; t < N; t++) timestep[t] = timestepFor(perToken ? sigma * mask[t]! : sigma);
-    const v = await stepVelocity(rt, x, timestep, cond, uncond, rope, plan.weightsAt(sigma), N, C);
+    const v = await stepVelocity(rt, x, timestep, cond, uncond, rope, plan.weightsAt(sigma), N, C, alone);
     if (plan.stochastic) {
       stochasticStep(x, v, sigma, sigmaNext, C, stepRng.normal(new Float32Array(N * C)), perToken ? mask : undefined);
       if (!perToken) blendKnown(x, x0, noise, sigmaNext, C, tokenMask);
@@ -388,9 +389,35 @@ export function previewLatentFrame(frame: number | undefined, tokenMask: Float32
 }
 
 /**
+ * The generated tokens of a pass on their own, for context guidance's pass: their indices in the
+ * sequence and their rows of the RoPE tables (each token keeps its place in space and time). Null
+ * when every token is generated (nothing to guide by) or none is.
+ */
+export function generatedAlone(mask: Float32Array, rope: Rope, dim: number): ContextFree | null {
+  const index = Int32Array.from(Array.from(mask.keys()).filter((t) => mask[t] !== 0));
+  if (index.length === 0 || index.length === mask.length) return null;
+  return { index, rope: { cos: gatherTokens(rope.cos, index, dim), sin: gatherTokens(rope.sin, index, dim) } };
+}
+
+/** The pass of context guidance: which tokens run in it and their RoPE rows. */
+export interface ContextFree {
+  index: Int32Array;
+  rope: Rope;
+}
+
+/** Rows `index` of a [S, width] array. */
+function gatherTokens(a: Float32Array, index: Int32Array, width: number): Float32Array {
+  const out = new Float32Array(index.length * width);
+  for (let k = 0; k < index.length; k++) out.set(a.subarray(index[k]! * width, (index[k]! + 1) * width), k * width);
+  return out;
+}
+
+/**
  * One step's velocity: the conditional pass, plus the unconditional (CFG) and perturbed (STG)
  * passes the step's weights ask for, as a batch [cond, uncond?, perturbed?], combined as the
  * authors do (guidance.ts). CFG alone keeps the plain v_u + g·(v_c − v_u) of applyGuidance.
+ * Then, where the step runs context guidance and the window has known tokens, the generated
+ * tokens once more on their own (`alone`), and the velocity moved away from that pass.
  */
 async function stepVelocity(
   rt: ModelRuntime,
@@ -402,10 +429,10 @@ async function stepVelocity(
   w: StepPlan,
   S: number,
   C: number,
+  alone: ContextFree | null,
 ): Promise<Float32Array> {
   const texts = [cond, ...(w.useCfg ? [uncond!] : []), ...(w.useStg ? [cond] : [])];
   const batch = texts.length;
-  if (batch === 1) return rt.velocity(x, 1, timestep, cond, rope);
   let perturb: Float32Array | undefined;
   if (w.useStg) {
     const layers = rt.manifest.transformer.numLayers;
@@ -413,13 +440,22 @@ async function stepVelocity(
     for (const block of w.skipBlocks) perturb[block * batch + (batch - 1)] = 1;
   }
   // One batch where the memory budget allows, else the passes in turn (guidanceBatch.ts).
-  const v = await batchedVelocity(rt, x, timestep, texts, rope, perturb);
+  const v = batch === 1 ? await rt.velocity(x, 1, timestep, cond, rope) : await batchedVelocity(rt, x, timestep, texts, rope, perturb);
   const part = (b: number) => v.subarray(b * S * C, (b + 1) * S * C);
-  if (w.useCfg && !w.useStg && !w.cfgStar) return applyGuidance(v.slice(0, S * C), part(1), w.cfg);
-  return combineGuidance(
-    { cond: part(0), ...(w.useCfg ? { uncond: part(1) } : {}), ...(w.useStg ? { perturbed: part(batch - 1) } : {}) },
-    { cfg: w.cfg, stg: w.stg, rescale: w.rescale, cfgStar: w.cfgStar },
-  );
+  let out: Float32Array;
+  if (batch === 1) out = w.context > 1 && alone ? v.slice(0, S * C) : v;
+  else if (w.useCfg && !w.useStg && !w.cfgStar) out = applyGuidance(v.slice(0, S * C), part(1), w.cfg);
+  else {
+    out = combineGuidance(
+      { cond: part(0), ...(w.useCfg ? { uncond: part(1) } : {}), ...(w.useStg ? { perturbed: part(batch - 1) } : {}) },
+      { cfg: w.cfg, stg: w.stg, rescale: w.rescale, cfgStar: w.cfgStar },
+    );
+  }
+  if (w.context > 1 && alone) {
+    const noContext = await rt.velocity(gatherTokens(x, alone.index, C), 1, gatherTokens(timestep, alone.index, 1), cond, alone.rope);
+    addContextGuidance(out, part(0), noContext, alone.index, C, w.context);
+  }
+  return out;
 }
 
 /** What one step runs. */
@@ -431,6 +467,8 @@ export interface StepPlan {
   stg: number;
   rescale: number;
   skipBlocks: number[];
+  /** Context guidance's scale this step (1 = off; manifest.scheduler.contextGuidance). */
+  context: number;
 }
 
 /** How a window is sampled: the model's recipe (models/recipe.ts) with the job's overrides. */
@@ -439,6 +477,8 @@ export interface SamplingPlan {
   weightsAt(sigma: number): StepPlan;
   /** Whether any step runs CFG (the negative prompt is encoded only then). */
   anyCfg: boolean;
+  /** Whether any step runs context guidance. */
+  anyContext: boolean;
   negativePrompt: string;
   stochastic: boolean;
   conditioningNoise: number;
@@ -467,13 +507,18 @@ export function samplingPlan(
   passIndex = 0,
 ): SamplingPlan {
   const recipe = m.recipe;
+  const cg = m.scheduler.contextGuidance;
+  const contextAt = (sigma: number): number => (cg && sigma >= cg.minSigma ? cg.scale : 1);
+  const anyContext = (sigmas: Float64Array): boolean => Array.from(sigmas.subarray(0, -1)).some((s) => contextAt(s) > 1);
   if (!recipe) {
     const useCfg = req.guidance !== 1;
-    const w: StepPlan = { useCfg, cfg: req.guidance, cfgStar: false, useStg: false, stg: 0, rescale: 1, skipBlocks: [] };
+    const w: StepPlan = { useCfg, cfg: req.guidance, cfgStar: false, useStg: false, stg: 0, rescale: 1, skipBlocks: [], context: 1 };
+    const sigmas = truncateForStrength(scheduleFor(m.scheduler, req.steps, tokens), req.strength);
     return {
-      sigmas: truncateForStrength(scheduleFor(m.scheduler, req.steps, tokens), req.strength),
-      weightsAt: () => w,
+      sigmas,
+      weightsAt: (sigma) => ({ ...w, context: contextAt(sigma) }),
       anyCfg: useCfg,
+      anyContext: anyContext(sigmas),
       negativePrompt: req.negativePrompt,
       stochastic: false,
       conditioningNoise: 0,
@@ -492,13 +537,14 @@ export function samplingPlan(
     const g = guidanceAt(pass.guidance, sigma);
     const cfg = ownGuidance ? g.cfg : req.guidance;
     const useStg = g.stg > 0 && g.skipBlocks.length > 0;
-    return { useCfg: cfg > 1, cfg, cfgStar: pass.cfgStar, useStg, stg: g.stg, rescale: g.rescale, skipBlocks: g.skipBlocks };
+    return { useCfg: cfg > 1, cfg, cfgStar: pass.cfgStar, useStg, stg: g.stg, rescale: g.rescale, skipBlocks: g.skipBlocks, context: contextAt(sigma) };
   };
   const anyCfg = Array.from(sigmas.subarray(0, -1)).some((s) => weightsAt(s).useCfg);
   return {
     sigmas,
     weightsAt,
     anyCfg,
+    anyContext: anyContext(sigmas),
     negativePrompt: req.negativePrompt || recipe.negativePrompt,
     stochastic: recipe.stochastic,
     conditioningNoise: recipe.conditioningNoise,

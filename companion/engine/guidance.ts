@@ -69,3 +69,19 @@ export function std(a: Float32Array): number {
   for (let i = 0; i < a.length; i++) ss += (a[i]! - mean) ** 2;
   return Math.sqrt(ss / Math.max(a.length - 1, 1));
 }
+
+/**
+ * Context guidance (SchedulerDefaults.contextGuidance), on top of whatever CFG / STG made `out`:
+ * for each generated token, out += (scale − 1)·(v_c − v_nc), where v_nc [G, C] is the velocity of
+ * the generated tokens run alone, `generated[k]` the index of the k-th in the full sequence. With
+ * nothing else on, that is v_nc + scale·(v_c − v_nc), classifier-free guidance by the known frames.
+ * Known tokens' velocities are left as they are (the sampler never moves them). Changes `out`.
+ */
+export function addContextGuidance(out: Float32Array, cond: Float32Array, noContext: Float32Array, generated: Int32Array, channels: number, scale: number): void {
+  const w = scale - 1;
+  for (let k = 0; k < generated.length; k++) {
+    const o = generated[k]! * channels;
+    const n = k * channels;
+    for (let c = 0; c < channels; c++) out[o + c] = out[o + c]! + w * (cond[o + c]! - noContext[n + c]!);
+  }
+}

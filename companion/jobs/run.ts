@@ -39,8 +39,11 @@ export interface Provenance {
   output: string;
   frames: number;
   seed: number;
-  /** `recipe`: how the model was sampled (models/recipe.ts), for models that have one. */
-  model: { id: string; testModel: boolean; description: string; recipe?: Recipe };
+  /**
+   * `recipe`: how the model was sampled (models/recipe.ts), for models that have one;
+   * `contextGuidance`: the model's context guidance (models/types.ts), for models that run it.
+   */
+  model: { id: string; testModel: boolean; description: string; recipe?: Recipe; contextGuidance?: { scale: number; minSigma: number } };
   provider: string;
   /** Providers that failed before `provider` took over, with why (empty when none did). */
   providerFallbacks: string[];
@@ -125,7 +128,13 @@ export async function runJob(spec: JobSpec, opts: RunOptions = {}): Promise<RunR
     output: encoder.path,
     frames: stats.framesWritten,
     seed: prepared.seed,
-    model: { id: m.id, testModel: m.testModel, description: m.description, ...(m.recipe ? { recipe: m.recipe } : {}) },
+    model: {
+      id: m.id,
+      testModel: m.testModel,
+      description: m.description,
+      ...(m.recipe ? { recipe: m.recipe } : {}),
+      ...(m.scheduler.contextGuidance ? { contextGuidance: m.scheduler.contextGuidance } : {}),
+    },
     provider: engine.provider ?? 'unknown',
     providerFallbacks: [...engine.fallbacks],
     transformer: {

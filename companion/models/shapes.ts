@@ -38,12 +38,35 @@ export const SHAPES_WEIGHTS_DIR = fileURLToPath(new URL('../../models/shapes/', 
 const WEIGHTS_FILE = 'transformer.safetensors';
 const VAE_FILE = 'vae.safetensors';
 const CONFIG_FILE = 'config.json';
+/** How the project samples the model (its own recipe): read by the engine here and by tools/train-shapes/evaluate.py. */
+const SAMPLING_FILE = 'sampling.json';
 
 /** Latent channels: the linear VAE keeps the top 64 of the 3·t·8·8 patch directions. */
 const LATENT_CHANNELS = 64;
 
 const positiveInt = z.string().regex(/^[1-9][0-9]*$/, 'a positive integer').transform(Number);
 const patchMetadata = z.object({ spatial: positiveInt, temporal: positiveInt });
+const samplingSchema = z.object({ contextGuidance: z.object({ scale: z.number().gt(1), minSigma: z.number().min(0).max(1) }) }).strict();
+
+/**
+ * The sampling settings that ship with the weights (models/shapes/sampling.json): context guidance,
+ * chosen by measuring the weights on held-out clips (models/shapes/README.md, bench/RESULTS.md).
+ */
+export function shapesSampling(weightsDir: string = SHAPES_WEIGHTS_DIR): z.infer<typeof samplingSchema> {
+  const path = join(weightsDir, SAMPLING_FILE);
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new ReshootError('model', `${path}: ${(e as Error).message}`);
+  }
+  const parsed = samplingSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ReshootError('model', `${path}: ${issue.path.join('.') || 'the file'}: ${issue.message}`);
+  }
+  return parsed.data;
+}
 
 /**
  * The VAE's patch as pca.py wrote it into the metadata of `vae.safetensors`: the file says what
@@ -105,14 +128,14 @@ function buildFrom(dir: string, file: string, part: 'transformer' | 'vae', graph
 }
 
 /** Bump when the builder or the manifest it writes changes (new weights change the hash by themselves). */
-const BUILDER_VERSION = 2; // 2: decoderReach 0 and extendContext in the manifest
+const BUILDER_VERSION = 3; // 2: decoderReach 0 and extendContext in the manifest; 3: context guidance (sampling.json)
 
 let version: number | undefined;
 /** Build version: the first 48 bits of the sha256 of the builder version, config and weights. */
 export function shapesBuildVersion(): number {
   if (version === undefined) {
     const hash = createHash('sha256').update(`builder ${BUILDER_VERSION}\n`);
-    for (const f of [CONFIG_FILE, WEIGHTS_FILE, VAE_FILE]) hash.update(readFileSync(join(SHAPES_WEIGHTS_DIR, f)));
+    for (const f of [CONFIG_FILE, WEIGHTS_FILE, VAE_FILE, SAMPLING_FILE]) hash.update(readFileSync(join(SHAPES_WEIGHTS_DIR, f)));
     version = parseInt(hash.digest('hex').slice(0, 12), 16);
   }
   return version;
@@ -126,7 +149,7 @@ export const SHAPES_DESCRIPTION =
   'cross-fade; its extensions track the shapes about as well as holding the last frame (bench/RESULTS.md). It is not a ' +
   'general video model and ignores the prompt.';
 
-function manifestBase(transformer: ModelManifest['transformer'], patch: PatchSpec): Omit<ModelManifest, 'files'> {
+function manifestBase(transformer: ModelManifest['transformer'], patch: PatchSpec, contextGuidance: ModelManifest['scheduler']['contextGuidance']): Omit<ModelManifest, 'files'> {
   return {
     id: SHAPES_ID,
     family: 'ltxv',
@@ -136,7 +159,9 @@ function manifestBase(transformer: ModelManifest['transformer'], patch: PatchSpe
     // A patch VAE: each cell decodes alone, so a fill regenerates only the cells its mask touches.
     latent: { channels: LATENT_CHANNELS, ...patch, decoderReach: 0 },
     sizeRules: { multiple: 8, maxPixels: 64 * 64, maxFrames: 17 },
-    scheduler: { steps: 16, guidance: 1, shift: { kind: 'static', shift: 1 } },
+    // Context guidance: extensions keep the shapes moving along their tracks instead of letting
+    // them slow down and fade (bench/RESULTS.md, session 10).
+    scheduler: { steps: 16, guidance: 1, shift: { kind: 'static', shift: 1 }, ...(contextGuidance ? { contextGuidance } : {}) },
     transformer,
     text: { tokenizer: 'bytes', maxTokens: 32, padId: BYTE_PAD_ID },
     conditioning: 'per-token',
@@ -156,6 +181,8 @@ export interface ShapesBuildOptions {
    * weights, under another id (test/quality uses it as the control the trained model must beat).
    */
   untrained?: { id: string; seed: number };
+  /** A twin sampled without context guidance, under another id (bench/quality.ts runs both side by side). */
+  withoutContextGuidance?: { id: string };
 }
 
 export function buildShapesModel(dir: string, opts: ShapesBuildOptions = {}): ModelManifest {
@@ -167,6 +194,7 @@ export function buildShapesModel(dir: string, opts: ShapesBuildOptions = {}): Mo
   const transformer = { ...parsed, rope: { ...parsed.rope, causalFix: true } };
   if (transformer.inChannels !== LATENT_CHANNELS) throw new Error(`${configPath}: in_channels ${transformer.inChannels}, the shapes VAE has ${LATENT_CHANNELS}`);
   const patch = shapesPatch(weightsDir);
+  const sampling = shapesSampling(weightsDir); // read before any graph is written, like the patch
   buildFrom(weightsDir, VAE_FILE, 'vae', (w) => linearVaeGraph('encoder', patch, w), dir, GRAPH_FILES.vaeEncoder);
   buildFrom(weightsDir, VAE_FILE, 'vae', (w) => linearVaeGraph('decoder', patch, w), dir, GRAPH_FILES.vaeDecoder);
   if (opts.untrained) ltxvTransformerGraph(transformer, seededWeights(opts.untrained.seed)).save(dir, GRAPH_FILES.transformer);
@@ -175,10 +203,14 @@ export function buildShapesModel(dir: string, opts: ShapesBuildOptions = {}): Mo
   // was trained at zero; the byte embeddings are seeded placeholders that cannot change a pixel.
   byteTextEncoderGraph(transformer.captionChannels, seededWeights(1)).save(dir, GRAPH_FILES.textEncoder);
   const paths = Object.values(GRAPH_FILES).flatMap((f) => [f, `${f}.data`]);
-  const base = manifestBase(transformer, patch);
+  const without = opts.withoutContextGuidance;
+  const base = manifestBase(transformer, patch, without ? undefined : sampling.contextGuidance);
+  const files = describeFiles(dir, paths);
   const manifest: ModelManifest = opts.untrained
-    ? { ...base, id: opts.untrained.id, testModel: true, description: `${SHAPES_ID} with seeded random transformer weights (a control)`, files: describeFiles(dir, paths) }
-    : { ...base, files: describeFiles(dir, paths) };
+    ? { ...base, id: opts.untrained.id, testModel: true, description: `${SHAPES_ID} with seeded random transformer weights (a control)`, files }
+    : without
+      ? { ...base, id: without.id, testModel: true, description: `${SHAPES_ID} sampled without context guidance (a comparison)`, files }
+      : { ...base, files };
   writeFileSync(join(dir, 'model.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   return manifest;
 }

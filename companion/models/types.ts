@@ -72,6 +72,14 @@ export interface SchedulerDefaults {
    * trained on exactly these σ. A job asking for another step count gets the shifted schedule.
    */
   sigmas?: number[];
+  /**
+   * Context guidance: classifier-free guidance whose condition is the known frames rather than the
+   * prompt (as Stable Video Diffusion guides by its conditioning image). Each step at σ ≥ `minSigma`
+   * runs one more pass over the generated tokens alone — every known token, appended ones too,
+   * left out of the sequence — and moves the velocity away from it: v += (scale − 1)·(v_c − v_nc).
+   * Only with per-token conditioning and only where a window has known tokens. Absent: off.
+   */
+  contextGuidance?: { scale: number; minSigma: number };
 }
 
 export interface TransformerConfig {

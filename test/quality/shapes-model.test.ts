@@ -9,14 +9,14 @@ import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } fro
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appendConditioning } from '../../companion/engine/appended.ts';
-import { windowLayout } from '../../companion/engine/generate.ts';
+import { generatedAlone, windowLayout } from '../../companion/engine/generate.ts';
 import { concatTokens, framesToVideoTensor, latentFrames, latentToTokens, videoTensorToFrames } from '../../companion/engine/latents.ts';
 import { suffixConditioning } from '../../companion/jobs/render.ts';
 import { loadRuntime, type ModelRuntime } from '../../companion/engine/runtime.ts';
 import { renderShapes, shapesClip } from '../../companion/media/shapes.ts';
 import { ltxRope } from '../../companion/models/ltxv/rope.ts';
 import { loadModel } from '../../companion/models/registry.ts';
-import { buildShapesModel, SHAPES_ID, SHAPES_WEIGHTS_DIR } from '../../companion/models/shapes.ts';
+import { buildShapesModel, SHAPES_ID, SHAPES_WEIGHTS_DIR, shapesSampling } from '../../companion/models/shapes.ts';
 import { tempDir, useTestModelCache } from '../helpers/fixtures.ts';
 
 useTestModelCache();
@@ -29,6 +29,7 @@ const reference = JSON.parse(readFileSync(new URL('./fixtures/shapes-reference.j
   knownLatentFrames: number;
   latent: { sumAbs: number; samples: [number, number, number][] };
   velocity: { sumAbs: number; mean: number; samples: [number, number, number][] };
+  contextFree: { tokens: number; sumAbs: number; samples: [number, number, number][] };
   appended: {
     window: { clipStart: number; frames: number; knownFrames: number; suffixAt: number; suffixFrames: number };
     generatedPerLatentFrame: number[];
@@ -58,6 +59,7 @@ describe('builtin:shapes', () => {
     expect(m.transformer).toMatchObject({ numLayers: 6, numAttentionHeads: 4, attentionHeadDim: 64, inChannels: 64 });
     expect(m.latent).toEqual({ channels: 64, spatial: 8, temporal: 2, decoderReach: 0 });
     expect(m.extendContext).toBe(13);
+    expect(m.scheduler.contextGuidance).toEqual(shapesSampling().contextGuidance);
     expect(m.transformer.rope.causalFix).toBe(true);
   });
 
@@ -83,11 +85,24 @@ describe('builtin:shapes', () => {
         x[i] = known ? x0[i]! : (1 - s) * x0[i]! + s * Math.fround(Math.sin(1.3 * t + 0.37 * c));
       }
     }
-    const v = await rt.velocity(x, 1, timestep, await rt.encodeText(''), rt.rope(grid, fps));
+    const rope = rt.rope(grid, fps);
+    const v = await rt.velocity(x, 1, timestep, await rt.encodeText(''), rope);
     for (const [tok, ch, want] of reference.velocity.samples) expect(v[tok * C + ch], `token ${tok} channel ${ch}`).toBeCloseTo(want, 3);
     let sumAbs = 0;
     for (const a of v) sumAbs += Math.abs(a);
     expect(sumAbs / reference.velocity.sumAbs).toBeCloseTo(1, 4);
+
+    // Context guidance's second pass: the generated tokens alone, as the sampler picks them.
+    const mask = Float32Array.from(timestep, (t) => (t > 0 ? 1 : 0));
+    const alone = generatedAlone(mask, rope, rt.manifest.transformer.numAttentionHeads * rt.manifest.transformer.attentionHeadDim)!;
+    expect(alone.index.length).toBe(reference.contextFree.tokens);
+    const sub = new Float32Array(alone.index.length * C);
+    alone.index.forEach((t, k) => sub.set(x.subarray(t * C, (t + 1) * C), k * C));
+    const vnc = await rt.velocity(sub, 1, new Float32Array(alone.index.length).fill(1000 * s), await rt.encodeText(''), alone.rope);
+    for (const [tok, ch, want] of reference.contextFree.samples) expect(vnc[tok * C + ch], `context-free token ${tok} channel ${ch}`).toBeCloseTo(want, 3);
+    let sumAbsNc = 0;
+    for (const a of vnc) sumAbsNc += Math.abs(a);
+    expect(sumAbsNc / reference.contextFree.sumAbs).toBeCloseTo(1, 4);
   });
 
   it('its RoPE tables are those of the training code for cells of 1, 2 and 4 frames (the time of a latent frame depends on it)', () => {
@@ -192,7 +207,7 @@ describe('builtin:shapes', () => {
   function weightsWithHeader(name: string, file: string, edit: (header: string) => string): string {
     const dir = join(tmp.dir, name);
     mkdirSync(dir);
-    for (const f of ['config.json', 'transformer.safetensors', 'vae.safetensors']) if (f !== file) copyFileSync(join(SHAPES_WEIGHTS_DIR, f), join(dir, f));
+    for (const f of ['config.json', 'transformer.safetensors', 'vae.safetensors', 'sampling.json']) if (f !== file) copyFileSync(join(SHAPES_WEIGHTS_DIR, f), join(dir, f));
     const bytes = readFileSync(join(SHAPES_WEIGHTS_DIR, file));
     const header = bytes.subarray(8, 8 + Number(bytes.readBigUInt64LE(0))).toString('utf8');
     const edited = edit(header);

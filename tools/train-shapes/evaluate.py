@@ -2,7 +2,8 @@
 Quality of a builtin:shapes checkpoint in Python, on the held-out clips and windows of
 test/quality/tasks.ts, each next to its baseline: the training code's own forward pass and a
 plain Euler sampler with per-token conditioning (known tokens clean at t = 0), 16 linear steps
-from σ = 1 (the model's default schedule, shift 1). It lays the windows out as the engine does:
+from σ = 1 (the model's default schedule, shift 1), and the context guidance of
+models/shapes/sampling.json (what the engine runs; `--cg` changes it). It lays the windows out as the engine does:
 
   extend  clip frames 0–16 known, 17–28 generated in windows of 13 known and 4 new frames (the
           manifest's extendContext; render.ts chains them through 8-bit pixels); centroid error
@@ -26,10 +27,12 @@ run cheaply:
   /usr/bin/python3 tools/train-shapes/evaluate.py /tmp/shapes-run/transformer.safetensors [clips]
   /usr/bin/python3 tools/train-shapes/evaluate.py /tmp/shapes-run/transformer.safetensors 24 --x0   # one-step x0 error alone
   /usr/bin/python3 tools/train-shapes/evaluate.py /tmp/shapes-run/transformer.safetensors 24 --bridge-in-grid
+  /usr/bin/python3 tools/train-shapes/evaluate.py /tmp/shapes-run/transformer.safetensors 24 --cg off   # or --cg 6@0.5
   /usr/bin/python3 tools/train-shapes/evaluate.py --roundtrip /tmp/shapes-run/vae.safetensors [clips]   # the VAE alone
 
 The noise is numpy's, not the engine's, so single clips differ; means over clips compare.
 """
+import json
 import math
 import os
 import sys
@@ -54,9 +57,30 @@ def decode(tokens, f, h, w):
     return np.floor(np.clip((x + 1) * 127.5, 0, 255) + 0.5).astype(np.uint8)
 
 
+SHIPPED_SAMPLING = os.path.join(os.path.dirname(__file__), "..", "..", "models", "shapes", "sampling.json")
+# Context guidance as the engine runs builtin:shapes (models/shapes/sampling.json): (scale, min σ), or None.
+CONTEXT_GUIDANCE = None
+
+
+def use_sampling(arg):
+    """`--cg off`, `--cg SCALE@MINSIGMA`, or absent: the shipped sampling.json."""
+    global CONTEXT_GUIDANCE
+    if arg == "off":
+        CONTEXT_GUIDANCE = None
+    elif arg:
+        scale, min_sigma = arg.split("@")
+        CONTEXT_GUIDANCE = (float(scale), float(min_sigma))
+    else:
+        with open(SHIPPED_SAMPLING) as f:
+            cg = json.load(f)["contextGuidance"]
+        CONTEXT_GUIDANCE = (cg["scale"], cg["minSigma"])
+
+
 def sample(model, src_tokens, mask, grid, seed, steps=16, appended=None):
     """Euler, per-token: mask [S] 1 = generate. `appended`: (extra known tokens, their pixel frame offset),
-    as engine/appended.ts puts a bridge's clip B in; they stay at t = 0 and are dropped."""
+    as engine/appended.ts puts a bridge's clip B in; they stay at t = 0 and are dropped. With context
+    guidance (engine/guidance.ts addContextGuidance), steps at σ ≥ its min σ also run the generated
+    tokens alone and take v_c + (scale − 1)·(v_c − v_nc)."""
     f, h, w = grid
     S, C = src_tokens.shape
     rng = np.random.default_rng(seed)
@@ -74,9 +98,14 @@ def sample(model, src_tokens, mask, grid, seed, steps=16, appended=None):
     sig = [1 - i * (1 - 1 / steps) / (steps - 1) for i in range(steps)] + [0]
     xt = torch.from_numpy(x)[None]
     mt = torch.from_numpy(mask)[None]
+    gen = mt[0] > 0
     with torch.no_grad():
         for i in range(steps):
-            v = model(xt, 1000 * sig[i] * mt, cos, sin)
+            t = 1000 * sig[i] * mt
+            v = model(xt, t, cos, sin)
+            if CONTEXT_GUIDANCE and sig[i] >= CONTEXT_GUIDANCE[1] and not bool(gen.all()):
+                alone = model(xt[:, gen], t[:, gen], cos[gen], sin[gen])
+                v[:, gen] += (CONTEXT_GUIDANCE[0] - 1) * (v[:, gen] - alone)
             xt = xt + (sig[i + 1] - sig[i]) * v * mt[..., None]
     return xt[0, :S].numpy()
 
@@ -291,7 +320,8 @@ def main():
         print(f"VAE round trip ({train.SPATIAL}×{train.SPATIAL} px × {train.TEMPORAL} frames), clips 101–{100 + n}: extend's new frames centroid {px:.2f} px, {db:.1f} dB")
         return
     model, meta = train.load_model(sys.argv[1])
-    n = int(sys.argv[2]) if len(sys.argv) > 2 else 6
+    n = int(sys.argv[2]) if len(sys.argv) > 2 and sys.argv[2].isdigit() else 6
+    use_sampling(sys.argv[sys.argv.index("--cg") + 1] if "--cg" in sys.argv else None)
     clips = range(101, 101 + n)
     if "--x0" in sys.argv:  # the one-step check alone (seconds): evaluate.py weights clips --x0
         ctx, none = context_use(model, clips)
@@ -303,7 +333,8 @@ def main():
     f = np.array([fill(model, s) for s in clips])
     in_grid = "--bridge-in-grid" in sys.argv
     b = np.array([bridge(model, s, in_grid) for s in clips])
-    print(f"weights: steps {meta.get('steps')} minutes {meta.get('minutes')}; clips {clips.start}–{clips.stop - 1}")
+    cg = f"context guidance {CONTEXT_GUIDANCE[0]} at σ ≥ {CONTEXT_GUIDANCE[1]}" if CONTEXT_GUIDANCE else "no context guidance"
+    print(f"weights: steps {meta.get('steps')} minutes {meta.get('minutes')}; clips {clips.start}–{clips.stop - 1}; {cg}")
     print(f"extend centroid px: model {e[:, 0].mean():.2f}  hold-last {e[:, 1].mean():.2f}  worst ratio {(e[:, 0] / e[:, 1]).max():.2f}")
     print(f"fill PSNR dB:       model {f[:, 0].mean():.2f}  ring-mean {f[:, 1].mean():.2f}  worst diff {(f[:, 0] - f[:, 1]).min():.2f}")
     ctx, none = context_use(model, clips)

@@ -51,8 +51,12 @@ class Attention(nn.Module):
         self.norm_k.weight = nn.Parameter(torch.ones(dim))
         self.to_out = nn.ModuleList([nn.Linear(dim, dim)])
 
-    def forward(self, x, cos, sin):
+    def forward(self, x, cos, sin, perturbed=False):
+        """`perturbed`: STG's "attention_values" (the engine's stg_perturb input): every token attends
+        only to itself, so the output is the projected values."""
         B, S, D = x.shape
+        if perturbed:
+            return self.to_out[0](self.to_v(x))
         q = apply_rope(rms_norm(self.to_q(x), 1e-5, self.norm_q.weight), cos, sin)
         k = apply_rope(rms_norm(self.to_k(x), 1e-5, self.norm_k.weight), cos, sin)
         v = self.to_v(x)
@@ -71,12 +75,12 @@ class Block(nn.Module):
         self.ff.net[0].proj = nn.Linear(dim, 4 * dim)
         self.scale_shift_table = nn.Parameter(torch.randn(6, dim) / dim**0.5)
 
-    def forward(self, x, temb, cos, sin):
+    def forward(self, x, temb, cos, sin, perturbed=False):
         B, S, D = x.shape
         ada = temb.view(B, S, 6, D) + self.scale_shift_table
         shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = ada.unbind(2)
         n1 = rms_norm(x, 1e-6) * (1 + scale_msa) + shift_msa
-        x = x + self.attn1(n1, cos, sin) * gate_msa
+        x = x + self.attn1(n1, cos, sin, perturbed) * gate_msa
         n2 = rms_norm(x, 1e-6) * (1 + scale_mlp) + shift_mlp
         ff = self.ff.net[2](gelu_tanh(self.ff.net[0].proj(n2)))
         return x + ff * gate_mlp
@@ -109,14 +113,15 @@ class LtxTransformer(nn.Module):
         nn.init.zeros_(self.time_embed.linear.weight)
         nn.init.zeros_(self.time_embed.linear.bias)
 
-    def forward(self, x, timestep, cos, sin):
-        """x [B, S, C], timestep [B, S] (σ·1000, 0 for known tokens), cos/sin [S, D] → velocity."""
+    def forward(self, x, timestep, cos, sin, perturb=()):
+        """x [B, S, C], timestep [B, S] (σ·1000, 0 for known tokens), cos/sin [S, D] → velocity.
+        `perturb`: blocks whose self-attention is perturbed (STG's perturbed pass)."""
         x = self.proj_in(x)
         e = self.time_embed.emb.timestep_embedder
         embedded = e.linear_2(F.silu(e.linear_1(timestep_embedding(timestep))))
         temb = self.time_embed.linear(F.silu(embedded))
-        for b in self.transformer_blocks:
-            x = b(x, temb, cos, sin)
+        for i, b in enumerate(self.transformer_blocks):
+            x = b(x, temb, cos, sin, i in perturb)
         shift, scale = (embedded[:, :, None] + self.scale_shift_table).unbind(2)
         x = F.layer_norm(x, (self.dim,), eps=1e-6) * (1 + scale) + shift
         return self.proj_out(x)

@@ -1,5 +1,5 @@
 """
-Reference numbers for test/quality/shapes-parity.test.ts: the training code's own forward pass
+Reference numbers for test/quality/shapes-model.test.ts: the training code's own forward pass
 on the exported weights, for one clip of the family, so the test can check that the ONNX graph
 the project builds from models/shapes/ computes what was trained (same tensor layout, RoPE,
 timestep conditioning).
@@ -79,6 +79,11 @@ def main():
     cos, sin = train.rope_tables(f, g, g, model.dim)
     with torch.no_grad():
         v = model(x, 1000 * sigma * mask, cos, sin)[0]
+        # Context guidance's second pass (evaluate.py sample): the generated tokens alone, at their own RoPE rows.
+        gen = mask[0] > 0
+        alone = model(x[:, gen], (1000 * sigma * mask)[:, gen], cos[gen], sin[gen])[0]
+    G = alone.shape[0]
+    picks_g = [(k, c) for k in (0, G // 2, G - 1) for c in (0, 1, C - 1)]
     S = v.shape[0]
     # RoPE tables for each patch the tools support, over a small grid (f 5, h 2, w 2): the time
     # coordinate of a latent frame depends on the frames per cell, so the engine must match each.
@@ -102,6 +107,7 @@ def main():
         "noise": "sin(1.3·s + 0.37·c) for token s, channel c",
         "latent": {"sumAbs": float(tokens.abs().sum()), "samples": [[s, c, float(tokens[0, s, c])] for s, c in picks]},
         "velocity": {"sumAbs": float(v.abs().sum()), "mean": float(v.mean()), "samples": [[s, c, float(v[s, c])] for s, c in picks]},
+        "contextFree": {"tokens": G, "sumAbs": float(alone.abs().sum()), "samples": [[k, c, float(alone[k, c])] for k, c in picks_g]},
     }, indent=2))
 
 
