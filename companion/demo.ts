@@ -113,9 +113,10 @@ export async function demo(outDir: string): Promise<number> {
     `note: ${SHAPES_ID} is a toy trained by this project on synthetic shapes (64×64 px, 1–3 shapes over gradients); ` +
       'it is not a general video model: it ignores prompts and knows nothing outside this family. Trained for about ' +
       '11 minutes on one GPU, it is far closer to the truth than its untrained twin; its fills beat painting in the mean ' +
-      'colour around the hole by about 10 dB and its bridges beat a cross-fade by about 2.5 dB; its extensions keep the ' +
-      'shapes for the first new frames, then break them up and let them fade, so over 12 new frames they track the shapes ' +
-      'only about as well as holding the last frame does (bench/RESULTS.md, npm run bench:quality). ' +
+      'colour around the hole by about 10 dB and its bridges beat a cross-fade by about 2.5 dB; sampled with ' +
+      'context guidance, its extensions keep the shapes moving for about 8 to 12 new frames (over 12 they track them ' +
+      'better than holding the last frame does), then break them up into smears of their colours ' +
+      '(bench/RESULTS.md, npm run bench:quality). ' +
       'Real footage needs a real model (reshoot models pull).',
   );
   return 0;

@@ -93,12 +93,12 @@ describe('builtin:shapes against ground truth', () => {
     expect(fillP).toBeGreaterThan(mean(blendFill) + PER_TOKEN_VS_BLEND_FILL_DB);
   });
 
-  // The targets of issue 13, all three held since session 10. Fill since session 8 (the engine
-  // stopped growing a patch VAE's fill masks by a cell and takes fill crops at the model's own
-  // pixels), bridge since session 9 (a 4-head × 6-layer model trained on a GPU), extend since
-  // session 10 (context guidance, below). Here: extend 4.61 px against hold-last 10.79 (0.43), fill
-  // 37.15 dB against the ring mean's 26.43, bridge 26.26 against the cross-fade's 23.65; over 24
-  // clips through the engine (bench/RESULTS.md) extend 0.61 of hold-last, fill +9.6 dB, bridge +2.3 dB.
+  // The targets of issue 13. Fill holds since session 8 (the engine stopped growing a patch VAE's
+  // fill masks by a cell and takes fill crops at the model's own pixels), bridge since session 9
+  // (a 4-head × 6-layer model trained on a GPU), extend since session 10 (context guidance,
+  // below). Here: extend 4.61 px against hold-last 10.79 (0.43), fill 37.15 dB against the ring
+  // mean's 26.43, bridge 26.26 against the cross-fade's 23.65. Over 24 clips through the engine
+  // (bench/RESULTS.md): extend 5.75 against 9.40 (0.61, at the line), fill +9.98 dB, bridge +2.48 dB.
   it('extend: the shapes continue their trajectories, centroid error well below holding the last frame', () => {
     const model = trained.extend.map((r) => r.model);
     const hold = trained.extend.map((r) => r.holdLast);
@@ -131,5 +131,5 @@ describe('builtin:shapes against ground truth', () => {
 
 // From the measured numbers (bench/RESULTS.md), with margin.
 const MARGIN_VS_UNTRAINED_DB = 4; // measured +10.9 to +27.4 dB (3 clips, session-9 weights; +8.8 to +10.2 with the 3,337-step weights)
-const CONTEXT_GUIDANCE_GAIN_PX = 1; // measured 4.61 against 7.46 px (3 clips, session 10); 5.75 against 8.08 over 24
+const CONTEXT_GUIDANCE_GAIN_PX = 1; // measured 4.61 against 7.46 px (3 clips, session 10); 5.75 against 8.08 over 24 (bench:quality)
 const PER_TOKEN_VS_BLEND_FILL_DB = 1; // measured +11.6 dB (3 clips, session-9 weights; +1.3 with the 3,337-step weights)
