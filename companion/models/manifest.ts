@@ -26,6 +26,9 @@ const shift = z.discriminatedUnion('kind', [
   }),
 ]);
 
+/** Context guidance (types.ts SchedulerDefaults.contextGuidance); builtin:shapes' sampling.json holds one too. */
+export const contextGuidanceSchema = z.object({ scale: z.number().gt(1), minSigma: z.number().min(0).max(1) });
+
 const scheduler = z
   .object({
     steps: positiveInt,
@@ -33,7 +36,7 @@ const scheduler = z
     shift,
     shiftTerminal: z.number().positive().lt(1).optional(),
     sigmas: z.array(z.number().gt(0).lte(1)).min(1).optional(),
-    contextGuidance: z.object({ scale: z.number().gt(1), minSigma: z.number().min(0).max(1) }).optional(),
+    contextGuidance: contextGuidanceSchema.optional(),
   })
   .refine((s) => !s.sigmas || s.sigmas.every((v, i, a) => i === 0 || v < a[i - 1]!), { message: 'scheduler.sigmas must decrease', path: ['sigmas'] })
   .refine((s) => !s.sigmas || s.sigmas.length === s.steps, { message: 'scheduler.sigmas must hold one σ per default step', path: ['sigmas'] });

@@ -22,6 +22,7 @@ import { ReshootError } from '../errors.ts';
 import { byteTextEncoderGraph } from './byteTextEncoder.ts';
 import { CheckpointPart, parseLtxvTransformerConfig } from './checkpoint.ts';
 import { ltxvTransformerGraph } from './ltxv/transformer.ts';
+import { contextGuidanceSchema } from './manifest.ts';
 import { DataType } from './onnx/proto.ts';
 import { GraphBuilder, type WeightSource } from './onnx/graph.ts';
 import { patchChannels, patchify, unpatchify, type PatchSpec } from './patchVae.ts';
@@ -46,7 +47,7 @@ const LATENT_CHANNELS = 64;
 
 const positiveInt = z.string().regex(/^[1-9][0-9]*$/, 'a positive integer').transform(Number);
 const patchMetadata = z.object({ spatial: positiveInt, temporal: positiveInt });
-const samplingSchema = z.object({ contextGuidance: z.object({ scale: z.number().gt(1), minSigma: z.number().min(0).max(1) }) }).strict();
+const samplingSchema = z.object({ contextGuidance: contextGuidanceSchema }).strict();
 
 /**
  * The sampling settings that ship with the weights (models/shapes/sampling.json): context guidance,
@@ -131,7 +132,7 @@ function buildFrom(dir: string, file: string, part: 'transformer' | 'vae', graph
 const BUILDER_VERSION = 3; // 2: decoderReach 0 and extendContext in the manifest; 3: context guidance (sampling.json)
 
 let version: number | undefined;
-/** Build version: the first 48 bits of the sha256 of the builder version, config and weights. */
+/** Build version: the first 48 bits of the sha256 of the builder version, config, weights and sampling settings. */
 export function shapesBuildVersion(): number {
   if (version === undefined) {
     const hash = createHash('sha256').update(`builder ${BUILDER_VERSION}\n`);
@@ -210,7 +211,7 @@ export function buildShapesModel(dir: string, opts: ShapesBuildOptions = {}): Mo
   const manifest: ModelManifest = opts.untrained
     ? { ...base, id: opts.untrained.id, testModel: true, description: `${SHAPES_ID} with seeded random transformer weights (a control)`, files }
     : without
-      ? { ...base, id: without.id, testModel: true, description: `${SHAPES_ID} sampled without context guidance (a comparison)`, files }
+      ? { ...base, id: without.id, description: `${SHAPES_ID} sampled without context guidance (a comparison)`, files }
       : { ...base, files };
   writeFileSync(join(dir, 'model.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   return manifest;
