@@ -130,6 +130,6 @@ describe('builtin:shapes against ground truth', () => {
 });
 
 // From the measured numbers (bench/RESULTS.md), with margin.
-const MARGIN_VS_UNTRAINED_DB = 4; // measured +10.9 to +27.4 dB (3 clips, session-9 weights; +8.8 to +10.2 with the 3,337-step weights)
+const MARGIN_VS_UNTRAINED_DB = 4; // measured +9.2 to +26.6 dB (3 clips, session-9 weights with context guidance; +8.8 to +10.2 with the 3,337-step weights)
 const CONTEXT_GUIDANCE_GAIN_PX = 1; // measured 4.61 against 7.46 px (3 clips, session 10); 5.75 against 8.08 over 24 (bench:quality)
-const PER_TOKEN_VS_BLEND_FILL_DB = 1; // measured +11.6 dB (3 clips, session-9 weights; +1.3 with the 3,337-step weights)
+const PER_TOKEN_VS_BLEND_FILL_DB = 1; // measured +10.7 dB (3 clips, session-9 weights with context guidance; +1.3 with the 3,337-step weights)
