@@ -273,7 +273,7 @@ export async function denoisePass(
   const gridRope = rt.rope(grid, req.fps);
   const rope: Rope = A ? { cos: concatTokens(p.appended!.rope.cos, gridRope.cos), sin: concatTokens(p.appended!.rope.sin, gridRope.sin) } : gridRope;
   const perToken = req.conditioning === 'per-token';
-  const alone = perToken && plan.anyContext ? generatedAlone(mask, rope, rt.manifest.transformer.numAttentionHeads * rt.manifest.transformer.attentionHeadDim) : null;
+  const alone = perToken && plan.anyContext ? generatedAlone(mask, rope) : null;
   const timestep = new Float32Array(N);
   const stepMs: number[] = [];
   const steps = sigmas.length - 1;
@@ -393,9 +393,10 @@ export function previewLatentFrame(frame: number | undefined, tokenMask: Float32
  * sequence and their rows of the RoPE tables (each token keeps its place in space and time). Null
  * when every token is generated (nothing to guide by) or none is.
  */
-export function generatedAlone(mask: Float32Array, rope: Rope, dim: number): ContextFree | null {
+export function generatedAlone(mask: Float32Array, rope: Rope): ContextFree | null {
   const index = Int32Array.from(Array.from(mask.keys()).filter((t) => mask[t] !== 0));
   if (index.length === 0 || index.length === mask.length) return null;
+  const dim = rope.cos.length / mask.length;
   return { index, rope: { cos: gatherTokens(rope.cos, index, dim), sin: gatherTokens(rope.sin, index, dim) } };
 }
 

@@ -104,8 +104,11 @@ const isRaceLoss = (e: unknown): boolean => {
   return code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'EPERM' || code === 'EACCES';
 };
 
-/** Builds a builtin into the cache unless a current build is already there. */
-async function ensureBuiltin(id: string, builtin: Builtin): Promise<void> {
+/**
+ * Builds a model into the cache under `id` unless a build of `version` is already there (the
+ * builtins; also the twins of builtin:shapes that test/quality and bench/quality compare with).
+ */
+export async function ensureBuilt(id: string, builtin: Pick<Builtin, 'version' | 'build'>): Promise<void> {
   const dir = modelDir(id);
   if (existsSync(join(dir, 'model.json'))) {
     const current = await readManifest(id, dir).then(
@@ -139,7 +142,7 @@ export async function loadModel(id: string): Promise<ModelHandle> {
   const dir = modelDir(id);
   if (builtin) {
     try {
-      await ensureBuiltin(id, builtin);
+      await ensureBuilt(id, builtin);
     } catch (cause) {
       throw new ReshootError('model', `could not build ${id} in ${modelCacheDir()}: ${(cause as Error).message}`, { cause });
     }

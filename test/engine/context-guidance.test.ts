@@ -129,7 +129,7 @@ describe('context guidance', () => {
     const rows = (a: Float32Array) => Float32Array.from(index.flatMap((t) => Array.from(a.subarray(t * D, (t + 1) * D))));
     const alone = { index, rope: { cos: rows(rope.cos), sin: rows(rope.sin) } };
     expect(index.length).toBe(layout.generatedTokens);
-    expect(Array.from(generatedAlone(layout.tokenMask, rope, D)!.index)).toEqual(index);
+    expect(Array.from(generatedAlone(layout.tokenMask, rope)!.index)).toEqual(index);
     expect(got.calls).toEqual([S, layout.generatedTokens]);
 
     // By hand: the start (generated tokens at σ 1 = the noise, known ones at the source), both passes.

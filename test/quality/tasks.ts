@@ -5,14 +5,13 @@
  * Shared by test/quality/quality.test.ts and bench/quality.ts.
  */
 import path from 'node:path';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { Engine } from '../../companion/engine/engine.ts';
 import { runJob } from '../../companion/jobs/run.ts';
 import { decodeFrames } from '../../companion/media/decode.ts';
 import { openEncoder } from '../../companion/media/encode.ts';
 import type { Frame } from '../../companion/media/frame.ts';
 import { renderShapes, shapeFootprints, shapesClip, shapeTrack, type ShapesClip } from '../../companion/media/shapes.ts';
-import { modelDir } from '../../companion/models/registry.ts';
+import { ensureBuilt } from '../../companion/models/registry.ts';
 import { buildShapesModel, shapesBuildVersion, type ShapesBuildOptions } from '../../companion/models/shapes.ts';
 import { parseJobSpec, type JobSpecInput } from '../../protocol/index.ts';
 import { parseRational } from '../../protocol/rational.ts';
@@ -23,20 +22,8 @@ import { centroidError, crossFade, dilate, psnr, ringMeanFill } from './metrics.
  * context guidance), built into the model cache under `id` on first use.
  */
 export async function openShapesTwin(id: string, opts: Omit<ShapesBuildOptions, 'weightsDir'>): Promise<Engine> {
-  const dir = modelDir(id);
-  const built = path.join(dir, 'model.json');
-  // A twin built from other weights or settings than the shipped ones is rebuilt, as builtin:shapes is.
-  if (!existsSync(built) || JSON.parse(readFileSync(built, 'utf8')).build?.version !== shapesBuildVersion()) {
-    const building = `${dir}.building-${process.pid}`;
-    mkdirSync(building, { recursive: true });
-    buildShapesModel(building, opts);
-    rmSync(dir, { recursive: true, force: true });
-    try {
-      renameSync(building, dir);
-    } catch {
-      rmSync(building, { recursive: true, force: true }); // another process built it first
-    }
-  }
+  // Versioned by the shipped files, as builtin:shapes is: new weights or settings rebuild the twin too.
+  await ensureBuilt(id, { version: shapesBuildVersion(), build: (dir) => buildShapesModel(dir, opts) });
   return Engine.open(id);
 }
 
