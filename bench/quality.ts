@@ -7,13 +7,16 @@
  *   extend   centroid error (px) over 12 new frames: per-token conditioning, blending, hold-last,
  *            windows of 5 known frames (a third of the window) next to the model's 13, and the
  *            model without its context guidance
+ *   long     the same over 24 new frames (six windows, each continuing the last one's output; the
+ *            demo's length): model, without context guidance, hold-last
  *   fill     PSNR (dB) inside a mask over a moving shape vs the clean background: model, ring mean,
  *            without context guidance
  *   bridge   PSNR (dB) of a 7-frame gap vs the true frames, and centroid error: model, cross-fade,
  *            without context guidance
  *   steps    extend and fill at 8, 16 (the model's default) and 32 steps
  *
- * Environment: BENCH_CLIPS (12) clips, seeds 101…; BENCH_SKIP=steps to leave the step sweep out.
+ * Environment: BENCH_CLIPS (12) clips, seeds 101…; BENCH_SKIP=steps,long leaves the step sweep and/or
+ * the long extension out.
  * RESHOOT_MODELS as usual (builtin:shapes builds on first use).
  */
 import { Engine } from '../companion/engine/engine.ts';
@@ -23,6 +26,9 @@ import { envInt, fmt, machine, printMachine, tempDir } from './common.ts';
 
 /** The same weights sampled without context guidance (models/shapes/sampling.json), side by side. */
 const PLAIN_ID = 'shapes-no-context-guidance';
+/** New frames of the long extension: one second, as the demo extends. */
+const LONG_NEW = 24;
+const SKIP = new Set((process.env.BENCH_SKIP ?? '').split(',').map((s) => s.trim()));
 const CLIPS = Array.from({ length: envInt('BENCH_CLIPS', 12) }, (_, i) => 101 + i);
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const sd = (xs: number[]) => Math.sqrt(mean(xs.map((x) => (x - mean(xs)) ** 2)));
@@ -59,6 +65,19 @@ async function main(): Promise<void> {
     console.log(`  worst clip per-token / hold-last ${fmt(Math.max(...ext.perToken.map((v, i) => v / ext.hold[i]!)), 2)}`);
     console.log(`  context (per-token): ${engine.manifest!.extendContext ?? 'a third of the window'} known frames ${stat(ext.perToken)}   5 known frames ${stat(ext.third)}`);
 
+    if (!SKIP.has('long')) {
+      const long = { model: [] as number[], without: [] as number[], hold: [] as number[] };
+      for (const clip of CLIPS) {
+        const p = await extendTask(clip, { ...o, newFrames: LONG_NEW });
+        long.model.push(p.model);
+        long.hold.push(p.holdLast);
+        long.without.push((await extendTask(clip, { ...p0, newFrames: LONG_NEW })).model);
+      }
+      console.log(`\nlong extend, centroid error px over ${LONG_NEW} new frames`);
+      console.log(`  model ${stat(long.model)}   without context guidance ${stat(long.without)}   hold-last ${stat(long.hold)}`);
+      console.log(`  model / hold-last ${fmt(mean(long.model) / mean(long.hold), 2)}   without / hold-last ${fmt(mean(long.without) / mean(long.hold), 2)}`);
+    }
+
     const fill = { perToken: [] as number[], blend: [] as number[], ring: [] as number[], without: [] as number[] };
     for (const clip of CLIPS) {
       const p = await fillTask(clip, { ...o, conditioning: 'per-token' });
@@ -89,7 +108,7 @@ async function main(): Promise<void> {
     console.log(`  centroid error px: model ${stat(br.modelC)}   cross-fade ${stat(br.fadeC)}`);
     console.log(`  without context guidance: ${stat(br.without)} dB, centroid ${stat(br.withoutC)} px`);
 
-    if (process.env.BENCH_SKIP !== 'steps') {
+    if (!SKIP.has('steps')) {
       console.log(`\nsteps (first ${Math.min(6, CLIPS.length)} clips): extend centroid px / fill PSNR dB`);
       for (const steps of [8, 16, 32]) {
         const e: number[] = [];

@@ -40,6 +40,8 @@ export interface TaskOptions {
   conditioning?: 'per-token' | 'blend';
   /** Extend: known frames each window starts from (the job's extend.context); default the model's. */
   context?: number;
+  /** Extend: new frames (default EXTEND_NEW). */
+  newFrames?: number;
   /** Default builtin:shapes. */
   model?: string;
 }
@@ -89,16 +91,17 @@ export const EXTEND_NEW = 12;
 export async function extendTask(clipSeed: number, o: TaskOptions) {
   const clip = shapesClip(clipSeed);
   const source = await writeClip(path.join(o.dir, `extend-src-${clipSeed}.mkv`), renderShapes(clip, EXTEND_SOURCE));
+  const count = o.newFrames ?? EXTEND_NEW;
   const made = await run(
-    `extend-${clipSeed}-${o.seed ?? 1}-${o.conditioning ?? 'default'}-${o.model ?? 'shapes'}-${o.steps ?? 0}-${o.context ?? 0}`,
-    { kind: 'extend', source: { path: source }, extend: { direction: 'tail', duration: { frames: EXTEND_NEW }, ...(o.context ? { context: { frames: o.context } } : {}) } } as JobSpecInput,
+    `extend-${clipSeed}-${o.seed ?? 1}-${o.conditioning ?? 'default'}-${o.model ?? 'shapes'}-${o.steps ?? 0}-${o.context ?? 0}-${count}`,
+    { kind: 'extend', source: { path: source }, extend: { direction: 'tail', duration: { frames: count }, ...(o.context ? { context: { frames: o.context } } : {}) } } as JobSpecInput,
     o,
-    EXTEND_NEW,
+    count,
   );
-  const truth = truthOf(clip, EXTEND_SOURCE, EXTEND_NEW);
-  const truthFrames = renderShapes(clip, EXTEND_NEW, { start: EXTEND_SOURCE });
+  const truth = truthOf(clip, EXTEND_SOURCE, count);
+  const truthFrames = renderShapes(clip, count, { start: EXTEND_SOURCE });
   const last = renderShapes(clip, 1, { start: EXTEND_SOURCE - 1 })[0]!;
-  const held = Array<Frame>(EXTEND_NEW).fill(last);
+  const held = Array<Frame>(count).fill(last);
   return {
     frames: made,
     model: centroidError(made, clip, truth),
