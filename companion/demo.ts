@@ -122,7 +122,7 @@ export async function demo(outDir: string): Promise<number> {
       'colour around the hole by about 10 dB and its bridges beat a cross-fade by about 2.5 dB; sampled with ' +
       'context guidance, its extensions track the shapes better than holding the last frame does (on average over ' +
       'held-out clips: 0.6 × its error over 12 new frames, 0.7 × over 24), but it loses shapes that bounce off a wall ' +
-      'or cross each other, as the diamond and the square do here (compare rows 1 and 2), and past about 12 new frames ' +
+      'or cross each other (compare rows 1 and 2), and past about 12 new frames ' +
       'breaks them up into smears of their colours (bench/RESULTS.md, npm run bench:quality). ' +
       'Real footage needs a real model (reshoot models pull).',
   );
