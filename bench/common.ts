@@ -75,6 +75,18 @@ export function envInt(name: string, fallback: number): number {
   return v;
 }
 
+/**
+ * BENCH_SKIP: a comma list of the parts of a benchmark to leave out, each one of `parts`
+ * (e.g. `BENCH_SKIP=steps,long`). A name that is not a part is an error rather than a silent no-op.
+ */
+export function envSkip(parts: readonly string[]): ReadonlySet<string> {
+  const raw = process.env.BENCH_SKIP ?? '';
+  const names = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const unknown = names.filter((n) => !parts.includes(n));
+  if (unknown.length > 0) throw new Error(`BENCH_SKIP: unknown part "${unknown.join('", "')}" (this benchmark's parts: ${parts.join(', ')})`);
+  return new Set(names);
+}
+
 export interface TempDir {
   dir: string;
   cleanup(): void;

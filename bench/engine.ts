@@ -18,7 +18,7 @@
  *     and ONNX Runtime); this process also samples /proc every 100 ms for the whole process tree
  *     (Node + its ffmpeg decoder/encoder children). Goal: under 1.5 GB.
  *
- * Environment: BENCH_REPS (5) timed step repeats (after warm-ups); BENCH_SKIP=steps|rss to run one part;
+ * Environment: BENCH_REPS (5) timed step repeats (after warm-ups); BENCH_SKIP=steps and/or rss (comma list) leaves parts out;
  * BENCH_FILL_FRAMES (48) for the fill; BENCH_PROFILE=1 runs the fill child under --cpu-prof and
  * prints where its threads spend their time (adds some overhead to its wall time);
  * RESHOOT_MODELS as usual (builtin:tiny builds on first use).
@@ -35,11 +35,11 @@ import { buildLtxvTransformer, loadModel } from '../companion/models/registry.ts
 import { tinyTransformerConfig } from '../companion/models/tiny.ts';
 import type { ModelHandle, TransformerConfig } from '../companion/models/types.ts';
 import { Rng } from '../companion/engine/noise.ts';
-import { envInt, fmt, machine, median, mib, printMachine, tempDir, transformerMacs } from './common.ts';
+import { envInt, envSkip, fmt, machine, median, mib, printMachine, tempDir, transformerMacs } from './common.ts';
 
 const REPS = envInt('BENCH_REPS', 5);
 const PROFILE = process.env.BENCH_PROFILE === '1';
-const SKIP = process.env.BENCH_SKIP ?? '';
+const SKIP = envSkip(['steps', 'rss']);
 const FPS = 24000 / 1001;
 const RSS_GOAL_BYTES = 1.5e9;
 
@@ -298,5 +298,5 @@ const m = await machine();
 console.log('# bench:engine: denoiser step cost and fill memory');
 printMachine(m);
 console.log(`load average at start: ${os.loadavg().map((v) => v.toFixed(2)).join(' ')}`);
-if (SKIP !== 'steps') await stepBench();
-if (SKIP !== 'rss') await rssBench();
+if (!SKIP.has('steps')) await stepBench();
+if (!SKIP.has('rss')) await rssBench();

@@ -22,13 +22,13 @@
 import { Engine } from '../companion/engine/engine.ts';
 import { SHAPES_ID } from '../companion/models/shapes.ts';
 import { bridgeTask, extendTask, fillTask, openShapesTwin } from '../test/quality/tasks.ts';
-import { envInt, fmt, machine, printMachine, tempDir } from './common.ts';
+import { envInt, envSkip, fmt, machine, printMachine, tempDir } from './common.ts';
 
 /** The same weights sampled without context guidance (models/shapes/sampling.json), side by side. */
 const PLAIN_ID = 'shapes-no-context-guidance';
 /** New frames of the long extension: one second, as the demo extends. */
 const LONG_NEW = 24;
-const SKIP = new Set((process.env.BENCH_SKIP ?? '').split(',').map((s) => s.trim()));
+const SKIP = envSkip(['steps', 'long']);
 const CLIPS = Array.from({ length: envInt('BENCH_CLIPS', 12) }, (_, i) => 101 + i);
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const sd = (xs: number[]) => Math.sqrt(mean(xs.map((x) => (x - mean(xs)) ** 2)));

@@ -37,7 +37,7 @@
  *     "generating" progress and `done` events. Each job finishes before the next is sent (an
  *     idle queue). Prints median / p90 / max; goal: first progress under 50 ms.
  *
- * Environment: BENCH_FRAMES (60), BENCH_REPS (3), BENCH_JOBS (20), BENCH_SKIP=upload|latency,
+ * Environment: BENCH_FRAMES (60), BENCH_REPS (3), BENCH_JOBS (20), BENCH_SKIP=upload and/or latency (comma list),
  * BENCH_WIDTH/BENCH_HEIGHT (1920/1080), RESHOOT_MODELS as usual.
  */
 import { once } from 'node:events';
@@ -63,7 +63,7 @@ import { syntheticFrame, writeSyntheticClip } from '../companion/media/synthetic
 import type { RunningService } from '../companion/service/service.ts';
 import { MAX_MESSAGE_BYTES } from '../companion/service/sessions.ts';
 import { UPLOAD_WINDOW } from '../companion/service/uploads.ts';
-import { envInt, fmt, machine, median, printMachine, tempDir } from './common.ts';
+import { envInt, envSkip, fmt, machine, median, printMachine, tempDir } from './common.ts';
 
 const FRAMES = envInt('BENCH_FRAMES', 60);
 const REPS = envInt('BENCH_REPS', 3);
@@ -72,7 +72,7 @@ const W = envInt('BENCH_WIDTH', 1920);
 const H = envInt('BENCH_HEIGHT', 1080);
 const CHANNELS = 4 as const;
 const RATE = '24000/1001';
-const SKIP = process.env.BENCH_SKIP ?? '';
+const SKIP = envSkip(['upload', 'latency']);
 const MSG_BYTES = FRAME_HEADER_BYTES + frameBytes(W, H, CHANNELS);
 
 // ---------------------------------------------------------------------------------------------
@@ -606,8 +606,8 @@ async function main(): Promise<void> {
   const { startService } = await import('../companion/service/service.ts');
   const service = await startService({ home: home.dir, port: 0 });
   try {
-    if (SKIP !== 'upload') await uploads(service, home.dir, scratch.dir);
-    if (SKIP !== 'latency') await latency(service, scratch.dir);
+    if (!SKIP.has('upload')) await uploads(service, home.dir, scratch.dir);
+    if (!SKIP.has('latency')) await latency(service, scratch.dir);
   } finally {
     await service.close();
     home.cleanup();

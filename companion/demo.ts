@@ -29,8 +29,10 @@ const SOURCE_FRAMES = 36;
 /** A held-out clip (training seeds start at 1,000,000) with three shapes. */
 const CLIP_SEED = 7;
 const BRIDGE = { aEnd: 12, gap: 7 };
+/** Length of the extension and of the generated shot: 1 s at FPS. */
+const EXTEND_FRAMES = 24;
 /** New frames of the extension on the contact sheet: closer together where the shapes still hold. */
-const EXTEND_SHOWN = [2, 4, 6, 8, 12, 16, 20, 24];
+const EXTEND_SHOWN = [2, 4, 6, 8, 12, 16, 20, EXTEND_FRAMES];
 
 export async function demo(outDir: string): Promise<number> {
   const dir = path.resolve(outDir);
@@ -53,7 +55,7 @@ export async function demo(outDir: string): Promise<number> {
   const output = (name: string) => ({ format: 'prores422hq' as const, path: path.join(dir, `${name}.mov`) });
   const common = { model: SHAPES_ID, seed: 1234, sequence };
   const jobs: Record<string, JobSpecInput> = {
-    extend: { kind: 'extend', ...common, source: { path: source }, extend: { direction: 'tail', duration: { seconds: 1 } }, output: output('extend') },
+    extend: { kind: 'extend', ...common, source: { path: source }, extend: { direction: 'tail', duration: { frames: EXTEND_FRAMES } }, output: output('extend') },
     fill: { kind: 'fill', ...common, source: { path: source }, mask: { type: 'shapes', shapes: [{ kind: 'ellipse', feather: 1, keyframes }] }, output: output('fill') },
     bridge: {
       kind: 'bridge',
@@ -62,7 +64,7 @@ export async function demo(outDir: string): Promise<number> {
       gap: { frames: BRIDGE.gap },
       output: output('bridge'),
     },
-    generate: { kind: 'generate', ...common, duration: { seconds: 1 }, output: output('generate') },
+    generate: { kind: 'generate', ...common, duration: { frames: EXTEND_FRAMES }, output: output('generate') },
   } as Record<string, JobSpecInput>;
 
   const engine = await Engine.open(SHAPES_ID);
@@ -86,12 +88,12 @@ export async function demo(outDir: string): Promise<number> {
     return out;
   };
   const src = await read(source, SOURCE_FRAMES);
-  const ext = await read(outputs.extend!, 24);
+  const ext = await read(outputs.extend!, EXTEND_FRAMES);
   const fill = await read(outputs.fill!, SOURCE_FRAMES);
   const bridge = await read(outputs.bridge!, BRIDGE.gap);
-  const gen = await read(outputs.generate!, 24);
+  const gen = await read(outputs.generate!, EXTEND_FRAMES);
   // What the extension should have been: the clip goes on past the source (the generator knows it).
-  const extendTruth = renderShapes(clip, 24, { start: SOURCE_FRAMES });
+  const extendTruth = renderShapes(clip, EXTEND_FRAMES, { start: SOURCE_FRAMES });
   const every = (fs: Frame[], from: number, step: number, n: number) => Array.from({ length: n }, (_, i) => fs[from + i * step]!);
   const sheet = contactSheet(
     [

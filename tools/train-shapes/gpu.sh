@@ -5,10 +5,10 @@
 #   bash tools/train-shapes/gpu.sh OUT [MINUTES] [more train.py options, which win over these]
 #
 # e.g. `... gpu.sh /tmp/w 9 --init models/shapes/transformer.safetensors` to continue from the shipped
-# weights. It first times how fast one process makes batches here (session 9 could not tell whether
-# the workers or the GPU set the pace), then trains with every core but two making batches and
-# exports the EMA weights into OUT every minute, so a call cut short still leaves weights.
-# DEVICE=cpu runs the same on the CPU (a smoke test).
+# weights. It first times making batches and the training step here (`train.py --bench`: session 9
+# could not tell whether the workers or the GPU set the pace), then trains with every core but two
+# making batches and exports the EMA weights into OUT every minute, so a call cut short still leaves
+# weights. BATCH (48) sets the batch; DEVICE=cpu runs the same on the CPU (a smoke test).
 set -euo pipefail
 out=${1:?usage: gpu.sh OUT [MINUTES] [train.py options...]}
 minutes=${2:-9}
@@ -18,18 +18,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 cores=$(nproc)
 workers=$(( cores > 3 ? cores - 2 : 1 ))
 export PYTHONUNBUFFERED=1
-"$py" - "$here" "$workers" <<'PY'
-import sys, time
-sys.path.insert(0, sys.argv[1])
-import train
-train.numbered_batch(13, 0, 48)
-t = time.time()
-for i in range(1, 11):
-    train.numbered_batch(13, i, 48)
-rate = 10 * 48 / (time.time() - t)
-print(f"one process makes {rate:.0f} windows a second; {sys.argv[2]} workers: about {rate * int(sys.argv[2]) / 48:.0f} batches of 48 a second at most")
-PY
-exec "$py" "$here/train.py" --device "${DEVICE:-cuda}" --workers "$workers" --batch 48 --heads 4 --layers 6 \
-  --lr 1e-3 --warmup 300 --minutes "$minutes" --save-every 60 \
-  --tasks fill-track=.15,fill-box=.03,extend=.45,bridge=.04,bridge-append=.25,head=.04,image=.02,generate=.02 \
-  --out "$out" "$@"
+recipe=(--device "${DEVICE:-cuda}" --workers "$workers" --batch "${BATCH:-48}" --heads 4 --layers 6
+  --tasks fill-track=.15,fill-box=.03,extend=.45,bridge=.04,bridge-append=.25,head=.04,image=.02,generate=.02)
+# Which sets the pace here, the data or the GPU (half a minute; prints one line).
+"$py" "$here/train.py" "${recipe[@]}" --bench --out "$out" "$@" | grep '^bench:'
+exec "$py" "$here/train.py" "${recipe[@]}" --lr 1e-3 --warmup 300 --minutes "$minutes" --save-every 60 --out "$out" "$@"

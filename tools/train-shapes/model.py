@@ -32,6 +32,14 @@ def timestep_embedding(t):
     return torch.cat([torch.cos(args), torch.sin(args)], -1)
 
 
+def attend(q, k, v):
+    """softmax(q kᵀ / √d) v over [B, heads, S, d]. torch 2's fused kernel where there is one (on a GPU it is
+    one kernel instead of five and never holds the S × S scores); Debian's torch 1.13 lacks it."""
+    if hasattr(F, "scaled_dot_product_attention"):
+        return F.scaled_dot_product_attention(q, k, v)
+    return torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1]), -1) @ v
+
+
 def apply_rope(x, cos, sin):
     pairs = x.unflatten(-1, (-1, 2))
     rotated = torch.stack([-pairs[..., 1], pairs[..., 0]], -1).flatten(-2)
@@ -61,8 +69,7 @@ class Attention(nn.Module):
         k = apply_rope(rms_norm(self.to_k(x), 1e-5, self.norm_k.weight), cos, sin)
         v = self.to_v(x)
         q, k, v = (t.view(B, S, self.heads, -1).transpose(1, 2) for t in (q, k, v))
-        att = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1]), -1)
-        return self.to_out[0]((att @ v).transpose(1, 2).reshape(B, S, D))
+        return self.to_out[0](attend(q, k, v).transpose(1, 2).reshape(B, S, D))
 
 
 class Block(nn.Module):

@@ -258,14 +258,18 @@ def sample_task(rng, f):
     return kind, m
 
 
+def crop_region(cy, cx, crop):
+    """The pixel rows and columns of a crop × crop cell window whose top-left cell is (cy, cx)."""
+    return range(cy * SPATIAL, (cy + crop) * SPATIAL), range(cx * SPATIAL, (cx + crop) * SPATIAL)
+
+
 def make_example(rng, f, crop):
     """One training window: (source tokens, target tokens, token mask) on an f × crop × crop grid."""
     frames = 1 + TEMPORAL * (f - 1)
     p = shapes.clip_params(int(rng.integers(TRAIN_SEED_BASE, 2**31)), SIZE, SIZE)
     start = int(rng.integers(0, 24))
-    video = shapes.render(p, frames, start=start)
     kind, m = sample_task(rng, f)
-    target = video
+    gone = []
     g = SIZE // SPATIAL
     if kind.startswith("fill"):
         fp = shapes.footprints(p, frames, start=start)
@@ -283,18 +287,17 @@ def make_example(rng, f, crop):
         # The truth removes every shape the mask covers in every frame (an editor's "remove").
         px = pixels_of(m, frames)
         gone = [j for j in range(len(p["shapes"])) if not (fp[j] & ~px).any()]
-        if gone:
-            target = shapes.render(p, frames, without=gone, start=start)
         # Crop around the mask with two cells of context, like cropAround's 16 px.
         ys, xs = np.nonzero(m.any(0))
         cy = int(np.clip(rng.integers(ys.min() - 2, ys.max() + 3) - crop // 2, 0, g - crop))
         cx = int(np.clip(rng.integers(xs.min() - 2, xs.max() + 3) - crop // 2, 0, g - crop))
     else:
         cy, cx = (int(v) for v in rng.integers(0, g - crop + 1, 2))
-    # Patchify only the crop (it is cell-aligned, so this equals cropping the patches).
-    box = (slice(None), slice(cy * SPATIAL, (cy + crop) * SPATIAL), slice(cx * SPATIAL, (cx + crop) * SPATIAL))
-    src = encode(patchify(video[box]))
-    tgt = encode(patchify(target[box])) if target is not video else src
+    # Render and patchify only the crop (it is cell-aligned, so this equals cropping the patches); the
+    # renders are most of the time a window takes.
+    videos = shapes.render_each(p, frames, [(), gone] if gone else [()], start, crop_region(cy, cx, crop))
+    src = encode(patchify(videos[0]))
+    tgt = encode(patchify(videos[1])) if gone else src
     mask = m[:, cy:cy + crop, cx:cx + crop].reshape(-1)
     if not mask.any():
         mask[:] = True
@@ -342,10 +345,9 @@ def appended_example(rng, f, crop, a, at, n):
     frames = 1 + TEMPORAL * (f - 1)
     p = shapes.clip_params(int(rng.integers(TRAIN_SEED_BASE, 2**31)), SIZE, SIZE)
     start = int(rng.integers(0, 24))
-    video = shapes.render(p, frames, start=start)
     g = SIZE // SPATIAL
     cy, cx = (int(v) for v in rng.integers(0, g - crop + 1, 2))
-    src, m, extra = appended_window(video[:, cy * SPATIAL:(cy + crop) * SPATIAL, cx * SPATIAL:(cx + crop) * SPATIAL], f, a, at, n)
+    src, m, extra = appended_window(shapes.render(p, frames, start=start, region=crop_region(cy, cx, crop)), f, a, at, n)
     weight = 1 + SHAPE_WEIGHT * shape_cells(p, frames, start)[:, cy:cy + crop, cx:cx + crop].reshape(-1)
     return src, src, m.astype(np.float32), weight.astype(np.float32), extra
 
@@ -392,8 +394,9 @@ def as_tensors(arrays):
 
 class Batches:
     """Training batches in order from `start`, made `workers` processes ahead (0: in this process).
-    The data is numpy on the CPU, about 300 examples a second a core: enough for a CPU step, far
-    too few for a GPU's."""
+    The data is numpy on the CPU, about 180 windows a second a core of the 2-core machine (session 12;
+    half that before the renders were cut to the crop): plenty for a CPU step, and on a GPU each
+    worker adds that much (`--bench` says whether the data or the GPU sets the pace)."""
 
     def __init__(self, seed, batch, start, workers):
         self.args = (seed, batch)
@@ -524,7 +527,7 @@ def main():
     ap.add_argument("--restart-from", help="a ckpt.pt to continue with a new schedule (warm-up to --lr, cosine over --minutes from now), when --out has no checkpoint yet")
     ap.add_argument("--warmup", type=int, default=100, help="warm-up steps of the learning rate")
     ap.add_argument("--save-every", type=float, default=300, help="seconds between checkpoints and exports")
-    ap.add_argument("--bench", action="store_true")
+    ap.add_argument("--bench", action="store_true", help="time making batches and the training step here (which sets a run's pace), then exit")
     args = ap.parse_args()
     SHAPE_WEIGHT = args.shape_weight
     if args.tasks:
@@ -571,12 +574,14 @@ def main():
         print(f"resumed at step {step} from {resume}" + (f", schedule from step {schedule_from}" if schedule_from else ""), flush=True)
     # The batch makers fork before the GPU is touched: a child of a process that holds a CUDA context
     # must not use it, and a fork before there is one leaves nothing to get wrong.
-    batches = Batches(args.seed, args.batch, step, args.workers)
+    batches = None if args.bench else Batches(args.seed, args.batch, step, args.workers)
 
     dev = torch.device(args.device)
     model.to(dev)
     ema.to(dev)
-    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01, betas=(0.9, 0.99))
+    # On a GPU the fused AdamW is a few kernels a step instead of several per tensor (torch ≥ 2; not on the CPU).
+    fused = {"fused": True} if dev.type == "cuda" else {}
+    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01, betas=(0.9, 0.99), **fused)
     if ck is not None:
         opt.load_state_dict(ck["opt"])  # its state follows the parameters onto `dev`
     noise_gen = None
@@ -588,21 +593,13 @@ def main():
         noise_gen.manual_seed(args.seed * 1_000_003 + step)
     ema_params, model_params = list(ema.parameters()), list(model.parameters())  # paired, for the EMA
     chan_w = channel_weights(args.pixel_weight).to(dev)
-    budget = args.minutes * 60
     ropes = {}
-    began = time.time() - elapsed
-    first_step, elapsed_at_start = step, elapsed
-    last_save = time.time()
-    losses = []
-    while True:
-        elapsed = time.time() - began
-        if elapsed > budget:
-            break
-        frac = elapsed / budget
-        lr = args.lr * min(1, (step - schedule_from + 1) / args.warmup) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
+
+    def train_step(batch, lr, step):
+        """One optimizer step (and the EMA's) on a batch from make_batch; returns the loss, left on the device."""
         for g in opt.param_groups:
             g["lr"] = lr
-        src, tgt, mask, shape_w, grid, appended = batches.next()
+        src, tgt, mask, shape_w, grid, appended = batch
         if grid not in ropes:
             ropes[grid] = tuple(r.to(dev) for r in rope_tables(*grid, model.dim))
         cos, sin = ropes[grid]
@@ -643,19 +640,65 @@ def main():
         with torch.no_grad():
             torch._foreach_mul_(ema_params, decay)
             torch._foreach_add_(ema_params, model_params, alpha=1 - decay)
+        return loss.detach()
+
+    if args.bench:
+        bench(args, train_step, dev)
+        return
+    budget = args.minutes * 60
+    began = time.time() - elapsed
+    last_save = time.time()
+    # The loss is summed on the device and read every 50 steps: reading it every step (.item()) would make
+    # the CPU wait for each GPU step before it could queue the next one.
+    loss_sum, loss_count = 0.0, 0
+    while True:
+        elapsed = time.time() - began
+        if elapsed > budget:
+            break
+        frac = elapsed / budget
+        lr = args.lr * min(1, (step - schedule_from + 1) / args.warmup) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
+        loss = train_step(batches.next(), lr, step)
         step += 1
-        losses.append(loss.item())
-        if args.bench and step == first_step + 10:
-            print(f"bench: {(time.time() - began - elapsed_at_start) / 10:.2f} s/step", flush=True)
-            return
+        loss_sum, loss_count = loss_sum + loss, loss_count + 1
         if step % 50 == 0:
-            print(f"step {step} t {elapsed / 60:.1f} min lr {lr:.2e} loss {np.mean(losses):.4f}", flush=True)
-            losses = []
+            print(f"step {step} t {elapsed / 60:.1f} min lr {lr:.2e} loss {float(loss_sum) / loss_count:.4f}", flush=True)
+            loss_sum, loss_count = 0.0, 0
         if time.time() - last_save > args.save_every:
             save(args, model, ema, opt, step, time.time() - began, schedule_from)
             last_save = time.time()
     save(args, model, ema, opt, step, time.time() - began, schedule_from)
     print("done", step, flush=True)
+
+
+BENCH_BATCHES, BENCH_ROUNDS = 8, 3
+
+
+def bench(args, train_step, dev):
+    """--bench: what sets a run's pace here, the data or the model. Times one process making BENCH_BATCHES
+    batches (a run's --workers make about that many times as many), then the training step on those same
+    batches over and over (their grids vary as a run's do), and exits without saving anything."""
+    t0 = time.time()
+    made = [numbered_batch(args.seed, i, args.batch) for i in range(BENCH_BATCHES)]
+    data_rate = BENCH_BATCHES * args.batch / (time.time() - t0)
+
+    def sync():
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+
+    for i, b in enumerate(made):  # warm-up: allocations, kernel choices
+        train_step(b, args.lr, i)
+    sync()
+    t0 = time.time()
+    for _ in range(BENCH_ROUNDS):
+        for i, b in enumerate(made):
+            train_step(b, args.lr, i)
+    sync()
+    step_s = (time.time() - t0) / (BENCH_ROUNDS * BENCH_BATCHES)
+    workers = max(1, args.workers)
+    data_total, model_rate = data_rate * workers, args.batch / step_s
+    print(f"bench: one process makes {data_rate:.0f} windows/s ({workers} making batches: about {data_total:.0f}); "
+          f"the model on {dev.type} takes {step_s:.3f} s/step of batch {args.batch} = {model_rate:.0f} windows/s; "
+          f"the pace is set by {'the data' if data_total < model_rate else 'the model'}", flush=True)
 
 
 def save(args, model, ema, opt, step, elapsed, schedule_from):
