@@ -42,6 +42,8 @@ export interface TaskOptions {
   context?: number;
   /** Extend: new frames (default EXTEND_NEW). */
   newFrames?: number;
+  /** Extend: frames of the clip before the cut (default EXTEND_SOURCE). */
+  sourceFrames?: number;
   /** Default builtin:shapes. */
   model?: string;
 }
@@ -85,22 +87,24 @@ export const EXTEND_SOURCE = 17;
 export const EXTEND_NEW = 12;
 
 /**
- * Extend: the clip's first 17 frames → 12 new ones. Score: mean centroid error (px) of every
- * shape over the new frames, and PSNR against the true frames; baseline: hold the last source frame.
+ * Extend: the clip's first 17 frames (sourceFrames) → 12 new ones (newFrames). Score: mean centroid
+ * error (px) of every shape over the new frames, and PSNR against the true frames; baseline: hold the
+ * last source frame.
  */
 export async function extendTask(clipSeed: number, o: TaskOptions) {
   const clip = shapesClip(clipSeed);
-  const source = await writeClip(path.join(o.dir, `extend-src-${clipSeed}.mkv`), renderShapes(clip, EXTEND_SOURCE));
+  const known = o.sourceFrames ?? EXTEND_SOURCE;
+  const source = await writeClip(path.join(o.dir, `extend-src-${clipSeed}-${known}.mkv`), renderShapes(clip, known));
   const count = o.newFrames ?? EXTEND_NEW;
   const made = await run(
-    `extend-${clipSeed}-${o.seed ?? 1}-${o.conditioning ?? 'default'}-${o.model ?? 'shapes'}-${o.steps ?? 0}-${o.context ?? 0}-${count}`,
+    `extend-${clipSeed}-${o.seed ?? 1}-${o.conditioning ?? 'default'}-${o.model ?? 'shapes'}-${o.steps ?? 0}-${o.context ?? 0}-${known}-${count}`,
     { kind: 'extend', source: { path: source }, extend: { direction: 'tail', duration: { frames: count }, ...(o.context ? { context: { frames: o.context } } : {}) } } as JobSpecInput,
     o,
     count,
   );
-  const truth = truthOf(clip, EXTEND_SOURCE, count);
-  const truthFrames = renderShapes(clip, count, { start: EXTEND_SOURCE });
-  const last = renderShapes(clip, 1, { start: EXTEND_SOURCE - 1 })[0]!;
+  const truth = truthOf(clip, known, count);
+  const truthFrames = renderShapes(clip, count, { start: known });
+  const last = renderShapes(clip, 1, { start: known - 1 })[0]!;
   const held = Array<Frame>(count).fill(last);
   return {
     frames: made,
