@@ -108,8 +108,7 @@ def background(p, t, px, py):
     k = 2 * math.pi / bg["period"]
     stripes = bg["amp"] * np.sin(k * (u * math.cos(bg["stripe_angle"]) + v * math.sin(bg["stripe_angle"])))
     a = np.array(bg["a"])
-    ab = np.array([bg["b"][c] - bg["a"][c] for c in range(3)])
-    return a + ab * g[..., None] + stripes[..., None]
+    return a + (np.array(bg["b"]) - a) * g[..., None] + stripes[..., None]
 
 
 def coverage(kind, radius, cx, cy, px, py):
@@ -136,6 +135,14 @@ def _box(shape, cx, cy, rows, cols):
     if y0 >= y1 or x0 >= x1:
         return None
     return slice(y0 - rows.start, y1 - rows.start), slice(x0 - cols.start, x1 - cols.start)
+
+
+def _drawn(shape, cx, cy, rows, cols, px, py):
+    """(box, coverage in it) of a shape centred at (cx, cy) over a region (_box, _pixel_centres), or None."""
+    box = _box(shape, cx, cy, rows, cols)
+    if box is None:
+        return None
+    return box, coverage(shape["kind"], shape["radius"], cx, cy, px[:, box[1]], py[box[0]])
 
 
 def _pixel_centres(p, region):
@@ -167,9 +174,9 @@ def render_each(p, frames, withouts, start=0, region=None):
                 continue
             colour = np.array(PALETTE[s["colour"]])
             for i, (cx, cy) in enumerate(tracks[j]):
-                box = _box(s, cx, cy, rows, cols)
-                if box is not None:
-                    a = coverage(s["kind"], s["radius"], cx, cy, px[:, box[1]], py[box[0]])[..., None]
+                drawn = _drawn(s, cx, cy, rows, cols, px, py)
+                if drawn is not None:
+                    box, a = drawn[0], drawn[1][..., None]
                     img[i][box] = img[i][box] * (1 - a) + colour * a
         out.append(np.floor(_clip01(img) * 255 + 0.5).astype(np.uint8))
     return out
@@ -181,9 +188,9 @@ def footprints(p, frames, start=0):
     out = np.zeros((len(p["shapes"]), frames, len(rows), len(cols)), bool)
     for j, s in enumerate(p["shapes"]):
         for i, (cx, cy) in enumerate(track(s, start + frames, p["width"], p["height"])[start:]):
-            box = _box(s, cx, cy, rows, cols)
-            if box is not None:
-                out[j, i][box] = coverage(s["kind"], s["radius"], cx, cy, px[:, box[1]], py[box[0]]) > 0
+            drawn = _drawn(s, cx, cy, rows, cols, px, py)
+            if drawn is not None:
+                out[j, i][drawn[0]] = drawn[1] > 0
     return out
 
 
