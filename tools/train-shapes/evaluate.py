@@ -37,6 +37,10 @@ import math
 import os
 import sys
 
+# One BLAS thread, set before numpy loads OpenBLAS (train.py's reason): its idle threads spin, and beside a
+# training run on a 2-core machine they cost twice the evaluation's own time in the kernel.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import numpy as np
 import torch
 
