@@ -128,7 +128,8 @@ export async function demo(outDir: string): Promise<number> {
       'average over held-out clips: 0.6 × its centroid error over 12 new frames, 0.7 × over 24; over clips of three ' +
       'shapes like this one, 0.6 × and about 1 ×), but the shapes lose their edges from the first new frames, shapes ' +
       'that bounce off a wall or cross each other get lost (compare rows 1 and 2), and past about 12 new frames they ' +
-      'break up into smears of their colours (bench/RESULTS.md, npm run bench:quality). ' +
+      'break up into smears of their colours (bench/RESULTS.md, npm run bench:quality); a shot made from nothing ' +
+      '(row 7) is mostly a bare gradient, with at most a few blurred patches of colour. ' +
       'Real footage needs a real model (reshoot models pull).',
   );
   return 0;
