@@ -10,8 +10,8 @@ import json
 import os
 import sys
 
-# One BLAS thread, set before numpy loads OpenBLAS (train.py's reason): its idle threads spin, and beside a
-# training run on a 2-core machine they cost twice the evaluation's own time in the kernel.
+# One BLAS thread, set before numpy loads OpenBLAS, as evaluate.py and train.py do: the fixture's float32 sums
+# then come out the same whatever the machine's core count (threads split the sums another way).
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np
